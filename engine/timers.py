@@ -1,0 +1,221 @@
+"""Timer events of one process instance: what waits, when it is due, SLA warnings and pauses.
+
+Everything here reads or edits a SpiffWorkflow instance in memory; the runtime turns the
+result into `Timer` rows when it saves a case, and the worker fires those rows.
+
+* Every waiting timer event (boundary, intermediate catch, a timer start event, cycles) is a
+  `WaitingTimer` with its next due instant.
+* A boundary timer that is not a cycle is an **SLA clock**: it gets a warning row at 75% of
+  its span (`WARNING_AT`) and its firing is an escalation (`case_escalated`). Cycle boundary
+  timers are reminders: they fire once per period and escalate nothing.
+* **Pending time**: while the case has a ready task that pauses the SLA (a task of the
+  requester, see `runtime`), its SLA clocks stop: the remaining time is kept in the timer
+  task's internal data and the due instant moves out of reach; when no pausing task is ready
+  any more the clock restarts with the time it had left.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+from . import clock
+
+UTC = dt.timezone.utc
+WARNING_AT = 0.75
+# Where a paused clock's due instant is parked: SpiffWorkflow compares it like any other.
+PARKED = "9999-12-31T00:00:00+00:00"
+_STARTED = "opsgate_sla_started"
+_WARNED = "opsgate_sla_warned"
+_REMAINING = "opsgate_sla_remaining"
+_PAUSED_AT = "opsgate_sla_paused_at"
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    """One waiting timer event of an instance, or an SLA warning derived from one."""
+
+    task_id: str
+    element_id: str
+    kind: str  # boundary | intermediate | start | sla_warning
+    due_at: dt.datetime
+    cycle: bool = False
+    sla: bool = False
+    attached_to: str | None = None
+
+
+def _parse(value: str) -> dt.datetime:
+    return TimerEventDefinition.get_datetime(value)
+
+
+def _timer_tasks(wf: BpmnWorkflow) -> list[Any]:
+    return [t for t in wf.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
+
+
+def _kind(task: Any) -> str:
+    if isinstance(task.task_spec, BoundaryEvent):
+        return "boundary"
+    if isinstance(task.task_spec, StartEvent):
+        return "start"
+    return "intermediate"
+
+
+def _attached_to(task: Any) -> str | None:
+    if not isinstance(task.task_spec, BoundaryEvent):
+        return None
+    for sibling in task.parent.children:
+        if not isinstance(sibling.task_spec, BoundaryEvent):
+            return str(sibling.task_spec.bpmn_id)
+    return None  # pragma: no cover
+
+
+def _is_sla(task: Any) -> bool:
+    return isinstance(task.task_spec, BoundaryEvent) and not isinstance(
+        task.task_spec.event_definition, CycleTimerEventDefinition)
+
+
+def _due(task: Any) -> dt.datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # a cycle: {"cycles", "next", "duration"}
+        return _parse(value["next"]) if value.get("cycles") != 0 else None
+    return _parse(value) if isinstance(value, str) else None
+
+
+def _set_due(task: Any, due: dt.datetime) -> None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        task._set_internal_data(event_value={**value, "next": due.isoformat()})
+    else:
+        task._set_internal_data(event_value=due.isoformat())
+
+
+def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
+    """List the instance's waiting timers and pending SLA warnings, with due instants (UTC).
+
+    Records the start of each SLA clock seen for the first time, so the warning instant
+    survives later saves.
+    """
+    now = clock.now()
+    result = []
+    for task in _timer_tasks(wf):
+        due = _due(task)
+        if due is None or task._get_internal_data(_REMAINING) is not None:
+            continue  # done, or a paused SLA clock
+        sla = _is_sla(task)
+        common = dict(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), attached_to=_attached_to(task))
+        result.append(WaitingTimer(kind=_kind(task), due_at=due, sla=sla,
+                                   cycle=isinstance(task.task_spec.event_definition, CycleTimerEventDefinition),
+                                   **common))
+        if not sla:
+            continue
+        started = task._get_internal_data(_STARTED)
+        if started is None:
+            started = now.isoformat()
+            task._set_internal_data(**{_STARTED: started})
+        if not task._get_internal_data(_WARNED, False):
+            span = due - _parse(started)
+            result.append(WaitingTimer(kind="sla_warning", due_at=due - span * (1 - WARNING_AT), sla=True, **common))
+    return result
+
+
+def mark_warned(wf: BpmnWorkflow, task_id: str) -> bool:
+    """Record that the SLA warning of a timer task went out; False if it is gone or was sent."""
+    task = _find(wf, task_id)
+    if task is None or task._get_internal_data(_WARNED, False) or task._get_internal_data(_REMAINING) is not None:
+        return False
+    task._set_internal_data(**{_WARNED: True})
+    return True
+
+
+def _find(wf: BpmnWorkflow, task_id: str) -> Any:
+    for task in _timer_tasks(wf):
+        if str(task.id) == task_id:
+            return task
+    return None
+
+
+def sla_clock_span(wf: BpmnWorkflow, task_id: str) -> tuple[dt.datetime, dt.datetime] | None:
+    """Return (started, due) of an SLA clock, for messages."""
+    task = _find(wf, task_id)
+    if task is None or task._get_internal_data(_STARTED) is None or _due(task) is None:
+        return None
+    return _parse(task._get_internal_data(_STARTED)), _due(task)  # type: ignore[return-value]
+
+
+def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str]) -> bool:
+    """Stop or restart the SLA clocks as pausing tasks appear or go; True if the case is paused.
+
+    `pausing_elements` are the element ids of READY tasks that pause the SLA. A clock
+    attached to a pausing task itself keeps running (it times the requester, not us).
+    """
+    pausing = set(pausing_elements)
+    now = clock.now()
+    for task in _timer_tasks(wf):
+        if not _is_sla(task) or _attached_to(task) in pausing:
+            continue
+        remaining = task._get_internal_data(_REMAINING)
+        due = _due(task)
+        if pausing and remaining is None and due is not None:
+            task._set_internal_data(**{_REMAINING: max(0.0, (due - now).total_seconds()),
+                                       _PAUSED_AT: now.isoformat()})
+            _set_due(task, _parse(PARKED))
+        elif not pausing and remaining is not None:
+            paused_for = now - _parse(task._get_internal_data(_PAUSED_AT))
+            started = task._get_internal_data(_STARTED)
+            if started is not None:  # keep the warning at the same share of the clock
+                task._set_internal_data(**{_STARTED: (_parse(started) + paused_for).isoformat()})
+            _set_due(task, now + dt.timedelta(seconds=remaining))
+            task.internal_data.pop(_REMAINING, None)
+            task.internal_data.pop(_PAUSED_AT, None)
+    return bool(pausing)
+
+
+def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow, now: dt.datetime) -> list[WaitingTimer]:
+    """Return the due timers of `before` that fired: gone from the instance, or a cycle that moved on."""
+    after = {t.task_id: t for t in waiting_timers(wf) if t.kind != "sla_warning"}
+    return [timer for timer in before
+            if timer.kind != "sla_warning" and timer.due_at < now
+            and (timer.task_id not in after or after[timer.task_id].due_at != timer.due_at)]
+
+
+def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:
+    """Return the first due instant of a timer start event strictly after `after`, if any.
+
+    `value` is the evaluated timer text: an ISO date-time (once), a duration (once, counted
+    from `anchor`, the deployment) or a cycle `R[n]/[start/]duration` (a relative cycle
+    starts one period after `anchor`).
+    """
+    text = value.strip()
+    if text.upper().startswith("R"):
+        parts = text.upper().replace("--", "/").lstrip("R").split("/")
+        count = int(parts[0]) if parts[0] else -1
+        if len(parts) == 3:
+            start = TimerEventDefinition.get_datetime(parts[1])
+            period = TimerEventDefinition.get_timedelta_from_start(
+                TimerEventDefinition.parse_iso_duration(parts[2]), start)
+        else:
+            period = TimerEventDefinition.get_timedelta_from_start(
+                TimerEventDefinition.parse_iso_duration(parts[1]), anchor)
+            start = anchor + period
+        if period <= dt.timedelta():
+            raise ValueError(f"timer cycle {value!r} has no period")
+        index = 0 if start > after else (after - start) // period + 1
+        if count >= 0 and index >= count:
+            return None
+        return start + period * index
+    if text.upper().startswith("P"):
+        due = anchor + TimerEventDefinition.get_timedelta_from_start(
+            TimerEventDefinition.parse_iso_duration(text), anchor)
+    else:
+        due = TimerEventDefinition.get_datetime(text)
+    return due if due > after else None
