@@ -154,3 +154,10 @@ def test_identity_and_outcomes_are_declared(name):
     assert outcomes
     assert set(outcomes) <= {"resolved", "implemented", "rejected", "rolled_back", "reclassified",
                              "provisioned", "completed", "passed", "failed"}
+
+
+def test_priority_table_validates_against_the_dmn_xsd():
+    xsd = Path(SpiffWorkflow.__file__).parent / "dmn/parser/schema/DMN13.xsd"
+    schema = etree.XMLSchema(etree.parse(str(xsd)))
+    doc = etree.parse(str(WORKFLOWS / "incident_priority.dmn"))
+    assert schema.validate(doc), schema.error_log
