@@ -44,12 +44,14 @@ class Desk:
 
     def tasks(self, case) -> list[str]:
         """Element ids of the case's open tasks, sorted."""
-        rows = self.session.scalars(select(HumanTask.element_id).where(HumanTask.case_id == case.id))
+        rows = self.session.scalars(select(HumanTask.element_id).where(HumanTask.case_id == case.id,
+                                                                        HumanTask.state == "ready"))
         return sorted(rows)
 
     def task_id(self, case, element_id) -> str:
         ids = self.session.scalars(
-            select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.element_id == element_id)
+            select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.element_id == element_id,
+                                       HumanTask.state == "ready")
         ).all()
         assert len(ids) == 1, (element_id, self.tasks(case))
         return ids[0]

@@ -18,9 +18,9 @@ FAULT_RECORD = {"fault_symptoms": "posting fails", "fault_solution": "pool raise
 
 def resolve_and_confirm(desk, case, rating=5):
     desk.act(case, "diagnose", DIAGNOSIS, by="eve")
-    assert desk.tasks(case) == ["resolve"]
+    assert "resolve" in desk.tasks(case)
     desk.act(case, "resolve", {"resolution": "Raised the pool size, restarted"}, by="eve")
-    assert desk.tasks(case) == ["confirm_resolution"]
+    assert "confirm_resolution" in desk.tasks(case)
     return desk.act(case, "confirm_resolution", {"confirmation": "confirmed", "rating": rating}, by="rita")
 
 
@@ -81,7 +81,8 @@ def test_resolution_target_passing_opens_an_escalation_and_work_goes_on(desk):
 
 def test_case_waits_for_the_escalation_record_before_closing(desk):
     case = desk.start("incident", REPORT, by="sam")
-    desk.fire(after(case, hours=3))
+    assert desk.fire(after(case, hours=3)) == 1
+    assert desk.events(case)[-2:] == ["timer_fired", "case_escalated"]
     resolve_and_confirm(desk, case)
     case = desk.act(case, "fault_record", FAULT_RECORD, by="eve")
     assert case.status == "open" and desk.tasks(case) == ["escalate"]
