@@ -43,6 +43,9 @@ class Case(Base):
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     closed_at: Mapped[timestamp | None]
+    # Pending time: while the case waits on its requester its SLA clocks stop (engine.timers).
+    sla_paused_at: Mapped[timestamp | None]
+    sla_paused_seconds: Mapped[int] = mapped_column(default=0)
 
     definition: Mapped[ProcessDefinition] = relationship()
     requester: Mapped[User | None] = relationship()
