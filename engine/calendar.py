@@ -294,11 +294,8 @@ def get_calendar(name: str = "") -> BusinessCalendar:
 
 
 def _now() -> dt.datetime:
-    # engine.clock arrives with the engine core; until then the wall clock.
-    try:
-        from engine import clock
-    except ImportError:  # pragma: no cover
-        return dt.datetime.now(UTC)
+    from . import clock  # late: clock is light, but keep this module importable on its own
+
     return clock.now()
 
 

@@ -36,7 +36,7 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from models import Notification, User
+from models import Case, Group, HumanTask, Notification, User
 
 from . import clock
 from .errors import InvalidData, NotFound
@@ -120,6 +120,49 @@ def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: 
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def _members(session: Session, groups: Iterable[str]) -> list[User]:
+    names = set(groups)
+    if not names:
+        return []
+    return list(session.scalars(select(User).join(User.groups).where(Group.name.in_(names), User.active)
+                                .order_by(User.id)).unique())
+
+
+def task_people(session: Session, case: Case, task: HumanTask) -> list[User]:
+    """Who a ready task concerns: its assignee, else its candidate groups (the requester for theirs)."""
+    if task.assignee is not None:
+        return [task.assignee]
+    groups = set(task.candidate_groups or ())
+    people = [case.requester] if "requester" in groups and case.requester is not None else []
+    return people + _members(session, groups - {"requester"})
+
+
+def _link(case: Case) -> str:
+    base = os.environ.get("OPSGATE_BASE_URL", "").rstrip("/")
+    return f"\n\n{base}/cases/{case.key}" if base else ""
+
+
+def task_ready(session: Session, case: Case, task: HumanTask) -> None:
+    """Tell the people who may act on a newly ready task."""
+    due = f"\nDue: {task.due_at:%Y-%m-%d %H:%M} UTC" if task.due_at else ""
+    notify(session, kind="task_assigned", recipients=task_people(session, case, task),
+           subject=f"{case.key}: {task.name}",
+           body=f"{task.name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
+           case_id=case.id, task_id=task.id)
+
+
+def case_people(session: Session, case: Case) -> list[User]:
+    """Who works on a case now: the people of each of its ready tasks."""
+    tasks = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready"))
+    return [person for task in tasks for person in task_people(session, case, task)]
+
+
+def case_notice(session: Session, case: Case, *, kind: str, subject: str, body: str) -> list[Notification]:
+    """Tell the people working on a case (SLA warning, escalation)."""
+    return notify(session, kind=kind, recipients=case_people(session, case), subject=f"{case.key}: {subject}",
+                  body=f"{body}\n\n{case.key}: {case.title}{_link(case)}", case_id=case.id)
 
 
 @dataclass

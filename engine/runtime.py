@@ -27,7 +27,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from models import Case, HumanTask, Timer
 
-from . import audit, clock, definitions, scripting
+from . import audit, clock, definitions, notify, scripting
+from . import timers as timer_events
 from .errors import EngineError
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,8 @@ def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
 
 
 def _timer_due(task: Any) -> dt.datetime | None:
+    if timer_events.is_parked(task):
+        return None  # a paused SLA clock is due at no known time
     value = task.task_spec.event_definition.details(task).value
     if not value:
         return None
@@ -192,9 +195,10 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         value = data.get(column)
         if value not in (None, "") and getattr(case, column) != str(value):
             setattr(case, column, str(value))
+    _track_pause(session, instance, now, actor)
     timers = waiting_timers(workflow)
     _project_tasks(session, instance, timers, now)
-    _project_timers(session, instance, timers)
+    _project_timers(session, instance)
     if workflow.is_completed() and case.status == "open":
         case.outcome = _outcome(instance, data)
         case.status = "cancelled" if case.outcome == "cancelled" else "closed"
@@ -227,24 +231,54 @@ def _project_tasks(session: Session, instance: Instance, timers: list[tuple[Any,
             continue
         element = task.task_spec.bpmn_id
         rules = instance.task_rules(element)
-        session.add(HumanTask(
+        row = HumanTask(
             id=task_id, case_id=case.id, element_id=element, name=task.task_spec.bpmn_name or element,
             lane=task.task_spec.lane, candidate_groups=rules.get("candidate_groups") or [],
             state="ready", created_at=now,
             due_at=due_by_parent.get(task.parent.id) if task.parent is not None else None,
-        ))
+        )
+        session.add(row)
+        notify.task_ready(session, case, row)
 
 
-def _project_timers(session: Session, instance: Instance, timers: list[tuple[Any, dt.datetime]]) -> None:
+def sla_elements(instance: Instance) -> set[str]:
+    """The timer events of the case's process that are SLA clocks (escalations)."""
+    return {k for k, v in instance.loaded.manifest.get("timers", {}).items() if v.get("escalation")}
+
+
+def _pauses_sla(rules: dict[str, Any]) -> bool:
+    # A task of the requester pauses the SLA unless its `pauses_sla` property says otherwise.
+    explicit = rules.get("pauses_sla")
+    return bool(explicit) if explicit is not None else list(rules.get("candidate_groups") or []) == ["requester"]
+
+
+def _track_pause(session: Session, instance: Instance, now: dt.datetime, actor: Any) -> None:
+    """Stop the SLA clocks while the case waits on its requester; restart them after."""
+    case, workflow = instance.case, instance.workflow
+    pausing = [] if workflow.is_completed() else [
+        t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        if _pauses_sla(instance.task_rules(t.task_spec.bpmn_id))]
+    paused = timer_events.apply_pause(workflow, pausing, sla_elements(instance))
+    if paused and case.sla_paused_at is None:
+        case.sla_paused_at = now
+        audit.append(session, case, actor=actor, type="sla_paused", data={"waiting_on": sorted(pausing)})
+    elif not paused and case.sla_paused_at is not None:
+        seconds = max(0, int((now - case.sla_paused_at).total_seconds()))
+        case.sla_paused_seconds = (case.sla_paused_seconds or 0) + seconds
+        case.sla_paused_at = None
+        audit.append(session, case, actor=actor, type="sla_resumed", data={"paused_seconds": seconds})
+
+
+def _project_timers(session: Session, instance: Instance) -> None:
     case = instance.case
     manifest_timers = instance.loaded.manifest.get("timers", {})
     if case.id:
         session.execute(delete(Timer).where(Timer.case_id == case.id))
     if case.status != "open":
         return
-    for task, due in timers:
-        element = task.task_spec.bpmn_id
-        info = manifest_timers.get(element, {})
-        session.add(Timer(case_id=case.id, definition_id=case.definition_id, task_id=str(task.id),
-                          element_id=element, kind=info.get("kind", "intermediate"),
-                          escalation=bool(info.get("escalation")), due_at=due))
+    for timer in timer_events.waiting_timers(instance.workflow, sla_elements(instance)):
+        info = manifest_timers.get(timer.element_id, {})
+        session.add(Timer(case_id=case.id, definition_id=case.definition_id, task_id=timer.task_id,
+                          element_id=timer.element_id, kind=timer.kind,
+                          escalation=timer.kind != "sla_warning" and bool(info.get("escalation")),
+                          due_at=timer.due_at))

@@ -16,7 +16,7 @@ result into `Timer` rows when it saves a case, and the worker fires those rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,9 +79,16 @@ def _attached_to(task: Any) -> str | None:
     return None  # pragma: no cover
 
 
-def _is_sla(task: Any) -> bool:
-    return isinstance(task.task_spec, BoundaryEvent) and not isinstance(
-        task.task_spec.event_definition, CycleTimerEventDefinition)
+def _is_sla(task: Any, sla_elements: Collection[str] | None) -> bool:
+    if not isinstance(task.task_spec, BoundaryEvent) or isinstance(
+            task.task_spec.event_definition, CycleTimerEventDefinition):
+        return False
+    return sla_elements is None or task.task_spec.bpmn_id in sla_elements
+
+
+def is_parked(task: Any) -> bool:
+    """Tell whether a timer task is a paused SLA clock."""
+    return task._get_internal_data(_REMAINING) is not None
 
 
 def _due(task: Any) -> dt.datetime | None:
@@ -99,19 +106,20 @@ def _set_due(task: Any, due: dt.datetime) -> None:
         task._set_internal_data(event_value=due.isoformat())
 
 
-def waiting_timers(wf: BpmnWorkflow) -> list[WaitingTimer]:
+def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None) -> list[WaitingTimer]:
     """List the instance's waiting timers and pending SLA warnings, with due instants (UTC).
 
-    Records the start of each SLA clock seen for the first time, so the warning instant
-    survives later saves.
+    `sla_elements` are the boundary timers that are SLA clocks (default: every boundary
+    timer that is not a cycle). Records the start of each SLA clock seen for the first time,
+    so the warning instant survives later saves.
     """
     now = clock.now()
     result = []
     for task in _timer_tasks(wf):
         due = _due(task)
-        if due is None or task._get_internal_data(_REMAINING) is not None:
+        if due is None or is_parked(task):
             continue  # done, or a paused SLA clock
-        sla = _is_sla(task)
+        sla = _is_sla(task, sla_elements)
         common = dict(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), attached_to=_attached_to(task))
         result.append(WaitingTimer(kind=_kind(task), due_at=due, sla=sla,
                                    cycle=isinstance(task.task_spec.event_definition, CycleTimerEventDefinition),
@@ -152,16 +160,18 @@ def sla_clock_span(wf: BpmnWorkflow, task_id: str) -> tuple[dt.datetime, dt.date
     return _parse(task._get_internal_data(_STARTED)), _due(task)  # type: ignore[return-value]
 
 
-def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str]) -> bool:
-    """Stop or restart the SLA clocks as pausing tasks appear or go; True if the case is paused.
+def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
+                sla_elements: Collection[str] | None = None) -> bool:
+    """Stop or restart the SLA clocks as pausing tasks appear or go; True if a clock is paused.
 
     `pausing_elements` are the element ids of READY tasks that pause the SLA. A clock
     attached to a pausing task itself keeps running (it times the requester, not us).
     """
     pausing = set(pausing_elements)
     now = clock.now()
+    paused = False
     for task in _timer_tasks(wf):
-        if not _is_sla(task) or _attached_to(task) in pausing:
+        if not _is_sla(task, sla_elements) or _attached_to(task) in pausing:
             continue
         remaining = task._get_internal_data(_REMAINING)
         due = _due(task)
@@ -177,15 +187,16 @@ def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str]) -> bool:
             _set_due(task, now + dt.timedelta(seconds=remaining))
             task.internal_data.pop(_REMAINING, None)
             task.internal_data.pop(_PAUSED_AT, None)
-    return bool(pausing)
+        paused = paused or is_parked(task)
+    return paused
 
 
 def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow, now: dt.datetime) -> list[WaitingTimer]:
     """Return the due timers of `before` that fired: gone from the instance, or a cycle that moved on."""
-    after = {t.task_id: t for t in waiting_timers(wf) if t.kind != "sla_warning"}
+    after = {str(t.id): _due(t) for t in _timer_tasks(wf) if not is_parked(t)}
     return [timer for timer in before
             if timer.kind != "sla_warning" and timer.due_at < now
-            and (timer.task_id not in after or after[timer.task_id].due_at != timer.due_at)]
+            and (timer.task_id not in after or after[timer.task_id] != timer.due_at)]
 
 
 def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:
