@@ -127,6 +127,23 @@ class BusinessCalendar:
                 remaining -= finish - begin
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def subtract_hours(self, end: dt.datetime, hours: float) -> dt.datetime:
+        """Return the instant `hours` of working time before `end` (UTC)."""
+        end = _aware(end)
+        remaining = dt.timedelta(hours=hours)
+        if remaining <= dt.timedelta():
+            return end.astimezone(UTC)
+        day = end.astimezone(self._tz).date()  # type: ignore[attr-defined]
+        for offset in range(_MAX_DAYS):
+            for begin, finish in reversed(list(self._intervals(day - dt.timedelta(days=offset)))):
+                finish = min(finish, end)
+                if finish <= begin:
+                    continue
+                if remaining <= finish - begin:
+                    return finish - remaining
+                remaining -= finish - begin
+        raise CalendarError(f"calendar: no working time within {_MAX_DAYS} days")
+
     def next_working_instant(self, start: dt.datetime) -> dt.datetime:
         """Return `start` if it lies in working time, else the next opening (UTC)."""
         start = _aware(start)

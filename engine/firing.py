@@ -41,6 +41,26 @@ def claim_next(session: Session, now: dt.datetime, skip: set[int] | None = None)
     return session.scalars(query).first()
 
 
+class DueTimers:
+    """Hand out each due timer once per pass, although firing deletes and re-creates rows."""
+
+    def __init__(self) -> None:
+        self.skip: set[int] = set()
+        self._done: set[tuple[object, ...]] = set()
+
+    def claim(self, session: Session, now: dt.datetime) -> Timer | None:
+        """Lock and return the next due timer not handled in this pass, or None."""
+        while True:
+            timer = claim_next(session, now, self.skip)
+            if timer is None:
+                return None
+            key = (timer.case_id, timer.definition_id, timer.element_id, timer.kind, timer.due_at)
+            if key not in self._done:
+                self._done.add(key)
+                return timer
+            self.skip.add(timer.id)  # it fired and came back unchanged: leave it to the next pass
+
+
 def fire_timer(session: Session, timer: Timer, now: dt.datetime) -> int:
     """Fire one claimed timer row as of `now`; return how many BPMN timer events fired."""
     with clock.frozen(now):
@@ -66,8 +86,7 @@ def fire_sla_warning(session: Session, case: Case, timer: Timer, now: dt.datetim
     """Record and announce that 75% of an SLA clock is used."""
     instance = runtime.open_instance(session, case)
     if timer_events.mark_warned(instance.workflow, timer.task_id or ""):
-        span = timer_events.sla_clock_span(instance.workflow, timer.task_id or "")
-        due = span[1] if span else None
+        due = timer_events.sla_due(instance.workflow, timer.task_id or "")
         name = instance.loaded.manifest.get("timers", {}).get(timer.element_id, {}).get("name", timer.element_id)
         audit.append(session, case, actor=None, type="sla_warning", task=timer.element_id,
                      data={"timer": timer.element_id, "name": name, "due_at": due.isoformat() if due else None,

@@ -187,6 +187,9 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     case, workflow = instance.case, instance.workflow
     now = clock.now()
     data = current_data(workflow)
+    # Pausing and projecting SLA clocks write into the instance: do both before serializing it.
+    _track_pause(session, instance, now, actor)
+    projected = timer_events.waiting_timers(workflow, sla_elements(instance))
     case.state = dump(workflow)
     case.serializer_version = SERIALIZER_VERSION
     case.data = json.loads(json.dumps(data, default=str))
@@ -195,10 +198,9 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         value = data.get(column)
         if value not in (None, "") and getattr(case, column) != str(value):
             setattr(case, column, str(value))
-    _track_pause(session, instance, now, actor)
     timers = waiting_timers(workflow)
     _project_tasks(session, instance, timers, now)
-    _project_timers(session, instance)
+    _project_timers(session, instance, projected)
     if workflow.is_completed() and case.status == "open":
         case.outcome = _outcome(instance, data)
         case.status = "cancelled" if case.outcome == "cancelled" else "closed"
@@ -269,14 +271,14 @@ def _track_pause(session: Session, instance: Instance, now: dt.datetime, actor: 
         audit.append(session, case, actor=actor, type="sla_resumed", data={"paused_seconds": seconds})
 
 
-def _project_timers(session: Session, instance: Instance) -> None:
+def _project_timers(session: Session, instance: Instance, projected: list[timer_events.WaitingTimer]) -> None:
     case = instance.case
     manifest_timers = instance.loaded.manifest.get("timers", {})
     if case.id:
         session.execute(delete(Timer).where(Timer.case_id == case.id))
     if case.status != "open":
         return
-    for timer in timer_events.waiting_timers(instance.workflow, sla_elements(instance)):
+    for timer in projected:
         info = manifest_timers.get(timer.element_id, {})
         session.add(Timer(case_id=case.id, definition_id=case.definition_id, task_id=timer.task_id,
                           element_id=timer.element_id, kind=timer.kind,

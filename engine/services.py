@@ -25,6 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 from models import Case, CaseCounter, HumanTask, Timer, User
 
 from . import access, audit, clock, definitions, notify, runtime, scripting, users
+from . import timers as timer_events
 from .errors import Conflict, InvalidData, NotAllowed, NotFound
 from .forms import Form, validate_form
 
@@ -98,8 +99,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
     workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(actor))
     if started_by:
-        for task in workflow.get_tasks(spec_name=started_by):
-            task._set_internal_data(event_fired=True)
+        timer_events.fire_start_event(workflow, started_by)
     case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
                 requester_id=actor.id if actor else None, status="open", data={}, actors={}, state="",
                 serializer_version="",
@@ -276,27 +276,27 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
 
 @_race_safe
 def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
-    """Fire what is due in one case as of `now`; audit each fired timer; return how many fired."""
+    """Fire what is due in one case as of `now`; audit each firing (a late cycle once per period)."""
     with clock.frozen(now):
         instance = runtime.open_instance(session, case)
-        before = {str(t.id): t for t, due in runtime.waiting_timers(instance.workflow) if due <= now}
+        before = [t for t in timer_events.waiting_timers(instance.workflow)
+                  if t.kind != "sla_warning" and t.due_at < now]
         if not before:
             return 0
         runtime.refresh_timers(instance)
-        fired = [t for tid, t in before.items() if t.state != TaskState.WAITING or
-                 tid not in {str(w.id) for w, _ in runtime.waiting_timers(instance.workflow)}]
+        fired = timer_events.fired_timers(before, instance.workflow, now)
         manifest_timers = instance.loaded.manifest.get("timers", {})
-        for timer_task in fired:
-            element = timer_task.task_spec.bpmn_id
+        for timer, due in fired:
+            element = timer.element_id
             info = manifest_timers.get(element, {})
+            name = info.get("name", element)
             audit.append(session, case, actor=None, type="timer_fired", task=element,
-                         data={"task_id": str(timer_task.id), "name": info.get("name", element)})
+                         data={"task_id": timer.task_id, "name": name, "due_at": due.isoformat()})
             if info.get("escalation"):
                 audit.append(session, case, actor=None, type="case_escalated", task=element,
-                             data={"timer": element, "name": info.get("name", element)})
-                name = info.get("name", element)
+                             data={"timer": element, "name": name})
                 notify.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",
-                                   body=f"{name} ran out at {now:%Y-%m-%d %H:%M} UTC; the case is escalated.")
+                                   body=f"{name} ran out at {due:%Y-%m-%d %H:%M} UTC; the case is escalated.")
         runtime.save(session, instance, actor=None)
         flush(session)
         return len(fired)
@@ -308,16 +308,15 @@ def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: 
     SLA warnings are sent too but not counted; `opsgate worker` does the same one timer per
     transaction (engine.worker).
     """
-    from .firing import claim_next, fire_timer  # late: firing builds on this module
+    from .firing import DueTimers, fire_timer  # late: firing builds on this module
 
     now = now or clock.now()
     count = 0
-    tried: set[int] = set()
-    while len(tried) < limit:
-        timer = claim_next(session, now, tried)
+    due = DueTimers()
+    for _ in range(limit):
+        timer = due.claim(session, now)
         if timer is None:
             break
-        tried.add(timer.id)
         count += fire_timer(session, timer, now)
     return count
 

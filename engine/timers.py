@@ -11,11 +11,13 @@ result into `Timer` rows when it saves a case, and the worker fires those rows.
 * **Pending time**: while the case has a ready task that pauses the SLA (a task of the
   requester, see `runtime`), its SLA clocks stop: the remaining time is kept in the timer
   task's internal data and the due instant moves out of reach; when no pausing task is ready
-  any more the clock restarts with the time it had left.
+  any more the clock restarts with the time it had left. A clock whose expression uses
+  business time (`business_hours`, `business_days`) counts what is left in working time.
 """
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -28,16 +30,16 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from . import clock
+from . import calendar, clock
 
 UTC = dt.timezone.utc
 WARNING_AT = 0.75
 # Where a paused clock's due instant is parked: SpiffWorkflow compares it like any other.
 PARKED = "9999-12-31T00:00:00+00:00"
-_STARTED = "opsgate_sla_started"
+_TOTAL = "opsgate_sla_total"
 _WARNED = "opsgate_sla_warned"
 _REMAINING = "opsgate_sla_remaining"
-_PAUSED_AT = "opsgate_sla_paused_at"
+_CALENDAR_ARG = re.compile(r"calendar\s*=\s*[\"']([^\"']*)[\"']")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class WaitingTimer:
     cycle: bool = False
     sla: bool = False
     attached_to: str | None = None
+    period: float | None = None  # a cycle's period in seconds
+    cycles_left: int | None = None  # a cycle's remaining repetitions (-1: for ever)
 
 
 def _parse(value: str) -> dt.datetime:
@@ -106,12 +110,39 @@ def _set_due(task: Any, due: dt.datetime) -> None:
         task._set_internal_data(event_value=due.isoformat())
 
 
+def _business_calendar(task: Any) -> calendar.BusinessCalendar | None:
+    """The calendar an SLA clock counts in, when its expression uses business time."""
+    expression = str(getattr(task.task_spec.event_definition, "expression", "") or "")
+    if "business_hours" not in expression and "business_days" not in expression:
+        return None
+    named = _CALENDAR_ARG.search(expression)
+    return calendar.get_calendar(named.group(1) if named else "")
+
+
+def _left(task: Any, due: dt.datetime, now: dt.datetime) -> float:
+    """Seconds of clock time from now to due: working time for a business-time clock."""
+    cal = _business_calendar(task)
+    span = cal.working_time_between(now, due) if cal else due - now
+    return max(0.0, span.total_seconds())
+
+
+def _after(task: Any, start: dt.datetime, seconds: float) -> dt.datetime:
+    cal = _business_calendar(task)
+    return cal.add_hours(start, seconds / 3600) if cal else start + dt.timedelta(seconds=seconds)
+
+
+def _warning_due(task: Any, due: dt.datetime, total: float) -> dt.datetime:
+    rest = total * (1 - WARNING_AT)
+    cal = _business_calendar(task)
+    return cal.subtract_hours(due, rest / 3600) if cal else due - dt.timedelta(seconds=rest)
+
+
 def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None) -> list[WaitingTimer]:
     """List the instance's waiting timers and pending SLA warnings, with due instants (UTC).
 
     `sla_elements` are the boundary timers that are SLA clocks (default: every boundary
-    timer that is not a cycle). Records the start of each SLA clock seen for the first time,
-    so the warning instant survives later saves.
+    timer that is not a cycle). Records the length of each SLA clock seen for the first time,
+    so its warning instant survives pauses and later saves.
     """
     now = clock.now()
     result = []
@@ -121,18 +152,19 @@ def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None
             continue  # done, or a paused SLA clock
         sla = _is_sla(task, sla_elements)
         common = dict(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), attached_to=_attached_to(task))
-        result.append(WaitingTimer(kind=_kind(task), due_at=due, sla=sla,
-                                   cycle=isinstance(task.task_spec.event_definition, CycleTimerEventDefinition),
-                                   **common))
+        value = task._get_internal_data("event_value")
+        cycle = isinstance(value, dict)
+        result.append(WaitingTimer(kind=_kind(task), due_at=due, sla=sla, cycle=cycle,
+                                   period=float(value["duration"]) if cycle else None,
+                                   cycles_left=int(value["cycles"]) if cycle else None, **common))
         if not sla:
             continue
-        started = task._get_internal_data(_STARTED)
-        if started is None:
-            started = now.isoformat()
-            task._set_internal_data(**{_STARTED: started})
+        total = task._get_internal_data(_TOTAL)
+        if total is None:
+            total = _left(task, due, now)
+            task._set_internal_data(**{_TOTAL: total})
         if not task._get_internal_data(_WARNED, False):
-            span = due - _parse(started)
-            result.append(WaitingTimer(kind="sla_warning", due_at=due - span * (1 - WARNING_AT), sla=True, **common))
+            result.append(WaitingTimer(kind="sla_warning", due_at=_warning_due(task, due, total), sla=True, **common))
     return result
 
 
@@ -152,12 +184,10 @@ def _find(wf: BpmnWorkflow, task_id: str) -> Any:
     return None
 
 
-def sla_clock_span(wf: BpmnWorkflow, task_id: str) -> tuple[dt.datetime, dt.datetime] | None:
-    """Return (started, due) of an SLA clock, for messages."""
+def sla_due(wf: BpmnWorkflow, task_id: str) -> dt.datetime | None:
+    """Return when an SLA clock runs out, for messages."""
     task = _find(wf, task_id)
-    if task is None or task._get_internal_data(_STARTED) is None or _due(task) is None:
-        return None
-    return _parse(task._get_internal_data(_STARTED)), _due(task)  # type: ignore[return-value]
+    return None if task is None or is_parked(task) else _due(task)
 
 
 def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
@@ -176,27 +206,48 @@ def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
         remaining = task._get_internal_data(_REMAINING)
         due = _due(task)
         if pausing and remaining is None and due is not None:
-            task._set_internal_data(**{_REMAINING: max(0.0, (due - now).total_seconds()),
-                                       _PAUSED_AT: now.isoformat()})
+            task._set_internal_data(**{_REMAINING: _left(task, due, now)})
             _set_due(task, _parse(PARKED))
         elif not pausing and remaining is not None:
-            paused_for = now - _parse(task._get_internal_data(_PAUSED_AT))
-            started = task._get_internal_data(_STARTED)
-            if started is not None:  # keep the warning at the same share of the clock
-                task._set_internal_data(**{_STARTED: (_parse(started) + paused_for).isoformat()})
-            _set_due(task, now + dt.timedelta(seconds=remaining))
+            _set_due(task, _after(task, now, remaining))
             task.internal_data.pop(_REMAINING, None)
-            task.internal_data.pop(_PAUSED_AT, None)
         paused = paused or is_parked(task)
     return paused
 
 
-def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow, now: dt.datetime) -> list[WaitingTimer]:
-    """Return the due timers of `before` that fired: gone from the instance, or a cycle that moved on."""
-    after = {str(t.id): _due(t) for t in _timer_tasks(wf) if not is_parked(t)}
-    return [timer for timer in before
-            if timer.kind != "sla_warning" and timer.due_at < now
-            and (timer.task_id not in after or after[timer.task_id] != timer.due_at)]
+def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
+                 now: dt.datetime) -> list[tuple[WaitingTimer, dt.datetime]]:
+    """Return (timer, due instant) for each firing since `before`; a late cycle fires once per period."""
+    after = {str(t.id): t for t in _timer_tasks(wf)}
+    fired = []
+    for timer in before:
+        if timer.kind == "sla_warning" or timer.due_at >= now:
+            continue
+        task = after.get(timer.task_id)
+        if timer.cycle and timer.period:
+            period = dt.timedelta(seconds=timer.period)
+            new_due = _due(task) if task is not None else None
+            if new_due is not None:
+                times = round((new_due - timer.due_at) / period)
+            else:  # finished: every period up to now, as far as repetitions were left
+                times = (now - timer.due_at) // period + 1
+                if timer.cycles_left is not None and timer.cycles_left >= 0:
+                    times = min(times, timer.cycles_left)
+            fired += [(timer, timer.due_at + period * k) for k in range(times)]
+        elif task is None or _due(task) != timer.due_at:
+            fired.append((timer, timer.due_at))
+    return fired
+
+
+def fire_start_event(wf: BpmnWorkflow, element_id: str) -> None:
+    """Make a new instance start from its timer start event now (a scheduled start)."""
+    for task in wf.get_tasks(spec_name=element_id):
+        if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+            # A cycle start event adds one path per period: make exactly one period due.
+            past = (clock.now() - dt.timedelta(microseconds=1)).isoformat()
+            task._set_internal_data(event_value={"cycles": 1, "next": past, "duration": 1.0})
+        else:
+            task._set_internal_data(event_fired=True)
 
 
 def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:

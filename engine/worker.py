@@ -13,16 +13,15 @@ A timer that fails to fire (a broken expression, a case that fails to load) is p
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -31,36 +30,22 @@ from models import Timer
 
 from . import clock, notify
 from .errors import Conflict
+from .firing import DueTimers, fire_timer
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = dt.timedelta(minutes=5)
-WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
 class PassResult:
     """What one pass of the worker did."""
 
+    handled: int = 0
     fired: int = 0
     conflicts: int = 0
     errors: int = 0
     mail: notify.Delivery = field(default_factory=notify.Delivery)
-
-
-def claim_next(session: Session, now: dt.datetime, skip: set[int]) -> Timer | None:
-    """Lock and return the next due timer no other worker holds, or None."""
-    query = (
-        select(Timer)
-        .where(Timer.due_at < now)
-        .where((Timer.claimed_until.is_(None)) | (Timer.claimed_until < now))
-        .order_by(Timer.due_at, Timer.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if skip:
-        query = query.where(Timer.id.not_in(skip))
-    return session.scalars(query).first()
 
 
 def _put_aside(factory: sessionmaker[Session], timer_id: int, now: dt.datetime, error: BaseException) -> None:
@@ -77,35 +62,36 @@ Fire = Callable[[Session, Timer, dt.datetime], Any]
 def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, limit: int | None = None,
              fire: Fire | None = None, deliver: bool = True) -> PassResult:
     """Fire every timer due at `now` (default: the clock), then send due e-mail; return counts."""
-    from .services import fire_timer  # late: services imports the runtime, which imports timers
-
     fire = fire or fire_timer
     result = PassResult()
-    tried: set[int] = set()
-    while limit is None or len(tried) < limit:
+    due = DueTimers()
+    while limit is None or result.handled < limit:
         at = now or clock.now()
         timer_id: int | None = None
         try:
             with factory() as session, session.begin(), clock.frozen(at):
-                timer = claim_next(session, at, tried)
+                timer = due.claim(session, at)
                 if timer is None:
                     break
                 timer_id = timer.id
-                tried.add(timer_id)
-                fire(session, timer, at)
-            result.fired += 1
+                result.fired += fire(session, timer, at) or 0
+            result.handled += 1
         except (Conflict, StaleDataError, OperationalError) as exc:
-            # Someone else changed the case (or, on SQLite, held the write lock): try again
-            # in the next pass, by which time the other transaction has re-projected it.
+            # Someone else changed the case (or, on SQLite, held the write lock): the next
+            # pass tries again, by which time the other transaction has re-projected it.
             result.conflicts += 1
             log.info("timer %s: %s; retried next pass", timer_id, exc)
+            if timer_id is not None:
+                due.skip.add(timer_id)
         except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
             result.errors += 1
             log.exception("timer %s failed to fire", timer_id)
             if timer_id is not None:
+                due.skip.add(timer_id)
                 _put_aside(factory, timer_id, at, exc)
     if deliver:
-        with factory() as session, session.begin():
+        frozen = clock.frozen(now) if now else contextlib.nullcontext()
+        with factory() as session, session.begin(), frozen:
             result.mail = notify.deliver_pending(session)
     return result
 
@@ -118,7 +104,7 @@ def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interv
         except Exception:  # noqa: BLE001 - the loop survives a lost database connection
             log.exception("worker pass failed")
             result = PassResult()
-        if result.fired == 0:
+        if result.handled == 0:
             stop.wait(interval)
 
 

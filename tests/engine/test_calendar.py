@@ -60,6 +60,12 @@ def test_business_days_keep_the_time_of_day():
     assert c.add_days(at("2026-11-30T10:30:00+00:00"), 0) == at("2026-11-30T10:30:00+00:00")
 
 
+def test_subtract_hours_is_the_inverse_of_add():
+    c = calendar_from_mapping({"country": "GB", "subdivision": "ENG", "timezone": "Europe/London"})
+    assert c.subtract_hours(at("2026-12-29T11:00:00+00:00"), 3) == at("2026-12-24T16:00:00+00:00")
+    assert c.subtract_hours(at("2026-11-30T11:00:00+00:00"), 0) == at("2026-11-30T11:00:00+00:00")
+
+
 def test_working_time_between():
     c = BusinessCalendar()
     span = c.working_time_between(at("2026-11-27T15:00:00+00:00"), at("2026-11-30T11:00:00+00:00"))
