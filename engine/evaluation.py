@@ -1,0 +1,180 @@
+"""Provider evaluation: supervisor inputs, monthly scorecards, the annual assessment.
+
+Read-only computations return engine.scoring / engine.annual dataclasses; recording
+inputs and publishing a month are use cases that write (and audit) but never commit.
+Months are calendar months in UTC.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import audit, clock
+from engine.annual import AnnualAssessment, assess_year
+from engine.errors import InvalidData, NotFound
+from engine.evaluation_config import EvaluationConfig, load_config
+from engine.period import Period, parse_period
+from engine.provider_measures import provider_measures
+from engine.scoring import Scorecard, score_month
+from models import EvaluationConfigVersion, EvaluationInput, Provider
+
+log = logging.getLogger(__name__)
+AUDIT_CHAIN = "evaluation"
+
+
+def list_providers(session: Session, name: str | None = None) -> list[Provider]:
+    """Registered providers by name (only `name` if given; NotFound if unknown)."""
+    query = select(Provider).order_by(Provider.name)
+    if name:
+        query = query.where(Provider.name == name)
+    providers = list(session.scalars(query))
+    if name and not providers:
+        raise NotFound(f"no provider named {name!r}")
+    return providers
+
+
+def get_inputs(session: Session, provider: Provider, period: str) -> EvaluationInput | None:
+    """The supervisor's inputs for a provider and month, or None."""
+    return session.scalar(select(EvaluationInput).where(
+        EvaluationInput.provider_id == provider.id, EvaluationInput.period == period))
+
+
+def clean_inputs(config: EvaluationConfig, values: Mapping[str, Any]) -> dict[str, float]:
+    """Check submitted values against the configured inputs; blank means no data."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, float] = {}
+    known = {i.key: i for i in config.inputs}
+    for key in values:
+        if key not in known:
+            errors.setdefault(key, []).append("not an evaluation input")
+    for key, spec in known.items():
+        raw = values.get(key)
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            errors.setdefault(key, []).append("must be a number")
+            continue
+        if isinstance(raw, bool) or number != number:
+            errors.setdefault(key, []).append("must be a number")
+            continue
+        if spec.type == "integer" and number != int(number):
+            errors.setdefault(key, []).append("must be a whole number")
+            continue
+        if spec.min is not None and number < spec.min:
+            errors.setdefault(key, []).append(f"must be at least {spec.min:g}")
+        if spec.max is not None and number > spec.max:
+            errors.setdefault(key, []).append(f"must be at most {spec.max:g}")
+        cleaned[key] = int(number) if spec.type == "integer" else number
+    pairs = [("actual_person_days", "planned_person_days"),
+             ("inspections_done", "inspections_planned"),
+             ("inspection_records_complete", "inspections_done"),
+             ("docs_on_time", "docs_due"), ("security_reports_on_time", "security_reports_due")]
+    for part, whole in pairs:
+        if part in cleaned and whole in cleaned and part != "actual_person_days" \
+                and cleaned[part] > cleaned[whole]:
+            errors.setdefault(part, []).append(f"cannot exceed {known[whole].label_en}")
+    if errors:
+        raise InvalidData("evaluation inputs are invalid", errors)
+    return cleaned
+
+
+def record_inputs(session: Session, provider_name: str, period: str, values: Mapping[str, Any],
+                  *, actor: Any, comment: str = "",
+                  config: EvaluationConfig | None = None) -> EvaluationInput:
+    """Record (or replace) a provider's inputs for a month, with an audit event."""
+    config = config or load_config()
+    month = parse_period(period)
+    if month.is_year:
+        raise InvalidData("period: inputs are entered per month (YYYY-MM)",
+                          {"period": ["inputs are entered per month (YYYY-MM)"]})
+    provider = list_providers(session, provider_name)[0]
+    cleaned = clean_inputs(config, values)
+    row = get_inputs(session, provider, month.label)
+    name = _actor_name(actor)
+    before = dict(row.values) if row else None
+    if row is None:
+        row = EvaluationInput(provider_id=provider.id, period=month.label, values=cleaned,
+                              comment=comment, entered_by=name, entered_at=clock.now())
+        session.add(row)
+    else:
+        row.values, row.comment = cleaned, comment
+        row.entered_by, row.entered_at, row.revision = name, clock.now(), row.revision + 1
+    session.flush()
+    audit.append(session, chain=AUDIT_CHAIN, type="evaluation_input_recorded", actor=name,
+                 data={"provider": provider.name, "period": month.label, "values": cleaned,
+                       "previous": before, "comment": comment})
+    log.info("evaluation inputs for %s %s recorded by %s", provider.name, month.label, name)
+    return row
+
+
+def _actor_name(actor: Any) -> str:
+    return actor if isinstance(actor, str) else getattr(actor, "name", str(actor))
+
+
+def _input_source(row: EvaluationInput | None) -> dict[str, Any]:
+    if row is None:
+        return {}
+    return {"input_id": row.id, "entered_by": row.entered_by,
+            "entered_at": row.entered_at.isoformat(), "revision": row.revision}
+
+
+def monthly_scorecards(session: Session, period: str | Period, *, provider: str | None = None,
+                       config: EvaluationConfig | None = None) -> list[Scorecard]:
+    """Each registered provider's scorecard for one month (or one provider's)."""
+    config = config or load_config()
+    month = parse_period(period) if isinstance(period, str) else period
+    if month.is_year:
+        raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
+                          {"period": ["a scorecard is for a month (YYYY-MM)"]})
+    providers = list_providers(session, provider)
+    measured = provider_measures(session, config, month, provider=provider)
+    inputs = {row.provider_id: row for row in session.scalars(select(EvaluationInput).where(
+        EvaluationInput.period == month.label,
+        EvaluationInput.provider_id.in_([p.id for p in providers])))}
+    cards = []
+    for p in providers:
+        row = inputs.get(p.id)
+        cards.append(score_month(config, p.name, month.label, measured.get(p.name, {}),
+                                 dict(row.values) if row else {}, _input_source(row)))
+    return cards
+
+
+def annual_assessments(session: Session, year: str | int | Period, *,
+                       provider: str | None = None,
+                       config: EvaluationConfig | None = None
+                       ) -> list[tuple[AnnualAssessment, list[Scorecard]]]:
+    """Each provider's annual assessment with the twelve monthly scorecards behind it."""
+    config = config or load_config()
+    period = year if isinstance(year, Period) else parse_period(str(year))
+    if not period.is_year:
+        raise InvalidData("period: the annual assessment is for a year (YYYY)",
+                          {"period": ["the annual assessment is for a year (YYYY)"]})
+    by_provider: dict[str, list[Scorecard]] = {}
+    for month in period.months():
+        for card in monthly_scorecards(session, month, provider=provider, config=config):
+            by_provider.setdefault(card.provider, []).append(card)
+    return [(assess_year(config, name, int(period.label), cards), cards)
+            for name, cards in by_provider.items()]
+
+
+def record_config(session: Session, config: EvaluationConfig, *, actor: Any) -> bool:
+    """Keep the configuration file's text the first time it is used; audit the change."""
+    if session.get(EvaluationConfigVersion, config.sha256) is not None:
+        return False
+    with open(config.source, encoding="utf-8") as fh:
+        text = fh.read()
+    name = _actor_name(actor)
+    session.add(EvaluationConfigVersion(sha256=config.sha256, version=config.version,
+                                        source=text, recorded_at=clock.now(),
+                                        recorded_by=name))
+    session.flush()
+    audit.append(session, chain=AUDIT_CHAIN, type="evaluation_config_recorded", actor=name,
+                 data={"version": config.version, "sha256": config.sha256,
+                       "file": config.source})
+    return True
