@@ -1,4 +1,4 @@
-"""The annual assessment (年度評估): the four rules of EVALUATION.md over monthly scorecards.
+"""The annual assessment (年度评估): the four rules of EVALUATION.md over monthly scorecards.
 
 A category (and the month total) fails the year when it was below its pass mark in N
 consecutive calendar months (N = 3 by default); a month without a score breaks the run,
@@ -68,16 +68,16 @@ def _consecutive_item(key: str, label_en: str, label_zh: str, failing: list[str]
     threshold = f"below the pass mark in fewer than {n} consecutive months"
     if not scored:
         return AnnualItem(key, label_en, label_zh, NO_DATA, None, threshold, (),
-                          f"{label_en}: no month was scored.", f"{label_zh}:全年無評分月份。")
+                          f"{label_en}: no month was scored.", f"{label_zh}:全年无评分月份。")
     if runs:
         months = tuple(m for run in runs for m in run)
         spans = "; ".join(f"{run[0]} to {run[-1]}" for run in runs)
         return AnnualItem(key, label_en, label_zh, FAIL, float(len(failing)), threshold, months,
                           f"{label_en}: below the pass mark {n} or more months running ({spans}).",
-                          f"{label_zh}:連續{n}個月或以上不達標({spans})。")
+                          f"{label_zh}:连续{n}个月或以上不达标({spans})。")
     below = tuple(sorted(failing, key=_month_index))
     extra_en = f" (below in {', '.join(below)}, not {n} running)" if below else ""
-    extra_zh = f"({'、'.join(below)}不達標,但未連續{n}個月)" if below else ""
+    extra_zh = f"({'、'.join(below)}不达标,但未连续{n}个月)" if below else ""
     return AnnualItem(key, label_en, label_zh, PASS, float(len(failing)), threshold, below,
                       f"{label_en}: passed{extra_en}.", f"{label_zh}:合格{extra_zh}。")
 
@@ -97,7 +97,7 @@ def assess_year(config: EvaluationConfig, provider: str, year: int,
                                        failing, scored, n))
     failing = [c.period for c in cards if c.status == FAIL]
     scored = sum(1 for c in cards if c.status != NO_DATA)
-    items.append(_consecutive_item("total", "Monthly total", "月度總分", failing, scored, n))
+    items.append(_consecutive_item("total", "Monthly total", "月度总分", failing, scored, n))
     items.append(_records_item(config, cards))
     items.append(_satisfaction_item(config, cards))
     items.append(_workload_item(config, cards))
@@ -108,7 +108,7 @@ def assess_year(config: EvaluationConfig, provider: str, year: int,
 
 def _records_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> AnnualItem:
     minimum = config.annual.records_completeness_min
-    key, en, zh = "records", "Completeness of records", "文檔完整性、齊全性"
+    key, en, zh = "records", "Completeness of records", "文档完整性、齐全性"
     threshold = f">= {minimum:.0%}"
     present = required = 0.0
     low: list[str] = []
@@ -123,7 +123,7 @@ def _records_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> Annua
     if not required:
         return AnnualItem(key, en, zh, NO_DATA, None, threshold, (),
                           f"{en}: no case with required records closed this year.",
-                          f"{zh}:全年無需提交文檔的已結案件。")
+                          f"{zh}:全年无需提交文档的已结案件。")
     value = present / required
     status = PASS if value >= minimum else FAIL
     verb_en = "meets" if status == PASS else "is below"
@@ -131,21 +131,21 @@ def _records_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> Annua
                       f"{en}: {present:g} of {required:g} closed cases carried every required "
                       f"record ({value:.1%}), which {verb_en} {minimum:.0%}"
                       + (f"; short in {', '.join(low)}." if low else "."),
-                      f"{zh}:{required:g}件中{present:g}件文檔齊全({value:.1%}),"
-                      + ("達標" if status == PASS else f"低於{minimum:.0%}")
+                      f"{zh}:{required:g}件中{present:g}件文档齐全({value:.1%}),"
+                      + ("达标" if status == PASS else f"低于{minimum:.0%}")
                       + (f";不足月份:{'、'.join(low)}。" if low else "。"))
 
 
 def _satisfaction_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> AnnualItem:
     minimum = config.annual.satisfaction_min
-    key, en, zh = "satisfaction", "User satisfaction", "用戶部門滿意度"
+    key, en, zh = "satisfaction", "User satisfaction", "用户部门满意度"
     threshold = f">= {minimum:g}"
     values = [(c.period, c.inputs.get("satisfaction")) for c in cards]
     values = [(p, v) for p, v in values if v is not None]
     if not values:
         return AnnualItem(key, en, zh, NO_DATA, None, threshold, (),
                           f"{en}: no satisfaction survey result was entered this year.",
-                          f"{zh}:全年未錄入滿意度調查結果。")
+                          f"{zh}:全年未录入满意度调查结果。")
     mean = sum(float(v) for _, v in values) / len(values)
     low = tuple(p for p, v in values if float(v) < minimum)
     status = PASS if mean >= minimum else FAIL
@@ -153,14 +153,14 @@ def _satisfaction_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> 
                       f"{en}: mean survey result {mean:.1f} over {len(values)} month(s)"
                       + (f", below {minimum:g}" if status == FAIL else "")
                       + (f"; below in {', '.join(low)}." if low else "."),
-                      f"{zh}:{len(values)}個月平均{mean:.1f}分"
-                      + (f",低於{minimum:g}分" if status == FAIL else "")
+                      f"{zh}:{len(values)}个月平均{mean:.1f}分"
+                      + (f",低于{minimum:g}分" if status == FAIL else "")
                       + (f";低分月份:{'、'.join(low)}。" if low else "。"))
 
 
 def _workload_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> AnnualItem:
     low_ratio, high_ratio = config.annual.workload_ratio_min, config.annual.workload_ratio_max
-    key, en, zh = "workload", "Workload reasonable and real", "工作量合理性、真實性"
+    key, en, zh = "workload", "Workload reasonable and real", "工作量合理性、真实性"
     threshold = f"actual / planned person-days between {low_ratio:g} and {high_ratio:g}"
     actual = planned = 0.0
     outside: list[str] = []
@@ -177,14 +177,14 @@ def _workload_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> Annu
     if not planned:
         return AnnualItem(key, en, zh, NO_DATA, None, threshold, (),
                           f"{en}: no planned and actual person-days were entered this year.",
-                          f"{zh}:全年未錄入計劃與實際人天。")
+                          f"{zh}:全年未录入计划与实际人天。")
     value = actual / planned
     status = PASS if low_ratio <= value <= high_ratio else FAIL
     note_en = (f"; outside the band in {', '.join(outside)}" if outside else "") + \
         (f"; no input for {', '.join(missing)}" if missing else "")
-    note_zh = (f";超出範圍月份:{'、'.join(outside)}" if outside else "") + \
-        (f";未錄入月份:{'、'.join(missing)}" if missing else "")
+    note_zh = (f";超出范围月份:{'、'.join(outside)}" if outside else "") + \
+        (f";未录入月份:{'、'.join(missing)}" if missing else "")
     return AnnualItem(key, en, zh, status, value, threshold, tuple(outside),
                       f"{en}: {actual:g} actual against {planned:g} planned person-days "
                       f"({value:.2f}){note_en}.",
-                      f"{zh}:實際{actual:g}人天,計劃{planned:g}人天({value:.2f}){note_zh}。")
+                      f"{zh}:实际{actual:g}人天,计划{planned:g}人天({value:.2f}){note_zh}。")

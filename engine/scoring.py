@@ -8,7 +8,7 @@ the tests call them directly. Rules (EVALUATION.md):
   among the category's other KPIs, and the scorecard says so in its notes.
 * A category scores the weighted mean of its KPIs with data; a category with no KPI data
   is "no data" and its weight is shared among the other categories for the month total.
-* A score passes when it is at or above its pass mark (達標).
+* A score passes when it is at or above its pass mark (达标).
 * The annual rules live in engine.annual.
 """
 
@@ -164,7 +164,7 @@ def score_category(category: CategoryDef,
     if not with_data:
         notes.append(Note(f"{category.label_en}: no data for any KPI; the category is not "
                           "scored and its weight is shared among the other categories.",
-                          f"{category.label_zh}:所有指標均無數據,本類不計分,其權重由其他類別分攤。"))
+                          f"{category.label_zh}:所有指标均无数据,本类不计分,其权重由其他类别分摊。"))
         return (CategoryScore(category.key, category.label_en, category.label_zh,
                               category.weight, None, category.pass_mark, None, NO_DATA,
                               tuple(kpis)), notes)
@@ -172,8 +172,8 @@ def score_category(category: CategoryDef,
         notes.append(Note(
             f"{category.label_en}: no data for '{kpi.label_en}'; its weight {kpi.weight:g} is "
             f"shared among the other {len(with_data)} KPI(s) of the category.",
-            f"{category.label_zh}:「{kpi.label_zh}」無數據,其權重{kpi.weight:g}由本類其他"
-            f"{len(with_data)}項指標分攤。"))
+            f"{category.label_zh}:「{kpi.label_zh}」无数据,其权重{kpi.weight:g}由本类其他"
+            f"{len(with_data)}项指标分摊。"))
     score = weighted / total_weight
     status = PASS if _passes(score, category.pass_mark) else FAIL
     return (CategoryScore(category.key, category.label_en, category.label_zh, category.weight,
@@ -204,7 +204,7 @@ def score_month(config: EvaluationConfig, provider: str, period: str,
     else:
         total, status = None, NO_DATA
         notes.append(Note("No data for any category: the month is not scored.",
-                          "所有類別均無數據,本月不計分。"))
+                          "所有类别均无数据,本月不计分。"))
     return Scorecard(provider, period, config.version, config.sha256, total,
                      config.total_pass_mark, status, categories, tuple(below), tuple(notes),
                      dict(measures), dict(inputs))
