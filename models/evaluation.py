@@ -23,7 +23,7 @@ class EvaluationInput(Base):
     id: Mapped[intpk]
     provider_id: Mapped[int] = mapped_column(ForeignKey("provider.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(7))  # YYYY-MM
-    values: Mapped[Any] = json_data
+    values: Mapped[json_data]
     comment: Mapped[str] = mapped_column(Text, default="")
     entered_by: Mapped[str] = mapped_column(String(120))
     entered_at: Mapped[timestamp]
@@ -57,7 +57,7 @@ class EvaluationScorecard(Base):
     config_sha256: Mapped[str] = mapped_column(ForeignKey("evaluation_config_version.sha256"))
     total: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(10))
-    result: Mapped[Any] = json_data
+    result: Mapped[json_data]
     published_by: Mapped[str] = mapped_column(String(120))
     published_at: Mapped[timestamp]
     rectification_case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
