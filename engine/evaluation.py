@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -19,8 +20,9 @@ from engine.errors import InvalidData, NotFound
 from engine.evaluation_config import EvaluationConfig, load_config
 from engine.period import Period, parse_period
 from engine.provider_measures import provider_measures
+from engine.report_data import scorecard_dict
 from engine.scoring import Scorecard, score_month
-from models import EvaluationConfigVersion, EvaluationInput, Provider
+from models import Case, EvaluationConfigVersion, EvaluationInput, EvaluationScorecard, Provider
 
 log = logging.getLogger(__name__)
 AUDIT_CHAIN = "evaluation"
@@ -178,3 +180,87 @@ def record_config(session: Session, config: EvaluationConfig, *, actor: Any) -> 
                  data={"version": config.version, "sha256": config.sha256,
                        "file": config.source})
     return True
+
+
+@dataclass(frozen=True)
+class Report:
+    """What `opsgate evaluate`, the API and the reports pages show for one period."""
+
+    period: str
+    scorecards: list[Scorecard]
+    assessments: list[AnnualAssessment]  # empty for a month
+
+    @property
+    def is_year(self) -> bool:
+        """True for an annual report."""
+        return len(self.period) == 4
+
+
+def build_report(session: Session, period: str, *, provider: str | None = None,
+                 config: EvaluationConfig | None = None) -> Report:
+    """Monthly scorecards for YYYY-MM; for YYYY the annual assessments and their months."""
+    parsed = parse_period(period)
+    if not parsed.is_year:
+        return Report(parsed.label, monthly_scorecards(session, parsed, provider=provider,
+                                                       config=config), [])
+    results = annual_assessments(session, parsed, provider=provider, config=config)
+    return Report(parsed.label, [card for _, cards in results for card in cards],
+                  [assessment for assessment, _ in results])
+
+
+def findings_text(card: Scorecard) -> str:
+    """The items below their pass marks, for the rectification case (English and Chinese)."""
+    lines = []
+    for key in card.below_pass_mark:
+        if key == "total":
+            lines.append(f"Month total {card.total:.2f} < {card.total_pass_mark:g} "
+                         f"(月度总分未达标)")
+            continue
+        c = card.category(key)
+        lines.append(f"{c.label_en} {c.score:.2f} < {c.pass_mark:g} ({c.label_zh}未达标)")
+    return "\n".join(lines)
+
+
+def publish_month(session: Session, period: str, *, actor: Any,
+                  config: EvaluationConfig | None = None
+                  ) -> list[tuple[EvaluationScorecard, Case | None]]:
+    """Store the month's scorecards and open a rectification case for each provider below a
+    pass mark (once per provider and month: publishing again opens no second case)."""
+    from engine import services  # the core's use cases; imported here to keep this module light
+
+    config = config or load_config()
+    month = parse_period(period)
+    cards = monthly_scorecards(session, month, config=config)
+    record_config(session, config, actor=actor)
+    name = _actor_name(actor)
+    providers = {p.name: p for p in list_providers(session)}
+    published = []
+    for card in cards:
+        provider = providers[card.provider]
+        existing = session.scalar(select(EvaluationScorecard.rectification_case_id).where(
+            EvaluationScorecard.provider_id == provider.id, EvaluationScorecard.period == month.label,
+            EvaluationScorecard.rectification_case_id.is_not(None)).limit(1))
+        case_row = None
+        if card.below_pass_mark and existing is None:
+            data: dict[str, Any] = {"provider": card.provider, "period": card.period,
+                                    "findings": findings_text(card)}
+            if card.total is not None:
+                data["total_score"] = round(card.total, 2)
+            case_row = services.start_case(
+                session, "rectification", data, actor=actor,
+                title=f"Rectification {card.provider} {card.period} (整改)")
+        row = EvaluationScorecard(
+            provider_id=provider.id, period=card.period, config_version=card.config_version,
+            config_sha256=card.config_sha256, total=card.total, status=card.status,
+            result=scorecard_dict(card), published_by=name, published_at=clock.now(),
+            rectification_case_id=case_row.id if case_row else existing)
+        session.add(row)
+        published.append((row, case_row))
+    session.flush()
+    audit.append(session, chain=AUDIT_CHAIN, type="evaluation_published", actor=name,
+                 data={"period": month.label, "config_sha256": config.sha256,
+                       "scorecards": [{"provider": r.provider_id, "total": r.total,
+                                       "status": r.status,
+                                       "rectification_case_id": r.rectification_case_id}
+                                      for r, _ in published]})
+    return published

@@ -9,91 +9,17 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.annual import AnnualAssessment
-from engine.scoring import NO_DATA, CategoryScore, KpiScore, Scorecard
+from engine.evaluation import Report
+from engine.report_data import report_dict, rounded
+from engine.scoring import NO_DATA, Scorecard
 
 FORMATS = ("json", "csv", "xlsx", "html")
 NO_DATA_TEXT = "no data / 无数据"
-
-
-@dataclass(frozen=True)
-class Report:
-    """What `opsgate evaluate` and the reports pages show for one period."""
-
-    period: str
-    scorecards: list[Scorecard]
-    assessments: list[AnnualAssessment]  # empty for a month
-
-    @property
-    def is_year(self) -> bool:
-        """True for an annual report."""
-        return len(self.period) == 4
-
-
-def _r(value: float | None, places: int = 2) -> float | None:
-    return None if value is None else round(value, places)
-
-
-def kpi_dict(kpi: KpiScore) -> dict[str, Any]:
-    """A KPI score as JSON, with the source it was computed from."""
-    return {
-        "key": kpi.key, "label": kpi.label_en, "label_zh": kpi.label_zh,
-        "direction": kpi.direction, "target": kpi.target, "floor": kpi.floor,
-        "weight": kpi.weight, "share": _r(kpi.share, 4), "value": _r(kpi.value, 4),
-        "numerator": kpi.numerator, "denominator": kpi.denominator,
-        "score": _r(kpi.score), "status": kpi.status, "source": dict(kpi.source),
-    }
-
-
-def category_dict(category: CategoryScore) -> dict[str, Any]:
-    """A category score as JSON."""
-    return {
-        "key": category.key, "label": category.label_en, "label_zh": category.label_zh,
-        "weight": category.weight, "share": _r(category.share, 4),
-        "pass_mark": category.pass_mark, "score": _r(category.score),
-        "status": category.status, "kpis": [kpi_dict(k) for k in category.kpis],
-    }
-
-
-def scorecard_dict(card: Scorecard) -> dict[str, Any]:
-    """A monthly scorecard as JSON."""
-    return {
-        "provider": card.provider, "period": card.period,
-        "config": {"version": card.config_version, "sha256": card.config_sha256},
-        "total": _r(card.total), "total_pass_mark": card.total_pass_mark,
-        "status": card.status, "below_pass_mark": list(card.below_pass_mark),
-        "categories": [category_dict(c) for c in card.categories],
-        "notes": [{"en": n.en, "zh": n.zh} for n in card.notes],
-        "inputs": dict(card.inputs),
-    }
-
-
-def assessment_dict(result: AnnualAssessment) -> dict[str, Any]:
-    """An annual assessment as JSON."""
-    return {
-        "provider": result.provider, "year": result.year, "verdict": result.verdict,
-        "config": {"version": result.config_version, "sha256": result.config_sha256},
-        "months_scored": list(result.months_scored),
-        "failed": [i.key for i in result.failed],
-        "items": [{"key": i.key, "label": i.label_en, "label_zh": i.label_zh,
-                   "status": i.status, "value": _r(i.value, 4), "threshold": i.threshold,
-                   "months": list(i.months), "message": i.message_en,
-                   "message_zh": i.message_zh} for i in result.items],
-    }
-
-
-def report_dict(report: Report) -> dict[str, Any]:
-    """The whole report as JSON."""
-    out: dict[str, Any] = {"period": report.period,
-                           "scorecards": [scorecard_dict(c) for c in report.scorecards]}
-    if report.is_year:
-        out["assessments"] = [assessment_dict(a) for a in report.assessments]
-    return out
 
 
 def to_json(report: Report) -> bytes:
@@ -117,11 +43,11 @@ def kpi_rows(cards: Sequence[Scorecard]) -> list[list[Any]]:
             for k in c.kpis:
                 rows.append([
                     card.provider, card.period, c.key, c.label_zh, k.key, k.label_en,
-                    k.label_zh, k.direction, k.target, k.floor, k.weight, _r(k.share, 4),
-                    NO_DATA_TEXT if k.value is None else _r(k.value, 4), k.numerator,
-                    k.denominator, NO_DATA_TEXT if k.score is None else _r(k.score),
-                    NO_DATA_TEXT if c.score is None else _r(c.score), c.status,
-                    NO_DATA_TEXT if card.total is None else _r(card.total), card.status,
+                    k.label_zh, k.direction, k.target, k.floor, k.weight, rounded(k.share, 4),
+                    NO_DATA_TEXT if k.value is None else rounded(k.value, 4), k.numerator,
+                    k.denominator, NO_DATA_TEXT if k.score is None else rounded(k.score),
+                    NO_DATA_TEXT if c.score is None else rounded(c.score), c.status,
+                    NO_DATA_TEXT if card.total is None else rounded(card.total), card.status,
                     card.config_version, card.config_sha256])
     return rows
 
@@ -129,7 +55,7 @@ def kpi_rows(cards: Sequence[Scorecard]) -> list[list[Any]]:
 def annual_rows(results: Sequence[AnnualAssessment]) -> list[list[Any]]:
     """One row per provider and annual item."""
     return [[a.provider, a.year, i.key, i.label_en, i.label_zh, i.status,
-             NO_DATA_TEXT if i.value is None else _r(i.value, 4), i.threshold,
+             NO_DATA_TEXT if i.value is None else rounded(i.value, 4), i.threshold,
              " ".join(i.months), i.message_en, i.message_zh, a.verdict]
             for a in results for i in a.items]
 
@@ -161,9 +87,9 @@ def to_xlsx(report: Report) -> bytes:
                    + ["total 总分", "status 状态", "below pass mark 未达标"])
     for card in report.scorecards:
         summary.append([card.provider, card.period]
-                       + [NO_DATA_TEXT if c.score is None else _r(c.score)
+                       + [NO_DATA_TEXT if c.score is None else rounded(c.score)
                           for c in card.categories]
-                       + [NO_DATA_TEXT if card.total is None else _r(card.total), card.status,
+                       + [NO_DATA_TEXT if card.total is None else rounded(card.total), card.status,
                           ", ".join(card.below_pass_mark)])
     sheets = [(summary, None)]
     if report.is_year:
