@@ -274,7 +274,7 @@ def _hours(table: dict[str, Any], key: str, where: str) -> dict[str, float]:
 
 
 def _sla(table: dict[str, Any], where: str) -> SlaTargets:
-    response = _hours(table, "response_hours", where) or {"P1": 0.25, "P2": 0.5, "P3": 2, "P4": 8}
+    response = _hours(table, "response_hours", where) or {"P1": 0.25, "P2": 0.5, "P3": 2, "P4": 4}
     resolve = _hours(table, "resolve_hours", where) or {"P1": 2, "P2": 8, "P3": 24, "P4": 72}
     default = str(table.get("default_priority", "P3"))
     if default not in response or default not in resolve:

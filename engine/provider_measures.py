@@ -8,16 +8,18 @@ cases behind a KPI), so a figure can always be traced to its cases.
 How the process pack's records are read (docs/bpmn.md; the conventions are below):
 
 * incident: `source` in the case data (phone, portal, monitoring, inspection); priority
-  P1-P4 picks the response and resolution targets from the evaluation configuration;
-  the response is the first claim or completion of a task in the case; the resolution
-  is the completion of the resolving task (or the close); `case_escalated` and
-  `case_reopened` audit events mark escalations and reopens.
+  P1-P4 picks the response and resolution targets from the evaluation configuration
+  (the same as the pack's incident_priority.dmn); the response is the first claim or
+  completion of a task in the case; the resolution is the completion of the `resolve`
+  task (or the close); a `case_escalated` event or a completed escalation task marks an
+  escalation; `confirm_resolution` completed with confirmation = reopen (or a
+  `case_reopened` event) marks a reopen.
 * first-contact resolution: a service-desk contact resolved without escalation or reopen.
 * change_request: outcome implemented (success) against rolled_back / failed.
 * emergency_response: recovery is the completion of the recovery task (or the close).
 * account_offboarding: revocation is the completion of the revoke task (or the close).
 * backup_restore_drill: a drill started in the month is planned; closed is done; outcome
-  `verified` (or `restore_verified` true in the data) is verified.
+  `passed` (or `restore_verified` true in the data) is verified.
 * required records: the process definition's manifest `required_records`; a case carries
   them when each field is present and not blank.
 """
@@ -48,10 +50,13 @@ RESOLVE_TASKS = ("resolve", "resolve_incident", "resolution")
 RECOVER_TASKS = ("recover", "recover_service", "recovery")
 REVOKE_TASKS = ("revoke", "revoke_accounts", "revoke_access")
 ESCALATED_EVENTS = ("case_escalated",)
+ESCALATION_TASKS = ("escalate", "call_experts", "escalate_revocation")
 REOPENED_EVENTS = ("case_reopened",)
+# The incident's confirmation task: {"confirmation": "reopen"} sends it back to diagnosis.
+CONFIRM_TASK, REOPEN_FIELD, REOPEN_VALUE = "confirm_resolution", "confirmation", "reopen"
 RESOLVED_OUTCOMES = ("resolved",)
 CHANGE_DONE_OUTCOMES = ("implemented", "rolled_back", "failed")
-DRILL_VERIFIED_OUTCOMES = ("verified",)
+DRILL_VERIFIED_OUTCOMES = ("passed", "verified")
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,11 @@ def events_subquery(window: ColumnElement[bool]) -> Any:
     ev = AuditEvent
     def first(cond: ColumnElement[bool]) -> Any:
         return func.min(case((cond, ev.at), else_=None))
-    def flag(types: tuple[str, ...]) -> Any:
-        return func.max(case((ev.type.in_(types), 1), else_=0))
+    def flag(cond: ColumnElement[bool]) -> Any:
+        return func.max(case((cond, 1), else_=0))
     done = ev.type == "task_completed"
+    reopen = and_(done, ev.task == CONFIRM_TASK,
+                  ev.data[REOPEN_FIELD].as_string() == REOPEN_VALUE)
     return (
         select(
             ev.case_id.label("case_id"),
@@ -76,8 +83,9 @@ def events_subquery(window: ColumnElement[bool]) -> Any:
             first(and_(done, ev.task.in_(RESOLVE_TASKS))).label("resolved_at"),
             first(and_(done, ev.task.in_(RECOVER_TASKS))).label("recovered_at"),
             first(and_(done, ev.task.in_(REVOKE_TASKS))).label("revoked_at"),
-            flag(ESCALATED_EVENTS).label("escalated"),
-            flag(REOPENED_EVENTS).label("reopened"),
+            flag(or_(ev.type.in_(ESCALATED_EVENTS),
+                     and_(done, ev.task.in_(ESCALATION_TASKS)))).label("escalated"),
+            flag(or_(ev.type.in_(REOPENED_EVENTS), reopen)).label("reopened"),
         )
         .join(Case, Case.id == ev.case_id)
         .where(window)

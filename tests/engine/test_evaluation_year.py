@@ -20,7 +20,7 @@ from models import AuditEvent, Case, EvaluationInput, ProcessDefinition, Provide
 
 UTC = dt.timezone.utc
 YEAR = 2026
-RESP = {"P1": 0.25, "P2": 0.5, "P3": 2, "P4": 8}
+RESP = {"P1": 0.25, "P2": 0.5, "P3": 2, "P4": 4}
 RES = {"P1": 2, "P2": 8, "P3": 24, "P4": 72}
 BAD = {"Acme": {2, 5, 9}, "Bolt": {4, 5, 6}}
 ROLLED_BACK = {"Acme": {8}, "Bolt": {5, 11}}
@@ -42,7 +42,7 @@ class Spec:
     outcome: str | None
     priority: str | None = None
     data: dict = field(default_factory=dict)
-    events: list[tuple[float, str, str | None]] = field(default_factory=list)  # hours, type, task
+    events: list[tuple] = field(default_factory=list)  # (hours, type, task[, data])
     system: str | None = None
 
     def at(self, hours: float) -> dt.datetime:
@@ -77,8 +77,9 @@ def incident_specs(provider: str, month: int) -> list[Spec]:
         if slow_resolve:
             events.append((RES[priority], "case_escalated", "resolve"))
         events.append((resolve_h, "task_completed", "resolve"))
-        if i == 4 and month % 3 == 0:
-            events.append((resolve_h + 0.5, "case_reopened", "confirm"))
+        if i == 4 and month % 3 == 0:  # the requester reopens it, then confirms the second fix
+            events.append((resolve_h + 0.5, "task_completed", "confirm_resolution",
+                           {"confirmation": "reopen"}))
         events.append((resolve_h + 2, "case_closed", None))
         out.append(Spec("incident", provider, created, created + dt.timedelta(hours=resolve_h + 2),
                         "resolved", priority, data, sorted(events, key=lambda e: e[0]),
@@ -171,9 +172,10 @@ def year(session):
                     updated_at=spec.closed or spec.created, closed_at=spec.closed)
         session.add(case)
         session.flush()
-        for seq, (hours, kind, task) in enumerate(spec.events, start=1):
+        for seq, (hours, kind, task, *data) in enumerate(spec.events, start=1):
             session.add(AuditEvent(chain=case.key, case_id=case.id, seq=seq, at=spec.at(hours),
-                                   actor="engineer", type=kind, task=task, data={},
+                                   actor="engineer", type=kind, task=task,
+                                   data=data[0] if data else {},
                                    prev_hash="", hash=f"{n}-{seq}"))
     for name, provider in providers.items():
         for month in range(1, 13):
@@ -193,7 +195,7 @@ def in_month(when: dt.datetime | None, month: int) -> bool:
 
 
 def first_event(spec: Spec, kinds: tuple[str, ...], task: str | None = None) -> float | None:
-    hours = [h for h, k, t in spec.events if k in kinds and (task is None or t == task)]
+    hours = [h for h, k, t, *_ in spec.events if k in kinds and (task is None or t == task)]
     return min(hours) if hours else None
 
 
@@ -211,7 +213,8 @@ def expected_measures(provider: str, month: int) -> dict[str, tuple[float | None
     desk_opened = [s for s in inc_opened if s.data["source"] in ("phone", "portal")]
     responded = lambda s: first_event(s, ("task_claimed", "task_completed")) <= RESP[s.priority]  # noqa: E731
     escalated = lambda s: first_event(s, ("case_escalated",)) is not None  # noqa: E731
-    reopened = lambda s: first_event(s, ("case_reopened",)) is not None  # noqa: E731
+    reopened = lambda s: any(e[2] == "confirm_resolution" and e[3:] == ({"confirmation": "reopen"},)  # noqa: E731
+                             for e in s.events)
     resolved_by_end = lambda s: s.closed is not None and s.closed < end and s.outcome == "resolved"  # noqa: E731
     drills_opened = [s for s in opened if s.process == "backup_restore_drill"]
     dispatch_hours = {"change_request": 120, "account_offboarding": 24}
