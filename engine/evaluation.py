@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, clock
 from engine.annual import AnnualAssessment, assess_year
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.evaluation_config import EvaluationConfig, load_config
 from engine.period import Period, parse_period
 from engine.provider_measures import provider_measures
@@ -90,6 +90,7 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
                   *, actor: Any, comment: str = "",
                   config: EvaluationConfig | None = None) -> EvaluationInput:
     """Record (or replace) a provider's inputs for a month, with an audit event."""
+    require_supervisor(actor, "enter evaluation inputs")
     config = config or load_config()
     month = parse_period(period)
     if month.is_year:
@@ -113,6 +114,14 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
                        "previous": before, "comment": comment})
     log.info("evaluation inputs for %s %s recorded by %s", provider.name, month.label, name)
     return row
+
+
+def require_supervisor(actor: Any, action: str) -> None:
+    """Refuse a person outside the supervisor group (a string actor is the CLI or a worker)."""
+    if isinstance(actor, str):
+        return
+    if "supervisor" not in set(getattr(actor, "group_names", ())):
+        raise NotAllowed(f"role: only the supervisor group may {action}")
 
 
 def _actor_name(actor: Any) -> str:
@@ -228,8 +237,12 @@ def publish_month(session: Session, period: str, *, actor: Any,
     pass mark (once per provider and month: publishing again opens no second case)."""
     from engine import services  # the core's use cases; imported here to keep this module light
 
+    require_supervisor(actor, "publish scorecards")
     config = config or load_config()
     month = parse_period(period)
+    if month.is_year:
+        raise InvalidData("period: scorecards are published per month (YYYY-MM)",
+                          {"period": ["scorecards are published per month (YYYY-MM)"]})
     cards = monthly_scorecards(session, month, config=config)
     record_config(session, config, actor=actor)
     name = _actor_name(actor)
