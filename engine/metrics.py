@@ -149,12 +149,12 @@ def hot_spots(session: Session, config: EvaluationConfig, period: Period,
     """Service-desk contacts opened in the period, by system, most first (a report, not scored)."""
     source = Case.data["source"].as_string()
     rows = session.execute(
-        select(func.coalesce(Case.system, ""), func.count())
+        select(Case.system, func.count())
         .where(Case.process_key == pm.INCIDENT, source.in_(config.sla.service_desk_sources),
                Case.created_at >= period.start, Case.created_at < period.end,
                *filters.conditions())
-        .group_by(func.coalesce(Case.system, ""))
-        .order_by(func.count().desc(), func.coalesce(Case.system, ""))).all()
+        .group_by(Case.system)
+        .order_by(func.count().desc(), Case.system)).all()
     return [{"system": r[0] or None, "contacts": int(r[1])} for r in rows]
 
 
