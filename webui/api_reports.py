@@ -5,6 +5,9 @@ a `to` date includes that whole day), plus optional `process`, `provider`, `syst
 `priority`; without any period it reports the current month. `/evaluations` takes
 `period` (YYYY-MM: monthly scorecards; YYYY: annual assessments with their months) and
 optional `provider`. Readers: supervisor, auditor, admin.
+
+The routes are added to the api blueprint (its authentication and error model apply);
+webui.api imports this module so they exist before the blueprint is registered.
 """
 from __future__ import annotations
 
@@ -12,12 +15,17 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from flask import Response, g, jsonify, request
+
 from engine import clock, evaluation
-from engine.errors import InvalidData
+from engine.errors import InvalidData, NotAllowed
 from engine.evaluation_config import load_config
 from engine.metrics import Filters, process_metrics
 from engine.period import Period, month_period, parse_period
 from engine.report_data import report_dict
+
+from .api import bp
+from .db import get_session
 
 READERS = ("supervisor", "auditor", "admin")
 
@@ -71,3 +79,23 @@ def evaluations_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]
     report = evaluation.build_report(session, args["period"],
                                      provider=args.get("provider") or None)
     return report_dict(report)
+
+
+def _require_reader(actor: Any) -> None:
+    if not set(getattr(actor, "group_names", ())) & set(READERS):
+        raise NotAllowed("role: metrics and evaluations are for the supervisor, auditor and "
+                         "admin groups")
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Process metrics for a period (CONTRACT.md: GET /metrics)."""
+    _require_reader(g.actor)
+    return jsonify(metrics_payload(get_session(), request.args))
+
+
+@bp.get("/evaluations")
+def evaluations() -> Response:
+    """Provider scorecards or annual assessments (CONTRACT.md: GET /evaluations)."""
+    _require_reader(g.actor)
+    return jsonify(evaluations_payload(get_session(), request.args))
