@@ -78,7 +78,7 @@ def load(session: Session, n: int, layout: str, rng: random.Random) -> int:
                                                           else "implemented"),
                           priority=priority, provider=data["provider"],
                           system=rng.choice(["erp", "mail", "hr", "crm", "web"]), data=data,
-                          state="{}", serializer_version="1", created_at=created,
+                          actors={}, state="{}", serializer_version="1", created_at=created,
                           updated_at=closed or created, closed_at=closed, version_id=1,
                           audit_seq=0, audit_head=""))
         seq = 0

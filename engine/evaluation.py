@@ -25,7 +25,6 @@ from engine.scoring import Scorecard, score_month
 from models import Case, EvaluationConfigVersion, EvaluationInput, EvaluationScorecard, Provider
 
 log = logging.getLogger(__name__)
-AUDIT_CHAIN = "evaluation"
 
 
 def list_providers(session: Session, name: str | None = None) -> list[Provider]:
@@ -109,7 +108,7 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
         row.values, row.comment = cleaned, comment
         row.entered_by, row.entered_at, row.revision = name, clock.now(), row.revision + 1
     session.flush()
-    audit.append(session, chain=AUDIT_CHAIN, type="evaluation_input_recorded", actor=name,
+    audit.append_system(session, type="evaluation_input_recorded", actor=name,
                  data={"provider": provider.name, "period": month.label, "values": cleaned,
                        "previous": before, "comment": comment})
     log.info("evaluation inputs for %s %s recorded by %s", provider.name, month.label, name)
@@ -185,7 +184,7 @@ def record_config(session: Session, config: EvaluationConfig, *, actor: Any) -> 
                                         source=text, recorded_at=clock.now(),
                                         recorded_by=name))
     session.flush()
-    audit.append(session, chain=AUDIT_CHAIN, type="evaluation_config_recorded", actor=name,
+    audit.append_system(session, type="evaluation_config_recorded", actor=name,
                  data={"version": config.version, "sha256": config.sha256,
                        "file": config.source})
     return True
@@ -270,7 +269,7 @@ def publish_month(session: Session, period: str, *, actor: Any,
         session.add(row)
         published.append((row, case_row))
     session.flush()
-    audit.append(session, chain=AUDIT_CHAIN, type="evaluation_published", actor=name,
+    audit.append_system(session, type="evaluation_published", actor=name,
                  data={"period": month.label, "config_sha256": config.sha256,
                        "scorecards": [{"provider": r.provider_id, "total": r.total,
                                        "status": r.status,

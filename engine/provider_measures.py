@@ -20,8 +20,9 @@ How the process pack's records are read (docs/bpmn.md; the conventions are below
 * account_offboarding: revocation is the completion of the revoke task (or the close).
 * backup_restore_drill: a drill started in the month is planned; closed is done; outcome
   `passed` (or `restore_verified` true in the data) is verified.
-* required records: the process definition's manifest `required_records`; a case carries
-  them when each field is present and not blank.
+* required records: the definition's manifest (the process's `required_records`, plus an
+  end event's own for the outcome it gives); a case carries them when each field is
+  present and not blank.
 """
 from __future__ import annotations
 
@@ -115,29 +116,62 @@ def _text(field: str) -> ColumnElement[Any]:
     return Case.data[field].as_string()
 
 
-def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """(has required records, carries them all) from each definition's manifest."""
-    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest)).all()
-    has: list[int] = []
-    carries: list[ColumnElement[bool]] = []
-    for definition_id, manifest in rows:
-        fields = required_records(manifest)
-        if not fields:
-            continue
-        has.append(definition_id)
-        present = [func.coalesce(func.trim(_text(f)), "") != "" for f in fields]
-        carries.append(and_(Case.definition_id == definition_id, *present))
-    if not has:
-        return false(), false()
-    return Case.definition_id.in_(has), or_(*carries)
+@dataclass(frozen=True)
+class RecordRule:
+    """Fields a closed case must carry: for one outcome, or for every outcome but some."""
+
+    fields: tuple[str, ...]
+    outcome: str | None = None
+    except_outcomes: tuple[str, ...] = ()
 
 
-def required_records(manifest: Any) -> list[str]:
-    """The record fields a definition's manifest requires (list or comma-separated string)."""
-    value = (manifest or {}).get("required_records") if isinstance(manifest, dict) else None
+def _fields(value: Any) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [v.strip() for v in value or [] if isinstance(v, str) and v.strip()]
+
+
+def record_rules(manifest: Any) -> list[RecordRule]:
+    """The required-records rules of a definition's manifest.
+
+    A process declares records for every case (`required_records` on the process); an end
+    event may add its own for the outcome it gives, so what a closed case must carry can
+    depend on how it ended.
+    """
+    if not isinstance(manifest, dict):
+        return []
+    process = manifest.get("process") if isinstance(manifest.get("process"), dict) else manifest
+    base = _fields(process.get("required_records"))
+    by_outcome: dict[str, list[str]] = {}
+    for end in (manifest.get("end_events") or {}).values():
+        extra = _fields(end.get("required_records")) if isinstance(end, dict) else []
+        if extra and end.get("outcome"):
+            by_outcome[end["outcome"]] = base + [f for f in extra if f not in base]
+    rules = [RecordRule(tuple(f), outcome=o) for o, f in by_outcome.items()]
+    if base:
+        rules.append(RecordRule(tuple(base), except_outcomes=tuple(by_outcome)))
+    return rules
+
+
+def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(has required records, carries them all), from every definition's manifest."""
+    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest)).all()
+    has: list[ColumnElement[bool]] = []
+    carries: list[ColumnElement[bool]] = []
+    for definition_id, manifest in rows:
+        for rule in record_rules(manifest):
+            which = Case.definition_id == definition_id
+            if rule.outcome is not None:
+                which = and_(which, Case.outcome == rule.outcome)
+            elif rule.except_outcomes:
+                which = and_(which, or_(Case.outcome.is_(None),
+                                        Case.outcome.not_in(rule.except_outcomes)))
+            has.append(which)
+            present = [func.coalesce(func.trim(_text(f)), "") != "" for f in rule.fields]
+            carries.append(and_(which, *present))
+    if not has:
+        return false(), false()
+    return or_(*has), or_(*carries)
 
 
 def measure_sql(session: Session, config: EvaluationConfig, period: Period,

@@ -167,7 +167,7 @@ def year(session):
                     definition_id=definitions[spec.process].id, title=f"{spec.process} {n}",
                     status="closed" if spec.closed else "open", outcome=spec.outcome,
                     priority=spec.priority, provider=spec.provider, system=spec.system,
-                    data={"provider": spec.provider, **spec.data}, state="{}",
+                    data={"provider": spec.provider, **spec.data}, actors={}, state="{}",
                     serializer_version="1", created_at=spec.created,
                     updated_at=spec.closed or spec.created, closed_at=spec.closed)
         session.add(case)

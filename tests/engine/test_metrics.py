@@ -34,7 +34,7 @@ def add_case(session):
                     definition_id=definitions[process].id, title="t",
                     status=fields.pop("status", "closed" if closed else "open"),
                     outcome=fields.pop("outcome", "resolved" if closed else None),
-                    data=data, state="{}", serializer_version="1", created_at=created,
+                    data=data, actors={}, state="{}", serializer_version="1", created_at=created,
                     updated_at=closed or created, closed_at=closed, **fields)
         session.add(case)
         session.flush()
@@ -103,3 +103,32 @@ def test_no_cases_gives_no_data_not_zero(session):
     assert m.opened == 0 and m.cycle_time.median_hours is None
     assert m.ratios["resolution_within_sla"].value is None
     assert m.ratios["mean_rating"].value is None
+
+
+def test_required_records_can_depend_on_the_outcome():
+    from engine.provider_measures import RecordRule, record_rules
+    manifest = {"process": {"required_records": ["change_plan"]},
+                "end_events": {"done": {"outcome": "implemented",
+                                        "required_records": "implementation_record"},
+                               "back": {"outcome": "rolled_back"}}}
+    assert record_rules(manifest) == [
+        RecordRule(("change_plan", "implementation_record"), outcome="implemented"),
+        RecordRule(("change_plan",), except_outcomes=("implemented",))]
+    assert record_rules({"process": {"required_records": []}}) == []
+
+
+def test_records_complete_counts_outcome_specific_records(session, add_case):
+    from engine.evaluation_config import load_config as config
+    from engine.provider_measures import provider_measures
+    add_case("change_request", hours=2, outcome="implemented", provider="Acme",
+             data={"change_plan": "p", "implementation_record": "r"})
+    add_case("change_request", hours=2, outcome="implemented", provider="Acme",
+             data={"change_plan": "p"})  # misses the implementation record
+    add_case("change_request", hours=2, outcome="rolled_back", provider="Acme",
+             data={"change_plan": "p"})
+    session.execute(ProcessDefinition.__table__.update().values(manifest={
+        "process": {"required_records": ["change_plan"]},
+        "end_events": {"done": {"outcome": "implemented",
+                                "required_records": ["implementation_record"]}}}))
+    m = provider_measures(session, config(), parse_period("2026-03"))["Acme"]["records_complete"]
+    assert (m.numerator, m.denominator) == (2, 3)
