@@ -115,9 +115,12 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
     return row
 
 
-def require_supervisor(actor: Any, action: str) -> None:
-    """Refuse a person outside the supervisor group (a string actor is the CLI or a worker)."""
+def require_supervisor(actor: Any, action: str, *, person: bool = False) -> None:
+    """Refuse a person outside the supervisor group (a string actor is a trusted edge such as
+    the CLI, unless a person is needed: opening cases needs a user)."""
     if isinstance(actor, str):
+        if person:
+            raise NotAllowed(f"role: a supervisor user must {action}")
         return
     if "supervisor" not in set(getattr(actor, "group_names", ())):
         raise NotAllowed(f"role: only the supervisor group may {action}")
@@ -236,7 +239,7 @@ def publish_month(session: Session, period: str, *, actor: Any,
     pass mark (once per provider and month: publishing again opens no second case)."""
     from engine import services  # the core's use cases; imported here to keep this module light
 
-    require_supervisor(actor, "publish scorecards")
+    require_supervisor(actor, "publish scorecards", person=True)
     config = config or load_config()
     month = parse_period(period)
     if month.is_year:

@@ -19,7 +19,7 @@ from engine.evaluation_config import EvaluationConfig
 from engine.period import Period
 from engine.scoring import Measurement
 from engine.sqlfuncs import hours_between
-from models import AuditEvent, Case
+from models import AuditEvent, Case, HumanTask
 
 GATE_EVENTS = ("gate_approved", "gate_rejected", "gate_reworked")
 
@@ -117,19 +117,16 @@ def _f(value: Any) -> float | None:
 
 def gate_lead_times(session: Session, period: Period,
                     filters: Filters) -> list[GateLeadTime]:
-    """Per approval gate: decisions in the period, and hours from the previous event to them."""
+    """Per approval gate: decisions in the period, and hours from the gate task becoming
+    ready to its decision (the gate event names its task; the task row keeps when it was ready)."""
     ev = AuditEvent
-    gated = (select(ev.case_id).where(ev.type.in_(GATE_EVENTS), ev.at >= period.start,
-                                      ev.at < period.end))
-    lagged = (select(ev.type, ev.task, ev.at,
-                     func.lag(ev.at).over(partition_by=ev.case_id, order_by=ev.seq).label("prev"))
-              .join(Case, Case.id == ev.case_id)
-              .where(ev.case_id.in_(gated), *filters.conditions())
-              .subquery())
-    decided = (select(lagged.c.type, lagged.c.task,
-                      hours_between(lagged.c.prev, lagged.c.at).label("d"))
-               .where(lagged.c.type.in_(GATE_EVENTS), lagged.c.at >= period.start,
-                      lagged.c.at < period.end).subquery())
+    decided = (select(ev.type, ev.task,
+                      hours_between(HumanTask.created_at, ev.at).label("d"))
+               .join(Case, Case.id == ev.case_id)
+               .join(HumanTask, HumanTask.id == ev.data["task_id"].as_string())
+               .where(ev.type.in_(GATE_EVENTS), ev.at >= period.start, ev.at < period.end,
+                      *filters.conditions())
+               .subquery())
     ranked = select(decided, func.row_number().over(partition_by=decided.c.task,
                                                     order_by=decided.c.d).label("rn"),
                     func.count().over(partition_by=decided.c.task).label("n")).subquery()

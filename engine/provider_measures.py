@@ -75,8 +75,9 @@ def events_subquery(window: ColumnElement[bool]) -> Any:
     def flag(cond: ColumnElement[bool]) -> Any:
         return func.max(case((cond, 1), else_=0))
     done = ev.type == "task_completed"
+    # A task_completed event's data is {"task_id", "name", "data": the submitted form}.
     reopen = and_(done, ev.task == CONFIRM_TASK,
-                  ev.data[REOPEN_FIELD].as_string() == REOPEN_VALUE)
+                  ev.data[("data", REOPEN_FIELD)].as_string() == REOPEN_VALUE)
     return (
         select(
             ev.case_id.label("case_id"),

@@ -79,7 +79,7 @@ def incident_specs(provider: str, month: int) -> list[Spec]:
         events.append((resolve_h, "task_completed", "resolve"))
         if i == 4 and month % 3 == 0:  # the requester reopens it, then confirms the second fix
             events.append((resolve_h + 0.5, "task_completed", "confirm_resolution",
-                           {"confirmation": "reopen"}))
+                           {"data": {"confirmation": "reopen"}}))
         events.append((resolve_h + 2, "case_closed", None))
         out.append(Spec("incident", provider, created, created + dt.timedelta(hours=resolve_h + 2),
                         "resolved", priority, data, sorted(events, key=lambda e: e[0]),
@@ -213,7 +213,7 @@ def expected_measures(provider: str, month: int) -> dict[str, tuple[float | None
     desk_opened = [s for s in inc_opened if s.data["source"] in ("phone", "portal")]
     responded = lambda s: first_event(s, ("task_claimed", "task_completed")) <= RESP[s.priority]  # noqa: E731
     escalated = lambda s: first_event(s, ("case_escalated",)) is not None  # noqa: E731
-    reopened = lambda s: any(e[2] == "confirm_resolution" and e[3:] == ({"confirmation": "reopen"},)  # noqa: E731
+    reopened = lambda s: any(e[2] == "confirm_resolution" and e[3:] == ({"data": {"confirmation": "reopen"}},)  # noqa: E731
                              for e in s.events)
     resolved_by_end = lambda s: s.closed is not None and s.closed < end and s.outcome == "resolved"  # noqa: E731
     drills_opened = [s for s in opened if s.process == "backup_restore_drill"]

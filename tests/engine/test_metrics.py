@@ -7,7 +7,7 @@ import pytest
 from engine.evaluation_config import load_config
 from engine.metrics import Filters, process_metrics
 from engine.period import parse_period
-from models import AuditEvent, Case, ProcessDefinition
+from models import AuditEvent, Case, HumanTask, ProcessDefinition
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 8, tzinfo=UTC)
@@ -38,10 +38,20 @@ def add_case(session):
                     updated_at=closed or created, closed_at=closed, **fields)
         session.add(case)
         session.flush()
+        ready = created
         for seq, (h, kind, task) in enumerate(events, start=1):
-            session.add(AuditEvent(chain=case.key, case_id=case.id, seq=seq,
-                                   at=created + dt.timedelta(hours=h), actor="a", type=kind,
-                                   task=task, data={}, prev_hash="", hash=f"{n}.{seq}"))
+            at = created + dt.timedelta(hours=h)
+            data: dict = {}
+            if kind.startswith("gate_"):  # the gate's task row: ready since the previous step
+                task_id = f"{n}-{seq}"
+                session.add(HumanTask(id=task_id, case_id=case.id, element_id=task, name=task,
+                                      candidate_groups=["cab"], state="completed",
+                                      created_at=ready, ended_at=at))
+                data = {"task_id": task_id}
+            session.add(AuditEvent(chain=case.key, case_id=case.id, seq=seq, at=at, actor="a",
+                                   type=kind, task=task, data=data, prev_hash="",
+                                   hash=f"{n}.{seq}"))
+            ready = at
         session.flush()
         return case
 
