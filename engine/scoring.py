@@ -127,7 +127,8 @@ def kpi_measurement(kpi: KpiDef, measures: Mapping[str, Measurement],
                     input_source: Mapping[str, Any] | None = None) -> Measurement:
     """Pick the measure a KPI reads: a process metric, an input or a ratio of two inputs."""
     if kpi.metric is not None:
-        return measures.get(kpi.metric, Measurement(None))
+        # Even without data the KPI names its measure, so it can link to (no) cases.
+        return measures.get(kpi.metric, Measurement(None, source={"measure": kpi.metric}))
     source = dict(input_source or {}, fields=list(kpi.input))
     if len(kpi.input) == 2:
         return ratio(inputs.get(kpi.input[0]), inputs.get(kpi.input[1]), source)

@@ -6,8 +6,9 @@ a `to` date includes that whole day), plus optional `process`, `provider`, `syst
 `period` (YYYY-MM: monthly scorecards; YYYY: annual assessments with their months) and
 optional `provider`. Readers: supervisor, auditor, admin.
 
-The routes are added to the api blueprint (its authentication and error model apply);
-webui.api imports this module so they exist before the blueprint is registered.
+Authentication is the app's: a bearer token (`Authorization: Bearer TOKEN`) or the
+browser's login session; errors use the API's error model (webui.errors). The blueprint is
+registered by webui.reports.init_app.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from flask_login import current_user
 
 from engine import clock, evaluation
 from engine.errors import InvalidData, NotAllowed
@@ -24,8 +26,10 @@ from engine.metrics import Filters, process_metrics
 from engine.period import Period, month_period, parse_period
 from engine.report_data import report_dict
 
-from .api import bp
 from .db import get_session
+from .errors import error_body
+
+bp = Blueprint("api_reports", __name__, url_prefix="/api/v1")
 
 READERS = ("supervisor", "auditor", "admin")
 
@@ -81,21 +85,23 @@ def evaluations_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]
     return report_dict(report)
 
 
-def _require_reader(actor: Any) -> None:
-    if not set(getattr(actor, "group_names", ())) & set(READERS):
+@bp.before_request
+def _authenticate() -> Any:
+    if not current_user.is_authenticated:
+        return jsonify(error_body("unauthorized", "Log in or send 'Authorization: Bearer TOKEN'.")), 401
+    if not set(current_user.group_names) & set(READERS):
         raise NotAllowed("role: metrics and evaluations are for the supervisor, auditor and "
                          "admin groups")
+    return None
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
     """Process metrics for a period (CONTRACT.md: GET /metrics)."""
-    _require_reader(g.actor)
     return jsonify(metrics_payload(get_session(), request.args))
 
 
 @bp.get("/evaluations")
 def evaluations() -> Response:
     """Provider scorecards or annual assessments (CONTRACT.md: GET /evaluations)."""
-    _require_reader(g.actor)
     return jsonify(evaluations_payload(get_session(), request.args))

@@ -48,9 +48,8 @@ def evaluate(period: str, provider: str | None, fmt: str, output: str, publish: 
         body = evaluation_export.render(
             evaluation.build_report(session, period, provider=provider), fmt)
     if output == "-":
-        stream = click.get_binary_stream("stdout")
-        stream.write(body)
-        stream.flush()
+        with click.open_file("-", "wb") as stream:
+            stream.write(body)
     else:
         with open(output, "wb") as fh:
             fh.write(body)

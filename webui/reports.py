@@ -6,10 +6,13 @@ checks again). Texts are in English and Chinese (`t(en, zh)` picks by the user's
 """
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect,
+                   render_template, request, url_for)
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, TextAreaField
 from wtforms.validators import NumberRange, Optional
@@ -19,12 +22,17 @@ from engine.evaluation_config import EvaluationConfig, InputDef, load_config
 from engine.metrics import Filters, hot_spots
 from engine.period import month_period, parse_period
 from engine.provider_measures import cases_behind
+from engine.errors import NotAllowed
 from engine.scoring import NO_DATA
 
-from . import evaluation_export
-from .auth import role_required
+from . import api_reports, evaluation_export
 from .db import get_session
-from .i18n import localized
+
+try:  # the web UI's language choice; English alone until it is there
+    from .i18n import localized
+except ModuleNotFoundError:  # pragma: no cover - depends on what has landed
+    def localized(text: str | None, text_zh: str | None) -> str:
+        return text or ""
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -38,9 +46,37 @@ def t(en: str, zh: str) -> str:
     return localized(en, zh)
 
 
-@bp.app_context_processor
+def role_required(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Let in a logged-in user of one of the groups; refuse others naming the rule."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        @login_required
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not set(current_user.group_names) & set(groups):
+                raise NotAllowed(f"role: this page is for {', '.join(groups)}")
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _layout() -> str:
+    # The site layout once the web UI provides it; a plain one of our own until then.
+    return "base.html" if "base.html" in current_app.jinja_env.list_templates() \
+        else "reports/_layout.html"
+
+
+@bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"t": t, "no_data": NO_DATA}
+    return {"t": t, "no_data": NO_DATA, "layout": _layout()}
+
+
+def init_app(app: Flask) -> None:
+    """Register the JSON API routes for metrics and evaluations beside the pages."""
+    if api_reports.bp.name not in app.blueprints:
+        app.register_blueprint(api_reports.bp)
 
 
 def _last_month() -> str:
@@ -158,8 +194,11 @@ def input_form(config: EvaluationConfig, data: dict[str, Any] | None = None) -> 
     class InputsForm(FlaskForm):
         pass
 
+    def tidy(limit: float | None) -> float | int | None:
+        return int(limit) if limit is not None and limit == int(limit) else limit
+
     def field(spec: InputDef) -> Any:
-        limits = NumberRange(min=spec.min, max=spec.max)
+        limits = NumberRange(min=tidy(spec.min), max=tidy(spec.max))
         kind = IntegerField if spec.type == "integer" else FloatField
         return kind(t(spec.label_en, spec.label_zh), validators=[Optional(), limits])
 

@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy.orm import Session
 
 from engine import evaluation
 from engine.evaluation_config import load_config
@@ -149,6 +150,25 @@ ALL_SPECS = [s for p in BAD for m in range(1, 13) for s in incident_specs(p, m) 
 
 @pytest.fixture
 def year(session):
+    """The year on the default database (SQLite)."""
+    return build_year(session)
+
+
+@pytest.fixture
+def pg_year(pg_engine):
+    """The year on PostgreSQL, rolled back after the test."""
+    connection = pg_engine.connect()
+    outer = connection.begin()
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield build_year(sess)
+    finally:
+        sess.close()
+        outer.rollback()
+        connection.close()
+
+
+def build_year(session):
     """Store providers, definitions, the year's cases with their events, and the inputs."""
     now = dt.datetime(YEAR, 1, 1, tzinfo=UTC)
     providers = {name: Provider(name=name, created_at=now) for name in BAD}
@@ -291,8 +311,21 @@ def expected_card(provider: str, month: int):
 
 @pytest.mark.parametrize("month", range(1, 13))
 def test_every_measure_kpi_category_and_total_match_the_independent_figures(year, month):
+    check_month(year, month)
+
+
+@pytest.mark.postgres
+def test_postgresql_gives_the_same_figures_and_verdicts(pg_year):
+    for month in range(1, 13):
+        check_month(pg_year, month)
+    results = {a.provider: a.verdict for a, _ in evaluation.annual_assessments(pg_year, "2026")}
+    assert results == {"Acme": "pass", "Bolt": "fail"}
+
+
+def check_month(session, month):
+    """Compare one month's scorecards with the independent figures."""
     config = load_config()
-    cards = {c.provider: c for c in evaluation.monthly_scorecards(year, f"{YEAR}-{month:02d}")}
+    cards = {c.provider: c for c in evaluation.monthly_scorecards(session, f"{YEAR}-{month:02d}")}
     assert set(cards) == {"Acme", "Bolt"}
     for provider, card in cards.items():
         measures, kpis, categories, total = expected_card(provider, month)

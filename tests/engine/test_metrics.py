@@ -3,6 +3,7 @@ import datetime as dt
 import hashlib
 
 import pytest
+from sqlalchemy.orm import Session
 
 from engine.evaluation_config import load_config
 from engine.metrics import Filters, process_metrics
@@ -13,8 +14,26 @@ UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 8, tzinfo=UTC)
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_session(request, session):
+    """The default session, and a rolled-back PostgreSQL session (same SQL, both databases)."""
+    if request.param == "sqlite":
+        yield session
+        return
+    connection = request.getfixturevalue("pg_engine").connect()
+    outer = connection.begin()
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        yield sess
+    finally:
+        sess.close()
+        outer.rollback()
+        connection.close()
+
+
 @pytest.fixture
-def add_case(session):
+def add_case(db_session):
+    session = db_session
     definitions = {}
     counter = iter(range(1, 10_000))
 
@@ -58,7 +77,8 @@ def add_case(session):
     return add
 
 
-def test_counts_backlog_and_nearest_rank_cycle_times(session, add_case):
+def test_counts_backlog_and_nearest_rank_cycle_times(db_session, add_case):
+    session = db_session
     for hours in (1, 2, 3, 4, 10):
         add_case(hours=hours, provider="Acme", priority="P3", data={"source": "phone"},
                  system="erp")
@@ -78,7 +98,8 @@ def test_counts_backlog_and_nearest_rank_cycle_times(session, add_case):
     assert (acme.opened, acme.closed, acme.backlog) == (6, 5, 1)
 
 
-def test_sla_ratios_changes_and_gate_lead_times(session, add_case):
+def test_sla_ratios_changes_and_gate_lead_times(db_session, add_case):
+    session = db_session
     # P2: respond within 0.5 h, resolve within 8 h.
     add_case(hours=9, priority="P2", events=[(0.25, "task_claimed", "diagnose"),
                                               (6, "task_completed", "resolve")])
@@ -127,7 +148,8 @@ def test_required_records_can_depend_on_the_outcome():
     assert record_rules({"process": {"required_records": []}}) == []
 
 
-def test_records_complete_counts_outcome_specific_records(session, add_case):
+def test_records_complete_counts_outcome_specific_records(db_session, add_case):
+    session = db_session
     from engine.evaluation_config import load_config as config
     from engine.provider_measures import provider_measures
     add_case("change_request", hours=2, outcome="implemented", provider="Acme",
