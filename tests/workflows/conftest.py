@@ -75,6 +75,12 @@ class Desk:
         self._seen[case.id] = len(types)
         return list(new)
 
+    def closing(self, case) -> dict:
+        """The data of the case_closed audit event (outcome, missing records)."""
+        return self.session.scalars(
+            select(AuditEvent.data).where(AuditEvent.case_id == case.id, AuditEvent.type == "case_closed")
+        ).one()
+
     def fire(self, at: dt.datetime) -> int:
         return services.fire_due_timers(self.session, now=at)
 
