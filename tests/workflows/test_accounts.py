@@ -2,6 +2,7 @@
 
 import pytest
 
+from engine import services
 from engine.errors import NotAllowed
 from tests.workflows.conftest import after
 
@@ -59,8 +60,6 @@ def test_a_second_account_for_the_same_person_is_refused(desk):
 
 
 def test_the_requester_does_not_approve_their_own_account(desk, make_user):
-    from engine import services
-
     lead = make_user(name="lead", groups=["requester", "manager"])
     case = services.start_case(desk.session, "account_onboarding", REQUEST, actor=lead, title="own")
     with pytest.raises(NotAllowed, match="separation of duties"):
@@ -86,6 +85,7 @@ def test_offboarding_revokes_rotates_hands_over_and_is_confirmed(desk):
         desk.act(case, "confirm_offboarding", {"confirmation_note": "checked"}, by="eve")
     case = desk.act(case, "confirm_offboarding", {"confirmation_note": "No active account left"}, by="sean")
     assert case.status == "closed" and case.outcome == "completed"
+    assert desk.closing(case) == {"outcome": "completed", "missing_records": []}
 
 
 def test_revocation_not_done_in_a_day_is_escalated(desk):
@@ -94,7 +94,7 @@ def test_revocation_not_done_in_a_day_is_escalated(desk):
     assert desk.fire(after(case, hours=20)) == 0
     assert desk.fire(after(case, days=1, hours=1)) == 1
     assert desk.tasks(case) == ["escalate_revocation", "hand_over", "revoke_accounts", "rotate_secrets"]
-    assert "timer_fired" in desk.events(case)
+    assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
     desk.act(case, "escalate_revocation", {"escalation_note": "Told the IT lead"}, by="mona")
     desk.act(case, "revoke_accounts", {"revocation_record": "done late"}, by="eve")
     desk.act(case, "rotate_secrets", {"rotated_secrets": "done"}, by="eve")

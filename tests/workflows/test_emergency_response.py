@@ -1,5 +1,7 @@
 """Emergency response: the 10-step flow, the recovery target and expert escalation, review."""
 
+import pytest
+
 from tests.workflows.conftest import after
 
 REPORT = {"system": "social insurance", "symptoms": "Application down in all offices", "business_impact": "No claims"}
@@ -32,7 +34,8 @@ def test_emergency_recovered_in_time_is_reviewed_and_closed(desk):
     desk.act(case, "recover", {"recovery_actions": "Rolled back release 5.2"}, by="eve")
     case = close(desk, case)
     assert case.status == "closed" and case.outcome == "resolved"
-    assert desk.events(case)[-1] == "case_closed"
+    assert desk.events(case)[-3:] == ["task_claimed", "task_completed", "case_closed"]
+    assert desk.closing(case)["missing_records"] == []
 
 
 def test_application_fault_not_recovered_in_two_hours_calls_in_experts(desk):
@@ -42,7 +45,7 @@ def test_application_fault_not_recovered_in_two_hours_calls_in_experts(desk):
     assert desk.fire(after(case, hours=1)) == 0
     assert desk.fire(after(case, hours=2, minutes=30)) == 1
     assert desk.tasks(case) == ["call_experts", "recover"]
-    assert "timer_fired" in desk.events(case)
+    assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
     desk.act(case, "call_experts", {"experts_called": "provider_experts", "experts_note": "DB expert in 1 h"}, by="mona")
     desk.act(case, "recover", {"recovery_actions": "Expert repaired the index"}, by="eve")
     case = close(desk, case)
@@ -62,3 +65,10 @@ def test_not_an_emergency_closes_as_reclassified(desk):
     case = desk.act(case, "accept_and_classify", {"classification": "not_emergency", "fault_type": "other"}, by="sam")
     assert case.status == "closed" and case.outcome == "reclassified"
     assert desk.tasks(case) == []
+
+
+@pytest.mark.xfail(strict=True, reason="engine: required_records on an end event is not read yet")
+def test_a_reclassified_case_owes_no_emergency_records(desk):
+    case = desk.start("emergency_response", REPORT, by="sam")
+    case = desk.act(case, "accept_and_classify", {"classification": "not_emergency", "fault_type": "other"}, by="sam")
+    assert desk.closing(case)["missing_records"] == []

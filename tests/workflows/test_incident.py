@@ -44,6 +44,7 @@ def test_p1_incident_is_diagnosed_resolved_confirmed_and_recorded(desk):
     assert desk.tasks(case) == []
     assert desk.events(case) == ["task_claimed", "task_completed", "case_closed"]
     assert case.data["rating"] == 5 and case.data["diagnosis_report"]
+    assert desk.closing(case) == {"outcome": "resolved", "missing_records": []}
 
 
 def test_requester_reopens_and_the_incident_goes_back_to_diagnosis(desk):
@@ -68,7 +69,7 @@ def test_resolution_target_passing_opens_an_escalation_and_work_goes_on(desk):
 
     assert desk.fire(after(case, hours=2, minutes=1)) == 1
     assert desk.tasks(case) == ["escalate", "resolve"]
-    assert "timer_fired" in desk.events(case)
+    assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
 
     desk.act(case, "escalate", {"escalated_to": "vendor", "escalation_reference": "V-77",
                                 "escalation_note": "Asked the DB vendor for a hotfix"}, by="eve")
