@@ -1,0 +1,219 @@
+"""The JSON API at /api/v1 (CONTRACT.md, "JSON API"): thin routes over the engine.
+
+Each route parses its input, calls one engine function, commits once, answers JSON.
+Authentication is in api_auth, the error model in api_errors, the JSON shapes in api_json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest
+
+from engine import audit, definitions, intake, services
+
+from . import api_auth, api_json
+from .api_errors import InvalidRequest, api_error_response
+from .db import get_session
+from .openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+CASE_STATUSES = ("open", "closed", "cancelled")
+TASK_SCOPES = ("group", "mine")
+# JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
+DEFAULT_MAX_JSON_BYTES = 256 * 1024
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint != "api.deploy_processes":
+        request.max_content_length = current_app.config.get(
+            "API_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    g.actor = api_auth.authenticate()
+
+
+bp.register_error_handler(Exception, api_error_response)
+
+
+def json_object() -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise 400."""
+    if not request.is_json:
+        raise InvalidRequest("Send a JSON object with 'Content-Type: application/json'.")
+    try:
+        body = request.get_json()
+    except BadRequest as exc:
+        raise InvalidRequest(f"Malformed JSON: {exc.description}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def query_choice(name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+    """Return a query parameter that must be one of choices, or raise 400 naming it."""
+    value = request.args.get(name) or default
+    if value is not None and value not in choices:
+        raise InvalidRequest(f"{name} must be one of {', '.join(choices)}.",
+                             {name: [f"must be one of {', '.join(choices)}"]})
+    return value
+
+
+def query_int(name: str, default: int | None = None) -> int | None:
+    """Return a positive integer query parameter, or raise 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidRequest(f"{name} must be a positive integer.",
+                             {name: ["must be a positive integer"]})
+    return int(raw)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Serve the OpenAPI 3 description of the registered routes."""
+    routes = [(rule.rule, rule.methods or ()) for rule in current_app.url_map.iter_rules()
+              if rule.endpoint.startswith("api.")]
+    return jsonify(document(routes))
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Show the caller, and the CSRF token a session needs for writes."""
+    return jsonify(api_json.me_json(g.actor, g.api_auth))
+
+
+@bp.get("/processes")
+def list_processes() -> Response:
+    """List the latest version of every deployed process."""
+    return jsonify([api_json.process_json(d)
+                    for d in definitions.list_definitions(get_session())])
+
+
+@bp.get("/processes/<key>")
+def get_process(key: str) -> Response:
+    """Show a process version with its start form."""
+    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    return jsonify(api_json.process_detail_json(definition))
+
+
+@bp.get("/processes/<key>/bpmn")
+def get_process_bpmn(key: str) -> Response:
+    """Return a process version's BPMN XML."""
+    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    return Response(definition.bpmn, mimetype="application/xml")
+
+
+@bp.post("/processes")
+def deploy_processes() -> tuple[Response, int]:
+    """Deploy BPMN/DMN sent as XML or as multipart `file` parts."""
+    files = uploaded_files()
+    session = get_session()
+    results = definitions.deploy(session, files, actor=g.actor)
+    session.commit()
+    body = api_json.deploy_json(results)
+    return jsonify(body), 201 if body["changed"] else 200
+
+
+def uploaded_files() -> list[tuple[str, bytes]]:
+    """Return the BPMN/DMN files of a deploy request, or raise 400."""
+    if request.mimetype in ("application/xml", "text/xml"):
+        name = request.headers.get("X-Filename", "upload.bpmn")
+        return [(name, request.get_data())]
+    if request.mimetype == "multipart/form-data":
+        files = [(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("file")]
+        if files:
+            return files
+        raise InvalidRequest("Send the BPMN as multipart field 'file'.", {"file": ["required"]})
+    raise InvalidRequest("Send BPMN XML as 'application/xml' or as multipart field 'file'.")
+
+
+@bp.post("/cases")
+def open_case() -> tuple[Response, int]:
+    """Open a case; an incident's dedup_key folds repeats into the open incident."""
+    body = json_object()
+    session = get_session()
+    case, created = intake.open_case(session, body, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.case_json(session, case, g.actor)), 201 if created else 200
+
+
+@bp.get("/cases")
+def list_cases() -> Response:
+    """List the caller's visible cases, a page at a time, filtered by process and status."""
+    page = services.list_cases(get_session(), actor=g.actor,
+                               process=request.args.get("process") or None,
+                               status=query_choice("status", CASE_STATUSES),
+                               page=query_int("page", 1) or 1)
+    return jsonify(api_json.case_page_json(get_session(), page, g.actor))
+
+
+@bp.get("/cases/<ref>")
+def get_case(ref: str) -> Response:
+    """Show a case with its open tasks."""
+    session = get_session()
+    case = services.get_case(session, ref, actor=g.actor)
+    return jsonify(api_json.case_json(session, case, g.actor))
+
+
+@bp.get("/cases/<ref>/history")
+def case_history(ref: str) -> Response:
+    """List a case's audit events, oldest first."""
+    session = get_session()
+    case = services.get_case(session, ref, actor=g.actor)
+    return jsonify([api_json.event_json(e) for e in audit.history(session, case)])
+
+
+@bp.get("/tasks")
+def list_tasks() -> Response:
+    """List the ready tasks the caller may act on."""
+    scope = query_choice("scope", TASK_SCOPES, "group") or "group"
+    tasks = services.list_tasks(get_session(), actor=g.actor, scope=scope)
+    return jsonify([api_json.task_json(t) for t in tasks])
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    """Show a ready task and its form."""
+    task = services.get_task(get_session(), task_id, actor=g.actor)
+    return jsonify(api_json.task_json(task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim_task(task_id: str) -> Response:
+    """Claim a task for the caller."""
+    session = get_session()
+    task = services.claim_task(session, task_id, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.task_json(task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/release")
+def release_task(task_id: str) -> Response:
+    """Give a claimed task back to its candidate group."""
+    session = get_session()
+    task = services.release_task(session, task_id, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.task_json(task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str) -> Response:
+    """Complete a task with its form data; answer the case."""
+    data = json_object().get("data", {})
+    session = get_session()
+    case = services.complete_task(session, task_id, data, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.case_json(session, case, g.actor))
+
+
+@bp.get("/audit/verify")
+def verify_audit() -> Response:
+    """Recompute the audit hash chain of one case or of everything."""
+    session = get_session()
+    result = audit.verify_for(session, request.args.get("case") or None, actor=g.actor)
+    return jsonify(api_json.verify_json(result))
