@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from models import Case, User
 
-from . import audit, services
+from . import access, audit, clock, services
 from .errors import InvalidData
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ def open_case(session: Session, body: dict[str, Any], *, actor: User) -> tuple[C
     process, title, data, dedup_key = _read_body(body)
     if dedup_key is None:
         return services.start_case(session, process, data, actor=actor, title=title), True
+    access.check_may_start(actor)
     existing = find_open(session, process, dedup_key, lock=True)
     if existing is not None:
         return add_occurrence(session, existing, data, title=title, actor=actor), False
@@ -59,17 +60,20 @@ def find_open(session: Session, process: str, dedup_key: str, *, lock: bool = Fa
     query = select(Case).where(Case.process_key == process, Case.dedup_key == dedup_key,
                                Case.status == "open")
     if lock:
-        query = query.with_for_update()
+        # Lock the row (PostgreSQL) and read it afresh, so concurrent posts count one by one.
+        query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalars(query).first()
 
 
 def add_occurrence(session: Session, case: Case, data: dict[str, Any], *, title: str | None,
                    actor: User) -> Case:
     """Count one more occurrence of the case's alert and audit it."""
+    access.check_may_start(actor)
     case.occurrences += 1
-    audit.append(session, case=case, actor=actor.name, type="occurrence_added",
+    case.updated_at = clock.now()
+    audit.append(session, case, actor=actor, type="occurrence_added",
                  data={"occurrence": case.occurrences, "title": title, "data": data})
-    session.flush()
+    services.flush(session)
     return case
 
 

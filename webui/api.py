@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import BadRequest
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
-from engine import audit, definitions, intake, services
+from engine import access, audit, definitions, intake, services
 
 from . import api_auth, api_json
 from .api_errors import InvalidRequest, api_error_response
@@ -23,6 +23,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 CASE_STATUSES = ("open", "closed", "cancelled")
 TASK_SCOPES = ("group", "mine")
+MAX_PER_PAGE = 200
 # JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
 DEFAULT_MAX_JSON_BYTES = 256 * 1024
 
@@ -38,6 +39,22 @@ def _authenticate() -> None:
 
 
 bp.register_error_handler(Exception, api_error_response)
+# An app-wide handler for a status code (a page's 404) would win over the Exception handler.
+for _status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 500):
+    bp.register_error_handler(_status, api_error_response)
+
+
+def init_app(app: Flask) -> None:
+    """Exempt the API from form CSRF (api_auth checks session writes) and answer JSON."""
+    app.extensions["csrf"].exempt(bp)
+    app.register_error_handler(HTTPException, _http_error)
+
+
+def _http_error(exc: HTTPException) -> Any:
+    # Routing errors (unknown path, wrong method) happen outside any blueprint.
+    if request.path.startswith("/api/"):
+        return api_error_response(exc)
+    return exc
 
 
 def json_object() -> dict[str, Any]:
@@ -98,7 +115,7 @@ def list_processes() -> Response:
 def get_process(key: str) -> Response:
     """Show a process version with its start form."""
     definition = definitions.get_definition(get_session(), key, query_int("version"))
-    return jsonify(api_json.process_detail_json(definition))
+    return jsonify(api_json.process_detail_json(get_session(), definition))
 
 
 @bp.get("/processes/<key>/bpmn")
@@ -139,17 +156,20 @@ def open_case() -> tuple[Response, int]:
     session = get_session()
     case, created = intake.open_case(session, body, actor=g.actor)
     session.commit()
-    return jsonify(api_json.case_json(session, case, g.actor)), 201 if created else 200
+    return jsonify(api_json.case_json(session, case)), 201 if created else 200
 
 
 @bp.get("/cases")
 def list_cases() -> Response:
     """List the caller's visible cases, a page at a time, filtered by process and status."""
-    page = services.list_cases(get_session(), actor=g.actor,
-                               process=request.args.get("process") or None,
-                               status=query_choice("status", CASE_STATUSES),
-                               page=query_int("page", 1) or 1)
-    return jsonify(api_json.case_page_json(get_session(), page, g.actor))
+    session = get_session()
+    cases, next_page = services.list_cases(session, actor=g.actor,
+                                           process=request.args.get("process") or None,
+                                           status=query_choice("status", CASE_STATUSES),
+                                           page=query_int("page", 1) or 1,
+                                           per_page=min(query_int("per_page", services.PAGE_SIZE)
+                                                        or services.PAGE_SIZE, MAX_PER_PAGE))
+    return jsonify(api_json.case_page_json(session, cases, next_page))
 
 
 @bp.get("/cases/<ref>")
@@ -157,7 +177,7 @@ def get_case(ref: str) -> Response:
     """Show a case with its open tasks."""
     session = get_session()
     case = services.get_case(session, ref, actor=g.actor)
-    return jsonify(api_json.case_json(session, case, g.actor))
+    return jsonify(api_json.case_json(session, case))
 
 
 @bp.get("/cases/<ref>/history")
@@ -172,15 +192,17 @@ def case_history(ref: str) -> Response:
 def list_tasks() -> Response:
     """List the ready tasks the caller may act on."""
     scope = query_choice("scope", TASK_SCOPES, "group") or "group"
-    tasks = services.list_tasks(get_session(), actor=g.actor, scope=scope)
-    return jsonify([api_json.task_json(t) for t in tasks])
+    session = get_session()
+    tasks = services.list_tasks(session, actor=g.actor, scope=scope)
+    return jsonify([api_json.task_json(session, t) for t in tasks])
 
 
 @bp.get("/tasks/<task_id>")
 def get_task(task_id: str) -> Response:
     """Show a ready task and its form."""
-    task = services.get_task(get_session(), task_id, actor=g.actor)
-    return jsonify(api_json.task_json(task, with_form=True))
+    session = get_session()
+    task = services.get_task(session, task_id, actor=g.actor)
+    return jsonify(api_json.task_json(session, task, with_form=True))
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -189,7 +211,7 @@ def claim_task(task_id: str) -> Response:
     session = get_session()
     task = services.claim_task(session, task_id, actor=g.actor)
     session.commit()
-    return jsonify(api_json.task_json(task, with_form=True))
+    return jsonify(api_json.task_json(session, task, with_form=True))
 
 
 @bp.post("/tasks/<task_id>/release")
@@ -198,7 +220,7 @@ def release_task(task_id: str) -> Response:
     session = get_session()
     task = services.release_task(session, task_id, actor=g.actor)
     session.commit()
-    return jsonify(api_json.task_json(task, with_form=True))
+    return jsonify(api_json.task_json(session, task, with_form=True))
 
 
 @bp.post("/tasks/<task_id>/complete")
@@ -208,12 +230,14 @@ def complete_task(task_id: str) -> Response:
     session = get_session()
     case = services.complete_task(session, task_id, data, actor=g.actor)
     session.commit()
-    return jsonify(api_json.case_json(session, case, g.actor))
+    return jsonify(api_json.case_json(session, case))
 
 
 @bp.get("/audit/verify")
 def verify_audit() -> Response:
     """Recompute the audit hash chain of one case or of everything."""
+    access.check_role(g.actor, "auditor", "admin", action="verifying the audit trail")
     session = get_session()
-    result = audit.verify_for(session, request.args.get("case") or None, actor=g.actor)
+    ref = request.args.get("case")
+    result = audit.verify(session, services.get_case(session, ref) if ref else None)
     return jsonify(api_json.verify_json(result))

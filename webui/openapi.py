@@ -113,7 +113,10 @@ def _paths() -> dict[str, dict[str, Any]]:
                         _query("status", "Only cases in this status.",
                                {"type": "string", "enum": ["open", "closed", "cancelled"]}),
                         _query("page", "Page number, from 1.",
-                               {"type": "integer", "minimum": 1, "default": 1})]),
+                               {"type": "integer", "minimum": 1, "default": 1}),
+                        _query("per_page", "Cases per page.",
+                               {"type": "integer", "minimum": 1, "maximum": 200,
+                                "default": 50})]),
             "post": _op(
                 "Open a case. For `incident`, a `dedup_key` folds an alert storm into the "
                 "open incident with that key (200, one more occurrence).",
@@ -161,6 +164,15 @@ def _paths() -> dict[str, dict[str, Any]]:
                     "type": "object", "required": ["data"],
                     "properties": {"data": {"type": "object",
                                             "additionalProperties": True}}}}}}),
+        },
+        "/tasks/{task_id}/release": {
+            "post": _op("Give a claimed task back to its group (its holder, or an admin).",
+                        {"200": task_json}, errors=_WRITE, tag="tasks", params=[_TASK_ID]),
+        },
+        "/me": {
+            "get": _op("Show the caller; a browser session also gets its CSRF token.",
+                       {"200": _json(_ref("Me"), "The caller.")},
+                       errors=["Unauthorized"], tag="meta"),
         },
         "/audit/verify": {
             "get": _op("Recompute the audit hash chain (auditor, admin).",
@@ -215,7 +227,12 @@ def _schemas() -> dict[str, Any]:
             "type": {"type": "string", "enum": ["string", "text", "integer", "number",
                                                 "boolean", "date", "datetime", "enum"]},
             "required": {"type": "boolean"},
-            "choices": _nullable({"type": "array", "items": {}}),
+            "choices": {"type": "array", "items": {
+                "type": "object", "required": ["value", "label"],
+                "properties": {"value": _STR, "label": _STR}}},
+            "default": {}, "min": _nullable({"type": "number"}),
+            "max": _nullable({"type": "number"}), "label_zh": _nullable(_STR),
+            "readonly": {"type": "boolean"},
         },
         "additionalProperties": True,
     }
@@ -230,7 +247,9 @@ def _schemas() -> dict[str, Any]:
                      "due_at"],
         "properties": {
             "id": _STR, "case": {"type": "string", "description": "The case key."},
-            "name": _STR, "lane": _nullable(_STR),
+            "process": _STR, "name": _STR, "element_id": _STR, "lane": _nullable(_STR),
+            "state": {"type": "string", "enum": ["ready", "completed", "cancelled"]},
+            "created_at": _TIME,
             "candidate_groups": {"type": "array", "items": _STR},
             "assignee": _nullable(_STR), "due_at": _nullable(_TIME),
             "form": {"type": "object", "properties": {
@@ -248,7 +267,8 @@ def _schemas() -> dict[str, Any]:
             "status": {"type": "string", "enum": ["open", "closed", "cancelled"]},
             "outcome": _nullable(_STR), "title": _nullable(_STR),
             "requester": _nullable(_STR), "priority": _nullable(_STR),
-            "provider": _nullable(_STR), "created_at": _TIME,
+            "provider": _nullable(_STR), "system": _nullable(_STR), "created_at": _TIME,
+            "updated_at": _TIME,
             "closed_at": _nullable(_TIME),
             "data": {"type": "object", "additionalProperties": True},
             "open_tasks": {"type": "array", "items": _ref("Task")},
@@ -275,8 +295,14 @@ def _schemas() -> dict[str, Any]:
             "start_form": {"type": "object", "properties": {
                 "fields": {"type": "array", "items": _ref("FormField")}}}}}]},
         "Deployed": {"type": "object", "required": ["key", "version"], "properties": {
-            "key": _STR, "version": {"type": "integer"},
-            "deployed": {"type": "array", "items": {"type": "object"}}}},
+            "key": _STR, "version": {"type": "integer"}, "changed": {"type": "boolean"},
+            "deployed": {"type": "array", "items": {"type": "object", "properties": {
+                "key": _STR, "version": {"type": "integer"},
+                "created": {"type": "boolean"}}}}}},
+        "Me": {"type": "object", "required": ["name", "groups", "auth"], "properties": {
+            "name": _STR, "display_name": _STR, "groups": {"type": "array", "items": _STR},
+            "auth": {"type": "string", "enum": ["token", "session"]},
+            "csrf_token": _nullable(_STR)}},
         "DeployError": {"type": "object", "required": ["error"], "properties": {
             "error": {"type": "object", "required": ["code", "message", "details"],
                       "properties": {"code": _STR, "message": _STR,
@@ -305,7 +331,7 @@ def _schemas() -> dict[str, Any]:
         "VerifyResult": {"type": "object", "required": ["ok", "checked", "first_bad"],
                          "properties": {"ok": {"type": "boolean"},
                                         "checked": {"type": "integer"},
-                                        "first_bad": {}}},
+                                        "first_bad": {}, "reason": _STR}},
     }
 
 
