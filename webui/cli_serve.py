@@ -5,6 +5,7 @@ import os
 import sys
 
 import click
+from flask import Flask
 
 from . import serve as serving
 from .cli import _engine, database_option, main
@@ -22,10 +23,22 @@ def serve(host: str, port: int, threads: int) -> None:
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(1)
-    # create_app reads the database from the environment, like gunicorn's workers do.
-    os.environ["OPSGATE_DATABASE_URL"] = _engine().url.render_as_string(hide_password=False)
+    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)")
+    serving.run(_app(_engine().url.render_as_string(hide_password=False)),
+                host=host, port=port, threads=threads)
+
+
+def _app(database_url: str) -> Flask:
+    """Build the app as gunicorn would (instance config, OPSGATE_* environment) on this database."""
     from . import create_app
 
-    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)")
-    serving.run(create_app(), host=host, port=port, threads=threads)
+    saved = os.environ.get("OPSGATE_DATABASE_URL")
+    os.environ["OPSGATE_DATABASE_URL"] = database_url
+    try:
+        return create_app()
+    finally:
+        if saved is None:
+            del os.environ["OPSGATE_DATABASE_URL"]
+        else:
+            os.environ["OPSGATE_DATABASE_URL"] = saved
 
