@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from engine import definitions, services
 from models import AuditEvent, HumanTask
@@ -83,6 +85,21 @@ class Desk:
 
     def fire(self, at: dt.datetime) -> int:
         return services.fire_due_timers(self.session, now=at)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[Session]:
+    """Run every pack scenario on SQLite and, when configured, on PostgreSQL (rolled back after)."""
+    engine = sqlite_engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+    connection = engine.connect()
+    outer = connection.begin()
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield sess
+    finally:
+        sess.close()
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture
