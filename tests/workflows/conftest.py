@@ -42,6 +42,7 @@ class Desk:
 
     def start(self, process, data, *, by, title="test case"):
         case = services.start_case(self.session, process, data, actor=self.people[by], title=title)
+        assert self._types(case) == ["case_started"]
         return case
 
     def tasks(self, case) -> list[str]:
@@ -59,10 +60,21 @@ class Desk:
         return ids[0]
 
     def act(self, case, element_id, data=None, *, by):
-        """Claim and complete one open task as the named person."""
+        """Claim and complete one open task as the named person, checking what the audit trail got."""
+        data = data or {}
         task_id = self.task_id(case, element_id)
+        before = len(self._types(case))
         services.claim_task(self.session, task_id, actor=self.people[by])
-        return services.complete_task(self.session, task_id, data or {}, actor=self.people[by])
+        case = services.complete_task(self.session, task_id, data, actor=self.people[by])
+        kind = {"approve": "gate_approved", "reject": "gate_rejected"}.get(data.get("decision"), "task_completed")
+        expected = ["task_claimed", kind] + (["case_closed"] if case.status == "closed" else [])
+        assert self._types(case)[before:] == expected
+        return case
+
+    def _types(self, case) -> list[str]:
+        return list(self.session.scalars(
+            select(AuditEvent.type).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq)
+        ))
 
     def complete(self, case, element_id, data=None, *, by):
         """Complete without claiming first (to test refusals)."""
@@ -70,9 +82,7 @@ class Desk:
 
     def events(self, case) -> list[str]:
         """Audit event types appended to the case since the last call."""
-        types = self.session.scalars(
-            select(AuditEvent.type).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq)
-        ).all()
+        types = self._types(case)
         new = types[self._seen.get(case.id, 0):]
         self._seen[case.id] = len(types)
         return list(new)
