@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     """Exempt the API from form CSRF (api_auth checks session writes) and answer JSON."""
     app.extensions["csrf"].exempt(bp)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
 
 
 def _http_error(exc: HTTPException) -> Any:
@@ -55,6 +56,13 @@ def _http_error(exc: HTTPException) -> Any:
     if request.path.startswith("/api/"):
         return api_error_response(exc)
     return exc
+
+
+def _unexpected_error(exc: Exception) -> Any:
+    # Other blueprints under /api/ (api_reports) get the JSON 500 too; pages keep Flask's.
+    if request.path.startswith("/api/"):
+        return api_error_response(exc)
+    raise exc
 
 
 def json_object() -> dict[str, Any]:
@@ -94,7 +102,7 @@ def query_int(name: str, default: int | None = None) -> int | None:
 def openapi() -> Response:
     """Serve the OpenAPI 3 description of the registered routes."""
     routes = [(rule.rule, rule.methods or ()) for rule in current_app.url_map.iter_rules()
-              if rule.endpoint.startswith("api.")]
+              if rule.rule.startswith(bp.url_prefix + "/")]
     return jsonify(document(routes))
 
 

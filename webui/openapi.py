@@ -44,6 +44,7 @@ _KEY = _path_param("key", "The process key (the BPMN process id).")
 _REF_PARAM = _path_param("ref", "The case id or its key (INC-000123).")
 _TASK_ID = _path_param("task_id", "The task id (a UUID).")
 
+_STR_SCHEMA = {"type": "string"}
 _READ = ["BadRequest", "Unauthorized", "NotFound"]
 _WRITE = ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
           "PayloadTooLarge"]
@@ -182,19 +183,25 @@ def _paths() -> dict[str, dict[str, Any]]:
                                       {"type": "string"})]),
         },
         "/metrics": {
-            "get": _op("Process metrics for a period.",
+            "get": _op("Process metrics for a period (supervisor, auditor, admin).",
                        {"200": _json({"type": "object", "additionalProperties": True},
                                      "Metrics.")},
                        errors=["BadRequest", "Unauthorized", "Forbidden"], tag="reports",
-                       params=[_query("from", "Start of the period (ISO 8601 date).",
-                                      {"type": "string", "format": "date"}),
-                               _query("to", "End of the period (ISO 8601 date).",
-                                      {"type": "string", "format": "date"}),
-                               _query("process", "Only this process key.",
-                                      {"type": "string"})]),
+                       params=[_query("period", "YYYY-MM or YYYY (instead of from/to); "
+                                      "default the current month.", {"type": "string"}),
+                               _query("from", "Start of the period (ISO 8601 date or time).",
+                                      {"type": "string"}),
+                               _query("to", "End of the period (ISO 8601; a date includes "
+                                      "that whole day).", {"type": "string"}),
+                               _query("process", "Only this process key.", _STR_SCHEMA),
+                               _query("provider", "Only this provider.", _STR_SCHEMA),
+                               _query("system", "Only this system.", _STR_SCHEMA),
+                               _query("priority", "Only this priority (P1-P4).",
+                                      _STR_SCHEMA)]),
         },
         "/evaluations": {
-            "get": _op("Provider scorecards for a month (YYYY-MM) or a year (YYYY).",
+            "get": _op("Provider scorecards for a month (YYYY-MM) or annual assessments for a "
+                       "year (YYYY) (supervisor, auditor, admin).",
                        {"200": _json({"type": "object", "additionalProperties": True},
                                      "Scorecards.")},
                        errors=["BadRequest", "Unauthorized", "Forbidden"], tag="reports",
