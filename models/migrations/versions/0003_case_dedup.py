@@ -1,15 +1,15 @@
 """case dedup_key and occurrences (alert storms fold into one open incident)
 
-Revision ID: 0002_case_dedup
-Revises: 0001
+Revision ID: 0003_case_dedup
+Revises: 0002_evaluation
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_case_dedup"
-down_revision = "0001"
+revision = "0003_case_dedup"
+down_revision = "0002_evaluation"
 branch_labels = None
 depends_on = None
 
