@@ -1,7 +1,7 @@
 """timers notifications and pending time
 
-Revision ID: 0003_timers
-Revises: 0002_evaluation
+Revision ID: 0004_timers
+Revises: 0003_case_dedup
 Create Date: 2026-11-27 00:06:40.926706
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 import models.base
 
 
-revision = '0003_timers'
-down_revision = '0002_evaluation'
+revision = '0004_timers'
+down_revision = '0003_case_dedup'
 branch_labels = None
 depends_on = None
 
