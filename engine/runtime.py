@@ -180,15 +180,19 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, dt.datetime]]:
     return out
 
 
-def _outcome(instance: Instance, data: dict[str, Any]) -> str:
+def _closing(instance: Instance, data: dict[str, Any]) -> tuple[str, list[str]]:
+    """Return the outcome and the records owed, from the end event reached (latest first)."""
     ends = instance.loaded.manifest.get("end_events", {})
-    reached = [t for t in instance.workflow.get_tasks(state=TaskState.COMPLETED)
-               if isinstance(t.task_spec, EndEvent)]
+    reached = [t for t in instance.workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)
+               if t.workflow is instance.workflow]
+    outcome, required = None, None
     for task in sorted(reached, key=lambda t: t.last_state_change, reverse=True):
-        found = ends.get(getattr(task.task_spec, "bpmn_id", None) or "", {}).get("outcome")
-        if found:
-            return found
-    return str(data.get("outcome") or "completed")
+        rules = ends.get(getattr(task.task_spec, "bpmn_id", None) or "", {})
+        outcome = outcome or rules.get("outcome")
+        required = rules.get("required_records") if required is None else required
+    if required is None:
+        required = instance.loaded.manifest["process"].get("required_records", [])
+    return outcome or str(data.get("outcome") or "completed"), required
 
 
 def save(session: Session, instance: Instance, *, actor: Any) -> None:
@@ -205,10 +209,9 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         if value not in (None, "") and getattr(case, column) != str(value):
             setattr(case, column, str(value))
     if workflow.is_completed() and case.status == "open":
-        case.outcome = _outcome(instance, data)
+        case.outcome, required = _closing(instance, data)
         case.status = "cancelled" if case.outcome == "cancelled" else "closed"
         case.closed_at = now
-        required = instance.loaded.manifest["process"].get("required_records", [])
         missing = [r for r in required if data.get(r) in (None, "")]
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
