@@ -199,6 +199,7 @@ def _check_actor(task: HumanTask, case: Case, actor: User, rules: dict[str, Any]
 @_race_safe
 def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Take a ready task so that others in the group see it as taken."""
+    access.check_may_write(actor)
     task = _ready_task(session, task_id)
     case = task.case
     if task.assignee_id == actor.id:
@@ -217,6 +218,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 @_race_safe
 def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Give a claimed task back to its group (its holder, or an admin)."""
+    access.check_may_write(actor)
     task = _ready_task(session, task_id)
     if task.assignee_id is None:
         return task
@@ -233,6 +235,7 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 @_race_safe
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
+    access.check_may_write(actor)
     task = _ready_task(session, task_id)
     case = task.case
     if task.assignee_id is not None and task.assignee_id != actor.id:
