@@ -44,6 +44,7 @@ from .errors import InvalidData, NotFound
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
+_INSERT = Notification.__table__.insert()
 _TLS_MODES = ("none", "starttls", "ssl")
 
 
@@ -101,25 +102,27 @@ def send_mail(settings: SmtpSettings, to: str, subject: str, body: str) -> None:
 
 
 def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: str, body: str = "",
-           case_id: int | None = None, task_id: str | None = None) -> list[Notification]:
-    """Queue an in-app notice, and an e-mail where possible, for each recipient (flush only)."""
+           case_id: int | None = None, task_id: str | None = None) -> int:
+    """Queue an in-app notice, and an e-mail where possible, for each recipient; return the rows written."""
     now = clock.now()
     mail = SmtpSettings.from_env() is not None
-    rows: list[Notification] = []
+    rows: list[dict[str, object]] = []
     seen: set[int] = set()
     for user in recipients:
         if user.id in seen or not user.active:
             continue
         seen.add(user.id)
-        common = dict(kind=kind, user_id=user.id, case_id=case_id, task_id=task_id,
-                      subject=subject[:300], body=body, created_at=now)
-        rows.append(Notification(channel="app", status="sent", sent_at=now, **common))
+        common = dict(kind=kind, user_id=user.id, case_id=case_id, task_id=task_id, subject=subject[:300],
+                      body=body, created_at=now, attempts=0, last_error=None, read_at=None)
+        rows.append({**common, "channel": "app", "status": "sent", "sent_at": now, "address": None,
+                     "next_attempt_at": None})
         if mail and user.email:
-            rows.append(Notification(channel="email", status="pending", address=user.email,
-                                     next_attempt_at=now, **common))
-    session.add_all(rows)
-    session.flush()
-    return rows
+            rows.append({**common, "channel": "email", "status": "pending", "sent_at": None,
+                         "address": user.email, "next_attempt_at": now})
+    if rows:
+        # A plain INSERT in the caller's transaction: this runs on every case save that readies a task.
+        session.connection().execute(_INSERT, rows)
+    return len(rows)
 
 
 def _members(session: Session, groups: Iterable[str]) -> list[User]:
@@ -130,13 +133,17 @@ def _members(session: Session, groups: Iterable[str]) -> list[User]:
                                 .order_by(User.id)).unique())
 
 
-def task_people(session: Session, case: Case, task: HumanTask) -> list[User]:
-    """Who a ready task concerns: its assignee, else its candidate groups (the requester for theirs)."""
-    if task.assignee is not None:
-        return [task.assignee]
-    groups = set(task.candidate_groups or ())
+def _people(session: Session, case: Case, assignee: User | None, candidate_groups: Iterable[str]) -> list[User]:
+    if assignee is not None:
+        return [assignee]
+    groups = set(candidate_groups or ())
     people = [case.requester] if "requester" in groups and case.requester is not None else []
     return people + _members(session, groups - {"requester"})
+
+
+def task_people(session: Session, case: Case, task: HumanTask) -> list[User]:
+    """Who a ready task concerns: its assignee, else its candidate groups (the requester for theirs)."""
+    return _people(session, case, task.assignee, task.candidate_groups or ())
 
 
 def _link(case: Case) -> str:
@@ -144,13 +151,14 @@ def _link(case: Case) -> str:
     return f"\n\n{base}/cases/{case.key}" if base else ""
 
 
-def task_ready(session: Session, case: Case, task: HumanTask) -> None:
+def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
+               due_at: dt.datetime | None) -> None:
     """Tell the people who may act on a newly ready task."""
-    due = f"\nDue: {task.due_at:%Y-%m-%d %H:%M} UTC" if task.due_at else ""
-    notify(session, kind="task_assigned", recipients=task_people(session, case, task),
-           subject=f"{case.key}: {task.name}",
-           body=f"{task.name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
-           case_id=case.id, task_id=task.id)
+    due = f"\nDue: {due_at:%Y-%m-%d %H:%M} UTC" if due_at else ""
+    notify(session, kind="task_assigned", recipients=_people(session, case, None, candidate_groups),
+           subject=f"{case.key}: {name}",
+           body=f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
+           case_id=case.id, task_id=task_id)
 
 
 def case_people(session: Session, case: Case) -> list[User]:
@@ -159,7 +167,7 @@ def case_people(session: Session, case: Case) -> list[User]:
     return [person for task in tasks for person in task_people(session, case, task)]
 
 
-def case_notice(session: Session, case: Case, *, kind: str, subject: str, body: str) -> list[Notification]:
+def case_notice(session: Session, case: Case, *, kind: str, subject: str, body: str) -> int:
     """Tell the people working on a case (SLA warning, escalation)."""
     return notify(session, kind=kind, recipients=case_people(session, case), subject=f"{case.key}: {subject}",
                   body=f"{body}\n\n{case.key}: {case.title}{_link(case)}", case_id=case.id)
