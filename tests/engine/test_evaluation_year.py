@@ -404,3 +404,17 @@ def test_annual_records_and_workload_use_the_year_sums(year):
     workload = next(i for i in results["Bolt"].items if i.key == "workload")
     assert workload.value == pytest.approx(19 / 20) and workload.status == "pass"
 
+
+
+def test_drill_down_lists_exactly_the_cases_behind_a_kpi(year):
+    from engine.provider_measures import cases_behind
+    config, april = load_config(), month_period(YEAR, 4)
+    _, met, population = expected_measures("Bolt", 4)["incidents_resolved_in_sla"]
+    def keys(met_filter):
+        return year.scalars(cases_behind(year, config, april, "incidents_resolved_in_sla",
+                                         provider="Bolt", met=met_filter)).all()
+    assert len(keys(None)) == population
+    assert len(keys(True)) == met
+    missed = keys(False)
+    assert len(missed) == population - met == 6  # the six slow ones of a bad month
+    assert all(c.provider == "Bolt" and c.process_key == "incident" for c in missed)

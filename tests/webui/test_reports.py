@@ -139,3 +139,12 @@ def test_cli_evaluate_writes_each_format(site, tmp_path):
     assert json.loads(result.stdout)["assessments"][0]["verdict"] == "fail"
     result = runner.invoke(main, ["--database-url", url, "evaluate", "--period", "2026-13"])
     assert result.exit_code == 1 and "YYYY-MM" in result.stderr
+
+
+def test_api_lists_the_cases_behind_a_kpi(site):
+    body = get(site, "/api/v1/evaluations/cases?measure=incidents_resolved_in_sla"
+                     "&period=2026-03&provider=Acme&show=missed").get_json()
+    assert body == {"items": [], "next_page": None}
+    assert get(site, "/api/v1/evaluations/cases?measure=x&period=2026-03").status_code == 404
+    assert get(site, "/api/v1/evaluations/cases?measure=mean_rating&period=2026-03"
+                     "&show=maybe").status_code == 422
