@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, clock
+from engine import audit, clock, services
 from engine.annual import AnnualAssessment, assess_year
 from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.evaluation_config import EvaluationConfig, load_config
@@ -237,8 +237,6 @@ def publish_month(session: Session, period: str, *, actor: Any,
                   ) -> list[tuple[EvaluationScorecard, Case | None]]:
     """Store the month's scorecards and open a rectification case for each provider below a
     pass mark (once per provider and month: publishing again opens no second case)."""
-    from engine import services  # the core's use cases; imported here to keep this module light
-
     require_supervisor(actor, "publish scorecards", person=True)
     config = config or load_config()
     month = parse_period(period)
