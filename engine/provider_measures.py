@@ -203,6 +203,11 @@ def measure_sql(session: Session, config: EvaluationConfig, period: Period,
             done_by_end, Case.outcome.in_(RESOLVED_OUTCOMES))),
         "incidents_resolved_in_sla": MeasureSql(resolved, resolve_ok),
         "incidents_responded_in_sla": MeasureSql(and_(incident, opened), response_ok),
+        "anomaly_responded_in_sla": MeasureSql(
+            and_(incident, opened, _text("source") == "monitoring"), response_ok),
+        "mean_response_hours": MeasureSql(
+            and_(incident, opened, ev.c.responded_at.is_not(None)),
+            value=hours_between(Case.created_at, ev.c.responded_at)),
         "incidents_reopened": MeasureSql(resolved, reopened),
         "inspection_share": MeasureSql(and_(incident, opened), _text("source") == "inspection"),
         "emergency_recovered_in_sla": MeasureSql(
