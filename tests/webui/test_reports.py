@@ -109,18 +109,18 @@ def test_inputs_form_saves_and_refuses_bad_values(site):
     app, tokens, _ = site
     client = app.test_client()
     auth = {"Authorization": f"Bearer {tokens['suzy']}"}
-    assert client.get("/reports/inputs/Bolt/2026-03", headers=auth).status_code == 200
-    bad = client.post("/reports/inputs/Bolt/2026-03", headers=auth,
+    assert client.get("/reports/inputs?provider=Bolt&period=2026-03", headers=auth).status_code == 200
+    bad = client.post("/reports/inputs?provider=Bolt&period=2026-03", headers=auth,
                       data={"qualified_staff_ratio": "3", "satisfaction": "85"})
     assert bad.status_code == 422
     assert "Number must be between 0 and 1" in bad.get_data(as_text=True)
-    ok = client.post("/reports/inputs/Bolt/2026-03", headers=auth,
+    ok = client.post("/reports/inputs?provider=Bolt&period=2026-03", headers=auth,
                      data={"satisfaction": "85", "comment": "survey of March"})
     assert ok.status_code == 302
     card = get(site, "/api/v1/evaluations?period=2026-03&provider=Bolt").get_json()["scorecards"][0]
     assert card["inputs"] == {"satisfaction": 85.0}
     other = app.test_client()
-    assert other.post("/reports/inputs/Bolt/2026-03", data={"satisfaction": "1"},
+    assert other.post("/reports/inputs?provider=Bolt&period=2026-03", data={"satisfaction": "1"},
                       headers={"Authorization": f"Bearer {tokens['eddie']}"}).status_code == 403
 
 
