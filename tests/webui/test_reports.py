@@ -148,3 +148,13 @@ def test_api_lists_the_cases_behind_a_kpi(site):
     assert get(site, "/api/v1/evaluations/cases?measure=x&period=2026-03").status_code == 404
     assert get(site, "/api/v1/evaluations/cases?measure=mean_rating&period=2026-03"
                      "&show=maybe").status_code == 422
+
+
+def test_cli_names_a_broken_configuration(site, tmp_path, monkeypatch):
+    _, _, url = site
+    broken = tmp_path / "eval.toml"
+    broken.write_text('version = "x"\ntotal_pass_mark = 180\n')
+    monkeypatch.setenv("OPSGATE_EVALUATION_CONFIG", str(broken))
+    result = CliRunner().invoke(main, ["--database-url", url, "evaluate", "--period", "2026-03"])
+    assert result.exit_code == 1
+    assert "'total_pass_mark' must be between 0 and 100" in result.stderr
