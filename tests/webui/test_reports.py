@@ -157,4 +157,4 @@ def test_cli_names_a_broken_configuration(site, tmp_path, monkeypatch):
     monkeypatch.setenv("OPSGATE_EVALUATION_CONFIG", str(broken))
     result = CliRunner().invoke(main, ["--database-url", url, "evaluate", "--period", "2026-03"])
     assert result.exit_code == 1
-    assert "'total_pass_mark' must be between 0 and 100" in result.stderr
+    assert "eval.toml: categories: at least one category is needed" in result.stderr
