@@ -148,7 +148,12 @@ def _describe(err: Exception) -> str:
     return f"the process failed at {element}: {text}" if element else f"the process failed: {text}"
 
 
-def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+def live_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """Return the READY, WAITING and STARTED tasks (one walk of the task tree)."""
+    return workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+
+
+def current_data(workflow: BpmnWorkflow, live: list[Any] | None = None) -> dict[str, Any]:
     """The instance's data as people should see it now (SpiffWorkflow keeps it on tasks)."""
     if workflow.is_completed():
         data = dict(workflow.data)
@@ -156,8 +161,7 @@ def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
             data = dict(workflow.last_task.data)
         return data
     merged: dict[str, Any] = {}
-    live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-    for task in sorted(live, key=lambda t: t.last_state_change):
+    for task in sorted(live_tasks(workflow) if live is None else live, key=lambda t: t.last_state_change):
         merged.update(task.data)
     if not merged and workflow.last_task is not None:
         merged.update(workflow.last_task.data)
@@ -207,7 +211,8 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     """Write the instance back: state, data snapshot, status, and both projections."""
     case, workflow = instance.case, instance.workflow
     now = clock.now()
-    data = current_data(workflow)
+    live = live_tasks(workflow)
+    data = current_data(workflow, live)
     # Pausing and projecting SLA clocks write into the instance: do both before serializing it.
     _track_pause(session, instance, now, actor)
     projected = timer_events.waiting_timers(workflow, sla_elements(instance))
@@ -227,7 +232,8 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
     timers = waiting_timers(workflow)
-    _project_tasks(session, instance, timers, now)
+    ready = {str(t.id): t for t in live if t.state == TaskState.READY and t.task_spec.manual}
+    _project_tasks(session, instance, ready, timers, now)
     _project_timers(session, instance, projected)
     write_case(session, case)
 
@@ -293,10 +299,9 @@ def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.date
     _mark_written(session, task)
 
 
-def _project_tasks(session: Session, instance: Instance, timers: list[tuple[Any, dt.datetime]],
-                   now: dt.datetime) -> None:
-    case, workflow = instance.case, instance.workflow
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
+                   timers: list[tuple[Any, dt.datetime]], now: dt.datetime) -> None:
+    case = instance.case
     for task_id in instance.ready_before - set(ready):
         row = session.get(HumanTask, task_id)
         if row is not None and row.state == "ready":
