@@ -45,6 +45,10 @@ _REF_PARAM = _path_param("ref", "The case id or its key (INC-000123).")
 _TASK_ID = _path_param("task_id", "The task id (a UUID).")
 
 _STR_SCHEMA = {"type": "string"}
+_PAGE = [_query("page", "Page number, from 1; a `Link: <...>; rel=\"next\"` header "
+                 "names the next page while there is one.",
+                 {"type": "integer", "minimum": 1, "default": 1}),
+          _query("per_page", "Items per page.", {"type": "integer", "minimum": 1})]
 _READ = ["BadRequest", "Unauthorized", "NotFound"]
 _WRITE = ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
           "PayloadTooLarge"]
@@ -137,7 +141,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _op("List a case's audit events, oldest first.",
                        {"200": _json({"type": "array", "items": _ref("AuditEvent")},
                                      "The audit trail.")},
-                       errors=_READ + ["Forbidden"], tag="cases", params=[_REF_PARAM]),
+                       errors=_READ + ["Forbidden"], tag="cases", params=[_REF_PARAM, *_PAGE]),
         },
         "/tasks": {
             "get": _op(
@@ -147,7 +151,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 params=[_query("scope", "`group`: tasks of the caller's groups; `mine`: "
                                "tasks the caller has claimed.",
                                {"type": "string", "enum": ["group", "mine"],
-                                "default": "group"})]),
+                                "default": "group"}), *_PAGE]),
         },
         "/tasks/{task_id}": {
             "get": _op("Show a ready task and its form.", {"200": task_json},
