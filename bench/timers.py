@@ -53,14 +53,17 @@ def fill(url: str, count: int) -> None:
     engine.dispose()
 
 
-def child(url: str, start_at: float) -> None:
-    """One worker process: wait for the common start, run one pass, report."""
+def child(url: str) -> None:
+    """One worker process: say ready once imported and connected, wait for "go", run one pass, report."""
     factory = db.make_sessionmaker(db.make_engine(url))
-    time.sleep(max(0.0, start_at - time.time()))
+    with factory() as session:
+        session.execute(text("SELECT 1"))
+    print("ready", flush=True)
+    sys.stdin.readline()
     began = time.time()
     result = worker.run_once(factory, now=NOW, deliver=False)
     print(json.dumps({"began": began, "ended": time.time(), "handled": result.handled,
-                      "conflicts": result.conflicts, "errors": result.errors}))
+                      "conflicts": result.conflicts, "errors": result.errors}), flush=True)
 
 
 def fired_once(url: str, count: int) -> bool:
@@ -73,21 +76,25 @@ def fired_once(url: str, count: int) -> bool:
 
 
 def run_workers(url: str, workers: int, count: int) -> float:
-    """Start `workers` processes on a fresh copy; return due timers fired per second."""
-    start_at = time.time() + 3.0 + 0.5 * workers  # after every process has imported
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", url, str(start_at)], cwd=ROOT,
+    """Start `workers` processes on a fresh copy, release them together; return timers fired per second."""
+    procs = [subprocess.Popen([sys.executable, __file__, "--child", url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(workers)]
+    for proc in procs:
+        if proc.stdout.readline().strip() != "ready":  # type: ignore[union-attr]
+            raise SystemExit(f"worker failed to start: {proc.stderr.read()}")  # type: ignore[union-attr]
+    released = time.time()
     reports = []
+    for proc in procs:
+        proc.stdin.write("go\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
     for proc in procs:
         out, err = proc.communicate(timeout=1800)
         if proc.returncode != 0:
             raise SystemExit(f"worker failed: {err}")
         reports.append(json.loads(out.strip().splitlines()[-1]))
-    if min(r["began"] for r in reports) < start_at - 0.05:
-        raise SystemExit("a worker started early")
     if sum(r["handled"] for r in reports) != count or not fired_once(url, count):
         raise SystemExit(f"not every timer fired exactly once: {reports}")
-    return count / (max(r["ended"] for r in reports) - start_at)
+    return count / (max(r["ended"] for r in reports) - released)
 
 
 class Sqlite:
@@ -138,10 +145,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL (its database name prefixes the bench's)")
-    parser.add_argument("--child", nargs=2, metavar=("URL", "START_AT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], float(args.child[1]))
+        child(args.child)
         return
     import os
 
@@ -158,7 +165,9 @@ def main() -> None:
                 rates[(name, n)].append(run_workers(backends[name].fresh(), n, args.timers))
         if "postgresql" in backends:
             backends["postgresql"].close()
-    print(f"{args.timers} due timers, one pass, median of {args.rounds} rounds (timers fired per second)")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{args.timers} due timers, one pass, median of {args.rounds} rounds (timers fired per second); "
+          f"{os.cpu_count()} CPUs, load average {load}")
     medians = {c: statistics.median(v) for c, v in rates.items()}
     for (name, n), values in rates.items():
         runs = ", ".join(f"{v:.0f}" for v in values)

@@ -318,11 +318,14 @@ def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: 
     now = now or clock.now()
     count = 0
     due = DueTimers()
-    for _ in range(limit):
-        timer = due.claim(session, now)
-        if timer is None:
+    handled = 0
+    while handled < limit:
+        batch = due.claim(session, now, size=min(50, limit - handled))
+        if not batch:
             break
-        count += fire_timer(session, timer, now)
+        for timer in batch:
+            count += fire_timer(session, timer, now)
+        handled += len(batch)
     return count
 
 
