@@ -1,0 +1,54 @@
+"""Who may act: roles, candidate groups and separation of duties, decided here and only here."""
+from __future__ import annotations
+
+from typing import Any
+
+from models import Case, HumanTask, User
+
+from .errors import NotAllowed
+
+GROUPS = (
+    "requester", "manager", "service_desk", "engineer", "change_manager", "cab", "finance",
+    "security_admin", "auditor", "process_owner", "supervisor", "admin",
+)
+
+
+def check_role(actor: User, *roles: str, action: str) -> None:
+    """Refuse unless the actor is in one of `roles`."""
+    if not actor.group_names & set(roles):
+        raise NotAllowed(f"role: {action} needs one of the groups {', '.join(roles)}")
+
+
+def check_may_start(actor: User) -> None:
+    """Refuse an auditor (read-only) or an inactive user opening a case."""
+    if not actor.active:
+        raise NotAllowed("role: the account is disabled")
+    if "auditor" in actor.group_names and not actor.group_names - {"auditor", "requester"}:
+        raise NotAllowed("role: auditors read cases and change nothing")
+
+
+def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any],
+                  actors_of: dict[str, set[str]]) -> None:
+    """Refuse unless `actor` may claim or complete `task`; the message names the rule."""
+    if not actor.active:
+        raise NotAllowed("role: the account is disabled")
+    groups = set(task.candidate_groups or ())
+    if not actor.group_names & groups:
+        raise NotAllowed(f"candidate group: {task.name} is for the group(s) {', '.join(sorted(groups))}, "
+                         f"and {actor.name} is in none of them")
+    if rules.get("sod_not_requester") and case.requester_id == actor.id:
+        raise NotAllowed(f"separation of duties: {task.name} may not be done by the case's requester")
+    for other in rules.get("sod_not_actor_of", ()):
+        if actor.name in actors_of.get(other, set()):
+            raise NotAllowed(f"separation of duties: {task.name} may not be done by whoever did {other} "
+                             f"in this case ({actor.name})")
+
+
+def may_read_case(actor: User, case: Case) -> bool:
+    """Say whether the actor may read this case.
+
+    Its requester may, and so may every member of a staff group (anything besides plain
+    `requester`): operations staff look at each other's cases, auditors read all of them.
+    A user who is only a requester sees their own cases.
+    """
+    return case.requester_id == actor.id or bool(actor.group_names - {"requester"})

@@ -1,0 +1,61 @@
+"""Database engines and schema upgrades (Alembic), for the CLI, the web app, workers and tests."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
+DEFAULT_URL = "sqlite:///instance/opsgate.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """Resolve the database URL: explicit, OPSGATE_DATABASE_URL, or the instance SQLite file."""
+    return explicit or os.environ.get("OPSGATE_DATABASE_URL") or DEFAULT_URL
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """Create an Engine; SQLite gets WAL, foreign keys and a busy timeout, its folder is created."""
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker:
+    """Sessions that keep loaded objects usable after commit (the edge commits once per action)."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Create or upgrade the schema in place to the newest revision."""
+    cfg = alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")

@@ -1,0 +1,298 @@
+"""The use cases: open a case, claim, release and complete tasks, fire due timers, and read them.
+
+Each function works inside the caller's transaction and never commits. A case row carries an
+optimistic version: two actions on one case at once leave exactly one winner, and the other
+gets Conflict with nothing written.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from models import Case, CaseCounter, HumanTask, Timer, User
+
+from . import access, audit, clock, definitions, runtime, scripting, users
+from .errors import Conflict, InvalidData, NotAllowed, NotFound
+from .forms import Form, validate_form
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 50
+# Case data keys the engine sets itself; a form may not overwrite them.
+RESERVED = {"case_key", "requester"}
+
+
+def flush(session: Session) -> None:
+    """Flush, turning a lost race on a case into Conflict (the caller rolls back)."""
+    try:
+        session.flush()
+    except (StaleDataError, IntegrityError) as err:
+        log.info("concurrent change refused: %s", err.__class__.__name__)
+        raise Conflict("the case was changed by someone else at the same time; reload it and try again") from None
+
+
+def _next_key(session: Session, prefix: str) -> str:
+    """Hand out the next case number for a prefix, atomically on SQLite and PostgreSQL."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CaseCounter).values(prefix=prefix, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.prefix],
+                                      set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
+    number = session.execute(stmt).scalar_one()
+    return f"{prefix}-{number:06d}"
+
+
+def start_case(session: Session, process_key: str, data: Any, *, actor: User,
+               title: str | None = None) -> Case:
+    """Open a case of the latest version of a process, its data checked against the start form."""
+    access.check_may_start(actor)
+    definition = definitions.get_definition(session, process_key)
+    loaded = definitions.load(session, definition)
+    cleaned = validate_form(Form.from_list(loaded.manifest.get("start_form")), data)
+    clash = RESERVED & set(cleaned)
+    if clash:
+        raise InvalidData("reserved field names", {k: ["is set by the engine"] for k in clash})
+    title = (title or cleaned.get("title") or "").strip()
+    if len(title) > 300:
+        raise InvalidData("title is too long", {"title": ["must be at most 300 characters"]})
+    now = clock.now()
+    key = _next_key(session, loaded.manifest["process"]["case_prefix"])
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
+    workflow.task_tree.data.update(cleaned, case_key=key, requester=actor.name)
+    case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
+                requester_id=actor.id, status="open", data={}, actors={}, state="", serializer_version="",
+                created_at=now, updated_at=now, audit_seq=0, audit_head="")
+    case.provider = cleaned.get("provider") or users.provider_for_system(session, cleaned.get("system"))
+    session.add(case)
+    flush(session)
+    audit.append(session, case, actor=actor, type="case_started",
+                 data={"process": definition.key, "version": definition.version, "title": case.title,
+                       "data": cleaned})
+    instance = runtime.Instance(case, workflow, loaded)
+    runtime.step(instance)
+    runtime.save(session, instance, actor=actor)
+    flush(session)
+    log.info("%s started %s (%s v%s)", actor.name, key, definition.key, definition.version)
+    return case
+
+
+def get_case(session: Session, ref: str | int, *, actor: User | None = None) -> Case:
+    """Return a case by id or key (e.g. INC-000001), checking the actor may read it."""
+    text = str(ref).strip()
+    if text.isdigit():
+        case = session.get(Case, int(text))
+    else:
+        case = session.scalars(select(Case).where(Case.key == text.upper())).first()
+    if case is None:
+        raise NotFound(f"no case {ref}")
+    if actor is not None and not access.may_read_case(actor, case):
+        raise NotAllowed(f"role: {actor.name} may read only their own cases")
+    return case
+
+
+def list_cases(session: Session, *, actor: User, process: str | None = None, status: str | None = None,
+               page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[Case], int | None]:
+    """Return one page of the cases the actor may read, newest first, and the next page number."""
+    query = select(Case)
+    if not (actor.group_names - {"requester"}):
+        query = query.where(Case.requester_id == actor.id)
+    if process:
+        query = query.where(Case.process_key == process)
+    if status:
+        if status not in ("open", "closed", "cancelled"):
+            raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
+        query = query.where(Case.status == status)
+    page = max(1, int(page))
+    rows = list(session.scalars(query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    return rows[:per_page], (page + 1 if len(rows) > per_page else None)
+
+
+def get_task(session: Session, task_id: str, *, actor: User | None = None) -> HumanTask:
+    """Return a task (ready or ended) by id, checking the actor may read its case."""
+    task = session.get(HumanTask, str(task_id))
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if actor is not None and not access.may_read_case(actor, task.case) \
+            and not actor.group_names & set(task.candidate_groups or ()):
+        raise NotAllowed(f"role: {actor.name} may not see this task")
+    return task
+
+
+def task_form(session: Session, task: HumanTask) -> Form:
+    """Return the form of a task."""
+    loaded = definitions.load_by_id(session, task.case.definition_id)
+    return Form.from_list(loaded.manifest["tasks"].get(task.element_id, {}).get("form"))
+
+
+def start_form(session: Session, process_key: str, version: int | None = None) -> Form:
+    """Return the start form of a process version (the latest by default)."""
+    definition = definitions.get_definition(session, process_key, version)
+    return Form.from_list((definition.manifest or {}).get("start_form"))
+
+
+def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
+    """Return the ready tasks the actor may act on: `mine` (claimed by them) or `group` (all)."""
+    query = select(HumanTask).where(HumanTask.state == "ready")
+    if scope == "mine":
+        query = query.where(HumanTask.assignee_id == actor.id)
+    elif scope == "group":
+        query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
+    else:
+        raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
+    rows = session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+                           .limit(limit * 4))
+    mine = actor.group_names
+    return [t for t in rows if mine & set(t.candidate_groups or ())][:limit]
+
+
+def _ready_task(session: Session, task_id: str) -> HumanTask:
+    task = session.get(HumanTask, str(task_id))
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if task.state != "ready":
+        who = f" by {task.completed_by.name}" if task.completed_by is not None else ""
+        raise Conflict(f"{task.name} is already {task.state}{who}")
+    return task
+
+
+def _check_actor(task: HumanTask, case: Case, actor: User, rules: dict[str, Any]) -> None:
+    access.check_may_act(actor, case, task, rules, {k: set(v) for k, v in (case.actors or {}).items()})
+
+
+def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
+    """Take a ready task so that others in the group see it as taken."""
+    task = _ready_task(session, task_id)
+    case = task.case
+    if task.assignee_id == actor.id:
+        return task
+    if task.assignee_id is not None:
+        raise Conflict(f"{task.name} is claimed by {task.assignee.name}")
+    rules = definitions.load_by_id(session, case.definition_id).manifest["tasks"].get(task.element_id, {})
+    _check_actor(task, case, actor, rules)
+    task.assignee_id, task.claimed_at = actor.id, clock.now()
+    audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
+    case.updated_at = clock.now()
+    flush(session)
+    return task
+
+
+def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
+    """Give a claimed task back to its group (its holder, or an admin)."""
+    task = _ready_task(session, task_id)
+    if task.assignee_id is None:
+        return task
+    if task.assignee_id != actor.id and "admin" not in actor.group_names:
+        raise NotAllowed(f"role: {task.name} is claimed by {task.assignee.name}; only they or an admin may release it")
+    task.assignee_id, task.claimed_at = None, None
+    audit.append(session, task.case, actor=actor, type="task_released", task=task.element_id,
+                 data={"task_id": task.id})
+    task.case.updated_at = clock.now()
+    flush(session)
+    return task
+
+
+def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
+    """Complete a ready task for the actor with the submitted form data, and move the case on."""
+    task = _ready_task(session, task_id)
+    case = task.case
+    if task.assignee_id is not None and task.assignee_id != actor.id:
+        raise Conflict(f"{task.name} is claimed by {task.assignee.name}")
+    instance = runtime.open_instance(session, case)
+    rules = instance.task_rules(task.element_id)
+    _check_actor(task, case, actor, rules)
+    form = Form.from_list(rules.get("form"))
+    cleaned = validate_form(form, data)
+    spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise Conflict(f"{task.name} is no longer ready")
+    values = dict(cleaned)
+    if form.is_gate:
+        values[f"{task.element_id}_decision"] = cleaned["decision"]
+        values[f"{task.element_id}_by"] = actor.name
+    spiff_task.data.update(values)
+    spiff_task.run()
+    runtime.step(instance)
+    now = clock.now()
+    task.state, task.ended_at, task.completed_by_id = "completed", now, actor.id
+    if task.assignee_id is None:
+        task.assignee_id, task.claimed_at = actor.id, now
+    actors = dict(case.actors or {})
+    actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
+    case.actors = actors
+    kind = "task_completed"
+    if form.is_gate:
+        kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
+    audit.append(session, case, actor=actor, type=kind, task=task.element_id,
+                 data={"task_id": task.id, "name": task.name, "data": cleaned})
+    runtime.save(session, instance, actor=actor)
+    flush(session)
+    return case
+
+
+def due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 100) -> Sequence[Timer]:
+    """Return timers due at `now`, soonest first."""
+    now = now or clock.now()
+    return session.scalars(select(Timer).where(Timer.due_at <= now, Timer.case_id.is_not(None))
+                           .order_by(Timer.due_at).limit(limit)).all()
+
+
+def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
+    """Fire what is due in one case as of `now`; audit each fired timer; return how many fired."""
+    with clock.frozen(now):
+        instance = runtime.open_instance(session, case)
+        before = {str(t.id): t for t, due in runtime.waiting_timers(instance.workflow) if due <= now}
+        if not before:
+            return 0
+        runtime.refresh_timers(instance)
+        fired = [t for tid, t in before.items() if t.state != TaskState.WAITING or
+                 tid not in {str(w.id) for w, _ in runtime.waiting_timers(instance.workflow)}]
+        manifest_timers = instance.loaded.manifest.get("timers", {})
+        for timer_task in fired:
+            element = timer_task.task_spec.bpmn_id
+            info = manifest_timers.get(element, {})
+            audit.append(session, case, actor=None, type="timer_fired", task=element,
+                         data={"task_id": str(timer_task.id), "name": info.get("name", element)})
+            if info.get("escalation"):
+                audit.append(session, case, actor=None, type="case_escalated", task=element,
+                             data={"timer": element, "name": info.get("name", element)})
+        runtime.save(session, instance, actor=None)
+        flush(session)
+        return len(fired)
+
+
+def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 100) -> int:
+    """Fire every timer due at `now` (one pass, in the caller's transaction); return how many fired."""
+    now = now or clock.now()
+    count = 0
+    seen: set[int] = set()
+    for timer in due_timers(session, now=now, limit=limit):
+        if timer.case_id in seen:
+            continue
+        seen.add(timer.case_id)
+        case = session.get(Case, timer.case_id)
+        if case is not None and case.status == "open":
+            count += fire_case_timers(session, case, now=now)
+    return count
+
+
+def count_open_tasks(session: Session, case: Case) -> int:
+    """Count a case's ready tasks."""
+    return session.scalar(select(func.count()).select_from(HumanTask)
+                          .where(HumanTask.case_id == case.id, HumanTask.state == "ready")) or 0
+
+
+def open_tasks(session: Session, case: Case) -> list[HumanTask]:
+    """Return a case's ready tasks."""
+    return list(session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
+                                .order_by(HumanTask.created_at)))

@@ -1,0 +1,13 @@
+"""opsgate's schema: SQLAlchemy 2.x typed models. Imports nothing of ours outside this package."""
+from .audit import AuditChain, AuditEvent
+from .base import Base
+from .case import Case, CaseCounter
+from .process import ProcessDefinition
+from .provider import Provider, ProviderSystem
+from .task import HumanTask, Timer
+from .user import ApiToken, Group, User, user_group
+
+__all__ = [
+    "ApiToken", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "Group", "HumanTask",
+    "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
+]

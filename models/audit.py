@@ -1,0 +1,41 @@
+"""The append-only, hash-chained audit trail."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, intpk, json_data, timestamp
+
+
+class AuditEvent(Base):
+    """One state change. Each chain (a case's key, or "system") is hash-linked by seq."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        UniqueConstraint("chain", "seq"),
+        Index("ix_audit_event_type_at", "type", "at"),
+    )
+
+    id: Mapped[intpk]
+    chain: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    seq: Mapped[int]
+    at: Mapped[timestamp]
+    actor: Mapped[str] = mapped_column(String(120), index=True)
+    type: Mapped[str] = mapped_column(String(40))
+    task: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[json_data]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The head of a chain that is not a case's (cases keep their head on the case row)."""
+
+    __tablename__ = "audit_chain"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(default=0)
+    head: Mapped[str] = mapped_column(String(64), default="")

@@ -1,0 +1,35 @@
+"""Deployed process definition versions: immutable once written."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, intpk, json_data, timestamp
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definition"
+    # AUTOINCREMENT: an id is never reused on SQLite, so the spec cache keyed by id stays right.
+    __table_args__ = (UniqueConstraint("key", "version"), {"sqlite_autoincrement": True})
+
+    id: Mapped[intpk]
+    key: Mapped[str] = mapped_column(String(120), index=True)
+    version: Mapped[int]
+    name: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(255))
+    bpmn: Mapped[str] = mapped_column(Text)
+    # Companion DMN files deployed with this BPMN: [{"filename": ..., "source": ...}].
+    extra_files: Mapped[json_data]
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # What the engine reads besides the spec: forms, candidate groups, SoD, outcomes, prefix.
+    manifest: Mapped[json_data]
+    # Called processes resolved at deploy time: {process key: version}.
+    dependencies: Mapped[json_data]
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    deployed_by: Mapped[str] = mapped_column(String(120))
+    deployed_at: Mapped[timestamp]
+
+    def __repr__(self) -> str:
+        return f"<ProcessDefinition {self.key} v{self.version}>"

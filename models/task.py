@@ -1,0 +1,55 @@
+"""Projections of a case's state for inboxes and the timer worker, rewritten on every save."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, intpk, json_data, timestamp
+from .case import Case
+from .user import User
+
+
+class HumanTask(Base):
+    """A manual task of a case: `ready` rows are the inboxes; ended rows stay as the record of
+    who did what and when (`completed`, or `cancelled` when the process moved on without it)."""
+
+    __tablename__ = "human_task"
+    __table_args__ = (Index("ix_human_task_state_due", "state", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(120))
+    candidate_groups: Mapped[json_data]
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="ready")
+    created_at: Mapped[timestamp]
+    due_at: Mapped[timestamp | None]
+    claimed_at: Mapped[timestamp | None]
+    ended_at: Mapped[timestamp | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    case: Mapped[Case] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])
+
+
+class Timer(Base):
+    """A waiting timer event's next due time (boundary, intermediate or a process's timer start)."""
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "due_at"),)
+
+    id: Mapped[intpk]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
+    definition_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # boundary | intermediate | start
+    escalation: Mapped[bool] = mapped_column(default=False)
+    due_at: Mapped[timestamp]
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_until: Mapped[timestamp | None]

@@ -1,0 +1,75 @@
+"""People, their groups (roles) and their API tokens."""
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, intpk, name_str, timestamp
+
+user_group = Table(
+    "user_group",
+    Base.metadata,
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", ForeignKey("group.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Group(Base):
+    __tablename__ = "group"
+
+    id: Mapped[intpk]
+    name: Mapped[name_str] = mapped_column(unique=True)
+    description: Mapped[str] = mapped_column(String(300), default="")
+
+
+class User(Base):
+    __tablename__ = "user"
+
+    id: Mapped[intpk]
+    name: Mapped[name_str] = mapped_column(unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str] = mapped_column(String(10), default="en")
+    created_at: Mapped[timestamp]
+
+    groups: Mapped[list[Group]] = relationship(secondary=user_group, lazy="selectin", order_by=Group.name)
+
+    @property
+    def group_names(self) -> set[str]:
+        """Names of the groups this user belongs to."""
+        return {g.name for g in self.groups}
+
+    # Flask-Login protocol, kept here so webui needs no wrapper class.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.name}>"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[timestamp]
+    last_used_at: Mapped[timestamp | None]
+    revoked_at: Mapped[timestamp | None]
+
+    user: Mapped[User] = relationship(lazy="joined")

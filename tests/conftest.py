@@ -1,0 +1,131 @@
+"""Shared fixtures: a migrated database, a rolled-back session per test, factories, the app.
+
+The default database is a SQLite file made once per run through the Alembic migrations.
+PostgreSQL tests (marker `postgres`) use OPSGATE_TEST_POSTGRES_URL and are skipped without it;
+CI sets it and fails when they were skipped.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from engine import db, definitions, users
+from models import Base, User
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get("OPSGATE_TEST_POSTGRES_URL")
+_names = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_pg = pytest.mark.skip(reason="set OPSGATE_TEST_POSTGRES_URL to run PostgreSQL tests")
+    skip_browser = pytest.mark.skip(reason="set OPSGATE_TEST_BROWSER=1 to run browser tests")
+    for item in items:
+        if "postgres" in item.keywords and not PG_URL:
+            item.add_marker(skip_pg)
+        if "browser" in item.keywords and os.environ.get("OPSGATE_TEST_BROWSER") != "1":
+            item.add_marker(skip_browser)
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path = tmp_path_factory.mktemp("db") / "opsgate.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_spec_cache() -> Iterator[None]:
+    # Rolled-back tests reuse row ids; a real database never does (AUTOINCREMENT, sequences).
+    definitions._cache.clear()
+    yield
+    definitions._cache.clear()
+
+
+@pytest.fixture
+def session(sqlite_engine: Engine) -> Iterator[Session]:
+    """A session joined to an outer transaction that is rolled back after the test."""
+    connection = sqlite_engine.connect()
+    outer = connection.begin()
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield sess
+    finally:
+        sess.close()
+        outer.rollback()
+        connection.close()
+
+
+def reset_postgres(engine: Engine) -> None:
+    """Drop everything and migrate from scratch."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    db.upgrade(engine)
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    if not PG_URL:
+        pytest.skip("set OPSGATE_TEST_POSTGRES_URL to run PostgreSQL tests")
+    engine = db.make_engine(PG_URL)
+    reset_postgres(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_clean(pg_engine: Engine) -> Engine:
+    """A PostgreSQL engine whose tables are emptied before the test (tests here really commit)."""
+    names = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
+    with pg_engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    return pg_engine
+
+
+@pytest.fixture
+def make_user(session: Session) -> Callable[..., User]:
+    """Create a user in the given groups: make_user("cab") or make_user(groups=["cab"], name="x")."""
+
+    def make(*groups: str, name: str | None = None, password: str | None = None, **kw: Any) -> User:
+        wanted = list(groups) + list(kw.pop("groups", []))
+        return users.create_user(session, name or f"user{next(_names)}", wanted, password, actor=None, **kw)
+
+    return make
+
+
+@pytest.fixture
+def deploy(session: Session) -> Callable[..., list[definitions.DeployResult]]:
+    """Deploy files from tests/data (by name), paths, or (filename, bytes) pairs."""
+
+    def run(*items: Any, actor: User | None = None) -> list[definitions.DeployResult]:
+        files = []
+        for item in items:
+            if isinstance(item, tuple):
+                files.append((item[0], item[1] if isinstance(item[1], bytes) else item[1].encode()))
+            else:
+                path = Path(item) if Path(item).exists() else DATA / item
+                files.append((path.name, path.read_bytes()))
+        return definitions.deploy(session, files, actor=actor)
+
+    return run
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """With OPSGATE_REQUIRE_ALL_SUITES=1 (CI), a skipped PostgreSQL or browser test is a failure."""
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("OPSGATE_REQUIRE_ALL_SUITES") == "1" and report.skipped and \
+            ("postgres" in item.keywords or "browser" in item.keywords):
+        report.outcome = "failed"
+        report.longrepr = f"{item.nodeid}: this suite must run in CI but was skipped: {report.longrepr}"

@@ -1,0 +1,220 @@
+"""Cases through the engine's use cases: every step restores the instance from its stored state."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from engine import audit, clock, runtime, services, users
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from models import HumanTask, Timer
+from tests.conftest import DATA
+
+T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def people(make_user):
+    return {
+        "req": make_user(name="rita"),
+        "desk": make_user("service_desk", name="sam"),
+        "eng": make_user("engineer", name="erin"),
+        "eng2": make_user("engineer", name="ed"),
+        "cm": make_user("change_manager", name="carl"),
+        "auditor": make_user("auditor", name="ann"),
+    }
+
+
+def ready(session, case) -> list[str]:
+    return [t.element_id for t in services.open_tasks(session, case)]
+
+
+def task_of(session, case, element: str) -> HumanTask:
+    return next(t for t in services.open_tasks(session, case) if t.element_id == element)
+
+
+def events(session, case) -> list[str]:
+    return [e.type for e in audit.history(session, case)]
+
+
+def start(session, people, **data):
+    payload = {"title": "Printer on fire", "system": "erp", "urgent": True, **data}
+    return services.start_case(session, "four_steps", payload, actor=people["req"])
+
+
+def test_start_case_checks_the_start_form(session, deploy, people):
+    deploy("four_steps.bpmn")
+    with pytest.raises(InvalidData) as info:
+        services.start_case(session, "four_steps", {"system": "erp", "urgent": "maybe", "color": "red"},
+                            actor=people["req"])
+    assert info.value.details == {
+        "title": ["Title is required"], "urgent": ["Urgent must be true or false"],
+        "color": ["is not a field of this form"]}
+    with pytest.raises(NotFound):
+        services.start_case(session, "nope", {}, actor=people["req"])
+
+
+def test_whole_case_runs_to_resolved(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    assert case.key == "FST-000001" and case.status == "open"
+    assert case.priority == "P1" and case.title == "Printer on fire"  # set by the script task
+    assert ready(session, case) == ["triage"]
+    services.complete_task(session, task_of(session, case, "triage").id, {"category": "hardware"}, actor=people["desk"])
+    assert ready(session, case) == ["diagnose"]
+    services.claim_task(session, task_of(session, case, "diagnose").id, actor=people["eng"])
+    services.complete_task(session, task_of(session, case, "diagnose").id,
+                           {"diagnosis": "toner overheated", "effort_hours": "3"}, actor=people["eng"])
+    assert case.data["effort_hours"] == 3
+    services.complete_task(session, task_of(session, case, "approve_fix").id,
+                           {"decision": "approve"}, actor=people["cm"])
+    services.complete_task(session, task_of(session, case, "implement").id, {"result": "replaced"},
+                           actor=people["eng2"])
+    assert (case.status, case.outcome) == ("closed", "resolved")
+    assert case.closed_at is not None and ready(session, case) == []
+    assert events(session, case) == ["case_started", "task_completed", "task_claimed", "task_completed",
+                                     "gate_approved", "task_completed", "case_closed"]
+    closed = audit.history(session, case)[-1]
+    assert closed.data == {"outcome": "resolved", "missing_records": []}
+    assert audit.verify(session, case).ok
+    done = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id)).all()
+    assert {(t.element_id, t.state, t.completed_by.name) for t in done} == {
+        ("triage", "completed", "sam"), ("diagnose", "completed", "erin"),
+        ("approve_fix", "completed", "carl"), ("implement", "completed", "ed")}
+
+
+def test_rejected_gate_needs_a_comment_and_closes_rejected(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"}, actor=people["desk"])
+    services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "x"}, actor=people["eng"])
+    gate = task_of(session, case, "approve_fix")
+    with pytest.raises(InvalidData) as info:
+        services.complete_task(session, gate.id, {"decision": "reject"}, actor=people["cm"])
+    assert info.value.details == {"comment": ["A comment is required when the decision is reject or rework"]}
+    assert ready(session, case) == ["approve_fix"]
+    services.complete_task(session, gate.id, {"decision": "reject", "comment": "too risky"}, actor=people["cm"])
+    assert (case.status, case.outcome) == ("closed", "rejected")
+    assert events(session, case)[-2:] == ["gate_rejected", "case_closed"]
+    assert case.data["approve_fix_decision"] == "reject" and case.data["approve_fix_by"] == "carl"
+
+
+def test_candidate_group_refusal_names_the_rule(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    with pytest.raises(NotAllowed, match="candidate group: Triage is for the group.s. service_desk"):
+        services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"},
+                               actor=people["eng"])
+    with pytest.raises(NotAllowed, match="candidate group"):
+        services.claim_task(session, task_of(session, case, "triage").id, actor=people["auditor"])
+    assert events(session, case) == ["case_started"]
+
+
+def test_separation_of_duties(session, deploy, people, make_user):
+    deploy("four_steps.bpmn")
+    boss = make_user("change_manager", "engineer", name="both")
+    case = services.start_case(session, "four_steps", {"title": "t", "urgent": False}, actor=boss)
+    services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"}, actor=people["desk"])
+    services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
+    with pytest.raises(NotAllowed, match="separation of duties: Approve fix may not be done by the case's requester"):
+        services.complete_task(session, task_of(session, case, "approve_fix").id, {"decision": "approve"}, actor=boss)
+    # Whoever diagnosed a case may not approve its fix either.
+    case2 = start(session, people)
+    dual = make_user("change_manager", "engineer", name="dual")
+    services.complete_task(session, task_of(session, case2, "triage").id, {"category": "software"}, actor=people["desk"])
+    services.complete_task(session, task_of(session, case2, "diagnose").id, {"diagnosis": "d"}, actor=dual)
+    with pytest.raises(NotAllowed, match="whoever did diagnose"):
+        services.complete_task(session, task_of(session, case2, "approve_fix").id, {"decision": "approve"}, actor=dual)
+    services.complete_task(session, task_of(session, case2, "approve_fix").id, {"decision": "approve"},
+                           actor=people["cm"])
+    assert ready(session, case2) == ["implement"]
+    assert events(session, case2).count("gate_approved") == 1
+
+
+def test_claimed_and_completed_tasks_conflict(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"}, actor=people["desk"])
+    diagnose = task_of(session, case, "diagnose")
+    services.claim_task(session, diagnose.id, actor=people["eng"])
+    with pytest.raises(Conflict, match="claimed by erin"):
+        services.claim_task(session, diagnose.id, actor=people["eng2"])
+    with pytest.raises(Conflict, match="claimed by erin"):
+        services.complete_task(session, diagnose.id, {"diagnosis": "x"}, actor=people["eng2"])
+    services.release_task(session, diagnose.id, actor=people["eng"])
+    services.complete_task(session, diagnose.id, {"diagnosis": "x"}, actor=people["eng2"])
+    with pytest.raises(Conflict, match="already completed by ed"):
+        services.complete_task(session, diagnose.id, {"diagnosis": "y"}, actor=people["eng"])
+
+
+def test_auditor_cannot_open_cases(session, deploy, people):
+    deploy("four_steps.bpmn")
+    with pytest.raises(NotAllowed, match="auditors read cases and change nothing"):
+        services.start_case(session, "four_steps", {"title": "t"}, actor=people["auditor"])
+
+
+def test_requester_sees_only_own_cases(session, deploy, people, make_user):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    other = make_user(name="olga")
+    with pytest.raises(NotAllowed):
+        services.get_case(session, case.key, actor=other)
+    assert services.get_case(session, case.key.lower(), actor=people["req"]) is case
+    assert services.list_cases(session, actor=other)[0] == []
+    assert services.list_cases(session, actor=people["auditor"])[0] == [case]
+
+
+def test_camunda_file_runs_with_its_bare_pt8h_timer(session, deploy, people, make_user):
+    deploy("camunda_approval.bpmn")
+    boss = make_user("manager", name="mia")
+    with clock.frozen(T0):
+        case = services.start_case(session, "purchase_approval", {"item": "laptop", "amount": "1200"},
+                                   actor=people["req"])
+    assert case.key == "PUR-000001" and case.data["urgent"] is False
+    review = task_of(session, case, "review")
+    assert review.due_at == T0 + dt.timedelta(hours=8)
+    (timer,) = session.scalars(select(Timer).where(Timer.case_id == case.id)).all()
+    assert (timer.element_id, timer.due_at, timer.escalation) == ("review_sla", T0 + dt.timedelta(hours=8), True)
+    assert services.fire_due_timers(session, now=T0 + dt.timedelta(hours=7, minutes=59)) == 0
+    assert ready(session, case) == ["review"]
+    assert services.fire_due_timers(session, now=T0 + dt.timedelta(hours=8, seconds=1)) == 1
+    assert ready(session, case) == ["escalated_review"]
+    assert events(session, case)[-2:] == ["timer_fired", "case_escalated"]
+    assert session.scalars(select(Timer).where(Timer.case_id == case.id)).all() == []
+    assert session.get(HumanTask, review.id).state == "cancelled"
+    services.complete_task(session, task_of(session, case, "escalated_review").id, {"review_notes": "ok"}, actor=boss)
+    requester_as_manager = users.create_user(session, "rita", ["manager"], actor=None)
+    with pytest.raises(NotAllowed, match="requester"):
+        services.complete_task(session, task_of(session, case, "approve").id, {"decision": "approve"},
+                               actor=requester_as_manager)
+    services.complete_task(session, task_of(session, case, "approve").id, {"decision": "approve"}, actor=boss)
+    assert (case.status, case.outcome) == ("closed", "approved")
+
+
+def test_serializer_round_trip_between_every_step(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    steps = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
+             ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "r"}, "eng2")]
+    for element, data, who in steps:
+        instance = runtime.open_instance(session, case)
+        assert runtime.dump(instance.workflow) == case.state  # restore and dump give the same state
+        assert "spec" not in case.state[:200] and len(case.state) < 20000
+        services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
+    assert case.status == "closed"
+
+
+def test_process_failure_is_reported_and_nothing_changes(session, deploy, people):
+    source = (DATA / "four_steps.bpmn").read_text().replace(
+        "decision == &quot;approve&quot;", "undefined_flag and decision == &quot;approve&quot;")
+    deploy(("four_steps.bpmn", source))
+    case = start(session, people)
+    services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"}, actor=people["desk"])
+    services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
+    gate = task_of(session, case, "approve_fix")
+    state, seq = case.state, case.audit_seq
+    with pytest.raises(runtime.ProcessFailure, match="undefined_flag"):
+        services.complete_task(session, gate.id, {"decision": "approve"}, actor=people["cm"])
+    session.rollback()
+    assert case.state == state and case.audit_seq == seq

@@ -1,0 +1,40 @@
+"""Configuration: defaults, then the instance folder's config.py, then OPSGATE_* environment."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: engine.db.DEFAULT_URL (SQLite in ./instance)
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,
+    "START_WORKER": None,  # None: an in-process timer worker with SQLite, none with PostgreSQL
+}
+
+
+def secret_key(instance_path: str) -> str:
+    """Return OPSGATE_SECRET_KEY, or the key generated once and kept in the instance folder."""
+    if os.environ.get("OPSGATE_SECRET_KEY"):
+        return os.environ["OPSGATE_SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict[str, Any]:
+    """Read OPSGATE_* settings from the environment."""
+    out: dict[str, Any] = {}
+    if os.environ.get("OPSGATE_DATABASE_URL"):
+        out["DATABASE_URL"] = os.environ["OPSGATE_DATABASE_URL"]
+    if os.environ.get("OPSGATE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"):
+        out["SESSION_COOKIE_SECURE"] = out["REMEMBER_COOKIE_SECURE"] = True
+    return out

@@ -1,0 +1,29 @@
+"""One SQLAlchemy session per request; routes commit once, errors roll back."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from engine import db
+
+
+def init_app(app: Flask) -> None:
+    engine = db.make_engine(app.config.get("DATABASE_URL"))
+    app.extensions["opsgate_engine"] = engine
+    app.extensions["opsgate_sessionmaker"] = db.make_sessionmaker(engine)
+    app.teardown_appcontext(_close_session)
+
+
+def get_session() -> Session:
+    """Return this request's session."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["opsgate_sessionmaker"]()
+    return g.db_session
+
+
+def _close_session(exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        if exc is not None or session.in_transaction():
+            session.rollback()
+        session.close()
