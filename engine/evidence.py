@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from models import Attachment, AuditEvent, User
 
-from . import audit, clock, visibility
+from . import audit, clock, services
 
 README = """Evidence pack for {key}, exported {at} by {by}.
 
@@ -56,7 +56,7 @@ def _dump(value: Any) -> bytes:
 
 def build_evidence_pack(session: Session, ref: str, *, actor: User) -> EvidencePack:
     """Build the evidence pack of a case the actor may read."""
-    case = visibility.readable_case(session, ref, actor=actor)
+    case = services.get_case(session, ref, actor=actor)
     definition = case.definition
     events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq))
     event_rows = [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "type": e.type, "task": e.task,
@@ -65,7 +65,7 @@ def build_evidence_pack(session: Session, ref: str, *, actor: User) -> EvidenceP
     attachment_rows = [{"id": a.id, "filename": a.filename, "size": a.size, "content_type": a.content_type,
                         "sha256": a.sha256, "uploaded_by": a.uploaded_by, "uploaded_at": _iso(a.uploaded_at)}
                        for a in files_attached]
-    check = audit.verify(session, case=case.key)
+    check = audit.verify(session, case)
     now = clock.now()
 
     files: dict[str, bytes] = {
@@ -84,7 +84,7 @@ def build_evidence_pack(session: Session, ref: str, *, actor: User) -> EvidenceP
         "process": {"key": definition.key, "version": definition.version, "name": definition.name,
                     "sha256": definition.sha256, "deployed_at": _iso(definition.deployed_at),
                     "deployed_by": definition.deployed_by},
-        "chain": {"ok": check.ok, "checked": check.checked, "first_bad": check.first_bad,
+        "chain": {**check.to_dict(),
                   "head": case.audit_head, "events": len(event_rows)},
         "exported_at": now.isoformat(),
         "exported_by": actor.name,

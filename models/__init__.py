@@ -1,4 +1,5 @@
 """opsgate's schema: SQLAlchemy 2.x typed models. Imports nothing of ours outside this package."""
+from .attachment import Attachment
 from .audit import AuditChain, AuditEvent
 from .base import Base
 from .case import Case, CaseCounter
@@ -8,6 +9,6 @@ from .task import HumanTask, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
-    "ApiToken", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "Group", "HumanTask",
+    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "Group", "HumanTask",
     "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
 ]

@@ -6,7 +6,7 @@ every machine sees the same files, and a backup of the database is a backup of t
 from __future__ import annotations
 
 from sqlalchemy import ForeignKey, LargeBinary, String
-from sqlalchemy.orm import Mapped, deferred, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, intpk, timestamp
 
@@ -21,7 +21,7 @@ class Attachment(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     # Deferred: lists of attachments never load the bytes.
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     uploaded_by: Mapped[str] = mapped_column(String(120))
     uploaded_at: Mapped[timestamp]
 

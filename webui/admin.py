@@ -22,11 +22,11 @@ def users():
     """List users and create one."""
     session = get_session()
     form = forms.NewUserForm()
-    form.groups.choices = [(g.name, g.name) for g in admin_service.list_groups(session)]
+    form.groups.choices = forms.choices((g.name, g.name) for g in admin_service.list_groups(session))
     if form.validate_on_submit():
-        user = user_service.create_user(session, form.name.data, password=form.password.data,
-                                 groups=form.groups.data, display_name=form.display_name.data or "",
-                                 email=form.email.data or "", actor=current_user)
+        user = user_service.create_user(session, form.name.data, form.groups.data, form.password.data,
+                                        actor=current_user, display_name=form.display_name.data or "",
+                                        email=form.email.data or "")
         session.commit()
         flash(_("User %(name)s created.", name=user.name), "success")
         return redirect(url_for("admin.users"))
@@ -41,7 +41,7 @@ def user(user_id: int):
     session = get_session()
     person = admin_service.get_user(session, user_id)
     form = forms.EditUserForm(obj=person, data=None if request.method == "POST" else {"groups": sorted(person.group_names)})
-    form.groups.choices = [(g.name, g.name) for g in admin_service.list_groups(session)]
+    form.groups.choices = forms.choices((g.name, g.name) for g in admin_service.list_groups(session))
     if form.validate_on_submit():
         admin_service.update_user(session, person, display_name=form.display_name.data or "",
                                   email=form.email.data or "", password=form.password.data or None,
@@ -74,10 +74,10 @@ def tokens():
     """List API tokens and create one (shown once)."""
     session = get_session()
     form = forms.TokenForm()
-    form.user.choices = [(u.name, u.name) for u in admin_service.list_users(session)]
+    form.user.choices = forms.choices((u.name, u.name) for u in admin_service.list_users(session))
     new_token = None
     if form.validate_on_submit():
-        new_token = user_service.create_token(session, form.user.data, name=form.name.data or "")
+        new_token = user_service.create_token(session, form.user.data, actor=current_user, name=form.name.data or "")
         session.commit()
     status = 422 if form.is_submitted() and new_token is None else 200
     return render_template("admin/tokens.html", tokens=admin_service.list_tokens(session), form=form,
@@ -103,7 +103,7 @@ def providers():
     form = forms.ProviderForm()
     if form.validate_on_submit():
         systems = [s.strip() for s in (form.systems.data or "").split(",") if s.strip()]
-        user_service.add_provider(session, form.name.data, systems)
+        user_service.add_provider(session, form.name.data, systems, actor=current_user)
         session.commit()
         flash(_("Provider %(name)s saved.", name=form.name.data), "success")
         return redirect(url_for("admin.providers"))

@@ -20,13 +20,17 @@ AUDITORS = ("auditor", "admin")
 def _search_page(verify=None, verify_case: str | None = None, status: int = 200):
     session = get_session()
     form = forms.AuditSearchForm(request.args)
-    choices = views.audit_choices(session)
-    form.type.choices = [("", "—")] + [(t, t) for t in choices.types]
-    form.process.choices = [("", "—")] + [(p, p) for p in choices.processes]
+    known = views.audit_choices(session)
+    form.type.choices = forms.choices([("", "—")] + [(t, t) for t in known.types])
+    form.process_key.choices = forms.choices([("", "—")] + [(p, p) for p in known.processes])
     page = request.args.get("page", 1, type=int)
     criteria = {}
     if form.validate():
         criteria = {k: v for k, v in form.data.items() if v not in (None, "")}
+        if "actor" in criteria:
+            criteria["actor_name"] = criteria.pop("actor")
+        if "process_key" in criteria:
+            criteria["process"] = criteria.pop("process_key")
     result = views.search_audit(session, actor=current_user, page=page, **criteria)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("audit/search.html", form=form, events=result.items, next_page=result.next_page,

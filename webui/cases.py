@@ -7,12 +7,13 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine import attachments, definitions, services, views
+from engine import access, attachments, definitions, services, views
+from engine.evidence import build_evidence_pack
 from engine.errors import InvalidData
 
 from . import forms
 from .db import get_session
-from .pages import attachment_hint, process_name
+from .pages import attachment_hint
 
 bp = Blueprint("cases", __name__)
 
@@ -23,7 +24,7 @@ def home():
     """Show my tasks, my open cases and SLA warnings."""
     summary = views.home_summary(get_session(), actor=current_user)
     return render_template("cases/home.html", tasks=summary.tasks, cases=summary.cases,
-                           warnings=summary.warnings)
+                           steps=summary.steps, warnings=summary.warnings)
 
 
 @bp.get("/cases")
@@ -35,6 +36,7 @@ def index():
     listing = views.case_listing(get_session(), actor=current_user, page=page, **filters)
     return render_template("cases/list.html", cases=listing.items, next_page=listing.next_page,
                            page=page, filters=filters, processes=listing.processes,
+                           steps=listing.steps, due=listing.due,
                            all_cases=listing.all_cases)
 
 
@@ -42,6 +44,7 @@ def index():
 @login_required
 def start_index():
     """List the processes a case can be opened for."""
+    access.check_may_start(current_user)
     processes = definitions.list_definitions(get_session())
     return render_template("cases/start_index.html", processes=processes)
 
@@ -51,6 +54,7 @@ def start_index():
 def start(process_key: str):
     """Open a new case from the process's start form."""
     session = get_session()
+    access.check_may_start(current_user)
     definition = definitions.get_definition(session, process_key)
     fields = views.start_form(definition)
     form = forms.schema_form(fields, title=True, attachments=True)
@@ -84,7 +88,7 @@ def detail(ref: str):
     """Show one case: facts, open steps, SLA clocks, diagram, timeline, attachments."""
     page = views.case_page(get_session(), ref, actor=current_user)
     return render_template("cases/detail.html", case=page.case, tasks=page.tasks, timers=page.timers,
-                           timeline=page.timeline, marks=page.marks, task_names=page.task_names,
+                           timeline=page.timeline, marks=page.marks, names=page.names,
                            attachments=page.attachments, can_attach=page.can_attach,
                            can_audit=page.can_audit, attachment_hint=attachment_hint())
 
@@ -95,10 +99,8 @@ def attach(ref: str):
     """Attach an uploaded file to the case."""
     session = get_session()
     upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise InvalidData(_("Choose a file to upload."), {"file": [_("This field is required.")]})
-    item = attachments.add_attachment(session, ref, upload.filename, upload.read(), upload.mimetype,
-                                      actor=current_user)
+    filename, content = (upload.filename or "", upload.read()) if upload is not None else ("", b"")
+    item = attachments.add_attachment(session, ref, filename, content, actor=current_user)
     session.commit()
     flash(_("%(name)s attached (sha256 %(hash)s).", name=item.filename, hash=item.sha256[:16] + "…"), "success")
     return redirect(url_for("cases.detail", ref=ref))
@@ -120,7 +122,7 @@ def attachment(ref: str, attachment_id: int):
 @login_required
 def evidence(ref: str):
     """Download the case's evidence pack (events with hashes, BPMN version, attachment hashes)."""
-    pack = views.evidence_pack(get_session(), ref, actor=current_user)
+    pack = build_evidence_pack(get_session(), ref, actor=current_user)
     return Response(pack.content, mimetype="application/zip",
                     headers={"Content-Disposition": _disposition(pack.filename)})
 
@@ -133,4 +135,3 @@ def _disposition(filename: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
 
 
-__all__ = ["bp", "process_name"]

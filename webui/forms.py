@@ -21,6 +21,16 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from .i18n import localized
 
+try:  # WTForms 3.3 declares options as SelectChoice; older versions take (value, label) pairs
+    from wtforms import SelectChoice
+except ImportError:  # pragma: no cover - WTForms < 3.3
+    SelectChoice = None
+
+
+def choices(pairs: Iterable[tuple[str, Any]]) -> list[Any]:
+    """Declare select options the way the installed WTForms wants them."""
+    return [SelectChoice(v, str(label)) if SelectChoice else (v, label) for v, label in pairs]
+
 DECISIONS = ("approve", "reject", "rework")
 
 
@@ -62,12 +72,10 @@ def _field_for(spec: Any) -> Any:
     if kind == "datetime":
         return DateTimeLocalField(format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], **options)
     if kind == "enum":
-        choices = [(str(_get(c, "id", c[0] if isinstance(c, (list, tuple)) else c)),
-                    localized(str(_get(c, "name", c[1] if isinstance(c, (list, tuple)) else c)), _get(c, "name_zh")))
-                   for c in (_get(spec, "choices") or [])]
+        pairs = [(str(value), label) for value, label in (_get(spec, "choices") or [])]
         if not required:
-            choices.insert(0, ("", "—"))
-        return SelectField(choices=choices, **options)
+            pairs.insert(0, ("", "—"))
+        return SelectField(choices=choices(pairs), **options)
     return StringField(**options)
 
 
@@ -138,8 +146,8 @@ class AuditSearchForm(FlaskForm):
     date_from = DateField(_l("From"), validators=[Optional()])
     date_to = DateField(_l("To"), validators=[Optional()])
     actor = StringField(_l("Actor"), validators=[Optional()])
-    type = SelectField(_l("Event type"), validators=[Optional()], choices=[("", "—")])
-    process = SelectField(_l("Process"), validators=[Optional()], choices=[("", "—")])
+    type = SelectField(_l("Event type"), validators=[Optional()], choices=choices([("", "—")]))
+    process_key = SelectField(_l("Process"), validators=[Optional()], choices=choices([("", "—")]))
     case = StringField(_l("Case"), validators=[Optional()])
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Flask, request, url_for
+from flask import Flask, jsonify, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from engine import attachments, clock
+from engine import access, attachments, clock
+from engine.errors import NotAllowed
 
 from .i18n import localized
 
@@ -37,6 +39,16 @@ EVENT_LABELS = {
     "audit_verified": _l("Chain verified"),
 }
 DECISION_LABELS = {"approve": _l("Approve"), "reject": _l("Reject"), "rework": _l("Send back for rework")}
+
+
+ERROR_TITLES = {400: _l("Bad request"), 403: _l("Not allowed"), 404: _l("Not found"),
+                409: _l("Someone else got there first"), 413: _l("Too large"),
+                422: _l("Please check what you entered")}
+
+
+def error_title(status: int) -> str:
+    """Title an error page."""
+    return str(ERROR_TITLES.get(status, _l("Something went wrong")))
 
 
 def process_name(definition: Any) -> str:
@@ -109,11 +121,22 @@ def modeler_strings() -> dict[str, str]:
             "cannotOpen": _("Cannot open this diagram:"), "line": _("line")}
 
 
+def may_start() -> bool:
+    """Tell whether the user may open cases (auditors read and change nothing)."""
+    try:
+        access.check_may_start(current_user)
+    except NotAllowed:
+        return False
+    return True
+
+
 def nav_items() -> list[dict[str, Any]]:
     """Build the main navigation for the logged-in user's roles."""
     groups = current_user.group_names
-    items = [("cases.home", _("Home")), ("tasks.inbox", _("Inbox")), ("cases.index", _("Cases")),
-             ("cases.start_index", _("New request")), ("processes.index", _("Processes"))]
+    items = [("cases.home", _("Home")), ("tasks.inbox", _("Inbox")), ("cases.index", _("Cases"))]
+    if may_start():
+        items.append(("cases.start_index", _("New request")))
+    items.append(("processes.index", _("Processes")))
     if groups & {"auditor", "admin"}:
         items.append(("audit.search", _("Audit")))
     if groups & {"supervisor", "admin", "auditor"} and "reports.index" in _endpoints():
@@ -146,6 +169,23 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         nav_items=nav_items, process_name=process_name, status_label=status_label,
         event_label=event_label, event_class=event_class, decision_label=decision_label,
-        due_state=due_state, viewer_strings=viewer_strings,
+        due_state=due_state, viewer_strings=viewer_strings, error_title=error_title, may_start=may_start,
     )
     app.jinja_env.filters.update(datetime=_datetime, filesize=filesize)
+    app.register_error_handler(CSRFError, _csrf_error)
+
+
+class _Refusal:
+    """An error shaped like an engine error, for the shared error page."""
+
+    def __init__(self, message: str):
+        self.message, self.details = message, None
+
+
+def _csrf_error(err: CSRFError) -> Any:
+    """Refuse a form without a valid CSRF token, in words (JSON under /api/)."""
+    if request.path.startswith("/api/"):
+        return jsonify({"error": {"code": "csrf_failed", "message": err.description, "details": None}}), 400
+    message = _("The form was refused because its security token is missing or expired (%(why)s). "
+                "Reload the page and try again.", why=err.description)
+    return render_template("errors/engine.html", status=400, error=_Refusal(message)), 400
