@@ -6,10 +6,12 @@ gets Conflict with nothing written.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import logging
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
 from sqlalchemy import func, or_, select
@@ -28,6 +30,8 @@ from .forms import Form, validate_form
 
 log = logging.getLogger(__name__)
 
+P = ParamSpec("P")
+R = TypeVar("R")
 PAGE_SIZE = 50
 # Case data keys the engine sets itself; a form may not overwrite them.
 RESERVED = {"case_key", "requester"}
@@ -35,11 +39,28 @@ RESERVED = {"case_key", "requester"}
 
 def flush(session: Session) -> None:
     """Flush, turning a lost race on a case into Conflict (the caller rolls back)."""
-    try:
+    with _races():
         session.flush()
+
+
+@contextlib.contextmanager
+def _races() -> Iterator[None]:
+    try:
+        yield
     except (StaleDataError, IntegrityError) as err:
         log.info("concurrent change refused: %s", err.__class__.__name__)
         raise Conflict("the case was changed by someone else at the same time; reload it and try again") from None
+
+
+def _race_safe(fn: Callable[P, R]) -> Callable[P, R]:
+    """A lost race may surface in any autoflush inside a use case: report it as Conflict."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _races():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _next_key(session: Session, prefix: str) -> str:
@@ -53,6 +74,7 @@ def _next_key(session: Session, prefix: str) -> str:
     return f"{prefix}-{number:06d}"
 
 
+@_race_safe
 def start_case(session: Session, process_key: str, data: Any, *, actor: User,
                title: str | None = None) -> Case:
     """Open a case of the latest version of a process, its data checked against the start form."""
@@ -170,6 +192,7 @@ def _check_actor(task: HumanTask, case: Case, actor: User, rules: dict[str, Any]
     access.check_may_act(actor, case, task, rules, {k: set(v) for k, v in (case.actors or {}).items()})
 
 
+@_race_safe
 def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Take a ready task so that others in the group see it as taken."""
     task = _ready_task(session, task_id)
@@ -187,6 +210,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     return task
 
 
+@_race_safe
 def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Give a claimed task back to its group (its holder, or an admin)."""
     task = _ready_task(session, task_id)
@@ -202,6 +226,7 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     return task
 
 
+@_race_safe
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
     task = _ready_task(session, task_id)
@@ -247,6 +272,7 @@ def due_timers(session: Session, *, now: dt.datetime | None = None, limit: int =
                            .order_by(Timer.due_at).limit(limit)).all()
 
 
+@_race_safe
 def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
     """Fire what is due in one case as of `now`; audit each fired timer; return how many fired."""
     with clock.frozen(now):

@@ -1,0 +1,128 @@
+"""Drive the shipped process pack through engine.services as users of the right groups."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from engine import definitions, services
+from models import AuditEvent, HumanTask
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+
+# one person per role; everyone is also a requester
+STAFF = {
+    "rita": ["requester"],
+    "sam": ["service_desk"],
+    "eve": ["engineer"],
+    "ed": ["engineer"],
+    "carl": ["change_manager"],
+    "cathy": ["cab"],
+    "fiona": ["finance"],
+    "mona": ["manager"],
+    "sean": ["security_admin"],
+}
+
+
+class Desk:
+    """Start cases, act on tasks and read what the audit trail recorded."""
+
+    def __init__(self, session, make_user):
+        self.session = session
+        self.people = {name: make_user(name=name, groups=["requester", *groups]) for name, groups in STAFF.items()}
+        self._seen: dict[int, int] = {}
+
+    def __getitem__(self, name):
+        return self.people[name]
+
+    def start(self, process, data, *, by, title="test case"):
+        case = services.start_case(self.session, process, data, actor=self.people[by], title=title)
+        assert self._types(case) == ["case_started"]
+        return case
+
+    def tasks(self, case) -> list[str]:
+        """Element ids of the case's open tasks, sorted."""
+        rows = self.session.scalars(select(HumanTask.element_id).where(HumanTask.case_id == case.id,
+                                                                        HumanTask.state == "ready"))
+        return sorted(rows)
+
+    def task_id(self, case, element_id) -> str:
+        ids = self.session.scalars(
+            select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.element_id == element_id,
+                                       HumanTask.state == "ready")
+        ).all()
+        assert len(ids) == 1, (element_id, self.tasks(case))
+        return ids[0]
+
+    def act(self, case, element_id, data=None, *, by):
+        """Claim and complete one open task as the named person, checking what the audit trail got."""
+        data = data or {}
+        task_id = self.task_id(case, element_id)
+        before = len(self._types(case))
+        services.claim_task(self.session, task_id, actor=self.people[by])
+        case = services.complete_task(self.session, task_id, data, actor=self.people[by])
+        kind = {"approve": "gate_approved", "reject": "gate_rejected"}.get(data.get("decision"), "task_completed")
+        expected = ["task_claimed", kind] + (["case_closed"] if case.status == "closed" else [])
+        assert self._types(case)[before:] == expected
+        return case
+
+    def _types(self, case) -> list[str]:
+        return list(self.session.scalars(
+            select(AuditEvent.type).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq)
+        ))
+
+    def complete(self, case, element_id, data=None, *, by):
+        """Complete without claiming first (to test refusals)."""
+        return services.complete_task(self.session, self.task_id(case, element_id), data or {}, actor=self.people[by])
+
+    def events(self, case) -> list[str]:
+        """Audit event types appended to the case since the last call."""
+        types = self._types(case)
+        new = types[self._seen.get(case.id, 0):]
+        self._seen[case.id] = len(types)
+        return list(new)
+
+    def closing(self, case) -> dict:
+        """The data of the case_closed audit event (outcome, missing records)."""
+        return self.session.scalars(
+            select(AuditEvent.data).where(AuditEvent.case_id == case.id, AuditEvent.type == "case_closed")
+        ).one()
+
+    def fire(self, at: dt.datetime) -> int:
+        return services.fire_due_timers(self.session, now=at)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[Session]:
+    """Run every pack scenario on SQLite and, when configured, on PostgreSQL (rolled back after)."""
+    engine = sqlite_engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+    connection = engine.connect()
+    outer = connection.begin()
+    sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield sess
+    finally:
+        sess.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def desk(session, make_user):
+    admin = make_user(name="pack_admin", groups=["admin", "process_owner"])
+    files = [(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir()) if p.suffix in (".bpmn", ".dmn")]
+    definitions.deploy(session, files, actor=admin)
+    return Desk(session, make_user)
+
+
+def after(case, **delta) -> dt.datetime:
+    """The instant `delta` after the case was opened."""
+    created = case.created_at
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return created + dt.timedelta(**delta)
