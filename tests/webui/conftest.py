@@ -1,12 +1,11 @@
-"""Web UI fixtures: the app bound to the test's rolled-back session, and logged-in clients.
-
-Setup data must be committed (`session.commit()` releases the test's savepoint, the outer
-transaction is still rolled back at the end) so that a request that fails and rolls back
-does not take the setup with it.
+"""Web UI fixtures: each test gets its own copy of a migrated SQLite database, so the pages
+commit for real (as in production) and nothing leaks into other tests; `session` here is a
+plain session on that database (make_user and deploy use it), committed by the setup.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from engine import services
+from engine import db, services
 from models import Case, User
 from webui import create_app
 
@@ -23,22 +22,53 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 PASSWORD = "correct-horse-1"
 
 
-def build_app(session: Session, engine: Engine, **config: object) -> Flask:
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, copied for every test."""
+    path = tmp_path_factory.mktemp("ui-template") / "template.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def ui_engine(template_db: Path, tmp_path: Path) -> Iterator[Engine]:
+    path = tmp_path / "ui.db"
+    shutil.copyfile(template_db, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(ui_engine: Engine) -> Iterator[Session]:
+    """A plain session on this test's own database (overrides the rolled-back one)."""
+    with Session(ui_engine, expire_on_commit=False) as sess:
+        yield sess
+
+
+def build_app(engine: Engine, **config: object) -> Flask:
     app = create_app({"TESTING": True, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-                      "SECRET_KEY": "tests", "WTF_CSRF_ENABLED": False, **config})
-    app.extensions["opsgate_sessionmaker"] = lambda: session
+                      "SECRET_KEY": "tests", "WTF_CSRF_ENABLED": False, "START_WORKER": False, **config})
     return app
 
 
 @pytest.fixture
-def app(session: Session, sqlite_engine: Engine) -> Flask:
-    return build_app(session, sqlite_engine)
+def app(ui_engine: Engine) -> Iterator[Flask]:
+    flask_app = build_app(ui_engine)
+    yield flask_app
+    flask_app.extensions["opsgate_engine"].dispose()
 
 
 @pytest.fixture
-def csrf_app(session: Session, sqlite_engine: Engine) -> Flask:
+def csrf_app(ui_engine: Engine) -> Iterator[Flask]:
     """The app with CSRF checks on, as in production."""
-    return build_app(session, sqlite_engine, WTF_CSRF_ENABLED=True)
+    flask_app = build_app(ui_engine, WTF_CSRF_ENABLED=True)
+    yield flask_app
+    flask_app.extensions["opsgate_engine"].dispose()
 
 
 @pytest.fixture

@@ -97,6 +97,7 @@ def test_task_completion_and_refusal_in_words(login, people, purchase, session):
     assert "comment is required" in no_comment.get_data(as_text=True)
     approved = manager.post(f"/tasks/{gate.id}", data={"decision": "approve"})
     assert approved.status_code == 302
+    session.expire_all()
     assert services.get_case(session, purchase.key).status == "closed"
 
 
@@ -140,6 +141,7 @@ def test_process_pages_and_comparison(login, people, purchase, deploy, session):
     diff = owner.get("/processes/purchase_approval/compare?a=1&b=2").get_data(as_text=True)
     assert "Check request" in diff and "Review request" in diff
     # The running case stays on version 1.
+    session.expire_all()
     assert services.get_case(session, purchase.key).definition.version == 1
     broken = owner.post("/processes/deploy", data=xml.replace('candidateGroups="engineer"', 'candidateGroups="nobody"').encode(),
                         content_type="application/xml")
@@ -151,6 +153,7 @@ def test_language_choice_is_remembered(login, people, session):
     client = login(people["requester"])
     client.post("/language", data={"locale": "zh_Hans", "next": "/"})
     assert "你好" in client.get("/").get_data(as_text=True)
+    session.expire_all()
     assert users.get_user(session, "rita").locale == "zh_Hans"
 
 
