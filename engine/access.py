@@ -19,12 +19,17 @@ def check_role(actor: User, *roles: str, action: str) -> None:
         raise NotAllowed(f"role: {action} needs one of the groups {', '.join(roles)}")
 
 
-def check_may_start(actor: User) -> None:
-    """Refuse an auditor (read-only) or an inactive user opening a case."""
+def check_may_write(actor: User) -> None:
+    """Refuse any change by an auditor (read-only) or an inactive user."""
     if not actor.active:
         raise NotAllowed("role: the account is disabled")
     if "auditor" in actor.group_names and not actor.group_names - {"auditor", "requester"}:
         raise NotAllowed("role: auditors read cases and change nothing")
+
+
+def check_may_start(actor: User) -> None:
+    """Refuse an auditor (read-only) or an inactive user opening a case."""
+    check_may_write(actor)
 
 
 def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any],

@@ -45,26 +45,33 @@ def _stamp(at: Any) -> str:
 
 
 def _make(chain: str, case_id: int | None, seq: int, prev: str, actor: User | str | None, type_: str,
-          task: str | None, data: Any) -> AuditEvent:
+          task: str | None, data: Any) -> dict[str, Any]:
     at = clock.now()
     name = actor_name(actor)
     clean = json.loads(json.dumps(data or {}, default=str))
     digest = event_hash(chain, seq, _stamp(at), name, type_, task, clean, prev)
-    return AuditEvent(chain=chain, case_id=case_id, seq=seq, at=at, actor=name, type=type_, task=task,
-                      data=clean, prev_hash=prev, hash=digest)
+    return {"chain": chain, "case_id": case_id, "seq": seq, "at": at, "actor": name, "type": type_,
+            "task": task, "data": clean, "prev_hash": prev, "hash": digest}
 
 
 def append(session: Session, case: Case, *, actor: User | str | None, type: str,
-           task: str | None = None, data: Any = None) -> AuditEvent:
-    """Append an event to a case's chain (the case row, flushed by the caller, keeps the head)."""
+           task: str | None = None, data: Any = None) -> dict[str, Any]:
+    """Append an event to a case's chain (the case row, flushed by the caller, keeps the head).
+
+    The row is written at once with a plain INSERT: events are never changed afterwards, so
+    they need no unit-of-work bookkeeping, and a racing second writer of the same sequence
+    number fails here, on the (chain, seq) unique key. Returns the written row as a dict."""
     seq = case.audit_seq + 1
     event = _make(case.key, case.id, seq, case.audit_head or GENESIS, actor, type, task, data)
-    case.audit_seq, case.audit_head = seq, event.hash
-    session.add(event)
+    case.audit_seq, case.audit_head = seq, event["hash"]
+    session.connection().execute(_INSERT, event)
     return event
 
 
-def append_system(session: Session, *, actor: User | str | None, type: str, data: Any = None) -> AuditEvent:
+_INSERT = AuditEvent.__table__.insert()
+
+
+def append_system(session: Session, *, actor: User | str | None, type: str, data: Any = None) -> dict[str, Any]:
     """Append an event that belongs to no case, to the system chain (row-locked head)."""
     head = session.scalars(select(AuditChain).where(AuditChain.name == SYSTEM_CHAIN).with_for_update()).first()
     if head is None:
@@ -72,9 +79,9 @@ def append_system(session: Session, *, actor: User | str | None, type: str, data
         session.add(head)
     seq = head.seq + 1
     event = _make(SYSTEM_CHAIN, None, seq, head.head or GENESIS, actor, type, None, data)
-    head.seq, head.head = seq, event.hash
-    session.add(event)
+    head.seq, head.head = seq, event["hash"]
     session.flush()
+    session.connection().execute(_INSERT, event)
     return event
 
 

@@ -231,9 +231,15 @@ def task_rules(element: etree._Element) -> dict[str, Any]:
     }
 
 
-def end_outcome(element: etree._Element) -> str | None:
-    """Read an end event's outcome property."""
-    return _props(element).get("outcome") or None
+def end_rules(element: etree._Element) -> dict[str, Any]:
+    """Read an end event's outcome and, when the path owes other records, its required_records."""
+    props = _props(element)
+    out: dict[str, Any] = {}
+    if props.get("outcome"):
+        out["outcome"] = props["outcome"]
+    if "required_records" in props:
+        out["required_records"] = [r.strip() for r in props["required_records"].split(",") if r.strip()]
+    return out
 
 
 def timer_escalates(element: etree._Element) -> bool:

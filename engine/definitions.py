@@ -199,10 +199,10 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
                                   "user task has no form: add camunda:formData fields (at least one)")
                 manifest["tasks"][bpmn_id] = {**rules, "name": ts.bpmn_name or bpmn_id, "lane": ts.lane,
                                               "candidate_groups": groups, "form": read.fields}
-            elif local == "endEvent":
-                outcome = bpmn_xml.end_outcome(element)
-                if outcome:
-                    manifest["end_events"][bpmn_id] = {"outcome": outcome}
+            elif local == "endEvent" and each is spec:
+                rules = bpmn_xml.end_rules(element)
+                if rules:
+                    manifest["end_events"][bpmn_id] = rules
             if element.xpath("./bpmn:timerEventDefinition", namespaces=bpmn_xml.NS):
                 kind = {"boundaryEvent": "boundary", "startEvent": "start"}.get(local, "intermediate")
                 manifest["timers"][bpmn_id] = {"kind": kind, "escalation": bpmn_xml.timer_escalates(element),

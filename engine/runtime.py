@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, inspect, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
@@ -28,7 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 from models import Case, HumanTask, Timer
 
 from . import audit, clock, definitions, scripting
-from .errors import EngineError
+from .errors import Conflict, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +84,16 @@ def restore(state: str, loaded: definitions.Loaded) -> BpmnWorkflow:
 
 @dataclass
 class Instance:
-    """A case with its restored workflow and its process version's parsed definition."""
+    """A case with its restored workflow and its process version's parsed definition.
+
+    `ready_before` and `timers_before` are the projections as last saved (they are a function
+    of the stored state), so saving only writes what changed, without reading them back."""
 
     case: Case
     workflow: BpmnWorkflow
     loaded: definitions.Loaded
+    ready_before: frozenset[str] = frozenset()
+    timers_before: frozenset[tuple[str, dt.datetime]] = frozenset()
 
     def task_rules(self, element_id: str) -> dict[str, Any]:
         return self.loaded.manifest["tasks"].get(element_id, {})
@@ -96,7 +102,13 @@ class Instance:
 def open_instance(session: Session, case: Case) -> Instance:
     """Restore a case's workflow."""
     loaded = definitions.load_by_id(session, case.definition_id)
-    return Instance(case, restore(case.state, loaded), loaded)
+    workflow = restore(case.state, loaded)
+    return Instance(case, workflow, loaded, _ready_ids(workflow),
+                    frozenset((str(t.id), due) for t, due in waiting_timers(workflow)))
+
+
+def _ready_ids(workflow: BpmnWorkflow) -> frozenset[str]:
+    return frozenset(str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True))
 
 
 def step(instance: Instance) -> None:
@@ -168,15 +180,19 @@ def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, dt.datetime]]:
     return out
 
 
-def _outcome(instance: Instance, data: dict[str, Any]) -> str:
+def _closing(instance: Instance, data: dict[str, Any]) -> tuple[str, list[str]]:
+    """Return the outcome and the records owed, from the end event reached (latest first)."""
     ends = instance.loaded.manifest.get("end_events", {})
-    reached = [t for t in instance.workflow.get_tasks(state=TaskState.COMPLETED)
-               if isinstance(t.task_spec, EndEvent)]
+    reached = [t for t in instance.workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)
+               if t.workflow is instance.workflow]
+    outcome, required = None, None
     for task in sorted(reached, key=lambda t: t.last_state_change, reverse=True):
-        found = ends.get(getattr(task.task_spec, "bpmn_id", None) or "", {}).get("outcome")
-        if found:
-            return found
-    return str(data.get("outcome") or "completed")
+        rules = ends.get(getattr(task.task_spec, "bpmn_id", None) or "", {})
+        outcome = outcome or rules.get("outcome")
+        required = rules.get("required_records") if required is None else required
+    if required is None:
+        required = instance.loaded.manifest["process"].get("required_records", [])
+    return outcome or str(data.get("outcome") or "completed"), required
 
 
 def save(session: Session, instance: Instance, *, actor: Any) -> None:
@@ -192,29 +208,89 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         value = data.get(column)
         if value not in (None, "") and getattr(case, column) != str(value):
             setattr(case, column, str(value))
-    timers = waiting_timers(workflow)
-    _project_tasks(session, instance, timers, now)
-    _project_timers(session, instance, timers)
     if workflow.is_completed() and case.status == "open":
-        case.outcome = _outcome(instance, data)
+        case.outcome, required = _closing(instance, data)
         case.status = "cancelled" if case.outcome == "cancelled" else "closed"
         case.closed_at = now
-        required = instance.loaded.manifest["process"].get("required_records", [])
         missing = [r for r in required if data.get(r) in (None, "")]
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
+    timers = waiting_timers(workflow)
+    _project_tasks(session, instance, timers, now)
+    _project_timers(session, instance, timers)
+    write_case(session, case)
+
+
+# Columns a case action may change; written together by one prepared UPDATE.
+_CASE_COLUMNS = ("state", "serializer_version", "data", "actors", "updated_at", "priority", "system", "provider",
+                 "status", "outcome", "closed_at", "audit_seq", "audit_head", "title")
+_case_table = Case.__table__
+_UPDATE_CASE = (update(_case_table)
+                .where(_case_table.c.id == bindparam("_id"), _case_table.c.version_id == bindparam("_old"))
+                .values({**{c: bindparam(c) for c in _CASE_COLUMNS}, "version_id": bindparam("_new")}))
+_task_table = HumanTask.__table__
+_END_TASK_COLUMNS = ("state", "ended_at", "completed_by_id", "assignee_id", "claimed_at")
+_END_TASK = (update(_task_table)
+             .where(_task_table.c.id == bindparam("_id"), _task_table.c.state == "ready")
+             .values({c: bindparam(c) for c in _END_TASK_COLUMNS}))
+
+
+_INSERT_TASK = _task_table.insert()
+_INSERT_TIMER = Timer.__table__.insert()
+_DELETE_TIMERS = delete(Timer.__table__).where(Timer.__table__.c.case_id == bindparam("_case"))
+
+
+def write_case(session: Session, case: Case) -> None:
+    """Write a case with one prepared UPDATE guarded by its version.
+
+    The unit of work would do the same with far more bookkeeping on the hottest path; the ORM
+    object is then told its new committed values, so callers keep an accurate Case. An UPDATE
+    that matches no row means another action won the race: Conflict, and the caller rolls back."""
+    state = inspect(case)
+    if state.pending or state.transient:
+        session.flush([case])
+    if not state.committed_state:
+        return
+    old = state.committed_state.get("version_id", case.version_id)
+    params = {c: getattr(case, c) for c in _CASE_COLUMNS}
+    result = session.connection().execute(_UPDATE_CASE, {**params, "_id": case.id, "_old": old, "_new": old + 1})
+    if result.rowcount != 1:
+        raise Conflict("the case was changed by someone else at the same time; reload it and try again")
+    set_committed_value(case, "version_id", old + 1)
+    _mark_written(session, case)
+
+
+def _mark_written(session: Session, obj: Any) -> None:
+    # What a flush does after writing a row: everything committed, nothing left to flush.
+    # (SQLAlchemy's InstanceState._commit_all; pinned to SQLAlchemy < 2.2 in pyproject.)
+    state = inspect(obj)
+    state._commit_all(state.dict, session.identity_map)
+
+
+def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.datetime,
+             completed_by_id: int | None = None) -> None:
+    """Move a ready task row to its end state with one UPDATE that only a ready row matches."""
+    values = {"state": state, "ended_at": ended_at, "completed_by_id": completed_by_id,
+              "assignee_id": task.assignee_id if task.assignee_id or completed_by_id is None else completed_by_id,
+              "claimed_at": task.claimed_at if task.claimed_at or completed_by_id is None else ended_at}
+    result = session.connection().execute(_END_TASK, {**values, "_id": task.id})
+    if result.rowcount != 1:
+        raise Conflict(f"{task.name} is no longer ready")
+    for key, value in values.items():
+        set_committed_value(task, key, value)
+    _mark_written(session, task)
 
 
 def _project_tasks(session: Session, instance: Instance, timers: list[tuple[Any, dt.datetime]],
                    now: dt.datetime) -> None:
     case, workflow = instance.case, instance.workflow
     ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
-    rows = {row.id: row for row in session.scalars(
-        select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready"))} if case.id else {}
-    for task_id, row in rows.items():
-        if task_id not in ready:
-            row.state, row.ended_at = "cancelled", now
-    if not ready:
+    for task_id in instance.ready_before - set(ready):
+        row = session.get(HumanTask, task_id)
+        if row is not None and row.state == "ready":
+            end_task(session, row, state="cancelled", ended_at=now)
+    new = [task for task_id, task in ready.items() if task_id not in instance.ready_before]
+    if not new:
         return
     # An SLA boundary timer attached to a task is that task's due time.
     due_by_parent: dict[Any, dt.datetime] = {}
@@ -222,29 +298,37 @@ def _project_tasks(session: Session, instance: Instance, timers: list[tuple[Any,
         parent = timer_task.parent.id if timer_task.parent is not None else None
         if parent is not None and (parent not in due_by_parent or due < due_by_parent[parent]):
             due_by_parent[parent] = due
-    for task_id, task in ready.items():
-        if task_id in rows:
-            continue
+    rows = []
+    for task in new:
         element = task.task_spec.bpmn_id
         rules = instance.task_rules(element)
-        session.add(HumanTask(
-            id=task_id, case_id=case.id, element_id=element, name=task.task_spec.bpmn_name or element,
-            lane=task.task_spec.lane, candidate_groups=rules.get("candidate_groups") or [],
-            state="ready", created_at=now,
-            due_at=due_by_parent.get(task.parent.id) if task.parent is not None else None,
-        ))
+        rows.append({
+            "id": str(task.id), "case_id": case.id, "element_id": element,
+            "name": task.task_spec.bpmn_name or element, "lane": task.task_spec.lane,
+            "candidate_groups": rules.get("candidate_groups") or [], "state": "ready", "created_at": now,
+            "due_at": due_by_parent.get(task.parent.id) if task.parent is not None else None,
+            "assignee_id": None, "claimed_at": None, "ended_at": None, "completed_by_id": None,
+        })
+    # New rows go in with a plain INSERT: cheaper than the unit of work, same transaction.
+    session.connection().execute(_INSERT_TASK, rows)
 
 
 def _project_timers(session: Session, instance: Instance, timers: list[tuple[Any, dt.datetime]]) -> None:
     case = instance.case
-    manifest_timers = instance.loaded.manifest.get("timers", {})
-    if case.id:
-        session.execute(delete(Timer).where(Timer.case_id == case.id))
-    if case.status != "open":
+    after = frozenset((str(t.id), due) for t, due in timers) if case.status == "open" else frozenset()
+    if after == instance.timers_before:
         return
+    if instance.timers_before:
+        session.connection().execute(_DELETE_TIMERS, {"_case": case.id})
+    if not after:
+        return
+    manifest_timers = instance.loaded.manifest.get("timers", {})
+    rows = []
     for task, due in timers:
         element = task.task_spec.bpmn_id
         info = manifest_timers.get(element, {})
-        session.add(Timer(case_id=case.id, definition_id=case.definition_id, task_id=str(task.id),
-                          element_id=element, kind=info.get("kind", "intermediate"),
-                          escalation=bool(info.get("escalation")), due_at=due))
+        rows.append({"case_id": case.id, "definition_id": case.definition_id, "task_id": str(task.id),
+                     "element_id": element, "kind": info.get("kind", "intermediate"),
+                     "escalation": bool(info.get("escalation")), "due_at": due,
+                     "claimed_by": None, "claimed_until": None})
+    session.connection().execute(_INSERT_TIMER, rows)

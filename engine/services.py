@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -57,7 +57,8 @@ def _race_safe(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _races():
+        session = args[0]
+        with _races(), session.no_autoflush:  # type: ignore[attr-defined]
             return fn(*args, **kwargs)
 
     return wrapper
@@ -178,8 +179,11 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
     return [t for t in rows if mine & set(t.candidate_groups or ())][:limit]
 
 
+_TASK_WITH_CASE = select(HumanTask).options(joinedload(HumanTask.case)).where(HumanTask.id == bindparam("tid"))
+
+
 def _ready_task(session: Session, task_id: str) -> HumanTask:
-    task = session.get(HumanTask, str(task_id))
+    task = session.scalars(_TASK_WITH_CASE, {"tid": str(task_id)}).first()
     if task is None:
         raise NotFound(f"no task {task_id}")
     if task.state != "ready":
@@ -195,6 +199,7 @@ def _check_actor(task: HumanTask, case: Case, actor: User, rules: dict[str, Any]
 @_race_safe
 def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Take a ready task so that others in the group see it as taken."""
+    access.check_may_write(actor)
     task = _ready_task(session, task_id)
     case = task.case
     if task.assignee_id == actor.id:
@@ -213,6 +218,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 @_race_safe
 def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Give a claimed task back to its group (its holder, or an admin)."""
+    access.check_may_write(actor)
     task = _ready_task(session, task_id)
     if task.assignee_id is None:
         return task
@@ -229,6 +235,7 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 @_race_safe
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
+    access.check_may_write(actor)
     task = _ready_task(session, task_id)
     case = task.case
     if task.assignee_id is not None and task.assignee_id != actor.id:
@@ -249,9 +256,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     spiff_task.run()
     runtime.step(instance)
     now = clock.now()
-    task.state, task.ended_at, task.completed_by_id = "completed", now, actor.id
-    if task.assignee_id is None:
-        task.assignee_id, task.claimed_at = actor.id, now
+    runtime.end_task(session, task, state="completed", ended_at=now, completed_by_id=actor.id)
     actors = dict(case.actors or {})
     actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
     case.actors = actors

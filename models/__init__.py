@@ -3,12 +3,14 @@ from .attachment import Attachment
 from .audit import AuditChain, AuditEvent
 from .base import Base
 from .case import Case, CaseCounter
+from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScorecard
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
 from .task import HumanTask, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "Group", "HumanTask",
+    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
+    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask",
     "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, intpk, json_data, timestamp
@@ -16,6 +16,10 @@ class Case(Base):
     __table_args__ = (
         Index("ix_case_process_status", "process_key", "status"),
         Index("ix_case_provider_created", "provider", "created_at"),
+        # One open case per (process, dedup_key): an alert storm folds into it (engine/intake).
+        Index("uq_case_open_dedup", "process_key", "dedup_key", unique=True,
+              sqlite_where=text("status = 'open' AND dedup_key IS NOT NULL"),
+              postgresql_where=text("status = 'open' AND dedup_key IS NOT NULL")),
     )
 
     id: Mapped[intpk]
@@ -43,6 +47,9 @@ class Case(Base):
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     closed_at: Mapped[timestamp | None]
+    # Alert deduplication: the key a monitoring system posted, and how many posts it folded.
+    dedup_key: Mapped[str | None] = mapped_column(String(200))
+    occurrences: Mapped[int] = mapped_column(default=1, server_default="1")
 
     definition: Mapped[ProcessDefinition] = relationship()
     requester: Mapped[User | None] = relationship()

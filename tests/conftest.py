@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from engine import db, definitions, users
@@ -38,9 +38,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     path = tmp_path_factory.mktemp("db") / "opsgate.db"
     engine = db.make_engine(f"sqlite:///{path}")
+    _real_sqlite_transactions(engine)
     db.upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def _real_sqlite_transactions(engine: Engine) -> None:
+    """Make pysqlite emit BEGIN itself (SQLAlchemy's documented recipe).
+
+    Otherwise the driver defers BEGIN to the first write, a test session's SAVEPOINT opens
+    the real transaction, and a commit inside a test (an HTTP request's) persists for good.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
 
 
 @pytest.fixture(autouse=True)

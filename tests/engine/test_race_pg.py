@@ -34,18 +34,19 @@ def test_two_threads_one_task_exactly_one_wins(pg_clean, action):
     maker = db.make_sessionmaker(pg_clean)
     barrier = threading.Barrier(2, timeout=20)
     outcomes: dict[str, str] = {}
+    racing: set[int] = set()
+
+    @event.listens_for(pg_clean, "before_cursor_execute")
+    def wait_for_the_other(_conn, _cursor, statement, *_args):
+        # Hold each racer at its first write, so both have read the same state first.
+        me = threading.get_ident()
+        if me in racing and statement.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            racing.discard(me)
+            barrier.wait()
 
     def work(name: str) -> None:
         session: Session = maker()
-
-        waited = []
-
-        @event.listens_for(session, "before_flush")
-        def wait_for_the_other(*_args):  # both have loaded and acted before either writes
-            if not waited:
-                waited.append(True)
-                barrier.wait()
-
+        racing.add(threading.get_ident())
         try:
             actor = users.get_user(session, name)
             if action == "complete":
@@ -65,6 +66,7 @@ def test_two_threads_one_task_exactly_one_wins(pg_clean, action):
         t.start()
     for t in threads:
         t.join(30)
+    event.remove(pg_clean, "before_cursor_execute", wait_for_the_other)
     assert sorted(v.split(":")[0] for v in outcomes.values()) == ["conflict", "won"], outcomes
     winner = next(n for n, v in outcomes.items() if v == "won")
     with maker() as s:

@@ -1,112 +1,137 @@
-"""Web UI fixtures: each test gets its own copy of a migrated SQLite database, so the pages
-commit for real (as in production) and nothing leaks into other tests; `session` here is a
-plain session on that database (make_user and deploy use it), committed by the setup.
+"""HTTP fixtures: the app bound to the test's rolled-back session, and JSON API clients.
+
+Requests share the test's `session`, so what a test sets up is visible to the app once the
+test commits it (a commit inside the test only releases a savepoint; the outer transaction
+is still rolled back after the test).
 """
+
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_login import login_user
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
-from engine import db, services
-from models import Case, User
+from engine import users
+from models import User
 from webui import create_app
 
-DATA = Path(__file__).resolve().parent.parent / "data"
-PASSWORD = "correct-horse-1"
+API = "/api/v1"
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite file, copied for every test."""
-    path = tmp_path_factory.mktemp("ui-template") / "template.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    return path
+class _Borrowed:
+    """The test's session as the app sees it: the request teardown must not close it."""
 
+    def __init__(self, session: Session):
+        self._session = session
 
-@pytest.fixture
-def ui_engine(template_db: Path, tmp_path: Path) -> Iterator[Engine]:
-    path = tmp_path / "ui.db"
-    shutil.copyfile(template_db, path)
-    engine = db.make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def close(self) -> None:
+        """Keep the session open for the test."""
 
 
 @pytest.fixture
-def session(ui_engine: Engine) -> Iterator[Session]:
-    """A plain session on this test's own database (overrides the rolled-back one)."""
-    with Session(ui_engine, expire_on_commit=False) as sess:
-        yield sess
+def app(session: Session, sqlite_engine: Engine) -> Iterator[Flask]:
+    """The web app, CSRF on, talking to the test's session."""
+    app = create_app({
+        "TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": str(sqlite_engine.url),
+        "START_WORKER": False, "WTF_CSRF_ENABLED": True,
+    })
+    app.extensions["opsgate_sessionmaker"] = lambda: _Borrowed(session)
 
+    @app.post("/_test/login/<int:user_id>")
+    @app.extensions["csrf"].exempt
+    def _test_login(user_id: int) -> str:
+        # Stands in for the login form: what follows is a normal Flask-Login session.
+        user = session.get(User, user_id)
+        assert user is not None
+        login_user(user)
+        return "ok"
 
-def build_app(engine: Engine, **config: object) -> Flask:
-    app = create_app({"TESTING": True, "DATABASE_URL": engine.url.render_as_string(hide_password=False),
-                      "SECRET_KEY": "tests", "WTF_CSRF_ENABLED": False, "START_WORKER": False, **config})
-    return app
-
-
-@pytest.fixture
-def app(ui_engine: Engine) -> Iterator[Flask]:
-    flask_app = build_app(ui_engine)
-    yield flask_app
-    flask_app.extensions["opsgate_engine"].dispose()
-
-
-@pytest.fixture
-def csrf_app(ui_engine: Engine) -> Iterator[Flask]:
-    """The app with CSRF checks on, as in production."""
-    flask_app = build_app(ui_engine, WTF_CSRF_ENABLED=True)
-    yield flask_app
-    flask_app.extensions["opsgate_engine"].dispose()
+    yield app
 
 
 @pytest.fixture
-def login(app: Flask) -> Callable[..., FlaskClient]:
-    """Return a client logged in as the given user (made with password PASSWORD)."""
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
 
-    def make(user: User, flask_app: Flask | None = None) -> FlaskClient:
-        client = (flask_app or app).test_client()
-        response = client.post("/login", data={"name": user.name, "password": PASSWORD})
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return client
+
+class ApiClient:
+    """Calls /api/v1 as one user, with a bearer token or with a browser session."""
+
+    def __init__(self, client: FlaskClient, user: User | None, auth: str, headers: dict[str, str]):
+        self.client, self.user, self.auth, self.headers = client, user, auth, headers
+
+    def request(self, method: str, path: str, **kw: Any) -> TestResponse:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return self.client.open(API + path, method=method, headers=headers, **kw)
+
+    def get(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> TestResponse:
+        return self.request("POST", path, **kw)
+
+    def open_ticket(self, summary: str = "Printer on fire", **extra: Any) -> dict[str, Any]:
+        """Open an api_ticket case (the `ticket` fixture's process); return its JSON."""
+        body = {"process": "api_ticket", "title": summary, "data": {"summary": summary}, **extra}
+        response = self.post("/cases", json=body)
+        assert response.status_code in (200, 201), response.json
+        return response.json
+
+
+def session_client(app: Flask, user: User) -> ApiClient:
+    """Log a browser in as `user`; its writes carry the session's CSRF token."""
+    browser = app.test_client()
+    assert browser.post(f"/_test/login/{user.id}").status_code == 200
+    me = browser.get(API + "/me")
+    assert me.status_code == 200, me.json
+    return ApiClient(browser, user, "session", {"X-CSRFToken": me.json["csrf_token"]})
+
+
+def token_client(app: Flask, session: Session, user: User) -> ApiClient:
+    """A script holding an API token for `user`."""
+    token = users.create_token(session, user.name, actor=None, name="test")
+    session.commit()
+    return ApiClient(app.test_client(), user, "token", {"Authorization": f"Bearer {token}"})
+
+
+@pytest.fixture(params=["token", "session"])
+def auth(request: pytest.FixtureRequest) -> str:
+    """Run a test once with a bearer token and once with a browser session."""
+    return request.param
+
+
+@pytest.fixture
+def api_as(app: Flask, session: Session, make_user: Callable[..., User], auth: str
+           ) -> Callable[..., ApiClient]:
+    """api_as("engineer") or api_as(user): an API client for a (new) user, in the test's auth mode."""
+
+    def make(*groups: str | User, mode: str | None = None, name: str | None = None) -> ApiClient:
+        if groups and isinstance(groups[0], User):
+            user = groups[0]
+        else:
+            user = make_user(*[g for g in groups if isinstance(g, str)], name=name)
+        session.commit()
+        if (mode or auth) == "session":
+            return session_client(app, user)
+        return token_client(app, session, user)
 
     return make
 
 
 @pytest.fixture
-def people(make_user: Callable[..., User], session: Session) -> dict[str, User]:
-    """One user per role the pages care about, committed."""
-    made = {
-        "requester": make_user(name="rita", password=PASSWORD),
-        "engineer": make_user("engineer", name="erin", password=PASSWORD),
-        "manager": make_user("manager", name="mona", password=PASSWORD),
-        "cab": make_user("cab", name="cathy", password=PASSWORD),
-        "change_manager": make_user("change_manager", name="carl", password=PASSWORD),
-        "auditor": make_user("auditor", name="aude", password=PASSWORD),
-        "process_owner": make_user("process_owner", name="paul", password=PASSWORD),
-        "supervisor": make_user("supervisor", name="suzy", password=PASSWORD),
-        "admin": make_user("admin", name="ada", password=PASSWORD),
-    }
+def ticket(deploy: Callable[..., Any], session: Session) -> str:
+    """Deploy the API test process (triage by service_desk, approval by engineer); its key."""
+    deploy("api_ticket.bpmn")
     session.commit()
-    return made
+    return "api_ticket"
 
-
-@pytest.fixture
-def purchase(deploy: Callable, session: Session, people: dict[str, User]) -> Case:
-    """A purchase_approval case opened by the requester, waiting on the engineer's review."""
-    deploy("camunda_approval.bpmn")
-    case = services.start_case(session, "purchase_approval", {"item": "Laptop", "amount": 1200},
-                               actor=people["requester"], title="New laptop")
-    session.commit()
-    return case

@@ -14,6 +14,7 @@ PREFIXES = {
     "account_onboarding": "ACC",
     "account_offboarding": "OFF",
     "backup_restore_drill": "DRL",
+    "rectification": "RCT",
 }
 
 

@@ -67,7 +67,6 @@ def test_not_an_emergency_closes_as_reclassified(desk):
     assert desk.tasks(case) == []
 
 
-@pytest.mark.xfail(strict=True, reason="engine: required_records on an end event is not read yet")
 def test_a_reclassified_case_owes_no_emergency_records(desk):
     case = desk.start("emergency_response", REPORT, by="sam")
     case = desk.act(case, "accept_and_classify", {"classification": "not_emergency", "fault_type": "other"}, by="sam")

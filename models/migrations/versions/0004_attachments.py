@@ -1,7 +1,7 @@
 """attachments on cases
 
-Revision ID: 0002_attachments
-Revises: 0001
+Revision ID: 0004_attachments
+Revises: 0003_case_dedup
 Create Date: 2026-11-27 00:10:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import models.base
 
-revision = "0002_attachments"
-down_revision = "0001"
+revision = "0004_attachments"
+down_revision = "0003_case_dedup"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,160 @@
+"""Benchmark: opsgate's complete-task step against the raw SpiffWorkflow floor, side by side.
+
+    python bench/engine.py [--cases 300] [--postgres postgresql+psycopg://...]
+
+Both sides drive the same 4-user-task process (tests/data/four_steps.bpmn) case by case:
+
+* floor: per step, one SQLite read of the serialized instance, deserialize (spec kept apart),
+  complete the ready task, do_engine_steps, serialize, one SQLite write, commit; the same
+  restricted script engine and the same SQLite pragmas (WAL, synchronous=NORMAL) as opsgate.
+* opsgate: per step, `services.complete_task(...)` and the commit, as a request would do it
+  (authorization, form validation, task projection, timer projection, audit event).
+
+The sides alternate step by step in one process, so machine noise hits them alike; the ratio
+of medians is what to compare across machines. Both wall time and this process's CPU time are
+reported: on a shared, busy machine the CPU-time ratio is the steadier one (for PostgreSQL,
+the server's CPU is not in it; read the wall ratio there).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parent.parent
+# This file is named like the package it measures: keep its own folder off the import path.
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+
+from sqlalchemy import select  # noqa: E402
+
+from engine import db, definitions, runtime, scripting, services, users  # noqa: E402
+from models import HumanTask  # noqa: E402
+
+BPMN = ROOT / "tests" / "data" / "four_steps.bpmn"
+STEPS = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
+         ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "done"}, "eng2")]
+
+
+class Floor:
+    """Raw SpiffWorkflow with one SQLite read and one write (and a commit) per step."""
+
+    def __init__(self, loaded: definitions.Loaded, path: str) -> None:
+        self.loaded = loaded
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS instance (id INTEGER PRIMARY KEY, state TEXT)")
+        self.next_id = 0
+
+    def start(self) -> int:
+        wf = BpmnWorkflow(self.loaded.spec, self.loaded.subprocess_specs, script_engine=scripting.script_engine())
+        wf.task_tree.data.update({"title": "t", "urgent": True, "system": "erp"})
+        wf.do_engine_steps()
+        self.next_id += 1
+        self.conn.execute("INSERT INTO instance VALUES (?, ?)", (self.next_id, runtime.dump(wf)))
+        return self.next_id
+
+    def step(self, case_id: int, data: dict) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        self.conn.execute("BEGIN")
+        (state,) = self.conn.execute("SELECT state FROM instance WHERE id = ?", (case_id,)).fetchone()
+        wf = runtime.restore(state, self.loaded)
+        task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
+        task.data.update(data)
+        task.run()
+        wf.do_engine_steps()
+        self.conn.execute("UPDATE instance SET state = ? WHERE id = ?", (runtime.dump(wf), case_id))
+        self.conn.execute("COMMIT")
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+class Opsgate:
+    """The same steps through services.complete_task, one transaction each, as a request does."""
+
+    def __init__(self, url: str) -> None:
+        engine = db.make_engine(url)
+        if url.startswith("postgresql"):
+            from sqlalchemy import text
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        db.upgrade(engine)
+        self.maker = db.make_sessionmaker(engine)
+        with self.maker.begin() as s:
+            definitions.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
+            for name, groups in (("req", []), ("desk", ["service_desk"]), ("eng", ["engineer"]),
+                                 ("eng2", ["engineer"]), ("cm", ["change_manager"])):
+                users.create_user(s, name, groups, actor=None)
+        with self.maker() as s:
+            self.people = {u: users.get_user(s, u) for u in ("req", "desk", "eng", "eng2", "cm")}
+            s.expunge_all()
+
+    def start(self) -> int:
+        with self.maker.begin() as s:
+            case = services.start_case(s, "four_steps", {"title": "t", "urgent": True, "system": "erp"},
+                                       actor=self.people["req"])
+            return case.id
+
+    def ready_task(self, case_id: int) -> str:
+        with self.maker() as s:
+            return s.scalar(select(HumanTask.id).where(HumanTask.case_id == case_id, HumanTask.state == "ready"))
+
+    def step(self, task_id: str, data: dict, who: str) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        s = self.maker()
+        # The engine only reads the actor (id, name, groups): a loaded user object serves as it is.
+        services.complete_task(s, task_id, data, actor=self.people[who])
+        s.commit()
+        s.close()
+        return time.perf_counter() - t0, time.process_time() - c0
+
+
+def run(floor: Floor, sides: dict[str, Opsgate], cases: int) -> dict[str, list[tuple[float, float]]]:
+    """Alternate step by step between the floor and each opsgate side; (wall, cpu) per step."""
+    times: dict[str, list[tuple[float, float]]] = {"floor": [], **{name: [] for name in sides}}
+    for _ in range(cases):
+        ids = {"floor": floor.start(), **{name: side.start() for name, side in sides.items()}}
+        for _element, data, who in STEPS:
+            times["floor"].append(floor.step(ids["floor"], data))
+            for name, side in sides.items():
+                task_id = side.ready_task(ids[name])
+                times[name].append(side.step(task_id, data, who))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--postgres", default=None, help="also run opsgate on this PostgreSQL URL")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="opsgate-bench-"))
+    sides = {"opsgate_sqlite": Opsgate(f"sqlite:///{tmp}/opsgate.db")}
+    if args.postgres:
+        sides["opsgate_postgres"] = Opsgate(args.postgres)
+    with sides["opsgate_sqlite"].maker() as s:
+        loaded = definitions.load(s, definitions.get_definition(s, "four_steps"))
+    floor = Floor(loaded, str(tmp / "floor.db"))
+    run(floor, sides, max(5, args.cases // 10))  # warm up caches and the JIT-less interpreter alike
+    times = run(floor, sides, args.cases)
+    result: dict[str, float | int] = {"cases": args.cases, "steps_per_side": len(times["floor"])}
+    for kind, index in (("wall", 0), ("cpu", 1)):
+        floor_median = statistics.median(t[index] for t in times["floor"])
+        result[f"floor_{kind}_median_ms"] = round(floor_median * 1000, 3)
+        for name in sides:
+            median = statistics.median(t[index] for t in times[name])
+            result[f"{name}_{kind}_median_ms"] = round(median * 1000, 3)
+            result[f"{name}_{kind}_ratio"] = round(median / floor_median, 2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,279 @@
+"""The measures a provider's month is scored on, as SQL over cases and their audit events.
+
+Each measure is a population of cases (the denominator) and a condition on them (the
+numerator), or a value averaged over the population. The same definition gives the
+aggregate (one GROUP BY query for every provider and measure) and the drill-down (the
+cases behind a KPI), so a figure can always be traced to its cases.
+
+How the process pack's records are read (docs/bpmn.md; the conventions are below):
+
+* incident: `source` in the case data (phone, portal, monitoring, inspection); priority
+  P1-P4 picks the response and resolution targets from the evaluation configuration
+  (the same as the pack's incident_priority.dmn); the response is the first claim or
+  completion of a task in the case; the resolution is the completion of the `resolve`
+  task (or the close); a `case_escalated` event or a completed escalation task marks an
+  escalation; `confirm_resolution` completed with confirmation = reopen (or a
+  `case_reopened` event) marks a reopen.
+* first-contact resolution: a service-desk contact resolved without escalation or reopen.
+* change_request: outcome implemented (success) against rolled_back / failed.
+* emergency_response: recovery is the completion of the recovery task (or the close).
+* account_offboarding: revocation is the completion of the revoke task (or the close).
+* backup_restore_drill: a drill started in the month is planned; closed is done; outcome
+  `passed` (or `restore_verified` true in the data) is verified.
+* required records: the definition's manifest (the process's `required_records`, plus an
+  end event's own for the outcome it gives); a case carries them when each field is
+  present and not blank.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement, Select, and_, case, false, func, literal, or_, select, true,
+)
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound
+from engine.evaluation_config import EvaluationConfig
+from engine.period import Period
+from engine.scoring import Measurement
+from engine.sqlfuncs import hours_between
+from models import AuditEvent, Case, ProcessDefinition
+
+# Conventions of the shipped process pack (workflows/); see the module docstring.
+INCIDENT, CHANGE, EMERGENCY = "incident", "change_request", "emergency_response"
+OFFBOARDING, DRILL = "account_offboarding", "backup_restore_drill"
+RESPONSE_EVENTS = ("task_claimed", "task_completed", "gate_approved", "gate_rejected",
+                   "gate_reworked")
+RESOLVE_TASKS = ("resolve", "resolve_incident", "resolution")
+RECOVER_TASKS = ("recover", "recover_service", "recovery")
+REVOKE_TASKS = ("revoke", "revoke_accounts", "revoke_access")
+ESCALATED_EVENTS = ("case_escalated",)
+ESCALATION_TASKS = ("escalate", "call_experts", "escalate_revocation")
+REOPENED_EVENTS = ("case_reopened",)
+# The incident's confirmation task: {"confirmation": "reopen"} sends it back to diagnosis.
+CONFIRM_TASK, REOPEN_FIELD, REOPEN_VALUE = "confirm_resolution", "confirmation", "reopen"
+RESOLVED_OUTCOMES = ("resolved",)
+CHANGE_DONE_OUTCOMES = ("implemented", "rolled_back", "failed")
+DRILL_VERIFIED_OUTCOMES = ("passed", "verified")
+
+
+@dataclass(frozen=True)
+class MeasureSql:
+    population: ColumnElement[bool]
+    success: ColumnElement[bool] | None = None  # ratio measures
+    value: ColumnElement[Any] | None = None  # mean measures
+
+
+def events_subquery(window: ColumnElement[bool]) -> Any:
+    """Per case of the window: first response, resolve/recover/revoke times, escalated, reopened."""
+    ev = AuditEvent
+    def first(cond: ColumnElement[bool]) -> Any:
+        return func.min(case((cond, ev.at), else_=None))
+    def flag(cond: ColumnElement[bool]) -> Any:
+        return func.max(case((cond, 1), else_=0))
+    done = ev.type == "task_completed"
+    # A task_completed event's data is {"task_id", "name", "data": the submitted form}.
+    reopen = and_(done, ev.task == CONFIRM_TASK,
+                  ev.data[("data", REOPEN_FIELD)].as_string() == REOPEN_VALUE)
+    return (
+        select(
+            ev.case_id.label("case_id"),
+            first(ev.type.in_(RESPONSE_EVENTS)).label("responded_at"),
+            first(and_(done, ev.task.in_(RESOLVE_TASKS))).label("resolved_at"),
+            first(and_(done, ev.task.in_(RECOVER_TASKS))).label("recovered_at"),
+            first(and_(done, ev.task.in_(REVOKE_TASKS))).label("revoked_at"),
+            flag(or_(ev.type.in_(ESCALATED_EVENTS),
+                     and_(done, ev.task.in_(ESCALATION_TASKS)))).label("escalated"),
+            flag(or_(ev.type.in_(REOPENED_EVENTS), reopen)).label("reopened"),
+        )
+        .join(Case, Case.id == ev.case_id)
+        .where(window)
+        .group_by(ev.case_id)
+        .subquery("ev")
+    )
+
+
+def window_condition(period: Period) -> ColumnElement[bool]:
+    """Cases opened or closed in the period: every measure's population is among them."""
+    return or_(and_(Case.created_at >= period.start, Case.created_at < period.end),
+               and_(Case.closed_at >= period.start, Case.closed_at < period.end))
+
+
+def _by_priority(hours: Mapping[str, float], default: str) -> ColumnElement[Any]:
+    return case(*((Case.priority == p, literal(h)) for p, h in hours.items()),
+                else_=literal(hours[default]))
+
+
+def _by_process(hours: Mapping[str, float]) -> ColumnElement[Any]:
+    if not hours:
+        return literal(None)
+    return case(*((Case.process_key == p, literal(h)) for p, h in hours.items()), else_=None)
+
+
+def _text(field: str) -> ColumnElement[Any]:
+    return Case.data[field].as_string()
+
+
+@dataclass(frozen=True)
+class RecordRule:
+    """Fields a closed case must carry: for one outcome, or for every outcome but some."""
+
+    fields: tuple[str, ...]
+    outcome: str | None = None
+    except_outcomes: tuple[str, ...] = ()
+
+
+def _fields(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    return [v.strip() for v in value or [] if isinstance(v, str) and v.strip()]
+
+
+def record_rules(manifest: Any) -> list[RecordRule]:
+    """The required-records rules of a definition's manifest.
+
+    A process declares records for every case (`required_records` on the process); an end
+    event may add its own for the outcome it gives, so what a closed case must carry can
+    depend on how it ended.
+    """
+    if not isinstance(manifest, dict):
+        return []
+    process = manifest.get("process") if isinstance(manifest.get("process"), dict) else manifest
+    base = _fields(process.get("required_records"))
+    by_outcome: dict[str, list[str]] = {}
+    for end in (manifest.get("end_events") or {}).values():
+        extra = _fields(end.get("required_records")) if isinstance(end, dict) else []
+        if extra and end.get("outcome"):
+            by_outcome[end["outcome"]] = base + [f for f in extra if f not in base]
+    rules = [RecordRule(tuple(f), outcome=o) for o, f in by_outcome.items()]
+    if base:
+        rules.append(RecordRule(tuple(base), except_outcomes=tuple(by_outcome)))
+    return rules
+
+
+def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """(has required records, carries them all), from every definition's manifest."""
+    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest)).all()
+    has: list[ColumnElement[bool]] = []
+    carries: list[ColumnElement[bool]] = []
+    for definition_id, manifest in rows:
+        for rule in record_rules(manifest):
+            which = Case.definition_id == definition_id
+            if rule.outcome is not None:
+                which = and_(which, Case.outcome == rule.outcome)
+            elif rule.except_outcomes:
+                which = and_(which, or_(Case.outcome.is_(None),
+                                        Case.outcome.not_in(rule.except_outcomes)))
+            has.append(which)
+            present = [func.coalesce(func.trim(_text(f)), "") != "" for f in rule.fields]
+            carries.append(and_(which, *present))
+    if not has:
+        return false(), false()
+    return or_(*has), or_(*carries)
+
+
+def measure_sql(session: Session, config: EvaluationConfig, period: Period,
+                ev: Any) -> dict[str, MeasureSql]:
+    """The SQL definition of every measure for one period."""
+    sla = config.sla
+    opened = and_(Case.created_at >= period.start, Case.created_at < period.end)
+    closed = and_(Case.status == "closed", Case.closed_at >= period.start,
+                  Case.closed_at < period.end)
+    done_by_end = and_(Case.status == "closed", Case.closed_at < period.end)
+    incident = Case.process_key == INCIDENT
+    resolved = and_(incident, closed, Case.outcome.in_(RESOLVED_OUTCOMES))
+    response_ok = and_(ev.c.responded_at.is_not(None), hours_between(
+        Case.created_at, ev.c.responded_at) <= _by_priority(sla.response_hours,
+                                                            sla.default_priority))
+    resolve_ok = hours_between(Case.created_at, func.coalesce(ev.c.resolved_at, Case.closed_at)
+                               ) <= _by_priority(sla.resolve_hours, sla.default_priority)
+    desk = and_(incident, _text("source").in_(sla.service_desk_sources))
+    dispatch = Case.process_key.in_(tuple(sla.dispatch_hours)) if sla.dispatch_hours else false()
+    escalated = func.coalesce(ev.c.escalated, 0) == 1
+    reopened = func.coalesce(ev.c.reopened, 0) == 1
+    has_records, carries_records = records_condition(session)
+    rating = Case.data["rating"].as_float()
+    verified = or_(Case.outcome.in_(DRILL_VERIFIED_OUTCOMES),
+                   Case.data["restore_verified"].as_boolean() == true())
+    return {
+        "incidents_resolved": MeasureSql(and_(incident, opened), and_(
+            done_by_end, Case.outcome.in_(RESOLVED_OUTCOMES))),
+        "incidents_resolved_in_sla": MeasureSql(resolved, resolve_ok),
+        "incidents_responded_in_sla": MeasureSql(and_(incident, opened), response_ok),
+        "incidents_reopened": MeasureSql(resolved, reopened),
+        "inspection_share": MeasureSql(and_(incident, opened), _text("source") == "inspection"),
+        "emergency_recovered_in_sla": MeasureSql(
+            and_(Case.process_key == EMERGENCY, closed),
+            hours_between(Case.created_at, func.coalesce(ev.c.recovered_at, Case.closed_at))
+            <= sla.emergency_recover_hours),
+        "drills_done": MeasureSql(and_(Case.process_key == DRILL, opened), done_by_end),
+        "drills_verified": MeasureSql(and_(Case.process_key == DRILL, closed), verified),
+        "dispatch_completed": MeasureSql(and_(dispatch, opened), done_by_end),
+        "dispatch_on_time": MeasureSql(and_(dispatch, closed), hours_between(
+            Case.created_at, Case.closed_at) <= _by_process(sla.dispatch_hours)),
+        "change_success": MeasureSql(
+            and_(Case.process_key == CHANGE, closed, Case.outcome.in_(CHANGE_DONE_OUTCOMES)),
+            Case.outcome == "implemented"),
+        "revoked_in_target": MeasureSql(
+            and_(Case.process_key == OFFBOARDING, closed),
+            hours_between(Case.created_at, func.coalesce(ev.c.revoked_at, Case.closed_at))
+            <= sla.revoke_hours),
+        "mean_rating": MeasureSql(and_(closed, rating.is_not(None)), value=rating),
+        "desk_handled": MeasureSql(and_(desk, opened), done_by_end),
+        "desk_answered_in_target": MeasureSql(and_(desk, opened), response_ok),
+        "desk_first_contact": MeasureSql(and_(desk, resolved), and_(~escalated, ~reopened)),
+        "records_complete": MeasureSql(and_(closed, has_records), carries_records),
+    }
+
+
+def provider_measures(session: Session, config: EvaluationConfig, period: Period, *,
+                      provider: str | None = None) -> dict[str, dict[str, Measurement]]:
+    """Every measure for every provider (or one) in a period, in one aggregate query."""
+    window = window_condition(period)
+    if provider is not None:
+        window = and_(window, Case.provider == provider)
+    ev = events_subquery(window)
+    specs = measure_sql(session, config, period, ev)
+    columns: list[Any] = [Case.provider]
+    for key, spec in specs.items():
+        hit = and_(spec.population, spec.success) if spec.success is not None else spec.population
+        if spec.value is not None:
+            columns.append(func.sum(case((spec.population, spec.value), else_=None)).label(f"{key}__n"))
+        else:
+            columns.append(func.sum(case((hit, 1), else_=0)).label(f"{key}__n"))
+        columns.append(func.sum(case((spec.population, 1), else_=0)).label(f"{key}__d"))
+    query = (select(*columns).outerjoin(ev, ev.c.case_id == Case.id)
+             .where(window, Case.provider.is_not(None)).group_by(Case.provider))
+    result: dict[str, dict[str, Measurement]] = {}
+    for row in session.execute(query).mappings():
+        measures: dict[str, Measurement] = {}
+        for key in specs:
+            num, den = row[f"{key}__n"], row[f"{key}__d"]
+            num = float(num) if num is not None else 0.0
+            den = float(den or 0)
+            source = {"measure": key, "provider": row["provider"], "period": period.label}
+            measures[key] = Measurement(num / den if den else None, num, den, source)
+        result[row["provider"]] = measures
+    return result
+
+
+def cases_behind(session: Session, config: EvaluationConfig, period: Period, measure: str, *,
+                 provider: str | None = None, met: bool | None = None) -> Select[tuple[Case]]:
+    """The cases a measure was computed from (met=True/False: only those that met or missed)."""
+    window = window_condition(period)
+    if provider is not None:
+        window = and_(window, Case.provider == provider)
+    ev = events_subquery(window)
+    specs = measure_sql(session, config, period, ev)
+    if measure not in specs:
+        raise NotFound(f"no measure {measure!r}")
+    spec = specs[measure]
+    cond = spec.population
+    if met is not None and spec.success is not None:
+        met_sql = func.coalesce(spec.success, false())
+        cond = and_(cond, met_sql if met else ~met_sql)
+    return (select(Case).outerjoin(ev, ev.c.case_id == Case.id)
+            .where(window, cond).order_by(Case.created_at, Case.id))

@@ -1,0 +1,85 @@
+"""JSON API authentication: bearer tokens, browser sessions, and CSRF for session writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from models import ApiToken
+
+TICKET = {"process": "api_ticket", "data": {"summary": "x"}}
+
+
+@pytest.mark.parametrize("headers", [
+    {},
+    {"Authorization": "Bearer og_not_a_real_token"},
+    {"Authorization": "Basic dXNlcjpwYXNz"},
+    {"Authorization": "Bearer "},
+])
+def test_without_valid_credentials_every_route_is_401(client, ticket, headers):
+    for method, path in [("GET", "/api/v1/cases"), ("POST", "/api/v1/cases"),
+                         ("GET", "/api/v1/tasks"), ("GET", "/api/v1/me")]:
+        response = client.open(path, method=method, headers=headers, json=TICKET)
+        assert response.status_code == 401, path
+        assert response.json["error"]["code"] == "unauthorized"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_revoked_token_is_401(api_as, ticket, session):
+    api = api_as("service_desk", mode="token")
+    assert api.get("/me").status_code == 200
+    session.execute(update(ApiToken).values(revoked_at=dt.datetime.now(dt.timezone.utc)))
+    session.commit()
+    assert api.get("/me").status_code == 401
+
+
+def test_an_inactive_users_token_is_401(api_as, ticket, session):
+    api = api_as("service_desk", mode="token")
+    api.user.active = False
+    session.commit()
+    assert api.get("/cases").status_code == 401
+
+
+def test_me_tells_who_is_calling(api_as, ticket, auth):
+    api = api_as("service_desk")
+    me = api.get("/me").json
+    assert me["name"] == api.user.name and me["auth"] == auth
+    assert set(me["groups"]) == {"requester", "service_desk"}
+    assert (me["csrf_token"] is not None) == (auth == "session")
+
+
+def test_token_requests_need_no_csrf_token_and_set_no_cookie(api_as, ticket):
+    api = api_as("service_desk", mode="token")
+    response = api.post("/cases", json=TICKET)
+    assert response.status_code == 201
+    assert "Set-Cookie" not in response.headers
+
+
+def test_session_writes_need_the_csrf_header(api_as, ticket):
+    api = api_as("service_desk", mode="session")
+    refused = api.post("/cases", json=TICKET, headers={"X-CSRFToken": ""})
+    assert refused.status_code == 403
+    assert refused.json["error"]["code"] == "csrf_failed"
+    forged = api.post("/cases", json=TICKET, headers={"X-CSRFToken": "forged"})
+    assert forged.status_code == 403
+    assert api.get("/cases").json["items"] == []
+    assert api.post("/cases", json=TICKET).status_code == 201
+
+
+def test_session_reads_need_no_csrf_header(api_as, ticket):
+    api = api_as("service_desk", mode="session")
+    assert api.get("/cases", headers={"X-CSRFToken": ""}).status_code == 200
+
+
+def test_a_bad_token_is_refused_even_with_a_session(api_as, ticket):
+    api = api_as("service_desk", mode="session")
+    response = api.get("/cases", headers={"Authorization": "Bearer og_wrong"})
+    assert response.status_code == 401
+
+
+def test_the_openapi_document_needs_no_credentials(client):
+    response = client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.json["openapi"].startswith("3.")

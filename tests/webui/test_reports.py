@@ -1,0 +1,141 @@
+"""Reports pages, the metrics/evaluations API and `opsgate evaluate`, over a real app."""
+import csv
+import datetime as dt
+import io
+import json
+
+import pytest
+from click.testing import CliRunner
+from openpyxl import load_workbook
+
+from engine import clock, db, evaluation, users
+from webui import create_app
+from webui.cli import main
+
+BAD_MONTH = {"planned_person_days": 20, "actual_person_days": 10, "qualified_staff_ratio": 0.5,
+             "satisfaction": 60}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """An app over its own SQLite file with a supervisor, an engineer, two providers, inputs."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('reports') / 'opsgate.db'}"
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    tokens = {}
+    with db.make_sessionmaker(engine)() as session:
+        for name in ("supervisor", "engineer", "auditor"):
+            users.get_group(session, name)
+        supervisor = users.create_user(session, "suzy", ["supervisor"], "pw-suzy-1234", actor=None)
+        users.create_user(session, "eddie", ["engineer"], "pw-eddie-1234", actor=None)
+        users.add_provider(session, "Acme", ["erp"], actor=None)
+        users.add_provider(session, "Bolt", ["mail"], actor=None)
+        with clock.frozen(dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc)):
+            for month in ("2026-01", "2026-02", "2026-03"):
+                evaluation.record_inputs(session, "Acme", month, BAD_MONTH, actor=supervisor)
+        for name in ("suzy", "eddie"):
+            tokens[name] = users.create_token(session, name, actor=None)
+        session.commit()
+    engine.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test",
+                      "WTF_CSRF_ENABLED": False, "START_WORKER": False})
+    yield app, tokens, url
+    app.extensions["opsgate_engine"].dispose()
+
+
+def get(site, path, who="suzy"):
+    app, tokens, _ = site
+    return app.test_client().get(path, headers={"Authorization": f"Bearer {tokens[who]}"})
+
+
+def test_month_page_shows_scores_no_data_and_the_trend_data(site):
+    page = get(site, "/reports/?period=2026-03")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Acme" in html and "Bolt" in html
+    assert "no data" in html  # Bolt has neither cases nor inputs
+    trend = json.loads(html.split('id="trend-data">')[1].split("</script>")[0])
+    assert trend["labels"] == ["2026-01", "2026-02", "2026-03"]
+    basic = next(c for c in trend["charts"] if c["key"] == "basic")
+    assert basic["series"]["Acme"] == [0.0, 0.0, 0.0]
+    assert basic["series"]["Bolt"] == [None, None, None]  # a gap, not a zero
+    assert "vendor/chartjs/chart.umd.min.js" in html
+
+
+def test_scorecard_links_kpis_to_cases_and_inputs(site):
+    html = get(site, "/reports/scorecard/Acme/2026-03").get_data(as_text=True)
+    assert "/reports/cases?measure=incidents_resolved_in_sla" in html
+    assert "supervisor input" in html
+    assert get(site, "/reports/cases?measure=incidents_resolved_in_sla&provider=Acme"
+                     "&period=2026-03").status_code == 200
+    assert get(site, "/reports/cases?measure=nope&period=2026-03").status_code == 404
+
+
+def test_annual_page_and_exports(site):
+    html = get(site, "/reports/annual/2026?provider=Acme").get_data(as_text=True)
+    assert "2026-01 to 2026-03" in html  # basic below the pass mark three months running
+    xlsx = get(site, "/reports/export?period=2026&provider=Acme&format=xlsx")
+    assert xlsx.headers["Content-Disposition"] == 'attachment; filename="evaluation-2026.xlsx"'
+    book = load_workbook(io.BytesIO(xlsx.data))
+    assert "Annual 年度评估" in book.sheetnames
+    printable = get(site, "/reports/export?period=2026-03&format=html")
+    assert "运维服务质量考核评估报告" in printable.get_data(as_text=True)
+
+
+def test_readers_only(site):
+    assert get(site, "/reports/?period=2026-03", who="eddie").status_code == 403
+    assert get(site, "/api/v1/evaluations?period=2026-03", who="eddie").status_code == 403
+    app, _, _ = site
+    assert app.test_client().get("/api/v1/metrics").status_code == 401
+
+
+def test_api_evaluations_and_metrics(site):
+    body = get(site, "/api/v1/evaluations?period=2026-03&provider=Acme").get_json()
+    card = body["scorecards"][0]
+    assert card["provider"] == "Acme" and card["below_pass_mark"] == ["basic", "total"]
+    year = get(site, "/api/v1/evaluations?period=2026").get_json()
+    acme = next(a for a in year["assessments"] if a["provider"] == "Acme")
+    assert acme["verdict"] == "fail" and "basic" in acme["failed"]
+    bad = get(site, "/api/v1/evaluations?period=March")
+    assert bad.status_code == 422 and "period" in bad.get_json()["error"]["details"]
+    metrics = get(site, "/api/v1/metrics?from=2026-03-01&to=2026-03-31&process=incident")
+    assert metrics.status_code == 200
+    assert metrics.get_json()["opened"] == 0
+    assert metrics.get_json()["ratios"]["resolution_within_sla"]["value"] is None
+    assert get(site, "/api/v1/metrics?from=2026-03-01").status_code == 422
+
+
+def test_inputs_form_saves_and_refuses_bad_values(site):
+    app, tokens, _ = site
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {tokens['suzy']}"}
+    assert client.get("/reports/inputs/Bolt/2026-03", headers=auth).status_code == 200
+    bad = client.post("/reports/inputs/Bolt/2026-03", headers=auth,
+                      data={"qualified_staff_ratio": "3", "satisfaction": "85"})
+    assert bad.status_code == 422
+    assert "Number must be between 0 and 1" in bad.get_data(as_text=True)
+    ok = client.post("/reports/inputs/Bolt/2026-03", headers=auth,
+                     data={"satisfaction": "85", "comment": "survey of March"})
+    assert ok.status_code == 302
+    card = get(site, "/api/v1/evaluations?period=2026-03&provider=Bolt").get_json()["scorecards"][0]
+    assert card["inputs"] == {"satisfaction": 85.0}
+    other = app.test_client()
+    assert other.post("/reports/inputs/Bolt/2026-03", data={"satisfaction": "1"},
+                      headers={"Authorization": f"Bearer {tokens['eddie']}"}).status_code == 403
+
+
+def test_cli_evaluate_writes_each_format(site, tmp_path):
+    _, _, url = site
+    runner = CliRunner()
+    out = tmp_path / "march.csv"
+    result = runner.invoke(main, ["--database-url", url, "evaluate", "--period", "2026-03",
+                                  "--format", "csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
+    assert {r["provider"] for r in rows} == {"Acme", "Bolt"}
+    result = runner.invoke(main, ["--database-url", url, "evaluate", "--period", "2026",
+                                  "--provider", "Acme"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["assessments"][0]["verdict"] == "fail"
+    result = runner.invoke(main, ["--database-url", url, "evaluate", "--period", "2026-13"])
+    assert result.exit_code == 1 and "YYYY-MM" in result.stderr

@@ -1,0 +1,251 @@
+"""The JSON API at /api/v1 (CONTRACT.md, "JSON API"): thin routes over the engine.
+
+Each route parses its input, calls one engine function, commits once, answers JSON.
+Authentication is in api_auth, the error model in api_errors, the JSON shapes in api_json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from engine import access, audit, definitions, intake, services
+
+from . import api_auth, api_json
+from .api_errors import InvalidRequest, api_error_response
+from .db import get_session
+from .openapi import document
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+CASE_STATUSES = ("open", "closed", "cancelled")
+TASK_SCOPES = ("group", "mine")
+MAX_PER_PAGE = 200
+# JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
+DEFAULT_MAX_JSON_BYTES = 256 * 1024
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint != "api.deploy_processes":
+        request.max_content_length = current_app.config.get(
+            "API_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    g.actor = api_auth.authenticate()
+
+
+bp.register_error_handler(Exception, api_error_response)
+# An app-wide handler for a status code (a page's 404) would win over the Exception handler.
+for _status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 500):
+    bp.register_error_handler(_status, api_error_response)
+
+
+def init_app(app: Flask) -> None:
+    """Exempt the API from form CSRF (api_auth checks session writes) and answer JSON."""
+    app.extensions["csrf"].exempt(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _http_error(exc: HTTPException) -> Any:
+    # Routing errors (unknown path, wrong method) happen outside any blueprint.
+    if request.path.startswith("/api/"):
+        return api_error_response(exc)
+    return exc
+
+
+def _unexpected_error(exc: Exception) -> Any:
+    # Other blueprints under /api/ (api_reports) get the JSON 500 too; pages keep Flask's.
+    if request.path.startswith("/api/"):
+        return api_error_response(exc)
+    raise exc
+
+
+def json_object() -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise 400."""
+    if not request.is_json:
+        raise InvalidRequest("Send a JSON object with 'Content-Type: application/json'.")
+    try:
+        body = request.get_json()
+    except BadRequest as exc:
+        raise InvalidRequest(f"Malformed JSON: {exc.description}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def query_choice(name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+    """Return a query parameter that must be one of choices, or raise 400 naming it."""
+    value = request.args.get(name) or default
+    if value is not None and value not in choices:
+        raise InvalidRequest(f"{name} must be one of {', '.join(choices)}.",
+                             {name: [f"must be one of {', '.join(choices)}"]})
+    return value
+
+
+def query_int(name: str, default: int | None = None) -> int | None:
+    """Return a positive integer query parameter, or raise 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidRequest(f"{name} must be a positive integer.",
+                             {name: ["must be a positive integer"]})
+    return int(raw)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Serve the OpenAPI 3 description of the registered routes."""
+    routes = [(rule.rule, rule.methods or ()) for rule in current_app.url_map.iter_rules()
+              if rule.rule.startswith(bp.url_prefix + "/")]
+    return jsonify(document(routes))
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Show the caller, and the CSRF token a session needs for writes."""
+    return jsonify(api_json.me_json(g.actor, g.api_auth))
+
+
+@bp.get("/processes")
+def list_processes() -> Response:
+    """List the latest version of every deployed process."""
+    return jsonify([api_json.process_json(d)
+                    for d in definitions.list_definitions(get_session())])
+
+
+@bp.get("/processes/<key>")
+def get_process(key: str) -> Response:
+    """Show a process version with its start form."""
+    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    return jsonify(api_json.process_detail_json(get_session(), definition))
+
+
+@bp.get("/processes/<key>/bpmn")
+def get_process_bpmn(key: str) -> Response:
+    """Return a process version's BPMN XML."""
+    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    return Response(definition.bpmn, mimetype="application/xml")
+
+
+@bp.post("/processes")
+def deploy_processes() -> tuple[Response, int]:
+    """Deploy BPMN/DMN sent as XML or as multipart `file` parts."""
+    files = uploaded_files()
+    session = get_session()
+    results = definitions.deploy(session, files, actor=g.actor)
+    session.commit()
+    body = api_json.deploy_json(results)
+    return jsonify(body), 201 if body["changed"] else 200
+
+
+def uploaded_files() -> list[tuple[str, bytes]]:
+    """Return the BPMN/DMN files of a deploy request, or raise 400."""
+    if request.mimetype in ("application/xml", "text/xml"):
+        name = request.headers.get("X-Filename", "upload.bpmn")
+        return [(name, request.get_data())]
+    if request.mimetype == "multipart/form-data":
+        files = [(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("file")]
+        if files:
+            return files
+        raise InvalidRequest("Send the BPMN as multipart field 'file'.", {"file": ["required"]})
+    raise InvalidRequest("Send BPMN XML as 'application/xml' or as multipart field 'file'.")
+
+
+@bp.post("/cases")
+def open_case() -> tuple[Response, int]:
+    """Open a case; an incident's dedup_key folds repeats into the open incident."""
+    body = json_object()
+    session = get_session()
+    case, created = intake.open_case(session, body, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.case_json(session, case)), 201 if created else 200
+
+
+@bp.get("/cases")
+def list_cases() -> Response:
+    """List the caller's visible cases, a page at a time, filtered by process and status."""
+    session = get_session()
+    cases, next_page = services.list_cases(session, actor=g.actor,
+                                           process=request.args.get("process") or None,
+                                           status=query_choice("status", CASE_STATUSES),
+                                           page=query_int("page", 1) or 1,
+                                           per_page=min(query_int("per_page", services.PAGE_SIZE)
+                                                        or services.PAGE_SIZE, MAX_PER_PAGE))
+    return jsonify(api_json.case_page_json(session, cases, next_page))
+
+
+@bp.get("/cases/<ref>")
+def get_case(ref: str) -> Response:
+    """Show a case with its open tasks."""
+    session = get_session()
+    case = services.get_case(session, ref, actor=g.actor)
+    return jsonify(api_json.case_json(session, case))
+
+
+@bp.get("/cases/<ref>/history")
+def case_history(ref: str) -> Response:
+    """List a case's audit events, oldest first."""
+    session = get_session()
+    case = services.get_case(session, ref, actor=g.actor)
+    return jsonify([api_json.event_json(e) for e in audit.history(session, case)])
+
+
+@bp.get("/tasks")
+def list_tasks() -> Response:
+    """List the ready tasks the caller may act on."""
+    scope = query_choice("scope", TASK_SCOPES, "group") or "group"
+    session = get_session()
+    tasks = services.list_tasks(session, actor=g.actor, scope=scope)
+    return jsonify([api_json.task_json(session, t) for t in tasks])
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    """Show a ready task and its form."""
+    session = get_session()
+    task = services.get_task(session, task_id, actor=g.actor)
+    return jsonify(api_json.task_json(session, task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim_task(task_id: str) -> Response:
+    """Claim a task for the caller."""
+    session = get_session()
+    task = services.claim_task(session, task_id, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.task_json(session, task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/release")
+def release_task(task_id: str) -> Response:
+    """Give a claimed task back to its candidate group."""
+    session = get_session()
+    task = services.release_task(session, task_id, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.task_json(session, task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str) -> Response:
+    """Complete a task with its form data; answer the case."""
+    data = json_object().get("data", {})
+    session = get_session()
+    case = services.complete_task(session, task_id, data, actor=g.actor)
+    session.commit()
+    return jsonify(api_json.case_json(session, case))
+
+
+@bp.get("/audit/verify")
+def verify_audit() -> Response:
+    """Recompute the audit hash chain of one case or of everything."""
+    access.check_role(g.actor, "auditor", "admin", action="verifying the audit trail")
+    session = get_session()
+    ref = request.args.get("case")
+    result = audit.verify(session, services.get_case(session, ref) if ref else None)
+    return jsonify(api_json.verify_json(result))
