@@ -15,6 +15,7 @@ from flask_login import current_user
 from engine import access, attachments, clock
 from engine.errors import NotAllowed
 
+from .auth import is_bearer_request
 from .i18n import localized
 
 DUE_SOON = dt.timedelta(hours=4)
@@ -170,6 +171,7 @@ def init_app(app: Flask) -> None:
         nav_items=nav_items, process_name=process_name, status_label=status_label,
         event_label=event_label, event_class=event_class, decision_label=decision_label,
         due_state=due_state, viewer_strings=viewer_strings, error_title=error_title, may_start=may_start,
+        bearer_request=is_bearer_request,
     )
     app.jinja_env.filters.update(datetime=_datetime, filesize=filesize)
     app.register_error_handler(CSRFError, _csrf_error)
