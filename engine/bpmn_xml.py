@@ -227,6 +227,7 @@ def task_rules(element: etree._Element) -> dict[str, Any]:
         "candidate_groups": groups,
         "sod_not_requester": props.get("sod_not_requester", "").lower() == "true",
         "sod_not_actor_of": not_actor_of,
+        "pauses_sla": {"true": True, "false": False}.get(props.get("pauses_sla", "").lower()),
         "name_zh": props.get("name_zh"),
     }
 

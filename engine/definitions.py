@@ -381,6 +381,9 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
         session.flush()
         audit.append_system(session, actor=actor, type="process_deployed",
                             data={"key": key, "version": version, "sha256": sha, "file": filename})
+        from .firing import schedule_start_timers  # late: firing builds on services, which imports this
+
+        schedule_start_timers(session, definition)
         log.info("deployed %s v%s from %s", key, version, filename)
         results.append(DeployResult(key, version, True, definition))
     return results

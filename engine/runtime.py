@@ -28,7 +28,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from models import Case, HumanTask, Timer
 
-from . import audit, clock, definitions, scripting
+from . import audit, clock, definitions, notify, scripting
+from . import timers as timer_events
 from .errors import Conflict, EngineError
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ class Instance:
     workflow: BpmnWorkflow
     loaded: definitions.Loaded
     ready_before: frozenset[str] = frozenset()
-    timers_before: frozenset[tuple[str, dt.datetime]] = frozenset()
+    timers_before: frozenset[tuple[str, str, dt.datetime]] = frozenset()
 
     def task_rules(self, element_id: str) -> dict[str, Any]:
         return self.loaded.manifest["tasks"].get(element_id, {})
@@ -103,8 +104,13 @@ def open_instance(session: Session, case: Case) -> Instance:
     """Restore a case's workflow."""
     loaded = definitions.load_by_id(session, case.definition_id)
     workflow = restore(case.state, loaded)
-    return Instance(case, workflow, loaded, _ready_ids(workflow),
-                    frozenset((str(t.id), due) for t, due in waiting_timers(workflow)))
+    instance = Instance(case, workflow, loaded, _ready_ids(workflow))
+    instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
+    return instance
+
+
+def _timer_rows(timers: list[timer_events.WaitingTimer]) -> frozenset[tuple[str, str, dt.datetime]]:
+    return frozenset((t.task_id, t.kind, t.due_at) for t in timers)
 
 
 def _ready_ids(workflow: BpmnWorkflow) -> frozenset[str]:
@@ -142,7 +148,12 @@ def _describe(err: Exception) -> str:
     return f"the process failed at {element}: {text}" if element else f"the process failed: {text}"
 
 
-def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+def live_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """Return the READY, WAITING and STARTED tasks (one walk of the task tree)."""
+    return workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+
+
+def current_data(workflow: BpmnWorkflow, live: list[Any] | None = None) -> dict[str, Any]:
     """The instance's data as people should see it now (SpiffWorkflow keeps it on tasks)."""
     if workflow.is_completed():
         data = dict(workflow.data)
@@ -150,8 +161,7 @@ def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
             data = dict(workflow.last_task.data)
         return data
     merged: dict[str, Any] = {}
-    live = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-    for task in sorted(live, key=lambda t: t.last_state_change):
+    for task in sorted(live_tasks(workflow) if live is None else live, key=lambda t: t.last_state_change):
         merged.update(task.data)
     if not merged and workflow.last_task is not None:
         merged.update(workflow.last_task.data)
@@ -159,6 +169,8 @@ def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
 
 
 def _timer_due(task: Any) -> dt.datetime | None:
+    if timer_events.is_parked(task):
+        return None  # a paused SLA clock is due at no known time
     value = task.task_spec.event_definition.details(task).value
     if not value:
         return None
@@ -199,7 +211,11 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     """Write the instance back: state, data snapshot, status, and both projections."""
     case, workflow = instance.case, instance.workflow
     now = clock.now()
-    data = current_data(workflow)
+    live = live_tasks(workflow)
+    data = current_data(workflow, live)
+    # Pausing and projecting SLA clocks write into the instance: do both before serializing it.
+    _track_pause(session, instance, now, actor)
+    projected = timer_events.waiting_timers(workflow, sla_elements(instance))
     case.state = dump(workflow)
     case.serializer_version = SERIALIZER_VERSION
     case.data = json.loads(json.dumps(data, default=str))
@@ -216,14 +232,16 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
     timers = waiting_timers(workflow)
-    _project_tasks(session, instance, timers, now)
-    _project_timers(session, instance, timers)
+    ready = {str(t.id): t for t in live if t.state == TaskState.READY and t.task_spec.manual}
+    _project_tasks(session, instance, ready, timers, now)
+    _project_timers(session, instance, projected)
     write_case(session, case)
 
 
 # Columns a case action may change; written together by one prepared UPDATE.
 _CASE_COLUMNS = ("state", "serializer_version", "data", "actors", "updated_at", "priority", "system", "provider",
-                 "status", "outcome", "closed_at", "audit_seq", "audit_head", "title")
+                 "status", "outcome", "closed_at", "audit_seq", "audit_head", "title",
+                 "sla_paused_at", "sla_paused_seconds")
 _case_table = Case.__table__
 _UPDATE_CASE = (update(_case_table)
                 .where(_case_table.c.id == bindparam("_id"), _case_table.c.version_id == bindparam("_old"))
@@ -281,10 +299,9 @@ def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.date
     _mark_written(session, task)
 
 
-def _project_tasks(session: Session, instance: Instance, timers: list[tuple[Any, dt.datetime]],
-                   now: dt.datetime) -> None:
-    case, workflow = instance.case, instance.workflow
-    ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
+def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
+                   timers: list[tuple[Any, dt.datetime]], now: dt.datetime) -> None:
+    case = instance.case
     for task_id in instance.ready_before - set(ready):
         row = session.get(HumanTask, task_id)
         if row is not None and row.state == "ready":
@@ -311,11 +328,42 @@ def _project_tasks(session: Session, instance: Instance, timers: list[tuple[Any,
         })
     # New rows go in with a plain INSERT: cheaper than the unit of work, same transaction.
     session.connection().execute(_INSERT_TASK, rows)
+    for row in rows:
+        notify.task_ready(session, case, task_id=row["id"], name=row["name"],
+                          candidate_groups=row["candidate_groups"], due_at=row["due_at"])
 
 
-def _project_timers(session: Session, instance: Instance, timers: list[tuple[Any, dt.datetime]]) -> None:
+def sla_elements(instance: Instance) -> set[str]:
+    """The timer events of the case's process that are SLA clocks (escalations)."""
+    return {k for k, v in instance.loaded.manifest.get("timers", {}).items() if v.get("escalation")}
+
+
+def _pauses_sla(rules: dict[str, Any]) -> bool:
+    # A task of the requester pauses the SLA unless its `pauses_sla` property says otherwise.
+    explicit = rules.get("pauses_sla")
+    return bool(explicit) if explicit is not None else list(rules.get("candidate_groups") or []) == ["requester"]
+
+
+def _track_pause(session: Session, instance: Instance, now: dt.datetime, actor: Any) -> None:
+    """Stop the SLA clocks while the case waits on its requester; restart them after."""
+    case, workflow = instance.case, instance.workflow
+    pausing = [] if workflow.is_completed() else [
+        t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+        if _pauses_sla(instance.task_rules(t.task_spec.bpmn_id))]
+    paused = timer_events.apply_pause(workflow, pausing, sla_elements(instance))
+    if paused and case.sla_paused_at is None:
+        case.sla_paused_at = now
+        audit.append(session, case, actor=actor, type="sla_paused", data={"waiting_on": sorted(pausing)})
+    elif not paused and case.sla_paused_at is not None:
+        seconds = max(0, int((now - case.sla_paused_at).total_seconds()))
+        case.sla_paused_seconds = (case.sla_paused_seconds or 0) + seconds
+        case.sla_paused_at = None
+        audit.append(session, case, actor=actor, type="sla_resumed", data={"paused_seconds": seconds})
+
+
+def _project_timers(session: Session, instance: Instance, projected: list[timer_events.WaitingTimer]) -> None:
     case = instance.case
-    after = frozenset((str(t.id), due) for t, due in timers) if case.status == "open" else frozenset()
+    after = _timer_rows(projected) if case.status == "open" else frozenset()
     if after == instance.timers_before:
         return
     if instance.timers_before:
@@ -324,11 +372,10 @@ def _project_timers(session: Session, instance: Instance, timers: list[tuple[Any
         return
     manifest_timers = instance.loaded.manifest.get("timers", {})
     rows = []
-    for task, due in timers:
-        element = task.task_spec.bpmn_id
-        info = manifest_timers.get(element, {})
-        rows.append({"case_id": case.id, "definition_id": case.definition_id, "task_id": str(task.id),
-                     "element_id": element, "kind": info.get("kind", "intermediate"),
-                     "escalation": bool(info.get("escalation")), "due_at": due,
-                     "claimed_by": None, "claimed_until": None})
+    for timer in projected:
+        info = manifest_timers.get(timer.element_id, {})
+        rows.append({"case_id": case.id, "definition_id": case.definition_id, "task_id": timer.task_id,
+                     "element_id": timer.element_id, "kind": timer.kind,
+                     "escalation": timer.kind != "sla_warning" and bool(info.get("escalation")),
+                     "due_at": timer.due_at, "claimed_by": None, "claimed_until": None})
     session.connection().execute(_INSERT_TIMER, rows)

@@ -22,7 +22,7 @@ from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequen
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from . import clock
+from . import calendar, clock
 
 TIME_LIMIT = 1.0  # seconds for one expression or script
 MAX_POW_EXPONENT = 64
@@ -64,6 +64,10 @@ def iso_duration(days: float = 0, hours: float = 0, minutes: float = 0) -> str:
     if rest or not whole_days:
         text += f"T{rest // 3600}H{rest % 3600 // 60}M" if rest % 3600 else f"T{rest // 3600}H"
     return text
+
+
+# Business-time helpers (engine.calendar): business_hours(n), business_days(n).
+HELPERS.update(calendar.EXPRESSION_HELPERS)
 
 
 class ScriptError(Exception):

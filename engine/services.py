@@ -24,7 +24,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from models import Case, CaseCounter, HumanTask, Timer, User
 
-from . import access, audit, clock, definitions, runtime, scripting, users
+from . import access, audit, clock, definitions, notify, runtime, scripting, users
+from . import timers as timer_events
 from .errors import Conflict, InvalidData, NotAllowed, NotFound
 from .forms import Form, validate_form
 
@@ -76,10 +77,15 @@ def _next_key(session: Session, prefix: str) -> str:
 
 
 @_race_safe
-def start_case(session: Session, process_key: str, data: Any, *, actor: User,
-               title: str | None = None) -> Case:
-    """Open a case of the latest version of a process, its data checked against the start form."""
-    access.check_may_start(actor)
+def start_case(session: Session, process_key: str, data: Any, *, actor: User | None,
+               title: str | None = None, started_by: str | None = None) -> Case:
+    """Open a case of the latest version of a process, its data checked against the start form.
+
+    `actor` None is the system; `started_by` names the timer start event that fired (a
+    scheduled start), which then counts as the event the case started from.
+    """
+    if actor is not None:
+        access.check_may_start(actor)
     definition = definitions.get_definition(session, process_key)
     loaded = definitions.load(session, definition)
     cleaned = validate_form(Form.from_list(loaded.manifest.get("start_form")), data)
@@ -92,9 +98,12 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User,
     now = clock.now()
     key = _next_key(session, loaded.manifest["process"]["case_prefix"])
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
-    workflow.task_tree.data.update(cleaned, case_key=key, requester=actor.name)
+    workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(actor))
+    if started_by:
+        timer_events.fire_start_event(workflow, started_by)
     case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
-                requester_id=actor.id, status="open", data={}, actors={}, state="", serializer_version="",
+                requester_id=actor.id if actor else None, status="open", data={}, actors={}, state="",
+                serializer_version="",
                 created_at=now, updated_at=now, audit_seq=0, audit_head="")
     case.provider = cleaned.get("provider") or users.provider_for_system(session, cleaned.get("system"))
     session.add(case)
@@ -106,7 +115,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User,
     runtime.step(instance)
     runtime.save(session, instance, actor=actor)
     flush(session)
-    log.info("%s started %s (%s v%s)", actor.name, key, definition.key, definition.version)
+    log.info("%s started %s (%s v%s)", audit.actor_name(actor), key, definition.key, definition.version)
     return case
 
 
@@ -270,50 +279,50 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     return case
 
 
-def due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 100) -> Sequence[Timer]:
-    """Return timers due at `now`, soonest first."""
-    now = now or clock.now()
-    return session.scalars(select(Timer).where(Timer.due_at <= now, Timer.case_id.is_not(None))
-                           .order_by(Timer.due_at).limit(limit)).all()
-
-
 @_race_safe
 def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
-    """Fire what is due in one case as of `now`; audit each fired timer; return how many fired."""
+    """Fire what is due in one case as of `now`; audit each firing (a late cycle once per period)."""
     with clock.frozen(now):
         instance = runtime.open_instance(session, case)
-        before = {str(t.id): t for t, due in runtime.waiting_timers(instance.workflow) if due <= now}
+        before = [t for t in timer_events.waiting_timers(instance.workflow)
+                  if t.kind != "sla_warning" and t.due_at < now]
         if not before:
             return 0
         runtime.refresh_timers(instance)
-        fired = [t for tid, t in before.items() if t.state != TaskState.WAITING or
-                 tid not in {str(w.id) for w, _ in runtime.waiting_timers(instance.workflow)}]
+        fired = timer_events.fired_timers(before, instance.workflow, now)
         manifest_timers = instance.loaded.manifest.get("timers", {})
-        for timer_task in fired:
-            element = timer_task.task_spec.bpmn_id
+        for timer, due in fired:
+            element = timer.element_id
             info = manifest_timers.get(element, {})
+            name = info.get("name", element)
             audit.append(session, case, actor=None, type="timer_fired", task=element,
-                         data={"task_id": str(timer_task.id), "name": info.get("name", element)})
+                         data={"task_id": timer.task_id, "name": name, "due_at": due.isoformat()})
             if info.get("escalation"):
                 audit.append(session, case, actor=None, type="case_escalated", task=element,
-                             data={"timer": element, "name": info.get("name", element)})
+                             data={"timer": element, "name": name})
+                notify.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",
+                                   body=f"{name} ran out at {due:%Y-%m-%d %H:%M} UTC; the case is escalated.")
         runtime.save(session, instance, actor=None)
         flush(session)
         return len(fired)
 
 
-def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 100) -> int:
-    """Fire every timer due at `now` (one pass, in the caller's transaction); return how many fired."""
+def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Fire every timer due at `now` in the caller's transaction; return how many timer events fired.
+
+    SLA warnings are sent too but not counted; `opsgate worker` does the same one timer per
+    transaction (engine.worker).
+    """
+    from .firing import DueTimers, fire_timer  # late: firing builds on this module
+
     now = now or clock.now()
     count = 0
-    seen: set[int] = set()
-    for timer in due_timers(session, now=now, limit=limit):
-        if timer.case_id in seen:
-            continue
-        seen.add(timer.case_id)
-        case = session.get(Case, timer.case_id)
-        if case is not None and case.status == "open":
-            count += fire_case_timers(session, case, now=now)
+    due = DueTimers()
+    for _ in range(limit):
+        timer = due.claim(session, now)
+        if timer is None:
+            break
+        count += fire_timer(session, timer, now)
     return count
 
 

@@ -4,6 +4,7 @@ from .audit import AuditChain, AuditEvent
 from .base import Base
 from .case import Case, CaseCounter
 from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScorecard
+from .notification import Notification
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
 from .task import HumanTask, Timer
@@ -11,6 +12,6 @@ from .user import ApiToken, Group, User, user_group
 
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
-    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask",
+    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "Notification",
     "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
 ]

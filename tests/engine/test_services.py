@@ -175,8 +175,9 @@ def test_camunda_file_runs_with_its_bare_pt8h_timer(session, deploy, people, mak
     assert case.key == "PUR-000001" and case.data["urgent"] is False
     review = task_of(session, case, "review")
     assert review.due_at == T0 + dt.timedelta(hours=8)
-    (timer,) = session.scalars(select(Timer).where(Timer.case_id == case.id)).all()
+    timer, warning = session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at.desc())).all()
     assert (timer.element_id, timer.due_at, timer.escalation) == ("review_sla", T0 + dt.timedelta(hours=8), True)
+    assert (warning.kind, warning.due_at) == ("sla_warning", T0 + dt.timedelta(hours=6))
     assert services.fire_due_timers(session, now=T0 + dt.timedelta(hours=7, minutes=59)) == 0
     assert ready(session, case) == ["review"]
     assert services.fire_due_timers(session, now=T0 + dt.timedelta(hours=8, seconds=1)) == 1

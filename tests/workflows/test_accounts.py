@@ -94,7 +94,7 @@ def test_revocation_not_done_in_a_day_is_escalated(desk):
     assert desk.fire(after(case, hours=20)) == 0
     assert desk.fire(after(case, days=1, hours=1)) == 1
     assert desk.tasks(case) == ["escalate_revocation", "hand_over", "revoke_accounts", "rotate_secrets"]
-    assert desk.events(case) == ["timer_fired", "case_escalated"]
+    assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
     desk.act(case, "escalate_revocation", {"escalation_note": "Told the IT lead"}, by="mona")
     desk.act(case, "revoke_accounts", {"revocation_record": "done late"}, by="eve")
     desk.act(case, "rotate_secrets", {"rotated_secrets": "done"}, by="eve")

@@ -2,7 +2,6 @@
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import select
 
 from models import Case, Timer
@@ -49,7 +48,6 @@ def test_a_drill_started_by_hand_leaves_no_schedule_running_in_the_case(desk):
     assert desk.session.scalars(select(Timer).where(Timer.case_id == case.id)).all() == []
 
 
-@pytest.mark.xfail(strict=True, reason="engine: timer start events do not open cases yet (scheduled starts)")
 def test_the_monthly_schedule_opens_a_drill(desk):
     desk.fire(dt.datetime(2027, 1, 4, 1, 0, 1, tzinfo=dt.timezone.utc))
     drills = desk.session.scalars(select(Case).where(Case.process_key == "backup_restore_drill")).all()

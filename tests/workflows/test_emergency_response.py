@@ -45,7 +45,7 @@ def test_application_fault_not_recovered_in_two_hours_calls_in_experts(desk):
     assert desk.fire(after(case, hours=1)) == 0
     assert desk.fire(after(case, hours=2, minutes=30)) == 1
     assert desk.tasks(case) == ["call_experts", "recover"]
-    assert desk.events(case) == ["timer_fired", "case_escalated"]
+    assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
     desk.act(case, "call_experts", {"experts_called": "provider_experts", "experts_note": "DB expert in 1 h"}, by="mona")
     desk.act(case, "recover", {"recovery_actions": "Expert repaired the index"}, by="eve")
     case = close(desk, case)

@@ -69,7 +69,7 @@ def test_resolution_target_passing_opens_an_escalation_and_work_goes_on(desk):
 
     assert desk.fire(after(case, hours=2, minutes=1)) == 1
     assert desk.tasks(case) == ["escalate", "resolve"]
-    assert desk.events(case) == ["timer_fired", "case_escalated"]
+    assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
 
     desk.act(case, "escalate", {"escalated_to": "vendor", "escalation_reference": "V-77",
                                 "escalation_note": "Asked the DB vendor for a hotfix"}, by="eve")

@@ -1,7 +1,7 @@
 """attachments on cases
 
-Revision ID: 0004_attachments
-Revises: 0003_case_dedup
+Revision ID: 0005_attachments
+Revises: 0004_timers
 Create Date: 2026-11-27 00:10:00
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 import models.base
 
-revision = "0004_attachments"
-down_revision = "0003_case_dedup"
+revision = "0005_attachments"
+down_revision = "0004_timers"
 branch_labels = None
 depends_on = None
 

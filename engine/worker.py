@@ -1,0 +1,117 @@
+"""The timer worker: claim due timers one by one, fire each in its own transaction, send mail.
+
+Exactly once: a timer fires inside the transaction that claimed it, and the firing (the
+case's new state, its timer rows, its audit events `timer_fired` / `case_escalated`) commits
+or vanishes with that transaction. On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP
+LOCKED`, so racing workers take different timers; a worker killed mid-fire loses its
+connection, PostgreSQL rolls its transaction back and unlocks the row, and the next worker
+fires the timer. Should two workers still reach one case (two timers of the same case, or
+SQLite, which has no row locks), the case's optimistic version check lets only one commit.
+
+A timer that fails to fire (a broken expression, a case that fails to load) is put aside for
+`RETRY_AFTER` with the error in `claimed_by`, and logged; it never blocks the others.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import Timer
+
+from . import clock, notify
+from .errors import Conflict
+from .firing import DueTimers, fire_timer
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = dt.timedelta(minutes=5)
+
+
+@dataclass
+class PassResult:
+    """What one pass of the worker did."""
+
+    handled: int = 0
+    fired: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    mail: notify.Delivery = field(default_factory=notify.Delivery)
+
+
+def _put_aside(factory: sessionmaker[Session], timer_id: int, now: dt.datetime, error: BaseException) -> None:
+    with factory() as session, session.begin():
+        session.execute(
+            update(Timer).where(Timer.id == timer_id)
+            .values(claimed_by=f"error: {type(error).__name__}: {error}"[:120], claimed_until=now + RETRY_AFTER)
+        )
+
+
+Fire = Callable[[Session, Timer, dt.datetime], Any]
+
+
+def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, limit: int | None = None,
+             fire: Fire | None = None, deliver: bool = True) -> PassResult:
+    """Fire every timer due at `now` (default: the clock), then send due e-mail; return counts."""
+    fire = fire or fire_timer
+    result = PassResult()
+    due = DueTimers()
+    while limit is None or result.handled < limit:
+        at = now or clock.now()
+        timer_id: int | None = None
+        try:
+            with factory() as session, session.begin(), clock.frozen(at):
+                timer = due.claim(session, at)
+                if timer is None:
+                    break
+                timer_id = timer.id
+                result.fired += fire(session, timer, at) or 0
+            result.handled += 1
+        except (Conflict, StaleDataError, OperationalError) as exc:
+            # Someone else changed the case (or, on SQLite, held the write lock): the next
+            # pass tries again, by which time the other transaction has re-projected it.
+            result.conflicts += 1
+            log.info("timer %s: %s; retried next pass", timer_id, exc)
+            if timer_id is not None:
+                due.skip.add(timer_id)
+        except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
+            result.errors += 1
+            log.exception("timer %s failed to fire", timer_id)
+            if timer_id is not None:
+                due.skip.add(timer_id)
+                _put_aside(factory, timer_id, at, exc)
+    if deliver:
+        frozen = clock.frozen(now) if now else contextlib.nullcontext()
+        with factory() as session, session.begin(), frozen:
+            result.mail = notify.deliver_pending(session)
+    return result
+
+
+def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interval: float = 5.0) -> None:
+    """Run passes until `stop` is set, sleeping `interval` seconds between idle passes."""
+    while not stop.is_set():
+        try:
+            result = run_once(factory)
+        except Exception:  # noqa: BLE001 - the loop survives a lost database connection
+            log.exception("worker pass failed")
+            result = PassResult()
+        if result.handled == 0:
+            stop.wait(interval)
+
+
+def start_background_worker(factory: sessionmaker[Session], *, interval: float = 5.0) -> threading.Event:
+    """Start one daemon worker thread (embedded SQLite setups); set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(factory, stop), kwargs={"interval": interval},
+                              name="opsgate-worker", daemon=True)
+    thread.start()
+    return stop
