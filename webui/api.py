@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 
 from engine import access, audit, definitions, intake, services
 
 from . import api_auth, api_json
-from .api_errors import InvalidRequest, api_error_response
+from .api_errors import api_error_response
+from .api_params import json_object, paged, query_choice, query_int, uploaded_files
 from .db import get_session
 from .openapi import document
 
@@ -24,6 +25,8 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
 CASE_STATUSES = ("open", "closed", "cancelled")
 TASK_SCOPES = ("group", "mine")
 MAX_PER_PAGE = 200
+TASKS_PER_PAGE = 200
+EVENTS_PER_PAGE = 500
 # JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
 DEFAULT_MAX_JSON_BYTES = 256 * 1024
 
@@ -63,39 +66,6 @@ def _unexpected_error(exc: Exception) -> Any:
     if request.path.startswith("/api/"):
         return api_error_response(exc)
     raise exc
-
-
-def json_object() -> dict[str, Any]:
-    """Return the request body as a JSON object, or raise 400."""
-    if not request.is_json:
-        raise InvalidRequest("Send a JSON object with 'Content-Type: application/json'.")
-    try:
-        body = request.get_json()
-    except BadRequest as exc:
-        raise InvalidRequest(f"Malformed JSON: {exc.description}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    return body
-
-
-def query_choice(name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
-    """Return a query parameter that must be one of choices, or raise 400 naming it."""
-    value = request.args.get(name) or default
-    if value is not None and value not in choices:
-        raise InvalidRequest(f"{name} must be one of {', '.join(choices)}.",
-                             {name: [f"must be one of {', '.join(choices)}"]})
-    return value
-
-
-def query_int(name: str, default: int | None = None) -> int | None:
-    """Return a positive integer query parameter, or raise 400 naming it."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidRequest(f"{name} must be a positive integer.",
-                             {name: ["must be a positive integer"]})
-    return int(raw)
 
 
 @bp.get("/openapi.json")
@@ -144,19 +114,6 @@ def deploy_processes() -> tuple[Response, int]:
     return jsonify(body), 201 if body["changed"] else 200
 
 
-def uploaded_files() -> list[tuple[str, bytes]]:
-    """Return the BPMN/DMN files of a deploy request, or raise 400."""
-    if request.mimetype in ("application/xml", "text/xml"):
-        name = request.headers.get("X-Filename", "upload.bpmn")
-        return [(name, request.get_data())]
-    if request.mimetype == "multipart/form-data":
-        files = [(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("file")]
-        if files:
-            return files
-        raise InvalidRequest("Send the BPMN as multipart field 'file'.", {"file": ["required"]})
-    raise InvalidRequest("Send BPMN XML as 'application/xml' or as multipart field 'file'.")
-
-
 @bp.post("/cases")
 def open_case() -> tuple[Response, int]:
     """Open a case; an incident's dedup_key folds repeats into the open incident."""
@@ -193,7 +150,8 @@ def case_history(ref: str) -> Response:
     """List a case's audit events, oldest first."""
     session = get_session()
     case = services.get_case(session, ref, actor=g.actor)
-    return jsonify([api_json.event_json(e) for e in audit.history(session, case)])
+    return paged([api_json.event_json(e) for e in audit.history(session, case)],
+                 EVENTS_PER_PAGE)
 
 
 @bp.get("/tasks")
@@ -202,7 +160,7 @@ def list_tasks() -> Response:
     scope = query_choice("scope", TASK_SCOPES, "group") or "group"
     session = get_session()
     tasks = services.list_tasks(session, actor=g.actor, scope=scope)
-    return jsonify([api_json.task_json(session, t) for t in tasks])
+    return paged([api_json.task_json(session, t) for t in tasks], TASKS_PER_PAGE)
 
 
 @bp.get("/tasks/<task_id>")

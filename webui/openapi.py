@@ -45,6 +45,10 @@ _REF_PARAM = _path_param("ref", "The case id or its key (INC-000123).")
 _TASK_ID = _path_param("task_id", "The task id (a UUID).")
 
 _STR_SCHEMA = {"type": "string"}
+_PAGE = [_query("page", "Page number, from 1; a `Link: <...>; rel=\"next\"` header "
+                 "names the next page while there is one.",
+                 {"type": "integer", "minimum": 1, "default": 1}),
+          _query("per_page", "Items per page.", {"type": "integer", "minimum": 1})]
 _READ = ["BadRequest", "Unauthorized", "NotFound"]
 _WRITE = ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
           "PayloadTooLarge"]
@@ -137,7 +141,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _op("List a case's audit events, oldest first.",
                        {"200": _json({"type": "array", "items": _ref("AuditEvent")},
                                      "The audit trail.")},
-                       errors=_READ + ["Forbidden"], tag="cases", params=[_REF_PARAM]),
+                       errors=_READ + ["Forbidden"], tag="cases", params=[_REF_PARAM, *_PAGE]),
         },
         "/tasks": {
             "get": _op(
@@ -147,7 +151,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 params=[_query("scope", "`group`: tasks of the caller's groups; `mine`: "
                                "tasks the caller has claimed.",
                                {"type": "string", "enum": ["group", "mine"],
-                                "default": "group"})]),
+                                "default": "group"}), *_PAGE]),
         },
         "/tasks/{task_id}": {
             "get": _op("Show a ready task and its form.", {"200": task_json},
@@ -208,6 +212,21 @@ def _paths() -> dict[str, dict[str, Any]]:
                        params=[_query("period", "YYYY-MM or YYYY.", {"type": "string"}),
                                _query("provider", "Only this provider.",
                                       {"type": "string"})]),
+        },
+        "/evaluations/cases": {
+            "get": _op("The cases behind a KPI of a monthly scorecard, a page at a time "
+                       "(supervisor, auditor, admin).",
+                       {"200": _json({"type": "object", "additionalProperties": True},
+                                     "{items: [case], next_page}.")},
+                       errors=["Unauthorized", "Forbidden", "NotFound", "Unprocessable"],
+                       tag="reports",
+                       params=[_query("measure", "The KPI's measure (its source.measure).",
+                                      {"type": "string"}),
+                               _query("period", "YYYY-MM.", {"type": "string"}),
+                               _query("provider", "Only this provider.", {"type": "string"}),
+                               _query("show", "met or missed (default: all).",
+                                      {"type": "string", "enum": ["met", "missed"]}),
+                               _query("page", "Page number, from 1.", {"type": "integer"})]),
         },
         "/openapi.json": {
             "get": {"summary": "This document.", "tags": ["meta"], "security": [],

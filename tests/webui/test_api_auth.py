@@ -83,3 +83,23 @@ def test_the_openapi_document_needs_no_credentials(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert response.json["openapi"].startswith("3.")
+
+
+def documented_operations() -> list[tuple[str, str]]:
+    """(METHOD, path) of every operation in the OpenAPI document, path parameters filled."""
+    from webui.openapi import full_document
+
+    ops = []
+    for path, methods in full_document()["paths"].items():
+        for method in methods:
+            if path != "/openapi.json":
+                filled = path.replace("{key}", "api_ticket").replace("{ref}", "TKT-000001")
+                ops.append((method.upper(), filled.replace("{task_id}", "some-task")))
+    return ops
+
+
+@pytest.mark.parametrize(("method", "path"), documented_operations())
+def test_every_documented_operation_is_401_without_credentials(client, ticket, method, path):
+    response = client.open("/api/v1" + path, method=method, json={})
+    assert response.status_code == 401
+    assert response.json["error"]["code"] == "unauthorized"

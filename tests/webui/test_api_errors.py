@@ -64,3 +64,10 @@ def test_engine_errors_keep_their_details(api_as, ticket):
     response = api_as("service_desk").post("/cases", json={"process": "api_ticket", "data": {}})
     error = assert_error(response, 422, "invalid_data")
     assert error["details"] == {"summary": ["Summary is required"]}
+
+
+def test_an_oversized_upload_is_413(api_as, app):
+    app.config["MAX_CONTENT_LENGTH"] = 10_000
+    response = api_as("process_owner").post("/processes", data=b"<x>" + b" " * 20_000 + b"</x>",
+                                            content_type="application/xml")
+    assert_error(response, 413, "payload_too_large")

@@ -130,3 +130,20 @@ def test_bad_scope_is_400(api_as, ticket):
     response = api_as("service_desk").get("/tasks?scope=everyone")
     assert response.status_code == 400
     assert "scope" in response.json["error"]["details"]
+
+
+def test_task_and_history_lists_page_with_a_link_header(api_as, ticket):
+    desk = api_as("service_desk")
+    keys = [desk.open_ticket(f"case {n}")["key"] for n in range(3)]
+    first = desk.get("/tasks?per_page=2")
+    assert first.status_code == 200 and len(first.json) == 2
+    link = first.headers["Link"]
+    assert link.endswith('>; rel="next"') and "page=2" in link and "per_page=2" in link
+    rest = desk.client.get(link[1:link.index(">")], headers=desk.headers)
+    assert len(rest.json) == 1 and "Link" not in rest.headers
+    assert {t["case"] for t in first.json + rest.json} == set(keys)
+    desk.post(f"/tasks/{first.json[0]['id']}/claim")
+    claimed = first.json[0]["case"]
+    history = desk.get(f"/cases/{claimed}/history?per_page=1")
+    assert [e["seq"] for e in history.json] == [1]
+    assert f"/cases/{claimed}/history?" in history.headers["Link"]
