@@ -1,7 +1,7 @@
 """Index tasks' candidate groups in their own table, so inboxes filter by group in SQL.
 
-Revision ID: 0005_task_groups
-Revises: 0004_timers
+Revision ID: 0006_task_groups
+Revises: 0005_attachments
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_task_groups"
-down_revision = "0004_timers"
+revision = "0006_task_groups"
+down_revision = "0005_attachments"
 branch_labels = None
 depends_on = None
 
