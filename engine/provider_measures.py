@@ -187,8 +187,10 @@ def measure_sql(session: Session, config: EvaluationConfig, period: Period,
     response_ok = and_(ev.c.responded_at.is_not(None), hours_between(
         Case.created_at, ev.c.responded_at) <= _by_priority(sla.response_hours,
                                                             sla.default_priority))
+    # Pending time (waiting on the requester, engine.timers) does not count against resolution.
     resolve_ok = hours_between(Case.created_at, func.coalesce(ev.c.resolved_at, Case.closed_at)
-                               ) <= _by_priority(sla.resolve_hours, sla.default_priority)
+                               ) - Case.sla_paused_seconds / 3600.0 <= _by_priority(sla.resolve_hours,
+                                                                                     sla.default_priority)
     desk = and_(incident, _text("source").in_(sla.service_desk_sources))
     dispatch = Case.process_key.in_(tuple(sla.dispatch_hours)) if sla.dispatch_hours else false()
     escalated = func.coalesce(ev.c.escalated, 0) == 1
