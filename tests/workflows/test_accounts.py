@@ -1,11 +1,14 @@
 """Account onboarding and offboarding: approvals, unique accounts, revocation target, hand-over."""
 
+import datetime as dt
+
 import pytest
 
-from engine import services
+from engine import clock, services
 from engine.errors import NotAllowed
 from tests.workflows.conftest import after
 
+FRIDAY_10 = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.timezone.utc)
 APPROVE = {"decision": "approve", "comment": ""}
 REJECT = {"decision": "reject", "comment": "Not in this unit"}
 REQUEST = {"person_name": "Lin Wei", "employee_id": "E1042", "unit": "Finance", "system": "ERP",
@@ -90,10 +93,12 @@ def test_offboarding_revokes_rotates_hands_over_and_is_confirmed(desk):
 
 
 def test_revocation_not_done_in_a_day_is_escalated(desk):
-    case = start_offboarding(desk)
+    with clock.frozen(FRIDAY_10):  # one working day (Mon-Fri 09-17 by default) is due Monday 10:00
+        case = start_offboarding(desk)
     desk.events(case)
-    assert desk.fire(after(case, hours=20)) == 0
-    assert desk.fire(after(case, days=1, hours=1)) == 1
+    assert desk.fire(after(case, days=1, hours=1)) == 0  # Saturday is no working day
+    assert desk.fire(after(case, days=2, hours=23, minutes=59)) == 0
+    assert desk.fire(after(case, days=3, seconds=1)) == 1
     assert desk.tasks(case) == ["escalate_revocation", "hand_over", "revoke_accounts", "rotate_secrets"]
     assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
     desk.act(case, "escalate_revocation", {"escalation_note": "Told the IT lead"}, by="mona")
