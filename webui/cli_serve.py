@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import serve as serving
 from .cli import _engine, database_option, main
+from .cli_worker import start_background_worker
 
 
 @main.command()
@@ -24,8 +25,9 @@ def serve(host: str, port: int, threads: int) -> None:
         click.echo(f"error: {problem}", err=True)
         sys.exit(1)
     click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)")
-    serving.run(_app(_engine().url.render_as_string(hide_password=False)),
-                host=host, port=port, threads=threads)
+    app = _app(_engine().url.render_as_string(hide_password=False))
+    start_background_worker(app)  # with SQLite: SLA timers fire without a separate `opsgate worker`
+    serving.run(app, host=host, port=port, threads=threads)
 
 
 def _app(database_url: str) -> Flask:
