@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import serve as serving
 from .cli import _engine, database_option, main
+from .cli_worker import start_background_worker
 
 
 @main.command()
@@ -23,9 +24,16 @@ def serve(host: str, port: int, threads: int) -> None:
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(1)
-    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)")
-    serving.run(_app(_engine().url.render_as_string(hide_password=False)),
-                host=host, port=port, threads=threads)
+    app = _app(_engine().url.render_as_string(hide_password=False))
+    # With SQLite one in-process thread fires timers; with PostgreSQL run `opsgate worker`.
+    stop_worker = start_background_worker(app)
+    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)"
+               + ("; timers fire in this process" if stop_worker else ""))
+    try:
+        serving.run(app, host=host, port=port, threads=threads)
+    finally:
+        if stop_worker is not None:
+            stop_worker.set()
 
 
 def _app(database_url: str) -> Flask:
