@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from uuid import UUID
 
 ROOT = Path(__file__).resolve().parent.parent
 # This file is named like the package it measures: keep its own folder off the import path.

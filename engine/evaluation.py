@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, clock
+from engine import audit, clock, services
 from engine.annual import AnnualAssessment, assess_year
 from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.evaluation_config import EvaluationConfig, load_config
@@ -108,9 +108,9 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
         row.values, row.comment = cleaned, comment
         row.entered_by, row.entered_at, row.revision = name, clock.now(), row.revision + 1
     session.flush()
-    audit.append_system(session, type="evaluation_input_recorded", actor=name,
-                 data={"provider": provider.name, "period": month.label, "values": cleaned,
-                       "previous": before, "comment": comment})
+    audit.append_system(session, type="evaluation_input_recorded", actor=actor,
+                        data={"provider": provider.name, "period": month.label,
+                              "values": cleaned, "previous": before, "comment": comment})
     log.info("evaluation inputs for %s %s recorded by %s", provider.name, month.label, name)
     return row
 
@@ -187,9 +187,9 @@ def record_config(session: Session, config: EvaluationConfig, *, actor: Any) -> 
                                         source=text, recorded_at=clock.now(),
                                         recorded_by=name))
     session.flush()
-    audit.append_system(session, type="evaluation_config_recorded", actor=name,
-                 data={"version": config.version, "sha256": config.sha256,
-                       "file": config.source})
+    audit.append_system(session, type="evaluation_config_recorded", actor=actor,
+                        data={"version": config.version, "sha256": config.sha256,
+                              "file": config.source})
     return True
 
 
@@ -237,8 +237,6 @@ def publish_month(session: Session, period: str, *, actor: Any,
                   ) -> list[tuple[EvaluationScorecard, Case | None]]:
     """Store the month's scorecards and open a rectification case for each provider below a
     pass mark (once per provider and month: publishing again opens no second case)."""
-    from engine import services  # the core's use cases; imported here to keep this module light
-
     require_supervisor(actor, "publish scorecards", person=True)
     config = config or load_config()
     month = parse_period(period)
@@ -272,10 +270,10 @@ def publish_month(session: Session, period: str, *, actor: Any,
         session.add(row)
         published.append((row, case_row))
     session.flush()
-    audit.append_system(session, type="evaluation_published", actor=name,
-                 data={"period": month.label, "config_sha256": config.sha256,
-                       "scorecards": [{"provider": r.provider_id, "total": r.total,
-                                       "status": r.status,
-                                       "rectification_case_id": r.rectification_case_id}
-                                      for r, _ in published]})
+    audit.append_system(session, type="evaluation_published", actor=actor, data={
+        "period": month.label, "config_version": config.version, "config_sha256": config.sha256,
+        "scorecards": [{"provider": card.provider, "total": row.total, "status": row.status,
+                        "below_pass_mark": list(card.below_pass_mark),
+                        "rectification_case": case.key if case else None}
+                       for card, (row, case) in zip(cards, published)]})
     return published

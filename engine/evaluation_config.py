@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.errors import EngineError
 from engine.measures import MEASURES
 
 DEFAULT_PATH = Path(__file__).with_name("evaluation_config.toml")
@@ -21,8 +22,10 @@ DIRECTIONS = ("higher", "lower")
 INPUT_TYPES = ("number", "integer")
 
 
-class ConfigError(ValueError):
+class ConfigError(EngineError, ValueError):
     """The evaluation configuration is invalid; the message names the entry and the rule."""
+
+    code = "invalid_configuration"
 
 
 @dataclass(frozen=True)

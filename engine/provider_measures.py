@@ -20,7 +20,7 @@ How the process pack's records are read (docs/bpmn.md; the conventions are below
 * account_offboarding: revocation is the completion of the revoke task (or the close).
 * backup_restore_drill: a drill started in the month is planned; closed is done; outcome
   `passed` (or `restore_verified` true in the data) is verified.
-* required records: the definition's manifest (the process's `required_records`, plus an
+* required records: the definition's manifest (the process's `required_records`, or an
   end event's own for the outcome it gives); a case carries them when each field is
   present and not blank.
 """
@@ -135,9 +135,9 @@ def _fields(value: Any) -> list[str]:
 def record_rules(manifest: Any) -> list[RecordRule]:
     """The required-records rules of a definition's manifest.
 
-    A process declares records for every case (`required_records` on the process); an end
-    event may add its own for the outcome it gives, so what a closed case must carry can
-    depend on how it ended.
+    A process declares the records every case owes (`required_records` on the process); an
+    end event that declares its own replaces them for the outcome it gives (a rejection
+    path may owe fewer, as engine.runtime enforces at closing).
     """
     if not isinstance(manifest, dict):
         return []
@@ -145,10 +145,9 @@ def record_rules(manifest: Any) -> list[RecordRule]:
     base = _fields(process.get("required_records"))
     by_outcome: dict[str, list[str]] = {}
     for end in (manifest.get("end_events") or {}).values():
-        extra = _fields(end.get("required_records")) if isinstance(end, dict) else []
-        if extra and end.get("outcome"):
-            by_outcome[end["outcome"]] = base + [f for f in extra if f not in base]
-    rules = [RecordRule(tuple(f), outcome=o) for o, f in by_outcome.items()]
+        if isinstance(end, dict) and end.get("outcome") and "required_records" in end:
+            by_outcome[end["outcome"]] = _fields(end["required_records"])
+    rules = [RecordRule(tuple(f), outcome=o) for o, f in by_outcome.items() if f]
     if base:
         rules.append(RecordRule(tuple(base), except_outcomes=tuple(by_outcome)))
     return rules
@@ -203,6 +202,11 @@ def measure_sql(session: Session, config: EvaluationConfig, period: Period,
             done_by_end, Case.outcome.in_(RESOLVED_OUTCOMES))),
         "incidents_resolved_in_sla": MeasureSql(resolved, resolve_ok),
         "incidents_responded_in_sla": MeasureSql(and_(incident, opened), response_ok),
+        "anomaly_responded_in_sla": MeasureSql(
+            and_(incident, opened, _text("source") == "monitoring"), response_ok),
+        "mean_response_hours": MeasureSql(
+            and_(incident, opened, ev.c.responded_at.is_not(None)),
+            value=hours_between(Case.created_at, ev.c.responded_at)),
         "incidents_reopened": MeasureSql(resolved, reopened),
         "inspection_share": MeasureSql(and_(incident, opened), _text("source") == "inspection"),
         "emergency_recovered_in_sla": MeasureSql(

@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from models import Case, CaseCounter, HumanTask, Timer, User
+from models import Case, CaseCounter, HumanTask, User
 
 from . import access, audit, clock, definitions, notify, runtime, scripting, users
 from . import timers as timer_events

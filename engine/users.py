@@ -39,9 +39,14 @@ def get_group(session: Session, name: str, *, create: bool = False) -> Group:
     return group
 
 
+def find_user(session: Session, name: str) -> User | None:
+    """Return a user by name, or None."""
+    return session.scalars(select(User).where(User.name == name)).first()
+
+
 def get_user(session: Session, name: str) -> User:
     """Return a user by name or raise NotFound."""
-    user = session.scalars(select(User).where(User.name == name)).first()
+    user = find_user(session, name)
     if user is None:
         raise NotFound(f"no user {name!r}")
     return user

@@ -1,8 +1,6 @@
 """The append-only, hash-chained audit trail."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """Cases: one running BPMN instance plus what people need to find it."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

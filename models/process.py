@@ -1,8 +1,6 @@
 """Deployed process definition versions: immutable once written."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 

@@ -1,8 +1,6 @@
 """Projections of a case's state for inboxes and the timer worker, rewritten on every save."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

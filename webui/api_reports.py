@@ -1,6 +1,7 @@
 """JSON API for metrics and evaluations: GET /api/v1/metrics, GET /api/v1/evaluations.
 
-`/metrics` takes `period` (YYYY-MM or YYYY) or `from` and `to` (ISO dates or datetimes;
+`/evaluations/cases` lists the cases behind a KPI (`measure`, `period`, optional
+`provider`, `show=met|missed`, `page`). `/metrics` takes `period` (YYYY-MM or YYYY) or `from` and `to` (ISO dates or datetimes;
 a `to` date includes that whole day), plus optional `process`, `provider`, `system` and
 `priority`; without any period it reports the current month. `/evaluations` takes
 `period` (YYYY-MM: monthly scorecards; YYYY: annual assessments with their months) and
@@ -24,6 +25,7 @@ from engine.errors import InvalidData, NotAllowed
 from engine.evaluation_config import load_config
 from engine.metrics import Filters, process_metrics
 from engine.period import Period, month_period, parse_period
+from engine.provider_measures import cases_behind
 from engine.report_data import report_dict
 
 from .db import get_session
@@ -75,6 +77,30 @@ def metrics_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
     return process_metrics(session, load_config(), period, filters).as_dict()
 
 
+PAGE_SIZE = 100
+
+
+def cases_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
+    """The cases a measure was computed from, a page at a time."""
+    period = parse_period(args.get("period", ""))
+    show = args.get("show") or None
+    if show not in (None, "met", "missed"):
+        raise InvalidData("show: must be met or missed", {"show": ["must be met or missed"]})
+    page = args.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        raise InvalidData("page: must be a positive integer", {"page": ["must be a positive integer"]})
+    query = cases_behind(session, load_config(), period, args.get("measure", ""),
+                         provider=args.get("provider") or None,
+                         met=None if show is None else show == "met")
+    rows = list(session.scalars(query.limit(PAGE_SIZE + 1).offset((int(page) - 1) * PAGE_SIZE)))
+    items = [{"key": c.key, "process": c.process_key, "title": c.title, "status": c.status,
+              "outcome": c.outcome, "priority": c.priority, "provider": c.provider,
+              "system": c.system, "created_at": c.created_at.isoformat(),
+              "closed_at": c.closed_at.isoformat() if c.closed_at else None}
+             for c in rows[:PAGE_SIZE]]
+    return {"items": items, "next_page": int(page) + 1 if len(rows) > PAGE_SIZE else None}
+
+
 def evaluations_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
     """Scorecards (month) or annual assessments (year) for a request."""
     if not args.get("period"):
@@ -99,6 +125,12 @@ def _authenticate() -> Any:
 def metrics() -> Response:
     """Process metrics for a period (CONTRACT.md: GET /metrics)."""
     return jsonify(metrics_payload(get_session(), request.args))
+
+
+@bp.get("/evaluations/cases")
+def evaluation_cases() -> Response:
+    """The cases behind a KPI: ?measure=&period=YYYY-MM[&provider=][&show=met|missed][&page=]."""
+    return jsonify(cases_payload(get_session(), request.args))
 
 
 @bp.get("/evaluations")

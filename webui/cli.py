@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import audit, db, definitions, services, users
 from engine.errors import EngineError, InvalidDefinition
-from models import User
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +106,7 @@ def init_database(*, quiet: bool = False) -> str | None:
                 if not quiet:
                     state = "deployed" if result.created else "unchanged"
                     click.echo(f"{result.key} v{result.version} {state}")
-        if session.scalars(select(User).where(User.name == "admin")).first() is None:
+        if users.find_user(session, "admin") is None:
             password = os.environ.get("OPSGATE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             if "OPSGATE_ADMIN_PASSWORD" not in os.environ:
                 generated = password

@@ -213,6 +213,21 @@ def _paths() -> dict[str, dict[str, Any]]:
                                _query("provider", "Only this provider.",
                                       {"type": "string"})]),
         },
+        "/evaluations/cases": {
+            "get": _op("The cases behind a KPI of a monthly scorecard, a page at a time "
+                       "(supervisor, auditor, admin).",
+                       {"200": _json({"type": "object", "additionalProperties": True},
+                                     "{items: [case], next_page}.")},
+                       errors=["Unauthorized", "Forbidden", "NotFound", "Unprocessable"],
+                       tag="reports",
+                       params=[_query("measure", "The KPI's measure (its source.measure).",
+                                      {"type": "string"}),
+                               _query("period", "YYYY-MM.", {"type": "string"}),
+                               _query("provider", "Only this provider.", {"type": "string"}),
+                               _query("show", "met or missed (default: all).",
+                                      {"type": "string", "enum": ["met", "missed"]}),
+                               _query("page", "Page number, from 1.", {"type": "integer"})]),
+        },
         "/openapi.json": {
             "get": {"summary": "This document.", "tags": ["meta"], "security": [],
                     "responses": {"200": {"description": "OpenAPI 3 document.",

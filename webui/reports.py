@@ -22,7 +22,7 @@ from engine.evaluation_config import EvaluationConfig, InputDef, load_config
 from engine.metrics import Filters, hot_spots
 from engine.period import month_period, parse_period
 from engine.provider_measures import cases_behind
-from engine.errors import NotAllowed
+from engine.errors import InvalidData, NotAllowed
 from engine.scoring import NO_DATA
 
 from . import api_reports, evaluation_export
@@ -208,13 +208,16 @@ def input_form(config: EvaluationConfig, data: dict[str, Any] | None = None) -> 
     return InputsForm(data=data)
 
 
-@bp.route("/inputs/<provider>/<period>", methods=["GET", "POST"])
+@bp.route("/inputs", methods=["GET", "POST"])
 @role_required(*WRITERS)
-def inputs(provider: str, period: str):
-    """The supervisor's monthly inputs for one provider (each save is audited)."""
+def inputs():
+    """The supervisor's monthly inputs for one provider (?provider=&period=; each save is audited)."""
     session = get_session()
     config = load_config()
-    month = parse_period(period)
+    provider = request.args.get("provider", "")
+    if not provider:
+        raise InvalidData("provider: required", {"provider": ["choose a provider"]})
+    month = parse_period(request.args.get("period", ""))
     target = evaluation.list_providers(session, provider)[0]
     row = evaluation.get_inputs(session, target, month.label)
     form = input_form(config, dict(row.values, comment=row.comment) if row else None)

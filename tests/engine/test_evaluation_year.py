@@ -104,7 +104,7 @@ def other_specs(provider: str, month: int) -> list[Spec]:
     revoke_h = 30 if month in LATE_REVOKE[provider] else 20
     out.append(Spec("account_offboarding", provider, created,
                     created + dt.timedelta(hours=revoke_h + 4), "completed", None, {},
-                    [(0, "case_started", None), (revoke_h, "task_completed", "revoke"),
+                    [(0, "case_started", None), (revoke_h, "task_completed", "revoke_accounts"),
                      (revoke_h + 4, "case_closed", None)]))
     if month in (3, 10):
         created = dt.datetime(YEAR, month, 12, 14, tzinfo=UTC)
@@ -223,6 +223,10 @@ def frac(hits: list[bool]) -> tuple[float | None, int, int]:
     return (sum(hits) / len(hits) if hits else None, sum(hits), len(hits))
 
 
+def mean(values: list[float]) -> tuple[float | None, float, int]:
+    return (sum(values) / len(values) if values else None, sum(values), len(values))
+
+
 def expected_measures(provider: str, month: int) -> dict[str, tuple[float | None, int, int]]:
     end = month_period(YEAR, month).end
     specs = [s for s in ALL_SPECS if s.provider == provider]
@@ -248,12 +252,20 @@ def expected_measures(provider: str, month: int) -> dict[str, tuple[float | None
             [first_event(s, ("task_completed",), "resolve") <= RES[s.priority]
              for s in inc_resolved]),
         "incidents_responded_in_sla": frac([responded(s) for s in inc_opened]),
+        "anomaly_responded_in_sla": frac([responded(s) for s in inc_opened
+                                          if s.data["source"] == "monitoring"]),
+        "mean_response_hours": mean([first_event(s, ("task_claimed", "task_completed"))
+                                     for s in inc_opened]),
         "incidents_reopened": frac([reopened(s) for s in inc_resolved]),
         "inspection_share": frac([s.data["source"] == "inspection" for s in inc_opened]),
         "emergency_recovered_in_sla": frac(
             [first_event(s, ("task_completed",), "recover") <= 2
              for s in closed if s.process == "emergency_response"]),
         "drills_done": frac([s.closed is not None and s.closed < end for s in drills_opened]),
+        "drills_verified": frac([s.outcome == "verified"
+                                 for s in closed if s.process == "backup_restore_drill"]),
+        "revoked_in_target": frac([first_event(s, ("task_completed",), "revoke_accounts") <= 24
+                                   for s in closed if s.process == "account_offboarding"]),
         "dispatch_completed": frac([s.closed is not None and s.closed < end
                                     for s in dispatch_opened]),
         "dispatch_on_time": frac([(s.closed - s.created).total_seconds() / 3600
@@ -329,9 +341,11 @@ def check_month(session, month):
     assert set(cards) == {"Acme", "Bolt"}
     for provider, card in cards.items():
         measures, kpis, categories, total = expected_card(provider, month)
+        assert set(measures) == set(card.measures)  # every measure is checked
         for key, (value, num, den) in measures.items():
             got = card.measures[key]
-            assert (got.numerator, got.denominator) == (num, den), (provider, month, key)
+            assert got.numerator == pytest.approx(num) and got.denominator == den, (
+                provider, month, key)
             assert got.value == (pytest.approx(value) if value is not None else None), key
         for key, expected in kpis.items():
             kpi = card.kpi(key)
@@ -404,3 +418,17 @@ def test_annual_records_and_workload_use_the_year_sums(year):
     workload = next(i for i in results["Bolt"].items if i.key == "workload")
     assert workload.value == pytest.approx(19 / 20) and workload.status == "pass"
 
+
+
+def test_drill_down_lists_exactly_the_cases_behind_a_kpi(year):
+    from engine.provider_measures import cases_behind
+    config, april = load_config(), month_period(YEAR, 4)
+    _, met, population = expected_measures("Bolt", 4)["incidents_resolved_in_sla"]
+    def keys(met_filter):
+        return year.scalars(cases_behind(year, config, april, "incidents_resolved_in_sla",
+                                         provider="Bolt", met=met_filter)).all()
+    assert len(keys(None)) == population
+    assert len(keys(True)) == met
+    missed = keys(False)
+    assert len(missed) == population - met == 6  # the six slow ones of a bad month
+    assert all(c.provider == "Bolt" and c.process_key == "incident" for c in missed)

@@ -140,11 +140,12 @@ def test_required_records_can_depend_on_the_outcome():
     from engine.provider_measures import RecordRule, record_rules
     manifest = {"process": {"required_records": ["change_plan"]},
                 "end_events": {"done": {"outcome": "implemented",
-                                        "required_records": "implementation_record"},
+                                        "required_records": ["change_plan", "implementation_record"]},
+                               "no": {"outcome": "rejected", "required_records": []},
                                "back": {"outcome": "rolled_back"}}}
     assert record_rules(manifest) == [
         RecordRule(("change_plan", "implementation_record"), outcome="implemented"),
-        RecordRule(("change_plan",), except_outcomes=("implemented",))]
+        RecordRule(("change_plan",), except_outcomes=("implemented", "rejected"))]
     assert record_rules({"process": {"required_records": []}}) == []
 
 
@@ -161,6 +162,6 @@ def test_records_complete_counts_outcome_specific_records(db_session, add_case):
     session.execute(ProcessDefinition.__table__.update().values(manifest={
         "process": {"required_records": ["change_plan"]},
         "end_events": {"done": {"outcome": "implemented",
-                                "required_records": ["implementation_record"]}}}))
+                                "required_records": ["change_plan", "implementation_record"]}}}))
     m = provider_measures(session, config(), parse_period("2026-03"))["Acme"]["records_complete"]
     assert (m.numerator, m.denominator) == (2, 3)

@@ -109,18 +109,18 @@ def test_inputs_form_saves_and_refuses_bad_values(site):
     app, tokens, _ = site
     client = app.test_client()
     auth = {"Authorization": f"Bearer {tokens['suzy']}"}
-    assert client.get("/reports/inputs/Bolt/2026-03", headers=auth).status_code == 200
-    bad = client.post("/reports/inputs/Bolt/2026-03", headers=auth,
+    assert client.get("/reports/inputs?provider=Bolt&period=2026-03", headers=auth).status_code == 200
+    bad = client.post("/reports/inputs?provider=Bolt&period=2026-03", headers=auth,
                       data={"qualified_staff_ratio": "3", "satisfaction": "85"})
     assert bad.status_code == 422
     assert "Number must be between 0 and 1" in bad.get_data(as_text=True)
-    ok = client.post("/reports/inputs/Bolt/2026-03", headers=auth,
+    ok = client.post("/reports/inputs?provider=Bolt&period=2026-03", headers=auth,
                      data={"satisfaction": "85", "comment": "survey of March"})
     assert ok.status_code == 302
     card = get(site, "/api/v1/evaluations?period=2026-03&provider=Bolt").get_json()["scorecards"][0]
     assert card["inputs"] == {"satisfaction": 85.0}
     other = app.test_client()
-    assert other.post("/reports/inputs/Bolt/2026-03", data={"satisfaction": "1"},
+    assert other.post("/reports/inputs?provider=Bolt&period=2026-03", data={"satisfaction": "1"},
                       headers={"Authorization": f"Bearer {tokens['eddie']}"}).status_code == 403
 
 
@@ -139,3 +139,22 @@ def test_cli_evaluate_writes_each_format(site, tmp_path):
     assert json.loads(result.stdout)["assessments"][0]["verdict"] == "fail"
     result = runner.invoke(main, ["--database-url", url, "evaluate", "--period", "2026-13"])
     assert result.exit_code == 1 and "YYYY-MM" in result.stderr
+
+
+def test_api_lists_the_cases_behind_a_kpi(site):
+    body = get(site, "/api/v1/evaluations/cases?measure=incidents_resolved_in_sla"
+                     "&period=2026-03&provider=Acme&show=missed").get_json()
+    assert body == {"items": [], "next_page": None}
+    assert get(site, "/api/v1/evaluations/cases?measure=x&period=2026-03").status_code == 404
+    assert get(site, "/api/v1/evaluations/cases?measure=mean_rating&period=2026-03"
+                     "&show=maybe").status_code == 422
+
+
+def test_cli_names_a_broken_configuration(site, tmp_path, monkeypatch):
+    _, _, url = site
+    broken = tmp_path / "eval.toml"
+    broken.write_text('version = "x"\ntotal_pass_mark = 180\n')
+    monkeypatch.setenv("OPSGATE_EVALUATION_CONFIG", str(broken))
+    result = CliRunner().invoke(main, ["--database-url", url, "evaluate", "--period", "2026-03"])
+    assert result.exit_code == 1
+    assert "eval.toml: categories: at least one category is needed" in result.stderr

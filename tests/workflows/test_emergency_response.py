@@ -1,6 +1,5 @@
 """Emergency response: the 10-step flow, the recovery target and expert escalation, review."""
 
-import pytest
 
 from tests.workflows.conftest import after
 

@@ -92,3 +92,20 @@ def test_only_a_supervisor_user_publishes(session, setup):
         evaluation.publish_month(session, "2026-03", actor=engineer)
     with pytest.raises(NotAllowed, match="supervisor"):
         evaluation.publish_month(session, "2026-03", actor="cli")
+
+
+def test_a_rectification_that_fails_verification_closes_as_not_rectified(session, setup):
+    supervisor, engineer = setup
+    case = next(c for _, c in evaluation.publish_month(session, "2026-03", actor=supervisor) if c)
+    services.complete_task(session, ready(session, case)["submit_plan"].id,
+                           {"rectification_plan": "More staff", "due_date": "2026-04-30"},
+                           actor=engineer)
+    services.complete_task(session, ready(session, case)["review_plan"].id,
+                           {"decision": "approve"}, actor=supervisor)
+    services.complete_task(session, ready(session, case)["report_done"].id,
+                           {"rectification_report": "Nothing changed"}, actor=engineer)
+    services.complete_task(session, ready(session, case)["verify"].id,
+                           {"decision": "reject", "comment": "Still understaffed in April"},
+                           actor=supervisor)
+    assert case.status == "closed" and case.outcome == "not_rectified"
+    assert ready(session, case) == {}
