@@ -31,12 +31,13 @@ import smtplib
 import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from email.message import EmailMessage
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from models import Case, Group, HumanTask, Notification, User
+from models import Case, Group, HumanTask, Notification, User, user_group
 
 from . import clock
 from .errors import InvalidData, NotFound
@@ -125,19 +126,27 @@ def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: 
     return len(rows)
 
 
-def _members(session: Session, groups: Iterable[str]) -> list[User]:
-    names = set(groups)
+# Only what a notice needs (id, e-mail, active), in one statement: this runs whenever a task
+# becomes ready, so it must not load whole users with their groups.
+_MEMBERS = (select(User.id, User.email, User.active).distinct()
+            .join(user_group, user_group.c.user_id == User.id).join(Group, Group.id == user_group.c.group_id)
+            .where(Group.name.in_(bindparam("groups", expanding=True)), User.active).order_by(User.id))
+_ONE = select(User.id, User.email, User.active).where(User.id == bindparam("uid"))
+
+
+def _members(session: Session, groups: Iterable[str]) -> list[Any]:
+    names = sorted(set(groups))
     if not names:
         return []
-    return list(session.scalars(select(User).join(User.groups).where(Group.name.in_(names), User.active)
-                                .order_by(User.id)).unique())
+    return list(session.execute(_MEMBERS, {"groups": names}))
 
 
-def _people(session: Session, case: Case, assignee: User | None, candidate_groups: Iterable[str]) -> list[User]:
+def _people(session: Session, case: Case, assignee: User | None, candidate_groups: Iterable[str]) -> list[Any]:
     if assignee is not None:
         return [assignee]
     groups = set(candidate_groups or ())
-    people = [case.requester] if "requester" in groups and case.requester is not None else []
+    people = list(session.execute(_ONE, {"uid": case.requester_id})) \
+        if "requester" in groups and case.requester_id is not None else []
     return people + _members(session, groups - {"requester"})
 
 

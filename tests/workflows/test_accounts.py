@@ -50,6 +50,7 @@ def test_rejections_close_the_request(desk, account_type):
         case = desk.act(case, "security_authorization", REJECT, by="sean")
     assert case.status == "closed" and case.outcome == "rejected"
     assert "gate_rejected" in desk.events(case)
+    assert desk.closing(case)["missing_records"] == []  # a rejected request owes no account records
 
 
 def test_a_second_account_for_the_same_person_is_refused(desk):

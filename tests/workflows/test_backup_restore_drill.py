@@ -32,6 +32,7 @@ def test_failed_restore_opens_follow_up_and_closes_as_failed(desk):
     desk.act(case, "complete_follow_up", {"follow_up_result": "drive replaced; next drill 9 Dec"}, by="eve")
     case = desk.session.merge(case)
     assert case.status == "closed" and case.outcome == "failed"
+    assert desk.closing(case) == {"outcome": "failed", "missing_records": []}
 
 
 def test_failed_verification_is_a_failed_drill(desk):

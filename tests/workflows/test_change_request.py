@@ -128,6 +128,7 @@ def test_emergency_change_rolled_back_with_late_documentation(desk):
     assert desk.tasks(case) == ["retrospective_review"]
     case = desk.act(case, "retrospective_review", {"retrospective_notes": "justified"}, by="cathy")
     assert case.status == "closed" and case.outcome == "rolled_back"
+    assert desk.closing(case) == {"outcome": "rolled_back", "missing_records": []}
 
 
 def test_emergency_change_documented_in_time(desk):
