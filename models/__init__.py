@@ -1,4 +1,5 @@
 """opsgate's schema: SQLAlchemy 2.x typed models. Imports nothing of ours outside this package."""
+from .attachment import Attachment
 from .audit import AuditChain, AuditEvent
 from .base import Base
 from .case import Case, CaseCounter
@@ -10,7 +11,7 @@ from .task import HumanTask, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
-    "ApiToken", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
+    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
     "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "Notification",
     "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
 ]

@@ -1,17 +1,28 @@
 """Who is calling: Flask-Login sessions for people, bearer tokens for the API."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, request
-from flask_login import LoginManager
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
-from engine import users
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+
+from engine import logins, users
+from engine.errors import NotAllowed
 from models import User
 
 from .db import get_session
+from .forms import LoginForm
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
+login_manager.login_message = _l("Please log in to see this page.")
 
 bp = Blueprint("auth", __name__)
 
@@ -35,6 +46,80 @@ def load_user_from_request(req) -> User | None:  # noqa: ANN001 - Flask request
 def is_bearer_request() -> bool:
     """Say whether this request authenticates with a bearer token (no cookies, so no CSRF)."""
     return request.headers.get("Authorization", "").startswith("Bearer ")
+
+
+# ---- Login pages, language choice and role checks (the web UI's part of auth) ----
+
+def has_role(*groups: str) -> bool:
+    """Tell whether the logged-in user is in any of the groups."""
+    return current_user.is_authenticated and bool(current_user.group_names & set(groups))
+
+
+def role_required(*groups: str) -> Callable[[F], F]:
+    """Let only members of one of the groups in; others get a 403 page naming the role."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        @login_required
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not has_role(*groups):
+                raise NotAllowed(_("role: this page is for %(groups)s only.", groups=", ".join(groups)))
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    """Follow ?next= only to a path on this site (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("cases.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Log in with name and password; the session is renewed, failures are audited."""
+    if current_user.is_authenticated:
+        return redirect(url_for("cases.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        db = get_session()
+        user = logins.log_in(db, form.name.data, form.password.data, source=request.remote_addr or "")
+        db.commit()  # a failed attempt is audited too: keep that record
+        if user is not None:
+            target = _safe_next(request.args.get("next"))
+            session.clear()  # session renewal: nothing from before the login survives it
+            login_user(user)
+            session.permanent = True
+            return redirect(target)
+        flash(_("Wrong user name or password, or the account is disabled."), "error")
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form), 422 if form.is_submitted() else 200
+
+
+@bp.post("/logout")
+def logout():
+    """Log out and forget the session."""
+    if current_user.is_authenticated:
+        db = get_session()
+        logins.log_out(db, current_user, source=request.remote_addr or "")
+        db.commit()
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "success")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+@login_required
+def language():
+    """Remember the user's language choice."""
+    db = get_session()
+    logins.set_locale(db, current_user, request.form.get("locale", ""))
+    db.commit()
+    return redirect(_safe_next(request.form.get("next")))
 
 
 def init_app(app: Flask) -> None:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 @main.command("worker")
 @click.option("--once", is_flag=True, help="Handle what is due now and exit.")
 @click.option("--now", "now_text", default=None, metavar="ISO-8601",
-              help="Evaluate due times as of this instant (drills, tests); implies nothing else.")
+              help="Evaluate due times as of this instant (drills, tests), handle what is due then and exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes when idle.")
 @database_option
 def worker_command(once: bool, now_text: str | None, interval: float) -> None:

@@ -1,7 +1,7 @@
 """Map the engine's errors to HTTP statuses in one place, for pages and for the API."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template_string, request
+from flask import Flask, jsonify, render_template, render_template_string, request
 
 from engine import errors
 from engine.runtime import ProcessFailure
@@ -39,8 +39,7 @@ def init_app(app: Flask) -> None:
         status = status_for(err)
         if wants_json():
             return jsonify(error_body(err.code, err.message, err.details)), status
-        template = app.jinja_env.get_or_select_template(["errors/engine.html"]) \
-            if "errors/engine.html" in app.jinja_env.list_templates() else None
-        if template is not None:
-            return template.render(status=status, error=err), status
+        if "errors/engine.html" in app.jinja_env.list_templates():
+            # render_template, not Template.render: the page needs current_user, csrf_token, ...
+            return render_template("errors/engine.html", status=status, error=err), status
         return render_template_string(_PAGE, status=status, message=err.message), status

@@ -196,3 +196,106 @@ def test_audit_chain_stays_intact(world):
         assert audit.verify(s).ok
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.type == "case_escalated")) == 1
     assert world.ready(key) == ["escalated"]
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+
+def notices(world, kind, channel="app"):
+    from models import Notification, User
+
+    with world.tx() as s:
+        rows = s.execute(select(User.name, Notification.subject, Notification.status)
+                         .join(User, User.id == Notification.user_id)
+                         .where(Notification.kind == kind, Notification.channel == channel)
+                         .order_by(Notification.id)).all()
+        return [tuple(r) for r in rows]
+
+
+def test_notifications_reach_a_local_smtp_server(world, monkeypatch):
+    from tests.smtp_server import smtp_server
+
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("OPSGATE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
+        monkeypatch.setenv("OPSGATE_SMTP_FROM", "opsgate@example.org")
+        key = world.start(T0, "timer_kinds")
+        assert notices(world, "task_assigned") == [("erin", f"{key}: Work", "sent")]
+        assert notices(world, "task_assigned", "email") == [("erin", f"{key}: Work", "pending")]
+        assert inbox.messages == []  # nothing is sent inside the case's transaction
+        run(world, T0 + 3 * H + S)
+        run(world, T0 + 4 * H + S)
+    assert notices(world, "sla_warning", "email") == [("erin", f"{key}: 75% of Work SLA used", "sent")]
+    assert notices(world, "case_escalated", "email") == [("erin", f"{key}: escalated: Work SLA", "sent")]
+    assert notices(world, "task_assigned", "email")[-1] == ("mona", f"{key}: Escalated work", "sent")
+    received = [(m["To"], m["Subject"]) for m in inbox.messages]
+    assert received == [
+        ("erin@example.org", f"{key}: Work"),
+        ("erin@example.org", f"{key}: 75% of Work SLA used"),
+        ("erin@example.org", f"{key}: escalated: Work SLA"),
+        ("mona@example.org", f"{key}: Escalated work"),
+    ]
+    assert "Work SLA runs out at 2026-11-30 13:00 UTC" in inbox.messages[1].get_payload()
+
+
+def test_a_failing_mail_server_never_blocks_case_work(world, monkeypatch):
+    from engine import notify
+    from models import Notification
+    from tests.smtp_server import free_port, smtp_server
+
+    monkeypatch.setenv("OPSGATE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("OPSGATE_SMTP_PORT", str(free_port()))  # nobody listens
+    monkeypatch.setenv("OPSGATE_SMTP_TIMEOUT", "2")
+    key = world.start(T0, "timer_kinds")
+    result = run(world, T0 + 4 * H + S)
+    assert world.ready(key) == ["escalated"]  # the escalation committed all the same
+    assert result.mail.sent == 0 and result.mail.retried >= 1
+    with world.tx() as s:
+        row = s.scalars(select(Notification).where(Notification.channel == "email").order_by(Notification.id)).first()
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert "ConnectionRefusedError" in row.last_error
+        assert row.next_attempt_at == T0 + 4 * H + S + notify.backoff(1)
+    # Retries back off; after the last one the row is marked failed and kept.
+    at = T0 + 4 * H + S
+    for attempt in range(2, notify.MAX_ATTEMPTS + 1):
+        at += notify.backoff(attempt - 1)
+        run(world, at)
+    with world.tx() as s:
+        row = s.get(Notification, row.id)
+        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", notify.MAX_ATTEMPTS, None)
+    # When the server is back, new mail goes out; the failed rows stay failed (no resend storm).
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
+        later = world.start(at, "timer_kinds")
+        run(world, at + S)
+    assert [(m["To"], m["Subject"]) for m in inbox.messages] == [("erin@example.org", f"{later}: Work")]
+
+
+def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
+    from tests.smtp_server import free_port, smtp_server
+    from engine import notify
+
+    monkeypatch.setenv("OPSGATE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("OPSGATE_SMTP_PORT", str(free_port()))
+    key = world.start(T0, "timer_kinds")
+    assert run(world, T0 + S).mail.retried == 1
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
+        assert run(world, T0 + S + notify.backoff(1) - S).mail.sent == 0  # not before its retry time
+        assert run(world, T0 + S + notify.backoff(1)).mail.sent == 1
+    assert [m["Subject"] for m in inbox.messages] == [f"{key}: Work"]
+
+
+def test_in_app_notices_are_listed_and_marked_read(world):
+    from engine import notify
+    from engine.errors import NotFound
+
+    world.start(T0, "timer_kinds")
+    with world.tx() as s:
+        erin, mona = world.user(s, "erin"), world.user(s, "mona")
+        [notice] = notify.list_notices(s, actor=erin, unread=True)
+        with pytest.raises(NotFound):
+            notify.mark_read(s, notice.id, actor=mona)
+        assert notify.mark_read(s, notice.id, actor=erin) == 1
+        assert notify.list_notices(s, actor=erin, unread=True) == []
+        assert [n.id for n in notify.list_notices(s, actor=erin)] == [notice.id]

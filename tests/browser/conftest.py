@@ -1,0 +1,122 @@
+"""Browser tests: a live opsgate on a thread, Debian's Chromium driven by Playwright.
+
+Run with OPSGATE_TEST_BROWSER=1 (CI does). Every page a test visits is saved as a
+screenshot under artifacts/screenshots/ (gitignored; CI keeps the folder).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("OPSGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark everything here as a browser test; skip it unless OPSGATE_TEST_BROWSER=1."""
+    here = Path(__file__).parent
+    skip = pytest.mark.skip(reason="browser tests run with OPSGATE_TEST_BROWSER=1")
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+            if os.environ.get("OPSGATE_TEST_BROWSER") != "1":
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """Serve a demo-seeded opsgate on a free port; yield its URL and the demo passwords."""
+    from werkzeug.serving import make_server
+
+    from webui import create_app
+    from webui.demo import seed_demo
+
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{instance / 'browser.db'}",
+        "SECRET_KEY": "browser-tests",
+        "SESSION_COOKIE_SECURE": False,  # plain http on 127.0.0.1
+    })
+    with app.app_context():
+        passwords = seed_demo(app, password="demo-pass-1")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}", "passwords": passwords, "app": app}
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Launch Debian's Chromium once for the session."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Visitor:
+    """One logged-in person's browser tab, saving a screenshot of each page it shows."""
+
+    def __init__(self, context: object, base_url: str, prefix: str):
+        self.context = context
+        self.page = context.new_page()  # type: ignore[attr-defined]
+        self.base_url = base_url
+        self.prefix = prefix
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        self.shots = 0
+
+    def goto(self, path: str) -> object:
+        response = self.page.goto(self.base_url + path)
+        return response
+
+    def shot(self, name: str) -> Path:
+        """Save a full-page screenshot named after the test step."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.shots += 1
+        safe = re.sub(r"[^a-z0-9_-]+", "-", f"{self.prefix}-{self.shots:02d}-{name}".lower())
+        path = SCREENSHOTS / f"{safe}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def login(self, name: str, password: str) -> None:
+        self.goto("/login")
+        self.page.fill("#name", name)
+        self.page.fill("#password", password)
+        self.page.click("button[type=submit]")
+        self.page.wait_for_url(lambda url: "/login" not in url)
+
+
+@pytest.fixture
+def visit(browser: object, live_server: dict, request: pytest.FixtureRequest) -> Iterator:
+    """Return a factory: visit(user) gives a logged-in Visitor in its own browser context."""
+    contexts: list[object] = []
+
+    def make(user: str | None = None) -> Visitor:
+        context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-US")  # type: ignore[attr-defined]
+        contexts.append(context)
+        visitor = Visitor(context, live_server["url"], f"{request.node.name}-{user or 'anon'}")
+        if user:
+            visitor.login(user, live_server["passwords"][user])
+        return visitor
+
+    yield make
+    for context in contexts:
+        context.close()  # type: ignore[attr-defined]

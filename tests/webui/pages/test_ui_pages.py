@@ -1,0 +1,160 @@
+"""The pages people use, through HTTP: what they see and what the data becomes."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+from sqlalchemy import select
+
+from engine import audit, services, users
+from models import Attachment, AuditEvent
+
+
+def test_login_renews_the_session_and_audits_failures(app, people, session):
+    client = app.test_client()
+    assert client.get("/").status_code == 302
+    bad = client.post("/login", data={"name": "rita", "password": "wrong-password"})
+    assert bad.status_code == 401
+    assert "Wrong user name or password" in bad.get_data(as_text=True)
+    failed = session.scalars(select(AuditEvent).where(AuditEvent.type == "user_login_failed")).all()
+    assert [e.data["user"] for e in failed] == ["rita"]
+    with client.session_transaction() as before:
+        before["planted"] = "by an attacker"
+    ok = client.post("/login?next=/tasks", data={"name": "rita", "password": "correct-horse-1"})
+    assert ok.status_code == 302 and ok.headers["Location"].endswith("/tasks")
+    with client.session_transaction() as after:
+        assert "planted" not in after
+    home = client.get("/")
+    assert "Hello, rita" in home.get_data(as_text=True)
+
+
+def test_login_does_not_redirect_off_site(app, people):
+    client = app.test_client()
+    response = client.post("/login?next=//evil.example/x", data={"name": "rita", "password": "correct-horse-1"})
+    assert response.headers["Location"] == "/"
+
+
+def test_requester_opens_a_case_from_the_generated_form(login, people, deploy, session):
+    deploy("camunda_approval.bpmn")
+    session.commit()
+    client = login(people["requester"])
+    page = client.get("/cases/new/purchase_approval").get_data(as_text=True)
+    assert 'id="item"' in page and 'id="amount"' in page and 'class="required"' in page
+    missing = client.post("/cases/new/purchase_approval", data={"title": "Laptop", "item": "", "amount": "x"})
+    assert missing.status_code == 422
+    text = missing.get_data(as_text=True)
+    assert "has-error" in text and "This field is required" in text
+    upload = (io.BytesIO(b"quote from the vendor"), "quote.pdf")
+    done = client.post("/cases/new/purchase_approval", data={"title": "Laptop", "item": "Laptop", "amount": "1200",
+                                                             "attachments": upload},
+                       content_type="multipart/form-data")
+    assert done.status_code == 302
+    case = services.list_cases(session, actor=people["requester"])[0][0]
+    assert done.headers["Location"].endswith(f"/cases/{case.key}")
+    attached = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).one()
+    event = [e for e in audit.history(session, case) if e.type == "attachment_added"][0]
+    assert event.data["sha256"] == attached.sha256 and event.data["filename"] == "quote.pdf"
+
+
+def test_attachment_limits_are_explained(login, people, purchase):
+    client = login(people["requester"])
+    response = client.post(f"/cases/{purchase.key}/attachments",
+                           data={"file": (io.BytesIO(b"MZ..."), "tool.exe")}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "cannot be attached" in response.get_data(as_text=True)
+
+
+def test_case_page_shows_timeline_path_and_open_step(login, people, purchase):
+    client = login(people["auditor"])
+    page = client.get(f"/cases/{purchase.key}").get_data(as_text=True)
+    assert "Review request" in page and "Case opened" in page
+    marks = json.loads(page.split('id="case-marks">')[1].split("</script>")[0])
+    assert marks["current"] == ["review"]
+    assert "StartEvent_1" in marks["done"]
+    assert "version 1" in page
+
+
+def test_task_completion_and_refusal_in_words(login, people, purchase, session):
+    task = services.open_tasks(session, purchase)[0]
+    outsider = login(people["cab"])
+    refused = outsider.post(f"/tasks/{task.id}/claim")
+    assert refused.status_code == 403
+    assert "candidate group" in refused.get_data(as_text=True)
+    assert "Traceback" not in refused.get_data(as_text=True)
+    engineer = login(people["engineer"])
+    page = engineer.get(f"/tasks/{task.id}").get_data(as_text=True)
+    assert 'id="review_notes"' in page and "Laptop" in page
+    done = engineer.post(f"/tasks/{task.id}", data={"review_notes": "fine"})
+    assert done.status_code == 302
+    gate = services.open_tasks(session, purchase)[0]
+    assert gate.element_id == "approve"
+    manager = login(people["manager"])
+    page = manager.get(f"/tasks/{gate.id}").get_data(as_text=True)
+    assert 'name="decision" value="approve"' in page and 'name="decision" value="reject"' in page
+    no_comment = manager.post(f"/tasks/{gate.id}", data={"decision": "reject"})
+    assert no_comment.status_code == 422
+    assert "comment is required" in no_comment.get_data(as_text=True)
+    approved = manager.post(f"/tasks/{gate.id}", data={"decision": "approve"})
+    assert approved.status_code == 302
+    session.expire_all()
+    assert services.get_case(session, purchase.key).status == "closed"
+
+
+def test_inbox_sorted_by_due_with_claim_and_release(login, people, purchase, session):
+    engineer = login(people["engineer"])
+    inbox = engineer.get("/tasks").get_data(as_text=True)
+    assert purchase.key in inbox and "due" in inbox
+    task = services.open_tasks(session, purchase)[0]
+    assert engineer.post(f"/tasks/{task.id}/claim").status_code == 302
+    assert purchase.key in engineer.get("/tasks?scope=mine").get_data(as_text=True)
+    assert engineer.post(f"/tasks/{task.id}/release").status_code == 302
+    assert purchase.key not in engineer.get("/tasks?scope=mine").get_data(as_text=True)
+
+
+def test_evidence_pack_holds_events_hashes_and_bpmn(login, people, purchase):
+    client = login(people["auditor"])
+    response = client.get(f"/cases/{purchase.key}/evidence.zip")
+    assert response.status_code == 200 and response.mimetype == "application/zip"
+    pack = zipfile.ZipFile(io.BytesIO(response.data))
+    manifest = json.loads(pack.read("manifest.json"))
+    events = json.loads(pack.read("events.json"))
+    assert manifest["chain"]["ok"] is True and manifest["process"]["version"] == 1
+    assert events[0]["type"] == "case_started" and len(events[0]["hash"]) == 64
+    assert any(name.startswith("process/") for name in pack.namelist())
+
+
+def test_audit_search_and_verify(login, people, purchase):
+    client = login(people["auditor"])
+    found = client.get("/audit?type=case_started").get_data(as_text=True)
+    assert purchase.key in found
+    verified = client.post("/audit/verify", data={"case": purchase.key}).get_data(as_text=True)
+    assert "Chain intact" in verified
+
+
+def test_process_pages_and_comparison(login, people, purchase, deploy, session):
+    xml = (DATA_DIR / "camunda_approval.bpmn").read_text().replace('name="Review request"', 'name="Check request"')
+    owner = login(people["process_owner"])
+    deployed = owner.post("/processes/deploy", data=xml.encode(), content_type="application/xml")
+    assert deployed.status_code == 200 and deployed.json["version"] == 2
+    assert owner.get("/processes/purchase_approval").status_code == 200
+    diff = owner.get("/processes/purchase_approval/compare?a=1&b=2").get_data(as_text=True)
+    assert "Check request" in diff and "Review request" in diff
+    # The running case stays on version 1.
+    session.expire_all()
+    assert services.get_case(session, purchase.key).definition.version == 1
+    broken = owner.post("/processes/deploy", data=xml.replace('candidateGroups="engineer"', 'candidateGroups="nobody"').encode(),
+                        content_type="application/xml")
+    assert broken.status_code == 422
+    assert any(d["element_id"] == "review" for d in broken.json["error"]["details"])
+
+
+def test_language_choice_is_remembered(login, people, session):
+    client = login(people["requester"])
+    client.post("/language", data={"locale": "zh_Hans", "next": "/"})
+    assert "你好" in client.get("/").get_data(as_text=True)
+    session.expire_all()
+    assert users.get_user(session, "rita").locale == "zh_Hans"
+
+
+from tests.conftest import DATA as DATA_DIR  # noqa: E402

@@ -1,0 +1,61 @@
+"""English and Simplified Chinese for the web UI (Flask-Babel).
+
+The language is a per-user choice stored in ``User.locale`` (``en`` or ``zh_Hans``); before
+login, or for a user who never chose, the browser's Accept-Language decides. BPMN names are
+shown as the process owner wrote them: a process's ``name_zh`` or a form field's
+``label_zh`` is used in Chinese when the BPMN provides one, and nothing else is translated.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import Babel, get_locale
+from flask_login import current_user
+
+LANGUAGES: dict[str, str] = {"en": "English", "zh_Hans": "简体中文"}
+DEFAULT_LANGUAGE = "en"
+
+babel = Babel()
+
+
+def select_locale() -> str:
+    """Pick the user's chosen language, else the browser's best match."""
+    chosen = getattr(current_user, "locale", None) if current_user else None
+    if chosen in LANGUAGES:
+        return chosen
+    # Browsers send zh-CN / zh-Hans / zh; all of them mean the Simplified Chinese catalogue.
+    best = request.accept_languages.best_match(["en", "zh", "zh-CN", "zh-Hans", "zh-SG"])
+    if best and best.lower().startswith("zh"):
+        return "zh_Hans"
+    return DEFAULT_LANGUAGE
+
+
+def current_language() -> str:
+    """Return the language code in force for this request."""
+    locale = get_locale()
+    return "zh_Hans" if locale is not None and locale.language == "zh" else DEFAULT_LANGUAGE
+
+
+def html_lang() -> str:
+    """Return the BCP 47 tag for <html lang>."""
+    return "zh-Hans" if current_language() == "zh_Hans" else "en"
+
+
+def localized(text: str | None, text_zh: str | None) -> str:
+    """Return the Chinese text from the BPMN in Chinese when there is one, else the text."""
+    if text_zh and current_language() == "zh_Hans":
+        return text_zh
+    return text or ""
+
+
+def init_app(app: Flask) -> None:
+    """Bind Flask-Babel and the template helpers to the app."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        current_language=current_language,
+        html_lang=html_lang,
+        languages=lambda: list(LANGUAGES.items()),
+        localized=localized,
+    )
