@@ -1,20 +1,13 @@
 """Every shipped BPMN file renders in the bpmn-js viewer the product serves, with no import warnings."""
 
-import os
-from pathlib import Path
-
 import pytest
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS
 from tests.workflows.conftest import WORKFLOWS
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
 VIEWER = ROOT / "webui/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"
-CHROMIUM = os.environ.get("OPSGATE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync"]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +15,7 @@ def page():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         page.set_content('<div id="canvas" style="width:1600px;height:900px"></div>')
         page.add_script_tag(path=str(VIEWER))
