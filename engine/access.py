@@ -7,6 +7,9 @@ from models import Case, HumanTask, User
 
 from .errors import NotAllowed
 
+# As a candidate group, "requester" means the case's own requester, not every user.
+REQUESTER = "requester"
+
 GROUPS = (
     "requester", "manager", "service_desk", "engineer", "change_manager", "cab", "finance",
     "security_admin", "auditor", "process_owner", "supervisor", "admin",
@@ -38,7 +41,9 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any
     if not actor.active:
         raise NotAllowed("role: the account is disabled")
     groups = set(task.candidate_groups or ())
-    if not actor.group_names & groups:
+    if not acting_groups(actor, case) & groups:
+        if groups == {REQUESTER}:
+            raise NotAllowed(f"candidate group: {task.name} is for the case's requester only")
         raise NotAllowed(f"candidate group: {task.name} is for the group(s) {', '.join(sorted(groups))}, "
                          f"and {actor.name} is in none of them")
     if rules.get("sod_not_requester") and case.requester_id == actor.id:
@@ -47,6 +52,14 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any
         if actor.name in actors_of.get(other, set()):
             raise NotAllowed(f"separation of duties: {task.name} may not be done by whoever did {other} "
                              f"in this case ({actor.name})")
+
+
+def acting_groups(actor: User, case: Case) -> set[str]:
+    """The groups the actor acts in on this case: their staff groups, plus `requester` on their own."""
+    groups = actor.group_names - {REQUESTER}
+    if case.requester_id == actor.id:
+        groups.add(REQUESTER)
+    return groups
 
 
 def may_read_case(actor: User, case: Case) -> bool:

@@ -21,8 +21,8 @@ from .errors import Conflict
 log = logging.getLogger(__name__)
 
 
-def claim_next(session: Session, now: dt.datetime, skip: set[int] | None = None) -> Timer | None:
-    """Lock and return the next timer due before `now` that no other worker holds, or None.
+def claim_due(session: Session, now: dt.datetime, skip: set[int] | None = None, limit: int = 1) -> list[Timer]:
+    """Lock and return up to `limit` timers due before `now` that no other worker holds.
 
     PostgreSQL skips rows other transactions have locked (FOR UPDATE SKIP LOCKED); SQLite has
     one writer at a time and ignores the clause. A row put aside after an error
@@ -33,32 +33,51 @@ def claim_next(session: Session, now: dt.datetime, skip: set[int] | None = None)
         .where(Timer.due_at < now)
         .where((Timer.claimed_until.is_(None)) | (Timer.claimed_until < now))
         .order_by(Timer.due_at, Timer.id)
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     if skip:
         query = query.where(Timer.id.not_in(skip))
-    return session.scalars(query).first()
+    return list(session.scalars(query))
 
 
 class DueTimers:
-    """Hand out each due timer once per pass, although firing deletes and re-creates rows."""
+    """Hand out each due timer once per pass, although firing deletes and re-creates rows.
+
+    A timer that fired and came back unchanged (same case, element, kind and due instant) is
+    left to the next pass; one whose case already fired in the same batch is skipped, since
+    that firing refreshed every timer of the case and re-projected its rows.
+    """
 
     def __init__(self) -> None:
         self.skip: set[int] = set()
         self._done: set[tuple[object, ...]] = set()
 
-    def claim(self, session: Session, now: dt.datetime) -> Timer | None:
-        """Lock and return the next due timer not handled in this pass, or None."""
-        while True:
-            timer = claim_next(session, now, self.skip)
-            if timer is None:
-                return None
-            key = (timer.case_id, timer.definition_id, timer.element_id, timer.kind, timer.due_at)
-            if key not in self._done:
-                self._done.add(key)
-                return timer
-            self.skip.add(timer.id)  # it fired and came back unchanged: leave it to the next pass
+    @staticmethod
+    def _key(timer: Timer) -> tuple[object, ...]:
+        return (timer.case_id, timer.definition_id, timer.element_id, timer.kind, timer.due_at)
+
+    def claim(self, session: Session, now: dt.datetime, size: int = 1) -> list[Timer]:
+        """Lock and return up to `size` due timers not handled in this pass, one per case."""
+        batch: list[Timer] = []
+        cases: set[int] = set()
+        held: set[int] = set()  # rows this claim has seen; ids may be reused once rows are rewritten
+        while len(batch) < size:
+            rows = claim_due(session, now, self.skip | held, size - len(batch))
+            if not rows:
+                break
+            for timer in rows:
+                held.add(timer.id)
+                if self._key(timer) in self._done:
+                    self.skip.add(timer.id)  # fired and came back unchanged: the next pass
+                    continue
+                if timer.case_id is not None and timer.case_id in cases:
+                    continue  # the case's other firing in this batch re-projects it
+                self._done.add(self._key(timer))
+                if timer.case_id is not None:
+                    cases.add(timer.case_id)
+                batch.append(timer)
+        return batch
 
 
 def fire_timer(session: Session, timer: Timer, now: dt.datetime) -> int:

@@ -218,24 +218,10 @@ def process_metrics(session: Session, config: EvaluationConfig, period: Period,
 def _filtered_measures(session: Session, config: EvaluationConfig, period: Period,
                        filters: Filters) -> dict[str, Measurement]:
     """The provider measures summed over every case the filters select."""
-    window = and_(pm.window_condition(period), *filters.conditions())
-    ev = pm.events_subquery(window)
-    specs = pm.measure_sql(session, config, period, ev)
-    columns = []
-    for key, spec in specs.items():
-        if spec.value is not None:
-            columns.append(func.sum(case((spec.population, spec.value), else_=None)))
-        else:
-            hit = and_(spec.population, spec.success)
-            columns.append(func.sum(case((hit, 1), else_=0)))
-        columns.append(func.sum(case((spec.population, 1), else_=0)))
-    row = session.execute(select(*columns).outerjoin(ev, ev.c.case_id == Case.id)
-                          .where(window)).one()
-    out: dict[str, Measurement] = {}
-    for i, key in enumerate(specs):
-        num, den = float(row[2 * i] or 0), float(row[2 * i + 1] or 0)
-        out[key] = Measurement(num / den if den else None, num, den)
-    return out
+    r = pm.case_rows(session, and_(pm.window_condition(period), *filters.conditions()))
+    specs = pm.measure_sql(config, period, r)
+    row = session.execute(select(*pm.aggregate_columns(specs))).mappings().one()
+    return {key: pm.measurement(row, key) for key in specs}
 
 
 def _revocation_hours(session: Session, period: Period, filters: Filters) -> Durations:

@@ -53,6 +53,9 @@ REVOKE_TASKS = ("revoke", "revoke_accounts", "revoke_access")
 ESCALATED_EVENTS = ("case_escalated",)
 ESCALATION_TASKS = ("escalate", "call_experts", "escalate_revocation")
 REOPENED_EVENTS = ("case_reopened",)
+# Only these events matter to the measures; the others (starts, closes, timers...) are skipped.
+EVENTS_READ = tuple(sorted({*RESPONSE_EVENTS, "task_completed", *ESCALATED_EVENTS,
+                            *REOPENED_EVENTS}))
 # The incident's confirmation task: {"confirmation": "reopen"} sends it back to diagnosis.
 CONFIRM_TASK, REOPEN_FIELD, REOPEN_VALUE = "confirm_resolution", "confirmation", "reopen"
 RESOLVED_OUTCOMES = ("resolved",)
@@ -90,7 +93,7 @@ def events_subquery(window: ColumnElement[bool]) -> Any:
             flag(or_(ev.type.in_(REOPENED_EVENTS), reopen)).label("reopened"),
         )
         .join(Case, Case.id == ev.case_id)
-        .where(window)
+        .where(window, ev.type.in_(EVENTS_READ))
         .group_by(ev.case_id)
         .subquery("ev")
     )
@@ -102,15 +105,15 @@ def window_condition(period: Period) -> ColumnElement[bool]:
                and_(Case.closed_at >= period.start, Case.closed_at < period.end))
 
 
-def _by_priority(hours: Mapping[str, float], default: str) -> ColumnElement[Any]:
-    return case(*((Case.priority == p, literal(h)) for p, h in hours.items()),
+def _by_priority(priority: Any, hours: Mapping[str, float], default: str) -> ColumnElement[Any]:
+    return case(*((priority == p, literal(h)) for p, h in hours.items()),
                 else_=literal(hours[default]))
 
 
-def _by_process(hours: Mapping[str, float]) -> ColumnElement[Any]:
+def _by_process(process: Any, hours: Mapping[str, float]) -> ColumnElement[Any]:
     if not hours:
         return literal(None)
-    return case(*((Case.process_key == p, literal(h)) for p, h in hours.items()), else_=None)
+    return case(*((process == p, literal(h)) for p, h in hours.items()), else_=None)
 
 
 def _text(field: str) -> ColumnElement[Any]:
@@ -174,63 +177,103 @@ def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElem
     return or_(*has), or_(*carries)
 
 
-def measure_sql(session: Session, config: EvaluationConfig, period: Period,
-                ev: Any) -> dict[str, MeasureSql]:
-    """The SQL definition of every measure for one period."""
-    sla = config.sla
-    opened = and_(Case.created_at >= period.start, Case.created_at < period.end)
-    closed = and_(Case.status == "closed", Case.closed_at >= period.start,
-                  Case.closed_at < period.end)
-    done_by_end = and_(Case.status == "closed", Case.closed_at < period.end)
-    incident = Case.process_key == INCIDENT
-    resolved = and_(incident, closed, Case.outcome.in_(RESOLVED_OUTCOMES))
-    response_ok = and_(ev.c.responded_at.is_not(None), hours_between(
-        Case.created_at, ev.c.responded_at) <= _by_priority(sla.response_hours,
-                                                            sla.default_priority))
-    resolve_ok = hours_between(Case.created_at, func.coalesce(ev.c.resolved_at, Case.closed_at)
-                               ) <= _by_priority(sla.resolve_hours, sla.default_priority)
-    desk = and_(incident, _text("source").in_(sla.service_desk_sources))
-    dispatch = Case.process_key.in_(tuple(sla.dispatch_hours)) if sla.dispatch_hours else false()
-    escalated = func.coalesce(ev.c.escalated, 0) == 1
-    reopened = func.coalesce(ev.c.reopened, 0) == 1
+def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
+    """The window's cases, one row each, with the data fields and event times the measures
+    read (the one row source of the aggregates and of the drill-down lists)."""
+    ev = events_subquery(window)
     has_records, carries_records = records_condition(session)
-    rating = Case.data["rating"].as_float()
-    verified = or_(Case.outcome.in_(DRILL_VERIFIED_OUTCOMES),
-                   Case.data["restore_verified"].as_boolean() == true())
+    rows = (
+        select(
+            Case.id, Case.provider, Case.process_key, Case.status, Case.outcome,
+            Case.priority, Case.created_at, Case.closed_at,
+            _text("source").label("source"),
+            Case.data["rating"].as_float().label("rating"),
+            Case.data["restore_verified"].as_boolean().label("restore_verified"),
+            case((has_records, 1), else_=0).label("has_records"),
+            case((carries_records, 1), else_=0).label("carries_records"),
+            ev.c.responded_at, ev.c.resolved_at, ev.c.recovered_at, ev.c.revoked_at,
+            func.coalesce(ev.c.escalated, 0).label("escalated"),
+            func.coalesce(ev.c.reopened, 0).label("reopened"),
+        )
+        .outerjoin(ev, ev.c.case_id == Case.id)
+        .where(window)
+        .cte("case_rows")
+    )
+    return rows
+
+
+def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, MeasureSql]:
+    """The SQL definition of every measure for one period, over `case_rows` columns."""
+    sla, c = config.sla, r.c
+    opened = and_(c.created_at >= period.start, c.created_at < period.end)
+    closed = and_(c.status == "closed", c.closed_at >= period.start, c.closed_at < period.end)
+    done_by_end = and_(c.status == "closed", c.closed_at < period.end)
+    incident = c.process_key == INCIDENT
+    resolved = and_(incident, closed, c.outcome.in_(RESOLVED_OUTCOMES))
+    response_ok = and_(c.responded_at.is_not(None), hours_between(
+        c.created_at, c.responded_at) <= _by_priority(c.priority, sla.response_hours,
+                                                      sla.default_priority))
+    resolve_ok = hours_between(c.created_at, func.coalesce(c.resolved_at, c.closed_at)
+                               ) <= _by_priority(c.priority, sla.resolve_hours,
+                                                 sla.default_priority)
+    desk = and_(incident, c.source.in_(sla.service_desk_sources))
+    dispatch = c.process_key.in_(tuple(sla.dispatch_hours)) if sla.dispatch_hours else false()
+    escalated, reopened = c.escalated == 1, c.reopened == 1
+    verified = or_(c.outcome.in_(DRILL_VERIFIED_OUTCOMES), c.restore_verified == true())
     return {
         "incidents_resolved": MeasureSql(and_(incident, opened), and_(
-            done_by_end, Case.outcome.in_(RESOLVED_OUTCOMES))),
+            done_by_end, c.outcome.in_(RESOLVED_OUTCOMES))),
         "incidents_resolved_in_sla": MeasureSql(resolved, resolve_ok),
         "incidents_responded_in_sla": MeasureSql(and_(incident, opened), response_ok),
         "anomaly_responded_in_sla": MeasureSql(
-            and_(incident, opened, _text("source") == "monitoring"), response_ok),
+            and_(incident, opened, c.source == "monitoring"), response_ok),
         "mean_response_hours": MeasureSql(
-            and_(incident, opened, ev.c.responded_at.is_not(None)),
-            value=hours_between(Case.created_at, ev.c.responded_at)),
+            and_(incident, opened, c.responded_at.is_not(None)),
+            value=hours_between(c.created_at, c.responded_at)),
         "incidents_reopened": MeasureSql(resolved, reopened),
-        "inspection_share": MeasureSql(and_(incident, opened), _text("source") == "inspection"),
+        "inspection_share": MeasureSql(and_(incident, opened), c.source == "inspection"),
         "emergency_recovered_in_sla": MeasureSql(
-            and_(Case.process_key == EMERGENCY, closed),
-            hours_between(Case.created_at, func.coalesce(ev.c.recovered_at, Case.closed_at))
+            and_(c.process_key == EMERGENCY, closed),
+            hours_between(c.created_at, func.coalesce(c.recovered_at, c.closed_at))
             <= sla.emergency_recover_hours),
-        "drills_done": MeasureSql(and_(Case.process_key == DRILL, opened), done_by_end),
-        "drills_verified": MeasureSql(and_(Case.process_key == DRILL, closed), verified),
+        "drills_done": MeasureSql(and_(c.process_key == DRILL, opened), done_by_end),
+        "drills_verified": MeasureSql(and_(c.process_key == DRILL, closed), verified),
         "dispatch_completed": MeasureSql(and_(dispatch, opened), done_by_end),
         "dispatch_on_time": MeasureSql(and_(dispatch, closed), hours_between(
-            Case.created_at, Case.closed_at) <= _by_process(sla.dispatch_hours)),
+            c.created_at, c.closed_at) <= _by_process(c.process_key, sla.dispatch_hours)),
         "change_success": MeasureSql(
-            and_(Case.process_key == CHANGE, closed, Case.outcome.in_(CHANGE_DONE_OUTCOMES)),
-            Case.outcome == "implemented"),
+            and_(c.process_key == CHANGE, closed, c.outcome.in_(CHANGE_DONE_OUTCOMES)),
+            c.outcome == "implemented"),
         "revoked_in_target": MeasureSql(
-            and_(Case.process_key == OFFBOARDING, closed),
-            hours_between(Case.created_at, func.coalesce(ev.c.revoked_at, Case.closed_at))
+            and_(c.process_key == OFFBOARDING, closed),
+            hours_between(c.created_at, func.coalesce(c.revoked_at, c.closed_at))
             <= sla.revoke_hours),
-        "mean_rating": MeasureSql(and_(closed, rating.is_not(None)), value=rating),
+        "mean_rating": MeasureSql(and_(closed, c.rating.is_not(None)), value=c.rating),
         "desk_handled": MeasureSql(and_(desk, opened), done_by_end),
         "desk_answered_in_target": MeasureSql(and_(desk, opened), response_ok),
         "desk_first_contact": MeasureSql(and_(desk, resolved), and_(~escalated, ~reopened)),
-        "records_complete": MeasureSql(and_(closed, has_records), carries_records),
+        "records_complete": MeasureSql(and_(closed, c.has_records == 1),
+                                       c.carries_records == 1),
     }
+
+
+def aggregate_columns(specs: dict[str, MeasureSql]) -> list[Any]:
+    """Two aggregates per measure: numerator (hits, or the sum of values) and denominator."""
+    columns: list[Any] = []
+    for key, spec in specs.items():
+        if spec.value is not None:
+            numerator = func.sum(case((spec.population, spec.value), else_=None))
+        else:
+            numerator = func.sum(case((and_(spec.population, spec.success), 1), else_=0))
+        columns.append(numerator.label(f"{key}__n"))
+        columns.append(func.sum(case((spec.population, 1), else_=0)).label(f"{key}__d"))
+    return columns
+
+
+def measurement(row: Any, key: str, source: dict[str, Any] | None = None) -> Measurement:
+    """Read one measure's aggregates from a result row."""
+    num, den = float(row[f"{key}__n"] or 0), float(row[f"{key}__d"] or 0)
+    return Measurement(num / den if den else None, num, den, source or {})
 
 
 def provider_measures(session: Session, config: EvaluationConfig, period: Period, *,
@@ -239,28 +282,16 @@ def provider_measures(session: Session, config: EvaluationConfig, period: Period
     window = window_condition(period)
     if provider is not None:
         window = and_(window, Case.provider == provider)
-    ev = events_subquery(window)
-    specs = measure_sql(session, config, period, ev)
-    columns: list[Any] = [Case.provider]
-    for key, spec in specs.items():
-        hit = and_(spec.population, spec.success) if spec.success is not None else spec.population
-        if spec.value is not None:
-            columns.append(func.sum(case((spec.population, spec.value), else_=None)).label(f"{key}__n"))
-        else:
-            columns.append(func.sum(case((hit, 1), else_=0)).label(f"{key}__n"))
-        columns.append(func.sum(case((spec.population, 1), else_=0)).label(f"{key}__d"))
-    query = (select(*columns).outerjoin(ev, ev.c.case_id == Case.id)
-             .where(window, Case.provider.is_not(None)).group_by(Case.provider))
+    r = case_rows(session, window)
+    specs = measure_sql(config, period, r)
+    query = (select(r.c.provider, *aggregate_columns(specs))
+             .where(r.c.provider.is_not(None)).group_by(r.c.provider))
     result: dict[str, dict[str, Measurement]] = {}
     for row in session.execute(query).mappings():
-        measures: dict[str, Measurement] = {}
-        for key in specs:
-            num, den = row[f"{key}__n"], row[f"{key}__d"]
-            num = float(num) if num is not None else 0.0
-            den = float(den or 0)
-            source = {"measure": key, "provider": row["provider"], "period": period.label}
-            measures[key] = Measurement(num / den if den else None, num, den, source)
-        result[row["provider"]] = measures
+        result[row["provider"]] = {
+            key: measurement(row, key, {"measure": key, "provider": row["provider"],
+                                        "period": period.label})
+            for key in specs}
     return result
 
 
@@ -270,8 +301,8 @@ def cases_behind(session: Session, config: EvaluationConfig, period: Period, mea
     window = window_condition(period)
     if provider is not None:
         window = and_(window, Case.provider == provider)
-    ev = events_subquery(window)
-    specs = measure_sql(session, config, period, ev)
+    r = case_rows(session, window)
+    specs = measure_sql(config, period, r)
     if measure not in specs:
         raise NotFound(f"no measure {measure!r}")
     spec = specs[measure]
@@ -279,5 +310,5 @@ def cases_behind(session: Session, config: EvaluationConfig, period: Period, mea
     if met is not None and spec.success is not None:
         met_sql = func.coalesce(spec.success, false())
         cond = and_(cond, met_sql if met else ~met_sql)
-    return (select(Case).outerjoin(ev, ev.c.case_id == Case.id)
-            .where(window, cond).order_by(Case.created_at, Case.id))
+    return (select(Case).join(r, r.c.id == Case.id).where(cond)
+            .order_by(Case.created_at, Case.id))

@@ -26,7 +26,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
-from models import Case, HumanTask, Timer
+from models import Case, HumanTask, HumanTaskGroup, Timer
 
 from . import audit, clock, definitions, notify, scripting
 from . import timers as timer_events
@@ -254,6 +254,7 @@ _END_TASK = (update(_task_table)
 
 
 _INSERT_TASK = _task_table.insert()
+_INSERT_TASK_GROUP = HumanTaskGroup.__table__.insert()
 _INSERT_TIMER = Timer.__table__.insert()
 _DELETE_TIMERS = delete(Timer.__table__).where(Timer.__table__.c.case_id == bindparam("_case"))
 
@@ -328,6 +329,9 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
         })
     # New rows go in with a plain INSERT: cheaper than the unit of work, same transaction.
     session.connection().execute(_INSERT_TASK, rows)
+    groups = [{"task_id": r["id"], "group": g} for r in rows for g in dict.fromkeys(r["candidate_groups"])]
+    if groups:
+        session.connection().execute(_INSERT_TASK_GROUP, groups)
     for row in rows:
         notify.task_ready(session, case, task_id=row["id"], name=row["name"],
                           candidate_groups=row["candidate_groups"], due_at=row["due_at"])

@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from models import Case, CaseCounter, HumanTask, User
+from models import Case, CaseCounter, HumanTask, HumanTaskGroup, User
 
 from . import access, audit, clock, definitions, notify, runtime, scripting, users
 from . import timers as timer_events
@@ -35,7 +35,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 PAGE_SIZE = 50
 # Case data keys the engine sets itself; a form may not overwrite them.
-RESERVED = {"case_key", "requester"}
+RESERVED = {"case_key", "requester", "opened_by"}
+# A start-form field the engine understands: the user the case is for, when staff log it for them.
+REQUESTED_FOR = "requested_for"
 
 
 def flush(session: Session) -> None:
@@ -92,17 +94,19 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     clash = RESERVED & set(cleaned)
     if clash:
         raise InvalidData("reserved field names", {k: ["is set by the engine"] for k in clash})
+    requester = _requested_for(session, cleaned.get(REQUESTED_FOR), actor)
     title = (title or cleaned.get("title") or "").strip()
     if len(title) > 300:
         raise InvalidData("title is too long", {"title": ["must be at most 300 characters"]})
     now = clock.now()
     key = _next_key(session, loaded.manifest["process"]["case_prefix"])
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
-    workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(actor))
+    workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(requester),
+                                   opened_by=audit.actor_name(actor))
     if started_by:
         timer_events.fire_start_event(workflow, started_by)
     case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
-                requester_id=actor.id if actor else None, status="open", data={}, actors={}, state="",
+                requester_id=requester.id if requester else None, status="open", data={}, actors={}, state="",
                 serializer_version="",
                 created_at=now, updated_at=now, audit_seq=0, audit_head="")
     case.provider = cleaned.get("provider") or users.provider_for_system(session, cleaned.get("system"))
@@ -110,13 +114,26 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     flush(session)
     audit.append(session, case, actor=actor, type="case_started",
                  data={"process": definition.key, "version": definition.version, "title": case.title,
-                       "data": cleaned})
+                       "requester": audit.actor_name(requester), "data": cleaned})
     instance = runtime.Instance(case, workflow, loaded)
     runtime.step(instance)
     runtime.save(session, instance, actor=actor)
     flush(session)
     log.info("%s started %s (%s v%s)", audit.actor_name(actor), key, definition.key, definition.version)
     return case
+
+
+def _requested_for(session: Session, name: Any, actor: User | None) -> User | None:
+    """Return who a new case is for: the actor, or the user staff (or the system) named in
+    `requested_for`."""
+    if name in (None, "") or (actor is not None and name == actor.name):
+        return actor
+    if actor is not None and not actor.group_names - {access.REQUESTER}:
+        raise NotAllowed("role: only staff open cases for someone else")
+    user = users.find_user(session, str(name).strip())
+    if user is None or not user.active:
+        raise InvalidData(f"no active user named {name!r}", {REQUESTED_FOR: [f"no active user named {name!r}"]})
+    return user
 
 
 def get_case(session: Session, ref: str | int, *, actor: User | None = None) -> Case:
@@ -174,18 +191,23 @@ def start_form(session: Session, process_key: str, version: int | None = None) -
 
 
 def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
-    """Return the ready tasks the actor may act on: `mine` (claimed by them) or `group` (all)."""
-    query = select(HumanTask).where(HumanTask.state == "ready")
+    """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
+    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
+    staff = sorted(actor.group_names - {access.REQUESTER})
+    in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
+    my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
+                   .join(Case, Case.id == HumanTask.case_id)
+                   .where(HumanTaskGroup.group == access.REQUESTER, Case.requester_id == actor.id))
+    query = select(HumanTask).where(HumanTask.state == "ready",
+                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)))
     if scope == "mine":
         query = query.where(HumanTask.assignee_id == actor.id)
     elif scope == "group":
         query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
     else:
         raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
-    rows = session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
-                           .limit(limit * 4))
-    mine = actor.group_names
-    return [t for t in rows if mine & set(t.candidate_groups or ())][:limit]
+    return list(session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+                                .limit(limit)))
 
 
 _TASK_WITH_CASE = select(HumanTask).options(joinedload(HumanTask.case)).where(HumanTask.id == bindparam("tid"))
@@ -318,11 +340,14 @@ def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: 
     now = now or clock.now()
     count = 0
     due = DueTimers()
-    for _ in range(limit):
-        timer = due.claim(session, now)
-        if timer is None:
+    handled = 0
+    while handled < limit:
+        batch = due.claim(session, now, size=min(50, limit - handled))
+        if not batch:
             break
-        count += fire_timer(session, timer, now)
+        for timer in batch:
+            count += fire_timer(session, timer, now)
+        handled += len(batch)
     return count
 
 

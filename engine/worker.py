@@ -1,4 +1,4 @@
-"""The timer worker: claim due timers one by one, fire each in its own transaction, send mail.
+"""The timer worker: claim due timers in small batches, fire each in a savepoint, send mail.
 
 Exactly once: a timer fires inside the transaction that claimed it, and the firing (the
 case's new state, its timer rows, its audit events `timer_fired` / `case_escalated`) commits
@@ -35,6 +35,7 @@ from .firing import DueTimers, fire_timer
 log = logging.getLogger(__name__)
 
 RETRY_AFTER = dt.timedelta(minutes=5)
+BATCH = 20
 
 
 @dataclass
@@ -48,52 +49,68 @@ class PassResult:
     mail: notify.Delivery = field(default_factory=notify.Delivery)
 
 
-def _put_aside(factory: sessionmaker[Session], timer_id: int, now: dt.datetime, error: BaseException) -> None:
-    with factory() as session, session.begin():
-        session.execute(
-            update(Timer).where(Timer.id == timer_id)
-            .values(claimed_by=f"error: {type(error).__name__}: {error}"[:120], claimed_until=now + RETRY_AFTER)
-        )
+def _put_aside(session: Session, timer_id: int, now: dt.datetime, error: BaseException) -> None:
+    session.execute(
+        update(Timer).where(Timer.id == timer_id)
+        .values(claimed_by=f"error: {type(error).__name__}: {error}"[:120], claimed_until=now + RETRY_AFTER)
+    )
 
 
 Fire = Callable[[Session, Timer, dt.datetime], Any]
 
 
 def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, limit: int | None = None,
-             fire: Fire | None = None, deliver: bool = True) -> PassResult:
-    """Fire every timer due at `now` (default: the clock), then send due e-mail; return counts."""
+             fire: Fire | None = None, deliver: bool = True, batch: int = BATCH) -> PassResult:
+    """Fire every timer due at `now` (default: the clock), then send due e-mail; return counts.
+
+    Timers are claimed `batch` at a time in one transaction, each fired in a savepoint of
+    its own: a commit per batch rather than per timer, and a timer that fails rolls back
+    alone. A worker that dies mid-batch loses the whole batch's work and locks, so the next
+    worker fires those timers, each once.
+    """
     fire = fire or fire_timer
     result = PassResult()
     due = DueTimers()
     while limit is None or result.handled < limit:
         at = now or clock.now()
-        timer_id: int | None = None
+        size = batch if limit is None else min(batch, limit - result.handled)
         try:
             with factory() as session, session.begin(), clock.frozen(at):
-                timer = due.claim(session, at)
-                if timer is None:
+                timers = due.claim(session, at, size)
+                if not timers:
                     break
-                timer_id = timer.id
-                result.fired += fire(session, timer, at) or 0
-            result.handled += 1
-        except (Conflict, StaleDataError, OperationalError) as exc:
-            # Someone else changed the case (or, on SQLite, held the write lock): the next
-            # pass tries again, by which time the other transaction has re-projected it.
+                for timer in timers:
+                    _fire_one(session, timer, at, fire, result, due)
+        except (StaleDataError, OperationalError) as exc:
+            # SQLite refused the write lock, or the connection dropped: the next pass retries.
             result.conflicts += 1
-            log.info("timer %s: %s; retried next pass", timer_id, exc)
-            if timer_id is not None:
-                due.skip.add(timer_id)
-        except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
-            result.errors += 1
-            log.exception("timer %s failed to fire", timer_id)
-            if timer_id is not None:
-                due.skip.add(timer_id)
-                _put_aside(factory, timer_id, at, exc)
+            log.info("worker batch rolled back: %s; retried next pass", exc)
     if deliver:
         frozen = clock.frozen(now) if now else contextlib.nullcontext()
         with factory() as session, session.begin(), frozen:
             result.mail = notify.deliver_pending(session)
     return result
+
+
+def _fire_one(session: Session, timer: Timer, at: dt.datetime, fire: Fire, result: PassResult,
+              due: DueTimers) -> None:
+    timer_id = timer.id
+    try:
+        with session.begin_nested():
+            result.fired += fire(session, timer, at) or 0
+        result.handled += 1
+    except Conflict as exc:
+        # Someone changed the case meanwhile: the next pass fires what is still due.
+        result.conflicts += 1
+        due.skip.add(timer_id)
+        log.info("timer %s: %s; retried next pass", timer_id, exc)
+    except OperationalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
+        result.errors += 1
+        log.exception("timer %s failed to fire", timer_id)
+        due.skip.add(timer_id)
+        _put_aside(session, timer_id, at, exc)
 
 
 def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interval: float = 5.0) -> None:

@@ -7,11 +7,11 @@ from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScor
 from .notification import Notification
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
-from .task import HumanTask, Timer
+from .task import HumanTask, HumanTaskGroup, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
-    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "Notification",
+    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "HumanTaskGroup", "Notification",
     "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
 ]

@@ -51,3 +51,13 @@ class Timer(Base):
     due_at: Mapped[timestamp]
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_until: Mapped[timestamp | None]
+
+
+class HumanTaskGroup(Base):
+    """One candidate group of a task, so inboxes filter by group in SQL."""
+
+    __tablename__ = "human_task_group"
+    __table_args__ = (Index("ix_human_task_group_group", "group", "task_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
+    group: Mapped[str] = mapped_column(String(120), primary_key=True)

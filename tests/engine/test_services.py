@@ -220,3 +220,58 @@ def test_process_failure_is_reported_and_nothing_changes(session, deploy, people
         services.complete_task(session, gate.id, {"decision": "approve"}, actor=people["cm"])
     session.rollback()
     assert case.state == state and case.audit_seq == seq
+
+
+REQUESTER_STEP = (DATA / "camunda_approval.bpmn").read_text().replace(
+    'id="review" name="Review request" camunda:candidateGroups="engineer"',
+    'id="review" name="Confirm details" camunda:candidateGroups="requester"')
+
+
+def test_a_requester_task_is_for_the_cases_own_requester(session, deploy, people, make_user):
+    deploy(("purchase_approval.bpmn", REQUESTER_STEP))
+    case = services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5}, actor=people["req"])
+    stranger = make_user(name="stranger")
+    step = task_of(session, case, "review")
+    assert [t.id for t in services.list_tasks(session, actor=people["req"])] == [step.id]
+    assert services.list_tasks(session, actor=stranger) == []
+    assert services.list_tasks(session, actor=people["eng"]) == []
+    with pytest.raises(NotAllowed, match="for the case's requester only"):
+        services.complete_task(session, step.id, {"review_notes": "not mine"}, actor=stranger)
+    services.complete_task(session, step.id, {"review_notes": "correct"}, actor=people["req"])
+    assert ready(session, case) == ["approve"]
+
+
+def test_inbox_filters_groups_in_the_database(session, deploy, people):
+    deploy("four_steps.bpmn")
+    cases = [start(session, people, title=f"case {i}") for i in range(30)]
+    for case in cases[:25]:
+        services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"},
+                               actor=people["desk"])
+    # Five triage tasks remain for the service desk, behind 25 diagnose tasks for engineers.
+    desk_inbox = services.list_tasks(session, actor=people["desk"], limit=5)
+    assert sorted(t.case.title for t in desk_inbox) == [f"case {i}" for i in range(25, 30)]
+    assert len(services.list_tasks(session, actor=people["eng"])) == 25
+    services.claim_task(session, task_of(session, cases[0], "diagnose").id, actor=people["eng"])
+    assert [t.case.title for t in services.list_tasks(session, actor=people["eng"], scope="mine")] == ["case 0"]
+    assert len(services.list_tasks(session, actor=people["eng2"])) == 24
+
+
+def test_staff_open_a_case_for_someone_else(session, deploy, people, make_user):
+    source = REQUESTER_STEP.replace(
+        '<camunda:formField id="urgent" label="Urgent" type="boolean" defaultValue="false" />',
+        '<camunda:formField id="urgent" label="Urgent" type="boolean" defaultValue="false" />'
+        '<camunda:formField id="requested_for" label="For" type="string" />')
+    deploy(("purchase_approval.bpmn", source))
+    case = services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5, "requested_for": "rita"},
+                               actor=people["desk"])
+    assert case.requester.name == "rita" and case.data["opened_by"] == "sam"
+    started = audit.history(session, case)[0]
+    assert started.actor == "sam" and started.data["requester"] == "rita"
+    assert [t.element_id for t in services.list_tasks(session, actor=people["req"])] == ["review"]
+    with pytest.raises(NotAllowed, match="only staff open cases for someone else"):
+        services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5, "requested_for": "sam"},
+                            actor=make_user(name="plain"))
+    with pytest.raises(InvalidData) as info:
+        services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5, "requested_for": "ghost"},
+                            actor=people["desk"])
+    assert info.value.details == {"requested_for": ["no active user named 'ghost'"]}

@@ -28,12 +28,14 @@ def site(tmp_path_factory):
             users.get_group(session, name)
         supervisor = users.create_user(session, "suzy", ["supervisor"], "pw-suzy-1234", actor=None)
         users.create_user(session, "eddie", ["engineer"], "pw-eddie-1234", actor=None)
+        lin = users.create_user(session, "lin", ["supervisor"], "pw-lin-12345", actor=None)
+        lin.locale = "zh_Hans"  # the language a user chose in the web UI
         users.add_provider(session, "Acme", ["erp"], actor=None)
         users.add_provider(session, "Bolt", ["mail"], actor=None)
         with clock.frozen(dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc)):
             for month in ("2026-01", "2026-02", "2026-03"):
                 evaluation.record_inputs(session, "Acme", month, BAD_MONTH, actor=supervisor)
-        for name in ("suzy", "eddie"):
+        for name in ("suzy", "eddie", "lin"):
             tokens[name] = users.create_token(session, name, actor=None)
         session.commit()
     engine.dispose()
@@ -158,3 +160,10 @@ def test_cli_names_a_broken_configuration(site, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["--database-url", url, "evaluate", "--period", "2026-03"])
     assert result.exit_code == 1
     assert "eval.toml: categories: at least one category is needed" in result.stderr
+
+
+def test_pages_speak_chinese_to_a_user_who_chose_it(site):
+    html = get(site, "/reports/?period=2026-03", who="lin").get_data(as_text=True)
+    assert "运维服务商考核" in html and "故障/问题处理" in html and "无数据" in html
+    annual = get(site, "/reports/annual/2026", who="lin").get_data(as_text=True)
+    assert "连续3个月或以上不达标" in annual

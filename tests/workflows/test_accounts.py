@@ -1,10 +1,11 @@
 """Account onboarding and offboarding: approvals, unique accounts, revocation target, hand-over."""
 
+import datetime as dt
+
 import pytest
 
-from engine import services
+from engine import clock, services
 from engine.errors import NotAllowed
-from tests.workflows.conftest import after
 
 APPROVE = {"decision": "approve", "comment": ""}
 REJECT = {"decision": "reject", "comment": "Not in this unit"}
@@ -89,11 +90,15 @@ def test_offboarding_revokes_rotates_hands_over_and_is_confirmed(desk):
     assert desk.closing(case) == {"outcome": "completed", "missing_records": []}
 
 
-def test_revocation_not_done_in_a_day_is_escalated(desk):
-    case = start_offboarding(desk)
+def test_revocation_not_done_in_a_working_day_is_escalated(desk):
+    friday = dt.datetime(2026, 11, 6, 10, 0, tzinfo=dt.timezone.utc)  # default calendar: Mon-Fri, UTC
+    with clock.frozen(friday):
+        case = start_offboarding(desk)
+    (revoke,) = [t for t in services.open_tasks(desk.session, case) if t.element_id == "revoke_accounts"]
+    assert revoke.due_at.replace(tzinfo=dt.timezone.utc) == friday + dt.timedelta(days=3)  # Monday 10:00
     desk.events(case)
-    assert desk.fire(after(case, hours=20)) == 0
-    assert desk.fire(after(case, days=1, hours=1)) == 1
+    assert desk.fire(friday + dt.timedelta(days=1, hours=2)) == 0  # Saturday: no working time passed
+    assert desk.fire(friday + dt.timedelta(days=3, minutes=30)) == 1
     assert desk.tasks(case) == ["escalate_revocation", "hand_over", "revoke_accounts", "rotate_secrets"]
     assert desk.events(case) == ["sla_warning", "timer_fired", "case_escalated"]  # warned at 75%
     desk.act(case, "escalate_revocation", {"escalation_note": "Told the IT lead"}, by="mona")

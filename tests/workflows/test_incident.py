@@ -6,6 +6,7 @@ from engine.errors import InvalidData, NotAllowed
 from tests.workflows.conftest import after
 
 REPORT = {
+    "requested_for": "rita",  # the service desk logs the call of the affected user
     "source": "phone",
     "system": "core banking",
     "symptoms": "Tellers cannot post transactions",
