@@ -53,9 +53,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     thread.join(timeout=5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Launch Debian's Chromium once for the session."""
+    """Launch Debian's Chromium for a test module (one Playwright at a time: other modules,
+    such as tests/workflows/test_render.py, start their own)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
