@@ -8,6 +8,7 @@ deploys nothing; each problem names the file, the element id and, where known, t
 """
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import logging
@@ -144,13 +145,8 @@ def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etr
         except scripting.ScriptError as err:
             batch.problem(filename, element_id, node.sourceline, f"{tag} expression {text!r}: {err}")
             return
-        if text[:1] in "\"'":
-            try:
-                literal = scripting.evaluate(text, {})
-            except Exception as err:  # noqa: BLE001 - report whatever the literal did
-                batch.problem(filename, element_id, node.sourceline, f"{tag} {text}: {err}")
-                return
-        else:
+        literal = _string_constant(text)
+        if literal is None:
             return  # a data-dependent expression: checked when it runs
     try:
         if tag == "timeCycle":
@@ -159,6 +155,16 @@ def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etr
             TimerEventDefinition.parse_time_or_duration(literal)
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
         batch.problem(filename, element_id, node.sourceline, f"{tag} {literal!r} is not a valid ISO 8601 value")
+
+
+def _string_constant(text: str) -> str | None:
+    """Return the value of an expression that is one string literal ("PT4H"), else None."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return None
+    body = tree.body
+    return body.value if isinstance(body, ast.Constant) and isinstance(body.value, str) else None
 
 
 def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, process: etree._Element,

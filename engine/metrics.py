@@ -85,6 +85,8 @@ class ProcessMetrics:
     revocation_time: Durations
     gates: list[GateLeadTime] = field(default_factory=list)
     hot_spots: list[dict[str, Any]] = field(default_factory=list)
+    # Hours cases closed in the period spent waiting on their requester (SLA clocks stopped).
+    pending_time: Durations | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -212,6 +214,8 @@ def process_metrics(session: Session, config: EvaluationConfig, period: Period,
         revocation_time=revoke,
         gates=gate_lead_times(session, period, filters),
         hot_spots=hot_spots(session, config, period, filters),
+        pending_time=durations(session, Case.sla_paused_seconds / 3600.0,
+                               [closed, Case.sla_paused_seconds > 0, *cond]),
     )
 
 

@@ -185,7 +185,7 @@ def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
     rows = (
         select(
             Case.id, Case.provider, Case.process_key, Case.status, Case.outcome,
-            Case.priority, Case.created_at, Case.closed_at,
+            Case.priority, Case.created_at, Case.closed_at, Case.sla_paused_seconds,
             _text("source").label("source"),
             Case.data["rating"].as_float().label("rating"),
             Case.data["restore_verified"].as_boolean().label("restore_verified"),
@@ -213,9 +213,10 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
     response_ok = and_(c.responded_at.is_not(None), hours_between(
         c.created_at, c.responded_at) <= _by_priority(c.priority, sla.response_hours,
                                                       sla.default_priority))
+    # Pending time (waiting on the requester, engine.timers) does not count against resolution.
     resolve_ok = hours_between(c.created_at, func.coalesce(c.resolved_at, c.closed_at)
-                               ) <= _by_priority(c.priority, sla.resolve_hours,
-                                                 sla.default_priority)
+                               ) - c.sla_paused_seconds / 3600.0 <= _by_priority(c.priority, sla.resolve_hours,
+                                                                                  sla.default_priority)
     desk = and_(incident, c.source.in_(sla.service_desk_sources))
     dispatch = c.process_key.in_(tuple(sla.dispatch_hours)) if sla.dispatch_hours else false()
     escalated, reopened = c.escalated == 1, c.reopened == 1

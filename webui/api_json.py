@@ -73,6 +73,7 @@ def case_json(session: Session, case: Case) -> dict[str, Any]:
         "created_at": stamp(case.created_at), "updated_at": stamp(case.updated_at),
         "closed_at": stamp(case.closed_at), "data": case.data or {},
         "dedup_key": case.dedup_key, "occurrences": case.occurrences,
+        "sla_paused_since": stamp(case.sla_paused_at), "sla_paused_seconds": case.sla_paused_seconds or 0,
         "open_tasks": [task_json(session, t) for t in services.open_tasks(session, case)],
     }
 

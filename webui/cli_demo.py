@@ -67,8 +67,9 @@ def _value_for(field: Field) -> Any:
 
 
 def fill(fields: tuple[Field, ...], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Fill a form: the given values, then a made-up valid value for every other required field."""
-    data = {f.name: _value_for(f) for f in fields if f.required and not f.readonly}
+    """Fill a form: the given values, then a made-up valid value for every other field
+    (but never a made-up `requested_for`: that names a real user)."""
+    data = {f.name: _value_for(f) for f in fields if not f.readonly and f.name != services.REQUESTED_FOR}
     data.update(overrides or {})
     return {k: v for k, v in data.items() if k in {f.name for f in fields}}
 

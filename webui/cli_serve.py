@@ -24,10 +24,16 @@ def serve(host: str, port: int, threads: int) -> None:
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(1)
-    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)")
     app = _app(_engine().url.render_as_string(hide_password=False))
-    start_background_worker(app)  # with SQLite: SLA timers fire without a separate `opsgate worker`
-    serving.run(app, host=host, port=port, threads=threads)
+    # With SQLite one in-process thread fires timers; with PostgreSQL run `opsgate worker`.
+    stop_worker = start_background_worker(app)
+    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)"
+               + ("; timers fire in this process" if stop_worker else ""))
+    try:
+        serving.run(app, host=host, port=port, threads=threads)
+    finally:
+        if stop_worker is not None:
+            stop_worker.set()
 
 
 def _app(database_url: str) -> Flask:

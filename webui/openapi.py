@@ -301,6 +301,10 @@ def _schemas() -> dict[str, Any]:
             "dedup_key": _nullable(_STR),
             "occurrences": {"type": "integer", "description":
                             "Alerts folded into this incident (1 for a new case)."},
+            "sla_paused_since": {**_nullable(_TIME), "description":
+                                 "Set while the case waits on its requester: its SLA clocks are stopped."},
+            "sla_paused_seconds": {"type": "integer", "description":
+                                   "Pending time so far (earlier pauses; the running one is not included)."},
         },
     }
     error = {

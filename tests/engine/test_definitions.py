@@ -180,3 +180,18 @@ def test_only_process_owners_deploy(session, deploy, make_user):
         deploy("four_steps.bpmn", actor=make_user("engineer"))
     (result,) = deploy("four_steps.bpmn", actor=make_user("process_owner", name="po"))
     assert result.definition.deployed_by == "po"
+
+
+@pytest.mark.parametrize("expression, ok", [
+    ('"PT2H" if fault_type == "application" else "PT4H"', True),
+    ("sla_resolve", True),
+    ('"PT8H"', True),
+    ('"PT8X"', False),
+    ("'2026-13-40T00:00:00Z'", False),
+])
+def test_timer_expressions_that_start_with_a_quote(session, deploy, expression, ok):
+    source = variant(">PT8H<", f">{expression.replace(chr(34), '&quot;')}<", (DATA / "camunda_approval.bpmn").read_text())
+    if ok:
+        assert deploy(("timer.bpmn", source))[0].created
+    else:
+        assert refusal(deploy, ("timer.bpmn", source))[0]["element_id"] == "review_sla"

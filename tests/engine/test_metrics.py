@@ -165,3 +165,13 @@ def test_records_complete_counts_outcome_specific_records(db_session, add_case):
                                 "required_records": ["change_plan", "implementation_record"]}}}))
     m = provider_measures(session, config(), parse_period("2026-03"))["Acme"]["records_complete"]
     assert (m.numerator, m.denominator) == (2, 3)
+
+
+def test_pending_time_does_not_count_against_resolution_and_is_reported(db_session, add_case):
+    # P1 resolves within 2 hours: 3 hours open, 1.5 of them waiting on the requester, is in time.
+    add_case(hours=3, priority="P1", sla_paused_seconds=5400)
+    add_case(hours=3, priority="P1")  # no pending time: late
+    m = process_metrics(db_session, load_config(), parse_period("2026-03"))
+    ratio = m.ratios["resolution_within_sla"]
+    assert (ratio.numerator, ratio.denominator) == (1, 2)
+    assert (m.pending_time.count, m.pending_time.median_hours) == (1, 1.5)

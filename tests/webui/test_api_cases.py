@@ -18,6 +18,7 @@ def test_open_case_answers_201_with_the_case(api_as, ticket):
     assert case["requester"] == api.user.name
     assert case["data"]["impact"] == "high"
     assert case["occurrences"] == 1 and case["dedup_key"] is None
+    assert case["sla_paused_since"] is None and case["sla_paused_seconds"] == 0  # no pending time
     assert [t["name"] for t in case["open_tasks"]] == ["Triage"]
     assert case["open_tasks"][0]["case"] == case["key"]
 

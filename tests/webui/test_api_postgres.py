@@ -48,7 +48,7 @@ def server(pg_clean: Engine, tmp_path: Path) -> Iterator[str]:
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1"
     try:
-        for _ in range(100):
+        for _ in range(600):  # up to a minute on a loaded machine
             try:
                 urllib.request.urlopen(base + "/openapi.json", timeout=2).close()
                 break

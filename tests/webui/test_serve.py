@@ -5,6 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 from flask import Flask
 
+from webui import cli_serve
 from webui import serve as serving
 from webui.cli import main
 
@@ -13,8 +14,9 @@ def test_serve_hands_the_app_to_waitress(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path}/opsgate.db"
     runner = CliRunner()
     assert runner.invoke(main, ["--database-url", url, "init"]).exit_code == 0
-    calls = []
+    calls, workers = [], []
     monkeypatch.setattr(serving.waitress, "serve", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setattr(cli_serve, "start_background_worker", lambda app: workers.append(app))
     monkeypatch.setenv("OPSGATE_INSTANCE", str(tmp_path / "instance"))
     result = runner.invoke(main, ["--database-url", url, "serve", "--host", "0.0.0.0",
                                   "--port", "8123", "--threads", "4"])
@@ -23,6 +25,7 @@ def test_serve_hands_the_app_to_waitress(tmp_path, monkeypatch):
     assert isinstance(app, Flask) and "api" in app.blueprints
     assert kw == {"host": "0.0.0.0", "port": 8123, "threads": 4, "ident": "opsgate"}
     assert app.config["DATABASE_URL"] == url
+    assert workers == [app]  # SQLite: the timer worker runs inside `serve`
 
 
 def test_serve_refuses_a_database_without_the_schema(tmp_path, monkeypatch):

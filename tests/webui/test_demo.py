@@ -1,0 +1,25 @@
+"""`opsgate demo` seeds users of every role and cases in several states, without warnings."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from engine import audit, db, services
+from models import Case
+from webui.cli_demo import seed_demo
+
+
+def test_demo_seeds_cases_in_several_states(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPSGATE_ADMIN_PASSWORD", "a-long-admin-password")
+    url = f"sqlite:///{tmp_path}/demo.db"
+    passwords = seed_demo(url)
+    assert "warning" not in capsys.readouterr().err
+    assert {"rita", "carl", "cathy", "aude", "paul", "suzy"} <= set(passwords)
+    with db.make_sessionmaker(db.make_engine(url))() as session:
+        cases = session.scalars(select(Case)).all()
+        statuses = {c.status for c in cases}
+        assert {"open", "closed"} <= statuses
+        events = {e.type for c in cases for e in audit.history(session, c)}
+        assert {"case_started", "case_escalated", "gate_approved", "case_closed"} <= events
+        waiting = [t for c in cases for t in services.open_tasks(session, c) if t.element_id == "cab_approval"]
+        assert waiting, "a change waits on the CAB"
+        assert audit.verify(session).ok
