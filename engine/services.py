@@ -306,7 +306,7 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
     """Fire what is due in one case as of `now`; audit each firing (a late cycle once per period)."""
     with clock.frozen(now):
         instance = runtime.open_instance(session, case)
-        before = [t for t in timer_events.waiting_timers(instance.workflow)
+        before = [t for t in timer_events.waiting_timers(instance.workflow, runtime.sla_elements(instance))
                   if t.kind != "sla_warning" and t.due_at < now]
         if not before:
             return 0

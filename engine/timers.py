@@ -5,9 +5,10 @@ result into `Timer` rows when it saves a case, and the worker fires those rows.
 
 * Every waiting timer event (boundary, intermediate catch, a timer start event, cycles) is a
   `WaitingTimer` with its next due instant.
-* A boundary timer that is not a cycle is an **SLA clock**: it gets a warning row at 75% of
-  its span (`WARNING_AT`) and its firing is an escalation (`case_escalated`). Cycle boundary
-  timers are reminders: they fire once per period and escalate nothing.
+* A boundary timer the process counts as an escalation (every boundary timer unless its
+  `escalation` property says false; see `runtime.sla_elements`) and that is not a cycle is an
+  **SLA clock**: it gets a warning row at 75% of its length (`WARNING_AT`). Cycles fire once
+  per period and get no warning.
 * **Pending time**: while the case has a ready task that pauses the SLA (a task of the
   requester, see `runtime`), its SLA clocks stop: the remaining time is kept in the timer
   task's internal data and the due instant moves out of reach; when no pausing task is ready

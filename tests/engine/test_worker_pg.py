@@ -22,14 +22,15 @@ from tests.conftest import DATA, PG_URL
 pytestmark = pytest.mark.postgres
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
-DUE = (T0 + dt.timedelta(hours=2)).isoformat()
+DUE = "2026-12-01T02:00:01+00:00"  # the waits are due since 10:00 the day before; the daily start just now
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _open_cases(engine, count: int) -> None:
     maker = db.make_sessionmaker(engine)
     with maker.begin() as s, clock.frozen(T0):
-        definitions.deploy(s, [("timer_wait.bpmn", (DATA / "timer_wait.bpmn").read_bytes())], actor=None)
+        definitions.deploy(s, [(name, (DATA / name).read_bytes()) for name in ("timer_wait.bpmn", "timer_schedule.bpmn")],
+                           actor=None)
         requester = users.create_user(s, "req", [], actor=None)
         for _ in range(count):
             services.start_case(s, "timer_wait", {}, actor=requester)
@@ -57,14 +58,15 @@ def test_four_worker_processes_fire_500_timers_exactly_once(pg_clean):
     maker = db.make_sessionmaker(pg_clean)
     with maker() as s:
         case_ids = set(s.scalars(select(Case.id)))
-        assert len(case_ids) == 500
+        assert len(case_ids) == 501  # the 500, and one case the daily schedule started
         assert fired == {case_id: 1 for case_id in case_ids}  # every timer once, none lost
-        assert s.scalar(select(func.count()).select_from(Timer)) == 0
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.process_key == "timer_schedule")) == 1
+        assert s.scalars(select(Timer.kind)).all() == ["start"]  # the schedule moved on to the next day
         assert s.scalar(select(func.count()).select_from(HumanTask)
                         .where(HumanTask.element_id == "after", HumanTask.state == "ready")) == 500
     # They really raced: the work was shared, and the counts add up.
     counts = [int(out.split("fired ", 1)[1].split()[0]) for out, _err in outputs]
-    assert sum(counts) == 500
+    assert sum(counts) == 501
     assert sum(1 for n in counts if n) >= 2, counts
 
 
@@ -88,12 +90,12 @@ def test_a_worker_killed_between_claim_and_commit_fires_once_after_restart(pg_cl
     assert _fired_per_case(pg_clean) == {}
     maker = db.make_sessionmaker(pg_clean)
     with maker() as s:
-        assert s.scalar(select(func.count()).select_from(Timer)) == 1  # still there, not lost
+        assert s.scalar(select(func.count()).select_from(Timer)) == 2  # still there, not lost
     restarted = _worker("--once", "--now", DUE)
     out, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err
     again = _worker("--once", "--now", DUE)
     again.communicate(timeout=120)
-    assert list(_fired_per_case(pg_clean).values()) == [1]
+    assert list(_fired_per_case(pg_clean).values()) == [1, 1]  # the wait, and the scheduled start
     with maker() as s:
-        assert s.scalar(select(func.count()).select_from(Timer)) == 0
+        assert s.scalars(select(Timer.kind)).all() == ["start"]
