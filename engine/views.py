@@ -248,11 +248,14 @@ def process_versions(session: Session, key: str) -> VersionHistory:
     return VersionHistory(versions, {k: int(v) for k, v in counts.items()})
 
 
-def deploy_one(session: Session, xml: bytes, *, actor: User) -> Deployed:
-    """Validate and deploy one BPMN document from the modeler."""
+def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | None = None) -> Deployed:
+    """Validate and deploy one BPMN document from the modeler (errors name `filename`)."""
     if not xml.strip():
         raise InvalidData("the diagram is empty", {"bpmn": ["no XML was sent"]})
-    results = definitions.deploy(session, [("modeler.bpmn", xml)], actor=actor)
+    name = attachments.clean_filename(filename or "") or "modeler.bpmn"
+    if not name.endswith(".bpmn"):
+        name += ".bpmn"
+    results = definitions.deploy(session, [(name, xml)], actor=actor)
     result = results[0]
     # Keep the file name the process had, so downloads and evidence packs read well.
     if result.created:

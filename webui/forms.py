@@ -155,14 +155,14 @@ class NewUserForm(FlaskForm):
     name = StringField(_l("Login"), validators=[DataRequired(), Length(max=120)])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=10)])
     groups = SelectMultipleField(_l("Groups"), choices=[])
 
 
 class EditUserForm(FlaskForm):
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
     email = StringField(_l("E-mail"), validators=[Optional(), Length(max=200)])
-    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=8)],
+    password = PasswordField(_l("New password"), validators=[Optional(), Length(min=10)],
                              description=_l("Leave empty to keep the current password."))
     groups = SelectMultipleField(_l("Groups"), choices=[])
     active = BooleanField(_l("Active (may log in)"))

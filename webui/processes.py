@@ -96,7 +96,7 @@ def deploy():
     session = get_session()
     xml = request.get_data()
     try:
-        result = views.deploy_one(session, xml, actor=current_user)
+        result = views.deploy_one(session, xml, actor=current_user, filename=request.args.get("filename"))
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
         details = exc.details if isinstance(exc.details, list) else []

@@ -13,6 +13,7 @@ import io
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -40,19 +41,19 @@ def test_requester_opens_a_normal_change(visit, change):
     rita.page.fill("#rollback_plan", "Restore the VM snapshot")
     # A missing required field is refused on the field itself.
     rita.page.fill("#rollback_plan", "")
-    rita.page.click("button[type=submit]")
+    rita.page.click("#content button[type=submit]")
     expect(rita.page.locator(".field.has-error")).to_contain_text("Rollback")
     rita.shot("start-form-error")
     rita.page.fill("#rollback_plan", "Restore the VM snapshot")
     rita.page.set_input_files("#attachments", files=[{"name": "plan.txt", "mimeType": "text/plain",
                                                       "buffer": b"the change plan"}])
-    rita.page.click("button[type=submit]")
+    rita.page.click("#content button[type=submit]")
     expect(rita.page.locator(".flash.success")).to_contain_text("opened")
     key = rita.page.locator("h1").inner_text().split()[0]
     assert re.fullmatch(r"CHG-\d{6}", key)
     change["key"] = key
     expect(rita.page.locator("#open-h + ul")).to_contain_text("Assess the change")
-    expect(rita.page.locator("text=plan.txt")).to_be_visible()
+    expect(rita.page.get_by_role("link", name="plan.txt")).to_be_visible()
     rita.shot("case-opened")
     assert not rita.errors, rita.errors
 
@@ -108,7 +109,7 @@ def test_auditor_reads_verifies_and_downloads(visit, change):
     aude.shot("case")
     with aude.page.expect_download() as download_info:
         aude.page.click("text=Download evidence pack")
-    pack = zipfile.ZipFile(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    pack = zipfile.ZipFile(io.BytesIO(Path(download_info.value.path()).read_bytes()))
     manifest = json.loads(pack.read("manifest.json"))
     events = json.loads(pack.read("events.json"))
     assert manifest["chain"]["ok"] is True

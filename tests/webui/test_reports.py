@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from engine import clock, db, evaluation, users
+from engine import clock, db, definitions, evaluation, users
 from webui import create_app
 from webui.cli import main
 
@@ -30,6 +30,9 @@ def site(tmp_path_factory):
         users.create_user(session, "eddie", ["engineer"], "pw-eddie-1234", actor=None)
         lin = users.create_user(session, "lin", ["supervisor"], "pw-lin-12345", actor=None)
         lin.locale = "zh_Hans"  # the language a user chose in the web UI
+        definitions.deploy(session, [("rectification.bpmn",
+                                      (definitions.workflows_dir() / "rectification.bpmn")
+                                      .read_bytes())], actor=None)
         users.add_provider(session, "Acme", ["erp"], actor=None)
         users.add_provider(session, "Bolt", ["mail"], actor=None)
         with clock.frozen(dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc)):
@@ -167,3 +170,18 @@ def test_pages_speak_chinese_to_a_user_who_chose_it(site):
     assert "运维服务商考核" in html and "故障/问题处理" in html and "无数据" in html
     annual = get(site, "/reports/annual/2026", who="lin").get_data(as_text=True)
     assert "连续3个月或以上不达标" in annual
+
+
+def test_cli_publish_opens_a_rectification_case_once(site):
+    _, _, url = site
+    runner = CliRunner()
+    args = ["--database-url", url, "evaluate", "--period", "2026-02", "--publish", "--as", "suzy",
+            "--format", "csv"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "Acme 2026-02: below a pass mark; rectification case RCT-" in first.stderr
+    again = runner.invoke(main, args)
+    assert again.exit_code == 0 and "rectification case" not in again.stderr
+    refused = runner.invoke(main, ["--database-url", url, "evaluate", "--period", "2026-02",
+                                   "--publish", "--as", "eddie"])
+    assert refused.exit_code == 1 and "supervisor" in refused.stderr

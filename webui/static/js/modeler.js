@@ -58,7 +58,8 @@
           var note = document.createElement("div");
           note.className = "og-error-overlay";
           note.textContent = detail.message;
-          overlays.add(element.id, "og-error", { position: { bottom: -4, left: 0 }, html: note });
+          // scale: false keeps the message readable however far the diagram is zoomed out.
+          overlays.add(element.id, "og-error", { position: { bottom: -4, left: 0 }, html: note, scale: false });
         }
       } else {
         item.textContent = where + detail.message;
@@ -74,7 +75,8 @@
     clearErrors();
     modeler.saveXML({ format: true })
       .then(function (result) {
-        return fetch(root.dataset.deployUrl, {
+        var url = root.dataset.deployUrl + "?filename=" + encodeURIComponent((root.dataset.filename || "process") + ".bpmn");
+        return fetch(url, {
           method: "POST",
           credentials: "same-origin",
           headers: { "Content-Type": "application/xml", "X-CSRFToken": csrf, "Accept": "application/json" },

@@ -11,7 +11,7 @@
     var datasets = Object.keys(chart.series).map(function (provider, i) {
       return { label: provider, data: chart.series[provider], spanGaps: false,
                borderColor: palette[i % palette.length], backgroundColor: palette[i % palette.length],
-               tension: 0.2 };
+               tension: 0 };
     });
     datasets.push({ label: "pass mark", data: data.labels.map(function () { return chart.pass_mark; }),
                     borderColor: "#868e96", borderDash: [6, 4], pointRadius: 0, fill: false });

@@ -1,0 +1,62 @@
+"""The reports area in Chromium: the trend charts draw (Chart.js from our static files) and
+the scorecard's drill-down link opens the cases behind a KPI."""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from engine import db, users
+from tests.engine.test_evaluation_year import build_year
+
+
+@pytest.fixture(scope="module")
+def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A live app over the synthetic year of tests/engine/test_evaluation_year.py."""
+    from werkzeug.serving import make_server
+
+    from webui import create_app
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('reports') / 'opsgate.db'}"
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with db.make_sessionmaker(engine)() as session:
+        users.get_group(session, "supervisor")
+        build_year(session)
+        users.create_user(session, "suzy", ["supervisor"], "pw-suzy-1234", actor=None)
+        token = users.create_token(session, "suzy", actor=None)
+        session.commit()
+    engine.dispose()
+    app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "browser",
+                      "START_WORKER": False})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_port}", "token": token}
+    server.shutdown()
+    thread.join(timeout=5)
+    app.extensions["opsgate_engine"].dispose()
+
+
+def test_trend_charts_draw_and_kpis_drill_down_to_cases(browser, reports_server):
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 1366, "height": 900},
+        extra_http_headers={"Authorization": f"Bearer {reports_server['token']}"})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(reports_server["url"] + "/reports/?period=2026-12")
+    page.wait_for_function("window.Chart && Object.keys(Chart.instances).length === 7")
+    assert page.locator("canvas[data-chart]").count() == 7  # the total and six categories
+    context.close()
+    context = browser.new_context(  # a fresh one: no session cookie beside the token
+        extra_http_headers={"Authorization": f"Bearer {reports_server['token']}"})
+    page = context.new_page()
+    page.goto(reports_server["url"] + "/reports/scorecard/Bolt/2026-05")
+    row = page.locator("tr", has_text="Resolved within SLA")
+    row.get_by_role("link", name="missed").click()
+    page.wait_for_url("**/reports/cases?**")
+    assert page.locator("table.cases tbody tr").count() == 6  # the six slow ones of May
+    assert errors == []
+    context.close()
