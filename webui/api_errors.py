@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from engine.errors import Conflict, EngineError, InvalidData, InvalidDefinition, NotAllowed, NotFound
@@ -100,4 +101,8 @@ def api_error_response(exc: Exception) -> Response:
                               "gives the token), or use a bearer token. " + exc.description)
     if isinstance(exc, HTTPException):
         return http_error_response(exc)
+    if isinstance(exc, StaleDataError):
+        # The engine turns a lost race into Conflict when it flushes; this catches one at commit.
+        return error_response(409, "conflict", "The case was changed by someone else at the same "
+                              "time; reload it and try again.")
     return unexpected_error_response(exc)

@@ -224,4 +224,8 @@ for _module in ("webui.cli_serve", "webui.cli_worker", "webui.cli_demo", "webui.
 
 
 if __name__ == "__main__":
-    main()
+    # Run as `python -m webui.cli`: this module is then __main__, and the command modules
+    # registered themselves on webui.cli's group, so call that one.
+    from webui.cli import main as _main
+
+    _main()

@@ -71,3 +71,15 @@ def test_an_oversized_upload_is_413(api_as, app):
     response = api_as("process_owner").post("/processes", data=b"<x>" + b" " * 20_000 + b"</x>",
                                             content_type="application/xml")
     assert_error(response, 413, "payload_too_large")
+
+
+def test_a_race_lost_at_commit_is_409(api_as, ticket, monkeypatch):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    def lose(*args, **kwargs):
+        raise StaleDataError("UPDATE statement on table 'case' expected to update 1 row(s)")
+
+    monkeypatch.setattr(services, "claim_task", lose)
+    response = api_as("service_desk").post("/tasks/any/claim")
+    error = assert_error(response, 409, "conflict")
+    assert "changed by someone else" in error["message"]
