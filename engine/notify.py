@@ -106,7 +106,8 @@ def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: 
            case_id: int | None = None, task_id: str | None = None) -> int:
     """Queue an in-app notice, and an e-mail where possible, for each recipient; return the rows written."""
     now = clock.now()
-    mail = SmtpSettings.from_env() is not None
+    # Only whether mail is wanted: a bad setting shows at delivery, never in the case's transaction.
+    mail = bool(os.environ.get("OPSGATE_SMTP_HOST", "").strip())
     rows: list[dict[str, object]] = []
     seen: set[int] = set()
     for user in recipients:
@@ -203,7 +204,12 @@ def deliver_pending(session: Session, *, limit: int = 50, settings: SmtpSettings
     within a transaction; a worker killed after sending but before its commit may resend.
     """
     result = Delivery()
-    settings = settings or SmtpSettings.from_env()
+    problem = None
+    if settings is None:
+        try:
+            settings = SmtpSettings.from_env()
+        except InvalidData as err:
+            problem = f"{err.message}: {err.details}"
     now = clock.now()
     rows = session.scalars(
         select(Notification)
@@ -217,7 +223,7 @@ def deliver_pending(session: Session, *, limit: int = 50, settings: SmtpSettings
         row.attempts += 1
         try:
             if settings is None:
-                raise RuntimeError("OPSGATE_SMTP_HOST is not set")
+                raise RuntimeError(problem or "OPSGATE_SMTP_HOST is not set")
             send_mail(settings, row.address or "", row.subject, row.body)
         except (OSError, smtplib.SMTPException, RuntimeError, ValueError) as exc:
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]

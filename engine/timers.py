@@ -260,25 +260,34 @@ def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt
     """
     text = value.strip()
     if text.upper().startswith("R"):
-        parts = text.upper().replace("--", "/").lstrip("R").split("/")
-        count = int(parts[0]) if parts[0] else -1
-        if len(parts) == 3:
-            start = TimerEventDefinition.get_datetime(parts[1])
-            period = TimerEventDefinition.get_timedelta_from_start(
-                TimerEventDefinition.parse_iso_duration(parts[2]), start)
-        else:
-            period = TimerEventDefinition.get_timedelta_from_start(
-                TimerEventDefinition.parse_iso_duration(parts[1]), anchor)
-            start = anchor + period
-        if period <= dt.timedelta():
-            raise ValueError(f"timer cycle {value!r} has no period")
-        index = 0 if start > after else (after - start) // period + 1
-        if count >= 0 and index >= count:
-            return None
-        return start + period * index
+        return _next_in_cycle(value, after=after, anchor=anchor)
     if text.upper().startswith("P"):
-        due = anchor + TimerEventDefinition.get_timedelta_from_start(
-            TimerEventDefinition.parse_iso_duration(text), anchor)
+        due = anchor + _period(text, anchor)
     else:
         due = TimerEventDefinition.get_datetime(text)
     return due if due > after else None
+
+
+def _period(duration: str, start: dt.datetime) -> dt.timedelta:
+    # SpiffWorkflow's parser; months and years count from `start` (it consumes the dict).
+    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(duration), start)
+
+
+def _next_in_cycle(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:
+    parts = value.strip().upper().replace("--", "/").lstrip("R").split("/")
+    count = int(parts[0]) if parts[0] else -1
+    duration = parts[-1]
+    start = TimerEventDefinition.get_datetime(parts[1]) if len(parts) == 3 else anchor + _period(duration, anchor)
+    if _period(duration, start) <= dt.timedelta():
+        raise ValueError(f"timer cycle {value!r} has no period")
+    parsed = TimerEventDefinition.parse_iso_duration(duration)
+    if "years" in parsed or "months" in parsed:
+        # Calendar periods: monthly on the 4th stays on the 4th, whatever the month's length.
+        index, due = 0, start
+        while due <= after and (count < 0 or index < count):
+            due, index = due + _period(duration, due), index + 1
+    else:
+        period = _period(duration, start)
+        index = 0 if start > after else (after - start) // period + 1
+        due = start + period * index
+    return None if count >= 0 and index >= count else due

@@ -102,6 +102,9 @@ def test_not_before_the_instant(wf):
     ("R/2026-01-01T02:00:00Z/P1D", T0, dt.datetime(2026, 12, 1, 2, tzinfo=dt.timezone.utc)),
     ("R2/PT1H", T0 + H, T0 + 2 * H),
     ("R2/PT1H", T0 + 2 * H, None),
+    ("R/2027-01-04T01:00:00Z/P1M", dt.datetime(2027, 2, 4, 1, tzinfo=dt.timezone.utc),
+     dt.datetime(2027, 3, 4, 1, tzinfo=dt.timezone.utc)),  # monthly stays on the 4th across February
+    ("R3/2027-01-04T01:00:00Z/P1M", dt.datetime(2027, 3, 4, 1, tzinfo=dt.timezone.utc), None),
 ])
 def test_next_start_due(value, after, expected):
     assert timers.next_start_due(value, after=after, anchor=T0) == expected

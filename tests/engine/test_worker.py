@@ -271,6 +271,19 @@ def test_a_failing_mail_server_never_blocks_case_work(world, monkeypatch):
     assert [(m["To"], m["Subject"]) for m in inbox.messages] == [("erin@example.org", f"{later}: Work")]
 
 
+def test_bad_smtp_settings_never_block_case_work(world, monkeypatch):
+    from models import Notification
+
+    monkeypatch.setenv("OPSGATE_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("OPSGATE_SMTP_TLS", "sometimes")
+    key = world.start(T0, "timer_kinds")
+    assert world.ready(key) == ["work"]
+    assert run(world, T0 + S).mail.retried == 1
+    with world.tx() as s:
+        row = s.scalars(select(Notification).where(Notification.channel == "email")).one()
+        assert "OPSGATE_SMTP_TLS" in row.last_error
+
+
 def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
     from tests.smtp_server import free_port, smtp_server
     from engine import notify
