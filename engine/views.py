@@ -51,6 +51,7 @@ class CaseListing:
     due: dict[int, dt.datetime]
     processes: list[ProcessDefinition]
     all_cases: bool
+    escalated: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -159,7 +160,16 @@ def case_listing(session: Session, *, actor: User, page: int = 1, process: str |
                                           page=page)
     ids = [c.id for c in rows]
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
-                       definitions.list_definitions(session), bool(actor.group_names - {"requester"}))
+                       definitions.list_definitions(session), bool(actor.group_names - {"requester"}),
+                       escalated_cases(session, ids))
+
+
+def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
+    """Return which of the cases were escalated (an SLA ran out on them)."""
+    if not case_ids:
+        return set()
+    return set(session.scalars(select(AuditEvent.case_id).where(
+        AuditEvent.case_id.in_(case_ids), AuditEvent.type == "case_escalated").distinct()))
 
 
 def path_marks(session: Session, case: Case) -> dict[str, list[str]]:

@@ -36,7 +36,7 @@ def index():
     listing = views.case_listing(get_session(), actor=current_user, page=page, **filters)
     return render_template("cases/list.html", cases=listing.items, next_page=listing.next_page,
                            page=page, filters=filters, processes=listing.processes,
-                           steps=listing.steps, due=listing.due,
+                           steps=listing.steps, due=listing.due, escalated=listing.escalated,
                            all_cases=listing.all_cases)
 
 

@@ -158,3 +158,15 @@ def test_language_choice_is_remembered(login, people, session):
 
 
 from tests.conftest import DATA as DATA_DIR  # noqa: E402
+
+
+def test_case_list_marks_escalated_cases(login, people, purchase, session):
+    import datetime as dt
+
+    from engine import clock
+
+    fired = services.fire_due_timers(session, now=clock.now() + dt.timedelta(days=1))
+    session.commit()
+    assert fired >= 1
+    page = login(people["auditor"]).get("/cases").get_data(as_text=True)
+    assert purchase.key in page and "escalated" in page
