@@ -20,6 +20,8 @@ from .errors import Conflict
 
 log = logging.getLogger(__name__)
 
+STALE_RETRY = dt.timedelta(minutes=5)
+
 
 def claim_due(session: Session, now: dt.datetime, skip: set[int] | None = None, limit: int = 1) -> list[Timer]:
     """Lock and return up to `limit` timers due before `now` that no other worker holds.
@@ -94,10 +96,13 @@ def fire_timer(session: Session, timer: Timer, now: dt.datetime) -> int:
             return 0
         fired = services.fire_case_timers(session, case, now=now)
         if not fired:
-            # The row no longer matches the instance (it was due, nothing fired): re-project.
-            instance = runtime.open_instance(session, case)
-            runtime.save(session, instance, actor=None)
-            services.flush(session)
+            # The row says due but the instance fired nothing: a row that does not match the
+            # instance. Keep it out of the way for a while rather than retry it every pass.
+            log.warning("timer %s of %s was due at %s but nothing fired", timer.element_id, case.key,
+                        timer.due_at.isoformat())
+            session.execute(update(Timer).where(Timer.id == timer.id)
+                            .values(claimed_by="error: nothing fired", claimed_until=now + STALE_RETRY),
+                            execution_options={"synchronize_session": False})
         return fired
 
 

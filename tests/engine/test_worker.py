@@ -312,3 +312,22 @@ def test_in_app_notices_are_listed_and_marked_read(world):
         assert notify.mark_read(s, notice.id, actor=erin) == 1
         assert notify.list_notices(s, actor=erin, unread=True) == []
         assert [n.id for n in notify.list_notices(s, actor=erin)] == [notice.id]
+
+
+def test_a_row_that_does_not_match_its_case_is_put_aside(world):
+    from models import Timer
+
+    key = world.start(T0, "timer_kinds")
+    world.complete(T0, key, "work", "erin")
+    with world.tx() as s:  # a row the instance knows nothing about (say, left by an old version)
+        row = s.scalars(select(Timer).where(Timer.case_id.is_not(None))).one()
+        s.add(Timer(case_id=row.case_id, definition_id=row.definition_id, task_id="0" * 36,
+                    element_id="ghost", kind="intermediate", escalation=False, due_at=T0))
+    result = run(world, T0 + 30 * dt.timedelta(minutes=1))
+    assert (result.handled, result.fired, result.errors) == (1, 0, 0)
+    with world.tx() as s:
+        ghost = s.scalars(select(Timer).where(Timer.element_id == "ghost")).one()
+        assert ghost.claimed_by == "error: nothing fired"
+    assert run(world, T0 + 31 * dt.timedelta(minutes=1)).handled == 0  # not retried every pass
+    run(world, T0 + 2 * H)
+    assert world.case(key).status == "closed"  # the real timer fired all the same
