@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 
 import pytest
@@ -69,12 +70,14 @@ def test_serve_runs_one_worker_thread_with_sqlite(url):
     stop = start_background_worker(app, interval=0.05)
     assert stop is not None
     try:
-        for _ in range(200):
-            if fired(url):
-                break
+        deadline = time.monotonic() + 60  # a bound for a loaded machine, not a timing assertion
+        while not fired(url) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         stop.set()
+        for thread in threading.enumerate():
+            if thread.name == "opsgate-worker":
+                thread.join(timeout=60)
     assert fired(url) == ["wait"]
 
 
