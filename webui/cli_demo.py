@@ -178,4 +178,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     click.echo(f"opsgate demo on http://{host}:{port}/  (Ctrl+C to stop)")
     import waitress
 
+    from .cli_worker import start_background_worker
+
+    start_background_worker(app)  # with SQLite: SLA timers fire without a separate `opsgate worker`
+
     waitress.serve(app, host=host, port=port, threads=8)
