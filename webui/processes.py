@@ -128,5 +128,9 @@ def upload():
                                can_deploy=True, errors=exc.details, errors_message=exc.message), 422
     session.commit()
     for result in results:
-        flash(views.describe_deploy(result), "success")
+        if result.created:
+            flash(_("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
+                    key=result.key, v=result.version), "success")
+        else:
+            flash(_("Nothing changed: version %(v)s is identical.", v=result.version), "success")
     return redirect(url_for("processes.index"))

@@ -170,3 +170,29 @@ def test_case_list_marks_escalated_cases(login, people, purchase, session):
     assert fired >= 1
     page = login(people["auditor"]).get("/cases").get_data(as_text=True)
     assert purchase.key in page and "escalated" in page
+
+
+def test_upload_deploys_and_refusals_name_file_element_and_line(login, people, session):
+    owner = login(people["process_owner"])
+    xml = (DATA_DIR / "camunda_approval.bpmn").read_bytes()
+    done = owner.post("/processes/upload", data={"files": (io.BytesIO(xml), "purchase.bpmn")},
+                      content_type="multipart/form-data")
+    assert done.status_code == 302
+    assert "purchase_approval" in owner.get("/processes").get_data(as_text=True)
+    download = owner.get("/processes/purchase_approval/1/bpmn?download=1")
+    assert download.data == xml and "attachment" in download.headers["Content-Disposition"]
+    bad = xml.replace(b'candidateGroups="engineer"', b'candidateGroups="nobody"')
+    refused = owner.post("/processes/upload", data={"files": (io.BytesIO(bad), "purchase.bpmn")},
+                         content_type="multipart/form-data")
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "purchase.bpmn" in text and "review" in text and "nobody" in text
+
+
+def test_home_warns_about_sla_clocks_running_out(login, people, purchase, session):
+    import datetime as dt
+
+    from engine import clock
+
+    with clock.frozen(clock.now() + dt.timedelta(hours=7)):
+        page = login(people["engineer"]).get("/").get_data(as_text=True)
+    assert "SLA warnings" in page and purchase.key in page
