@@ -6,6 +6,7 @@ CI sets it and fails when they were skipped.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 from collections.abc import Callable, Iterator
@@ -68,10 +69,11 @@ def _fresh_spec_cache() -> Iterator[None]:
     definitions._cache.clear()
 
 
-@pytest.fixture
-def session(sqlite_engine: Engine) -> Iterator[Session]:
-    """A session joined to an outer transaction that is rolled back after the test."""
-    connection = sqlite_engine.connect()
+@contextlib.contextmanager
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
+    """A session joined to an outer transaction that is rolled back at the end (SQLAlchemy's
+    recipe): the code under test may commit, and nothing stays."""
+    connection = engine.connect()
     outer = connection.begin()
     sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
@@ -80,6 +82,13 @@ def session(sqlite_engine: Engine) -> Iterator[Session]:
         sess.close()
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture
+def session(sqlite_engine: Engine) -> Iterator[Session]:
+    """A session joined to an outer transaction that is rolled back after the test."""
+    with rolled_back_session(sqlite_engine) as sess:
+        yield sess
 
 
 def reset_postgres(engine: Engine) -> None:

@@ -3,12 +3,12 @@ import datetime as dt
 import hashlib
 
 import pytest
-from sqlalchemy.orm import Session
 
 from engine.evaluation_config import load_config
 from engine.metrics import Filters, process_metrics
 from engine.period import parse_period
 from models import AuditEvent, Case, HumanTask, ProcessDefinition
+from tests.conftest import rolled_back_session
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 3, 2, 8, tzinfo=UTC)
@@ -20,15 +20,8 @@ def db_session(request, session):
     if request.param == "sqlite":
         yield session
         return
-    connection = request.getfixturevalue("pg_engine").connect()
-    outer = connection.begin()
-    sess = Session(bind=connection, join_transaction_mode="create_savepoint")
-    try:
+    with rolled_back_session(request.getfixturevalue("pg_engine")) as sess:
         yield sess
-    finally:
-        sess.close()
-        outer.rollback()
-        connection.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine import definitions, services
 from models import AuditEvent, HumanTask
+from tests.conftest import rolled_back_session
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
@@ -101,15 +102,8 @@ class Desk:
 def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[Session]:
     """Run every pack scenario on SQLite and, when configured, on PostgreSQL (rolled back after)."""
     engine = sqlite_engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
-    connection = engine.connect()
-    outer = connection.begin()
-    sess = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
+    with rolled_back_session(engine) as sess:
         yield sess
-    finally:
-        sess.close()
-        outer.rollback()
-        connection.close()
 
 
 @pytest.fixture
