@@ -26,7 +26,7 @@ def check_may_write(actor: User) -> None:
     """Refuse any change by an auditor (read-only) or an inactive user."""
     if not actor.active:
         raise NotAllowed("role: the account is disabled")
-    if "auditor" in actor.group_names and not actor.group_names - {"auditor", "requester"}:
+    if staff_groups(actor) == {"auditor"}:
         raise NotAllowed("role: auditors read cases and change nothing")
 
 
@@ -54,9 +54,14 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any
                              f"in this case ({actor.name})")
 
 
+def staff_groups(actor: User) -> set[str]:
+    """The actor's groups besides `requester` (which everyone has); empty for a plain requester."""
+    return actor.group_names - {REQUESTER}
+
+
 def acting_groups(actor: User, case: Case) -> set[str]:
     """The groups the actor acts in on this case: their staff groups, plus `requester` on their own."""
-    groups = actor.group_names - {REQUESTER}
+    groups = staff_groups(actor)
     if case.requester_id == actor.id:
         groups.add(REQUESTER)
     return groups
@@ -69,4 +74,4 @@ def may_read_case(actor: User, case: Case) -> bool:
     `requester`): operations staff look at each other's cases, auditors read all of them.
     A user who is only a requester sees their own cases.
     """
-    return case.requester_id == actor.id or bool(actor.group_names - {"requester"})
+    return case.requester_id == actor.id or bool(staff_groups(actor))

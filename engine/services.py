@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
@@ -128,7 +128,7 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
     `requested_for`."""
     if name in (None, "") or (actor is not None and name == actor.name):
         return actor
-    if actor is not None and not actor.group_names - {access.REQUESTER}:
+    if actor is not None and not access.staff_groups(actor):
         raise NotAllowed("role: only staff open cases for someone else")
     user = users.find_user(session, str(name).strip())
     if user is None or not user.active:
@@ -154,7 +154,7 @@ def list_cases(session: Session, *, actor: User, process: str | None = None, sta
                page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[Case], int | None]:
     """Return one page of the cases the actor may read, newest first, and the next page number."""
     query = select(Case)
-    if not (actor.group_names - {"requester"}):
+    if not access.staff_groups(actor):
         query = query.where(Case.requester_id == actor.id)
     if process:
         query = query.where(Case.process_key == process)
@@ -193,7 +193,7 @@ def start_form(session: Session, process_key: str, version: int | None = None) -
 def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
     """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
     or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
-    staff = sorted(actor.group_names - {access.REQUESTER})
+    staff = sorted(access.staff_groups(actor))
     in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
     my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
                    .join(Case, Case.id == HumanTask.case_id)
@@ -349,12 +349,6 @@ def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: 
             count += fire_timer(session, timer, now)
         handled += len(batch)
     return count
-
-
-def count_open_tasks(session: Session, case: Case) -> int:
-    """Count a case's ready tasks."""
-    return session.scalar(select(func.count()).select_from(HumanTask)
-                          .where(HumanTask.case_id == case.id, HumanTask.state == "ready")) or 0
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:

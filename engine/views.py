@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from models import AuditEvent, Case, HumanTask, ProcessDefinition, Timer, User
 
-from . import attachments, audit, clock, definitions, runtime, services
+from . import access, attachments, audit, clock, definitions, runtime, services
 from .errors import InvalidData, NotAllowed
 from .forms import Field, Form
 
@@ -160,7 +160,7 @@ def case_listing(session: Session, *, actor: User, page: int = 1, process: str |
                                           page=page)
     ids = [c.id for c in rows]
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
-                       definitions.list_definitions(session), bool(actor.group_names - {"requester"}),
+                       definitions.list_definitions(session), bool(access.staff_groups(actor)),
                        escalated_cases(session, ids))
 
 
