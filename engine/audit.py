@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from models import AuditChain, AuditEvent, Case, User
 
-from . import clock
+from . import clock, prepared
 
 SYSTEM_CHAIN = "system"
 GENESIS = "0" * 64
@@ -58,17 +58,18 @@ def append(session: Session, case: Case, *, actor: User | str | None, type: str,
            task: str | None = None, data: Any = None) -> dict[str, Any]:
     """Append an event to a case's chain (the case row, flushed by the caller, keeps the head).
 
-    The row is written at once with a plain INSERT: events are never changed afterwards, so
-    they need no unit-of-work bookkeeping, and a racing second writer of the same sequence
+    The row is written at once with a prepared INSERT: events are never changed afterwards,
+    so they need no unit-of-work bookkeeping, and a racing second writer of the same sequence
     number fails here, on the (chain, seq) unique key. Returns the written row as a dict."""
     seq = case.audit_seq + 1
     event = _make(case.key, case.id, seq, case.audit_head or GENESIS, actor, type, task, data)
     case.audit_seq, case.audit_head = seq, event["hash"]
-    session.connection().execute(_INSERT, event)
+    _INSERT.run(session, event)
     return event
 
 
-_INSERT = AuditEvent.__table__.insert()
+_INSERT = prepared.insert(AuditEvent.__table__, ("chain", "case_id", "seq", "at", "actor", "type", "task", "data",
+                                                   "prev_hash", "hash"))
 
 
 def append_system(session: Session, *, actor: User | str | None, type: str, data: Any = None) -> dict[str, Any]:
@@ -81,7 +82,7 @@ def append_system(session: Session, *, actor: User | str | None, type: str, data
     event = _make(SYSTEM_CHAIN, None, seq, head.head or GENESIS, actor, type, None, data)
     head.seq, head.head = seq, event["hash"]
     session.flush()
-    session.connection().execute(_INSERT, event)
+    _INSERT.run(session, event)
     return event
 
 

@@ -34,18 +34,21 @@ from dataclasses import dataclass
 from typing import Any
 from email.message import EmailMessage
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, and_, String, bindparam, literal_column, null, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import Case, Group, HumanTask, Notification, User, user_group
+from models import Case, Group, HumanTask, HumanTaskGroup, Notification, User, user_group
+from models.base import UTCDateTime
 
-from . import clock
+from . import clock, prepared
 from .errors import InvalidData, NotFound
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-_INSERT = Notification.__table__.insert()
+_NOTICE_COLUMNS = ("channel", "kind", "user_id", "address", "case_id", "task_id", "subject", "body", "status",
+                   "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "read_at")
+_INSERT = prepared.insert(Notification.__table__, _NOTICE_COLUMNS)
 _TLS_MODES = ("none", "starttls", "ssl")
 
 
@@ -102,12 +105,16 @@ def send_mail(settings: SmtpSettings, to: str, subject: str, body: str) -> None:
         client.send_message(message)
 
 
+def _mail_wanted() -> bool:
+    # Only whether mail is wanted: a bad setting shows at delivery, never in the case's transaction.
+    return bool(os.environ.get("OPSGATE_SMTP_HOST", "").strip())
+
+
 def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: str, body: str = "",
            case_id: int | None = None, task_id: str | None = None) -> int:
     """Queue an in-app notice, and an e-mail where possible, for each recipient; return the rows written."""
     now = clock.now()
-    # Only whether mail is wanted: a bad setting shows at delivery, never in the case's transaction.
-    mail = bool(os.environ.get("OPSGATE_SMTP_HOST", "").strip())
+    mail = _mail_wanted()
     rows: list[dict[str, object]] = []
     seen: set[int] = set()
     for user in recipients:
@@ -122,13 +129,12 @@ def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: 
             rows.append({**common, "channel": "email", "status": "pending", "sent_at": None,
                          "address": user.email, "next_attempt_at": now})
     if rows:
-        # A plain INSERT in the caller's transaction: this runs on every case save that readies a task.
-        session.connection().execute(_INSERT, rows)
+        _INSERT.run(session, rows)
     return len(rows)
 
 
-# Only what a notice needs (id, e-mail, active), in one statement: this runs whenever a task
-# becomes ready, so it must not load whole users with their groups.
+# Only what a notice needs (id, e-mail, active), in one statement: SLA warnings and
+# escalations tell everyone on a case, which must not load whole users with their groups.
 _MEMBERS = (select(User.id, User.email, User.active).distinct()
             .join(user_group, user_group.c.user_id == User.id).join(Group, Group.id == user_group.c.group_id)
             .where(Group.name.in_(bindparam("groups", expanding=True)), User.active).order_by(User.id))
@@ -161,14 +167,52 @@ def _link(case: Case) -> str:
     return f"\n\n{base}/cases/{case.key}" if base else ""
 
 
+# A newly ready task's notices in one INSERT ... SELECT per channel: the recipients (active
+# members of the task's candidate groups as human_task_group lists them, plus the case's
+# requester for a `requester` task) are chosen by the database, so readying a task costs one
+# prepared statement, not a read and a write.
+_task_group = HumanTaskGroup.__table__.c
+_RECIPIENTS = and_(User.active, or_(
+    User.id.in_(select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
+                .join(HumanTaskGroup, _task_group.group == Group.name)
+                .where(_task_group.task_id == bindparam("task_id", type_=String),
+                       _task_group.group != literal_column("'requester'"))),
+    User.id == bindparam("requester_id", type_=Integer)))
+_now = bindparam("now", type_=UTCDateTime())
+_no_time = null().cast(UTCDateTime())
+
+
+def _notice_select(channel: str) -> Any:
+    mail = channel == "email"
+    values = (literal_column(f"'{channel}'"), bindparam("kind", type_=String), User.id,
+              User.email if mail else null(), bindparam("case_id", type_=Integer),
+              bindparam("task_id", type_=String), bindparam("subject", type_=String),
+              bindparam("body", type_=String), literal_column("'pending'" if mail else "'sent'"),
+              literal_column("0"), _now if mail else _no_time, null(), _now, _no_time if mail else _now,
+              _no_time)
+    query = select(*values).where(_RECIPIENTS)
+    if mail:
+        query = query.where(User.email.is_not(None), User.email != literal_column("''"))
+    return prepared.Prepared(Notification.__table__.insert().inline().from_select(_NOTICE_COLUMNS, query.order_by(User.id)))
+
+
+_INSERT_APP_NOTICES = _notice_select("app")
+_INSERT_MAIL_NOTICES = _notice_select("email")
+
+
 def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
                due_at: dt.datetime | None) -> None:
-    """Tell the people who may act on a newly ready task."""
+    """Tell the people who may act on a newly ready task (in-app, and by e-mail when configured).
+
+    The task's human_task_group rows must be written already: they name the groups."""
     due = f"\nDue: {due_at:%Y-%m-%d %H:%M} UTC" if due_at else ""
-    notify(session, kind="task_assigned", recipients=_people(session, case, None, candidate_groups),
-           subject=f"{case.key}: {name}",
-           body=f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
-           case_id=case.id, task_id=task_id)
+    params = {"requester_id": case.requester_id if "requester" in (candidate_groups or ()) else None,
+              "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],
+              "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
+              "now": clock.now()}
+    _INSERT_APP_NOTICES.run(session, params)
+    if _mail_wanted():
+        _INSERT_MAIL_NOTICES.run(session, params)
 
 
 def case_people(session: Session, case: Case) -> list[User]:
