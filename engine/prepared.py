@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Table, bindparam, inspect
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.sql.expression import Executable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,13 @@ class _Compiled:
     positional: bool
     # (parameter key, DB-API name, bind processor or None), in the order the DB-API wants them
     binds: tuple[tuple[str, str, Callable[[Any], Any] | None], ...]
+    # a SELECT's result processors, by column position (None where the DB-API value is final)
+    results: tuple[Callable[[Any], Any] | None, ...] = ()
 
 
 class Prepared:
-    """One INSERT, UPDATE or DELETE, compiled on first use for each dialect."""
+    """One INSERT, UPDATE or DELETE (`run`), or a one-row SELECT (`first`), compiled on first
+    use for each dialect."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
@@ -58,11 +63,20 @@ class Prepared:
         escaped = compiled.escaped_bind_names or {}
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
         binds = tuple((compiled.binds[name].key, escaped.get(name, name), processors.get(name)) for name in names)
-        return _Compiled(compiled.string, bool(compiled.positional), binds)
+        results = tuple(column.type._cached_result_processor(dialect, None)
+                        for column in getattr(self.statement, "selected_columns", ()))
+        return _Compiled(compiled.string, bool(compiled.positional), binds, results)
 
     def run(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int:
         """Execute with one parameter set (or many, as executemany) in the session's
         transaction; return the DB-API rowcount."""
+        return self._execute(session, params, fetch=False)
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """Run a SELECT and return its first row, its values processed as SQLAlchemy would."""
+        return self._execute(session, params, fetch=True)
+
+    def _execute(self, session: Session, params: Any, *, fetch: bool) -> Any:
         connection: Connection = session.connection()
         compiled = self._for(connection.dialect)
         many = not isinstance(params, Mapping)
@@ -85,7 +99,12 @@ class Prepared:
                 cursor.executemany(compiled.sql, args)
             else:
                 cursor.execute(compiled.sql, args[0])
-            count = cursor.rowcount
+            if fetch:
+                row = cursor.fetchone()
+                out: Any = None if row is None else tuple(
+                    value if proc is None else proc(value) for proc, value in zip(compiled.results, row))
+            else:
+                out = cursor.rowcount
             if connection._has_events or connection.engine._has_events:
                 connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, parameters, None, many)
         except Exception as err:  # noqa: BLE001 - SQLAlchemy's handler wraps or re-raises it
@@ -94,9 +113,27 @@ class Prepared:
             connection._handle_dbapi_exception(err, compiled.sql, parameters, cursor, None)
             raise  # not reached: the handler always raises
         cursor.close()
-        return count
+        return out
 
 
 def insert(table: Table, columns: Iterable[str]) -> Prepared:
     """A prepared INSERT of the named columns of a table (all of them but those the database fills)."""
     return Prepared(table.insert().inline().values({name: bindparam(name) for name in columns}))
+
+
+def persistent(session: Session, cls: type[T], values: Mapping[str, Any]) -> T:
+    """Return the session's object for a row read with a prepared SELECT (`values` by
+    attribute name, every column of the mapped table): the one already in the session, or a
+    new persistent object made from the row without another query (as SQLAlchemy documents
+    for `make_transient_to_detached`). Relationships load lazily as usual."""
+    mapper = inspect(cls)
+    key = mapper.identity_key_from_primary_key([values[mapper.get_property_by_column(c).key]
+                                                for c in mapper.primary_key])
+    existing = session.identity_map.get(key)
+    if existing is not None:
+        return existing  # type: ignore[no-any-return]
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj  # type: ignore[no-any-return]

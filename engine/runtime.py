@@ -8,8 +8,10 @@ projection (keeping claims), and the timer projection.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -213,8 +215,9 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     now = clock.now()
     live = live_tasks(workflow)
     data = current_data(workflow, live)
+    ready = {str(t.id): t for t in live if t.state == TaskState.READY and t.task_spec.manual}
     # Pausing and projecting SLA clocks write into the instance: do both before serializing it.
-    _track_pause(session, instance, now, actor)
+    _track_pause(session, instance, ready.values(), now, actor)
     projected = timer_events.waiting_timers(workflow, sla_elements(instance))
     case.state = dump(workflow)
     case.serializer_version = SERIALIZER_VERSION
@@ -232,21 +235,28 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
     timers = waiting_timers(workflow)
-    ready = {str(t.id): t for t in live if t.state == TaskState.READY and t.task_spec.manual}
     _project_tasks(session, instance, ready, timers, now)
     _project_timers(session, instance, projected)
     write_case(session, case)
 
 
-# Columns a case action may change; written together by one prepared UPDATE.
-_CASE_COLUMNS = ("state", "serializer_version", "data", "actors", "updated_at", "priority", "system", "provider",
-                 "status", "outcome", "closed_at", "audit_seq", "audit_head", "title",
-                 "sla_paused_at", "sla_paused_seconds")
 _case_table = Case.__table__
-_UPDATE_CASE = prepared.Prepared(
-    update(_case_table)
-    .where(_case_table.c.id == bindparam("_id"), _case_table.c.version_id == bindparam("_old"))
-    .values({**{c: bindparam(c) for c in _CASE_COLUMNS}, "version_id": bindparam("_new")}))
+# The columns a case action may write; the version column guards each write.
+_CASE_COLUMNS = frozenset(c.key for c in _case_table.c if c.key not in ("id", "version_id"))
+
+
+@functools.lru_cache(maxsize=256)
+def _update_case(columns: tuple[str, ...]) -> prepared.Prepared:
+    """A prepared UPDATE of the given case columns, matching only the version read.
+
+    Only changed columns are written, as the unit of work would: an index whose columns an
+    UPDATE does not name is left alone (SQLite rewrites every index an UPDATE names)."""
+    return prepared.Prepared(
+        update(_case_table)
+        .where(_case_table.c.id == bindparam("_id"), _case_table.c.version_id == bindparam("_old"))
+        .values({**{c: bindparam(c) for c in columns}, "version_id": bindparam("_new")}))
+
+
 _task_table = HumanTask.__table__
 _END_TASK_COLUMNS = ("state", "ended_at", "completed_by_id", "assignee_id", "claimed_at")
 _END_TASK = prepared.Prepared(
@@ -273,13 +283,16 @@ def write_case(session: Session, case: Case) -> None:
     object is then told its new committed values, so callers keep an accurate Case. An UPDATE
     that matches no row means another action won the race: Conflict, and the caller rolls back."""
     state = inspect(case)
-    if state.pending or state.transient:
-        session.flush([case])
-    if not state.committed_state:
+    changed = state.committed_state
+    if state.pending or state.transient or not changed.keys() <= _CASE_COLUMNS:
+        session.flush([case])  # a new case, or a change only the unit of work knows how to write
         return
-    old = state.committed_state.get("version_id", case.version_id)
-    params = {c: getattr(case, c) for c in _CASE_COLUMNS}
-    if _UPDATE_CASE.run(session, {**params, "_id": case.id, "_old": old, "_new": old + 1}) != 1:
+    if not changed:
+        return
+    old = case.version_id
+    columns = tuple(sorted(changed))
+    params = {c: getattr(case, c) for c in columns}
+    if _update_case(columns).run(session, {**params, "_id": case.id, "_old": old, "_new": old + 1}) != 1:
         raise Conflict("the case was changed by someone else at the same time; reload it and try again")
     set_committed_value(case, "version_id", old + 1)
     _mark_written(session, case)
@@ -352,12 +365,12 @@ def _pauses_sla(rules: dict[str, Any]) -> bool:
     return bool(explicit) if explicit is not None else list(rules.get("candidate_groups") or []) == ["requester"]
 
 
-def _track_pause(session: Session, instance: Instance, now: dt.datetime, actor: Any) -> None:
-    """Stop the SLA clocks while the case waits on its requester; restart them after."""
+def _track_pause(session: Session, instance: Instance, ready: Iterable[Any], now: dt.datetime, actor: Any) -> None:
+    """Stop the SLA clocks while the case waits on its requester (one of the `ready` user
+    tasks pauses them); restart them after."""
     case, workflow = instance.case, instance.workflow
     pausing = [] if workflow.is_completed() else [
-        t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-        if _pauses_sla(instance.task_rules(t.task_spec.bpmn_id))]
+        t.task_spec.bpmn_id for t in ready if _pauses_sla(instance.task_rules(t.task_spec.bpmn_id))]
     paused = timer_events.apply_pause(workflow, pausing, sla_elements(instance))
     if paused and case.sla_paused_at is None:
         case.sla_paused_at = now

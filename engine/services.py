@@ -14,17 +14,18 @@ from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, inspect, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
 from models import Case, CaseCounter, HumanTask, HumanTaskGroup, User
 
-from . import access, audit, clock, definitions, notify, runtime, scripting, users
+from . import access, audit, clock, definitions, notify, prepared, runtime, scripting, users
 from . import timers as timer_events
 from .errors import Conflict, InvalidData, NotAllowed, NotFound
 from .forms import Form, validate_form
@@ -210,13 +211,27 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
                                 .limit(limit)))
 
 
-_TASK_WITH_CASE = select(HumanTask).options(joinedload(HumanTask.case)).where(HumanTask.id == bindparam("tid"))
+def _columns(cls: type) -> list[tuple[str, Any]]:
+    mapper = inspect(cls)
+    return [(mapper.get_property_by_column(column).key, column) for column in mapper.local_table.columns]
+
+
+_TASK_COLUMNS, _CASE_COLUMNS = _columns(HumanTask), _columns(Case)
+# Every action on a task starts here: one prepared statement reads the task with its case.
+_TASK_WITH_CASE = prepared.Prepared(
+    select(*(c for _k, c in _TASK_COLUMNS), *(c for _k, c in _CASE_COLUMNS))
+    .join_from(HumanTask.__table__, Case.__table__, Case.__table__.c.id == HumanTask.__table__.c.case_id)
+    .where(HumanTask.__table__.c.id == bindparam("tid")))
 
 
 def _ready_task(session: Session, task_id: str) -> HumanTask:
-    task = session.scalars(_TASK_WITH_CASE, {"tid": str(task_id)}).first()
-    if task is None:
+    row = _TASK_WITH_CASE.first(session, {"tid": str(task_id)})
+    if row is None:
         raise NotFound(f"no task {task_id}")
+    split = len(_TASK_COLUMNS)
+    task = prepared.persistent(session, HumanTask, {k: v for (k, _c), v in zip(_TASK_COLUMNS, row[:split])})
+    case = prepared.persistent(session, Case, {k: v for (k, _c), v in zip(_CASE_COLUMNS, row[split:])})
+    set_committed_value(task, "case", case)
     if task.state != "ready":
         who = f" by {task.completed_by.name}" if task.completed_by is not None else ""
         raise Conflict(f"{task.name} is already {task.state}{who}")
