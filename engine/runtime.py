@@ -11,7 +11,7 @@ import datetime as dt
 import functools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -116,7 +116,19 @@ def _timer_rows(timers: list[timer_events.WaitingTimer]) -> frozenset[tuple[str,
 
 
 def _ready_ids(workflow: BpmnWorkflow) -> frozenset[str]:
-    return frozenset(str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True))
+    return frozenset(str(t.id) for t in _all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual)
+
+
+def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
+    """Every task of the instance and of its unfinished subprocesses, in no particular order.
+
+    A flat walk of SpiffWorkflow's task dictionaries: an order of magnitude cheaper than
+    `get_tasks`' tree iterator, which matters on every save. (Like the iterator, it does not
+    look into finished subprocesses.)"""
+    yield from workflow.tasks.values()
+    for subprocess in workflow.subprocesses.values():
+        if not subprocess.completed:
+            yield from subprocess.tasks.values()
 
 
 def step(instance: Instance) -> None:
@@ -150,9 +162,12 @@ def _describe(err: Exception) -> str:
     return f"the process failed at {element}: {text}" if element else f"the process failed: {text}"
 
 
+_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
+
+
 def live_tasks(workflow: BpmnWorkflow) -> list[Any]:
     """Return the READY, WAITING and STARTED tasks (one walk of the task tree)."""
-    return workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+    return [t for t in _all_tasks(workflow) if t.state & _LIVE]
 
 
 def current_data(workflow: BpmnWorkflow, live: list[Any] | None = None) -> dict[str, Any]:
