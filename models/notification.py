@@ -1,7 +1,7 @@
 """Notifications: in-app notices and the e-mail outbox, written in the case's transaction."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, intpk, timestamp
@@ -17,7 +17,9 @@ class Notification(Base):
 
     __tablename__ = "notification"
     __table_args__ = (
-        Index("ix_notification_outbox", "status", "next_attempt_at"),
+        # Only pending e-mails are in the outbox index (in-app notices never are).
+        Index("ix_notification_outbox", "next_attempt_at", sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
         Index("ix_notification_inbox", "user_id", "channel", "read_at"),
     )
 

@@ -57,7 +57,8 @@ class HumanTaskGroup(Base):
     """One candidate group of a task, so inboxes filter by group in SQL."""
 
     __tablename__ = "human_task_group"
-    __table_args__ = (Index("ix_human_task_group_group", "group", "task_id"),)
+    # On SQLite the primary key is the table (WITHOUT ROWID): one b-tree per row written, not two.
+    __table_args__ = (Index("ix_human_task_group_group", "group", "task_id"), {"sqlite_with_rowid": False})
 
     task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
     group: Mapped[str] = mapped_column(String(120), primary_key=True)

@@ -1,7 +1,7 @@
 """People, their groups (roles) and their API tokens."""
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, intpk, name_str, timestamp
@@ -11,6 +11,8 @@ user_group = Table(
     Base.metadata,
     Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
     Column("group_id", ForeignKey("group.id", ondelete="CASCADE"), primary_key=True),
+    # Members of a group (task notices, inboxes): the primary key only serves a user's groups.
+    Index("ix_user_group_group_id", "group_id", "user_id"),
 )
 
 
