@@ -58,7 +58,7 @@ def build_evidence_pack(session: Session, ref: str, *, actor: User) -> EvidenceP
     """Build the evidence pack of a case the actor may read."""
     case = services.get_case(session, ref, actor=actor)
     definition = case.definition
-    events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq))
+    events = session.scalars(select(AuditEvent).where(AuditEvent.chain == case.key).order_by(AuditEvent.seq))
     event_rows = [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "type": e.type, "task": e.task,
                    "data": e.data, "prev_hash": e.prev_hash, "hash": e.hash} for e in events]
     files_attached = session.scalars(select(Attachment).where(Attachment.case_id == case.id).order_by(Attachment.id))

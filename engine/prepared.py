@@ -77,7 +77,7 @@ class Prepared:
         return self._execute(session, params, fetch=True)
 
     def _execute(self, session: Session, params: Any, *, fetch: bool) -> Any:
-        connection: Connection = session.connection()
+        connection = _connection(session)
         compiled = self._for(connection.dialect)
         many = not isinstance(params, Mapping)
         rows: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment,list-item]
@@ -114,6 +114,22 @@ class Prepared:
             raise  # not reached: the handler always raises
         cursor.close()
         return out
+
+
+_CONNECTION = "opsgate.prepared.connection"
+
+
+def _connection(session: Session) -> Connection:
+    """The session's connection for its current transaction, remembered for the transaction:
+    an action runs several prepared statements, and `Session.connection()` costs as much as
+    a small statement each time."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_CONNECTION)
+    if cached is not None and transaction is not None and cached[0] is transaction and transaction.is_active:
+        return cached[1]  # type: ignore[no-any-return]
+    connection = session.connection()
+    session.info[_CONNECTION] = (session.get_transaction(), connection)
+    return connection
 
 
 def insert(table: Table, columns: Iterable[str]) -> Prepared:

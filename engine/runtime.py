@@ -320,17 +320,38 @@ def _mark_written(session: Session, obj: Any) -> None:
     state._commit_all(state.dict, session.identity_map)
 
 
-def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.datetime,
+@dataclass(frozen=True)
+class TaskRow:
+    """A human_task row as read, for an action that ends the task without an ORM object."""
+
+    id: str
+    case_id: int
+    element_id: str
+    name: str
+    lane: str | None
+    candidate_groups: Any
+    assignee_id: int | None
+    state: str
+    created_at: dt.datetime
+    due_at: dt.datetime | None
+    claimed_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    completed_by_id: int | None
+
+
+def end_task(session: Session, task: HumanTask | TaskRow, *, state: str, ended_at: dt.datetime,
              completed_by_id: int | None = None) -> None:
-    """Move a ready task row to its end state with one UPDATE that only a ready row matches."""
+    """Move a ready task row to its end state with one UPDATE that only a ready row matches
+    (a HumanTask the session holds is told its new committed values)."""
     values = {"state": state, "ended_at": ended_at, "completed_by_id": completed_by_id,
               "assignee_id": task.assignee_id if task.assignee_id or completed_by_id is None else completed_by_id,
               "claimed_at": task.claimed_at if task.claimed_at or completed_by_id is None else ended_at}
     if _END_TASK.run(session, {**values, "_id": task.id}) != 1:
         raise Conflict(f"{task.name} is no longer ready")
-    for key, value in values.items():
-        set_committed_value(task, key, value)
-    _mark_written(session, task)
+    if isinstance(task, HumanTask):
+        for key, value in values.items():
+            set_committed_value(task, key, value)
+        _mark_written(session, task)
 
 
 def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],

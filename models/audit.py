@@ -18,7 +18,8 @@ class AuditEvent(Base):
 
     id: Mapped[intpk]
     chain: Mapped[str] = mapped_column(String(40))
-    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"), index=True)
+    # Not indexed: a case's events are found by their chain (the case key), in seq order.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
     seq: Mapped[int]
     at: Mapped[timestamp]
     actor: Mapped[str] = mapped_column(String(120), index=True)

@@ -4,6 +4,8 @@
   candidate groups, which scanned the whole membership table.
 * The e-mail outbox index holds only pending rows: in-app notices (most rows) and sent
   e-mails never needed an entry in it.
+* audit_event loses its case_id index: a case's events are looked up by their chain (the
+  case key), which the (chain, seq) unique index serves in order.
 * On SQLite, human_task_group is a WITHOUT ROWID table: its primary key is the table, so a
   ready task's group rows cost one b-tree, not two. (PostgreSQL has no such thing; the
   table stays as it is there.)
@@ -43,6 +45,7 @@ def _rebuild_task_groups(with_rowid: bool) -> None:
 
 def upgrade() -> None:
     op.create_index("ix_user_group_group_id", "user_group", ["group_id", "user_id"], unique=False)
+    op.drop_index("ix_audit_event_case_id", table_name="audit_event")
     op.drop_index("ix_notification_outbox", table_name="notification")
     op.create_index("ix_notification_outbox", "notification", ["next_attempt_at"], unique=False,
                     sqlite_where=_PENDING, postgresql_where=_PENDING)
@@ -55,4 +58,5 @@ def downgrade() -> None:
         _rebuild_task_groups(with_rowid=True)
     op.drop_index("ix_notification_outbox", table_name="notification")
     op.create_index("ix_notification_outbox", "notification", ["status", "next_attempt_at"], unique=False)
+    op.create_index("ix_audit_event_case_id", "audit_event", ["case_id"], unique=False)
     op.drop_index("ix_user_group_group_id", table_name="user_group")
