@@ -8,7 +8,12 @@ Both sides drive the same 4-user-task process (tests/data/four_steps.bpmn) case 
   complete the ready task, do_engine_steps, serialize, one SQLite write, commit; the same
   restricted script engine and the same SQLite pragmas (WAL, synchronous=NORMAL) as opsgate.
 * opsgate: per step, `services.complete_task(...)` and the commit, as a request would do it
-  (authorization, form validation, task projection, timer projection, audit event).
+  (authorization, form validation, task projection, task-ready notices, audit event), with
+  the engine's instance cache on as it runs by default: the process that saved a case last
+  reuses its instance instead of deserializing it (engine.runtime.InstanceCache).
+* opsgate_..._uncached: the same with the instance cache off, so every step deserializes the
+  case from its row like the floor does: what an action costs in a process that did not
+  save the case last (another web worker, after a restart).
 
 The sides alternate step by step in one process, so machine noise hits them alike; the ratio
 of medians is what to compare across machines. (Wall time only: on the firecracker VMs this was
@@ -17,12 +22,14 @@ built on, reading the process CPU clock costs milliseconds and would swamp the m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +85,8 @@ class Floor:
 class Opsgate:
     """The same steps through services.complete_task, one transaction each, as a request does."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, cached: bool = True) -> None:
+        self.cached = cached
         engine = db.make_engine(url)
         if url.startswith("postgresql"):
             from sqlalchemy import text
@@ -96,8 +104,18 @@ class Opsgate:
             self.people = {u: users.get_user(s, u) for u in ("req", "desk", "eng", "eng2", "cm")}
             s.expunge_all()
 
+    @contextlib.contextmanager
+    def _cache(self) -> Iterator[None]:
+        # The uncached side switches the process-wide instance cache off while it acts.
+        size = runtime.instances.size
+        runtime.instances.size = size if self.cached else 0
+        try:
+            yield
+        finally:
+            runtime.instances.size = size
+
     def start(self) -> int:
-        with self.maker.begin() as s:
+        with self._cache(), self.maker.begin() as s:
             case = services.start_case(s, "four_steps", {"title": "t", "urgent": True, "system": "erp"},
                                        actor=self.people["req"])
             return case.id
@@ -107,13 +125,14 @@ class Opsgate:
             return s.scalar(select(HumanTask.id).where(HumanTask.case_id == case_id, HumanTask.state == "ready"))
 
     def step(self, task_id: str, data: dict, who: str) -> float:
-        t0 = time.perf_counter()
-        s = self.maker()
-        # The engine only reads the actor (id, name, groups): a loaded user object serves as it is.
-        services.complete_task(s, task_id, data, actor=self.people[who])
-        s.commit()
-        s.close()
-        return time.perf_counter() - t0
+        with self._cache():
+            t0 = time.perf_counter()
+            s = self.maker()
+            # The engine only reads the actor (id, name, groups): a loaded user object serves as it is.
+            services.complete_task(s, task_id, data, actor=self.people[who])
+            s.commit()
+            s.close()
+            return time.perf_counter() - t0
 
 
 def run(floor: Floor, sides: dict[str, Opsgate], cases: int) -> dict[str, list[float]]:
@@ -135,7 +154,8 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="also run opsgate on this PostgreSQL URL")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="opsgate-bench-"))
-    sides = {"opsgate_sqlite": Opsgate(f"sqlite:///{tmp}/opsgate.db")}
+    sides = {"opsgate_sqlite": Opsgate(f"sqlite:///{tmp}/opsgate.db"),
+             "opsgate_sqlite_uncached": Opsgate(f"sqlite:///{tmp}/uncached.db", cached=False)}
     if args.postgres:
         sides["opsgate_postgres"] = Opsgate(args.postgres)
     with sides["opsgate_sqlite"].maker() as s:

@@ -10,6 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import os
+import threading
+from collections import OrderedDict
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -102,9 +105,67 @@ class Instance:
         return self.loaded.manifest["tasks"].get(element_id, {})
 
 
+class InstanceCache:
+    """The instances this process saved last, by database and case, so the next action on a case need not
+    deserialize it (what Temporal calls a sticky workflow cache).
+
+    An entry is used only when the case's stored state is, character for character, the
+    state this process serialized it to, for the same cached process version: then the
+    instance in memory is the one that state describes, whichever transaction committed it.
+    Taking an entry removes it, so an action that fails half way (its instance changed, its
+    transaction rolled back) never leaves a stale instance behind; saving puts it back under
+    its new state. A case acted on by another process, or rolled back, simply misses and is
+    restored from the database. `OPSGATE_INSTANCE_CACHE` sets how many cases are kept
+    (default 256; 0 turns the cache off)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, int], tuple[definitions.Loaded, str, BpmnWorkflow, frozenset[str],
+                                              frozenset[tuple[str, str, dt.datetime]]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[Any, int], loaded: definitions.Loaded,
+             state: str) -> tuple[BpmnWorkflow, frozenset[str], frozenset[Any]] | None:
+        if self.size <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.pop(key, None)
+        if entry is None or entry[0] is not loaded or entry[1] != state:
+            return None
+        return entry[2], entry[3], entry[4]
+
+    def put(self, key: tuple[Any, int], loaded: definitions.Loaded, state: str, workflow: BpmnWorkflow,
+            ready: frozenset[str], timers: frozenset[tuple[str, str, dt.datetime]]) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key] = (loaded, state, workflow, ready, timers)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+instances = InstanceCache(int(os.environ.get("OPSGATE_INSTANCE_CACHE", "256") or 0))
+
+
+def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
+    # By database and case: a process that talks to two databases (tests, the benchmark) keeps
+    # their cases apart.
+    return session.get_bind().engine, case.id
+
+
 def open_instance(session: Session, case: Case) -> Instance:
-    """Restore a case's workflow."""
+    """Restore a case's workflow (from the instance cache when this process saved it last),
+    for an action that saves it again. Read-only callers use `restore`."""
     loaded = definitions.load_by_id(session, case.definition_id)
+    cached = instances.take(_cache_key(session, case), loaded, case.state)
+    if cached is not None:
+        workflow, ready, timers = cached
+        return Instance(case, workflow, loaded, ready, timers)
     workflow = restore(case.state, loaded)
     instance = Instance(case, workflow, loaded, _ready_ids(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
@@ -251,8 +312,10 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
                      data={"outcome": case.outcome, "missing_records": missing})
     timers = waiting_timers(workflow)
     _project_tasks(session, instance, ready, timers, now)
-    _project_timers(session, instance, projected)
+    timer_rows = _project_timers(session, instance, projected)
     write_case(session, case)
+    if case.status == "open":
+        instances.put(_cache_key(session, case), instance.loaded, case.state, workflow, frozenset(ready), timer_rows)
 
 
 _case_table = Case.__table__
@@ -418,15 +481,17 @@ def _track_pause(session: Session, instance: Instance, ready: Iterable[Any], now
         audit.append(session, case, actor=actor, type="sla_resumed", data={"paused_seconds": seconds})
 
 
-def _project_timers(session: Session, instance: Instance, projected: list[timer_events.WaitingTimer]) -> None:
+def _project_timers(session: Session, instance: Instance,
+                    projected: list[timer_events.WaitingTimer]) -> frozenset[tuple[str, str, dt.datetime]]:
+    """Rewrite the case's timer rows if they changed; return them as (task, kind, due) keys."""
     case = instance.case
     after = _timer_rows(projected) if case.status == "open" else frozenset()
     if after == instance.timers_before:
-        return
+        return after
     if instance.timers_before:
         _DELETE_TIMERS.run(session, {"_case": case.id})
     if not after:
-        return
+        return after
     manifest_timers = instance.loaded.manifest.get("timers", {})
     rows = []
     for timer in projected:
@@ -436,3 +501,4 @@ def _project_timers(session: Session, instance: Instance, projected: list[timer_
                      "escalation": timer.kind != "sla_warning" and bool(info.get("escalation")),
                      "due_at": timer.due_at, "claimed_by": None, "claimed_until": None})
     _INSERT_TIMER.run(session, rows)
+    return after

@@ -174,7 +174,7 @@ def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
 
 def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
     """Say which BPMN elements the case has passed (done) and which wait for people (current)."""
-    workflow = runtime.open_instance(session, case).workflow
+    workflow = runtime.restore(case.state, definitions.load_by_id(session, case.definition_id))
     done: set[str] = set()
     current: set[str] = set()
     for each in [workflow, *workflow.subprocesses.values()]:

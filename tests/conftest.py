@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from engine import db, definitions, users
+from engine import db, definitions, runtime, users
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"
@@ -62,11 +62,13 @@ def _real_sqlite_transactions(engine: Engine) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_spec_cache() -> Iterator[None]:
+def _fresh_caches() -> Iterator[None]:
     # Rolled-back tests reuse row ids; a real database never does (AUTOINCREMENT, sequences).
     definitions._cache.clear()
+    runtime.instances.clear()
     yield
     definitions._cache.clear()
+    runtime.instances.clear()
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Cases through the engine's use cases: every step restores the instance from its stored state."""
+"""Cases through the engine's use cases, and the stored state they run from."""
 from __future__ import annotations
 
 import datetime as dt
@@ -200,8 +200,8 @@ def test_serializer_round_trip_between_every_step(session, deploy, people):
     steps = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
              ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "r"}, "eng2")]
     for element, data, who in steps:
-        instance = runtime.open_instance(session, case)
-        assert runtime.dump(instance.workflow) == case.state  # restore and dump give the same state
+        loaded = runtime.definitions.load_by_id(session, case.definition_id)
+        assert runtime.dump(runtime.restore(case.state, loaded)) == case.state  # restore and dump agree
         assert "spec" not in case.state[:200] and len(case.state) < 20000
         services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
     assert case.status == "closed"
@@ -275,3 +275,59 @@ def test_staff_open_a_case_for_someone_else(session, deploy, people, make_user):
         services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5, "requested_for": "ghost"},
                             actor=people["desk"])
     assert info.value.details == {"requested_for": ["no active user named 'ghost'"]}
+
+
+def _run_four_steps(session, people) -> tuple:
+    case = start(session, people)
+    steps = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
+             ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "r"}, "eng2")]
+    seen = []
+    for element, data, who in steps:
+        seen.append(tuple(ready(session, case)))
+        services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
+    data = {k: v for k, v in case.data.items() if k != "case_key"}
+    return case.status, case.outcome, data, events(session, case), seen
+
+
+def test_the_instance_cache_changes_nothing_but_the_work(session, deploy, people, monkeypatch):
+    deploy("four_steps.bpmn")
+    restores = []
+    real_restore = runtime.restore
+    monkeypatch.setattr(runtime, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
+    monkeypatch.setattr(runtime.instances, "size", 0)
+    uncached = _run_four_steps(session, people)
+    assert len(restores) == 4  # every action deserialized its case
+    restores.clear()
+    monkeypatch.setattr(runtime.instances, "size", 256)
+    cached = _run_four_steps(session, people)
+    assert restores == []  # every action reused the instance this process saved
+    assert cached == uncached
+
+
+def test_the_instance_cache_only_serves_the_exact_stored_state(session, deploy, people, monkeypatch):
+    deploy("four_steps.bpmn")
+    restores = []
+    real_restore = runtime.restore
+    monkeypatch.setattr(runtime, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
+    case = start(session, people)
+    session.commit()
+    triage = task_of(session, case, "triage").id
+    # An action whose transaction rolls back leaves the case as stored: the next one restores it.
+    services.complete_task(session, triage, {"category": "software"}, actor=people["desk"])
+    session.rollback()
+    assert restores == []
+    session.refresh(case)
+    services.complete_task(session, triage, {"category": "hardware"}, actor=people["desk"])
+    assert restores == [1] and case.data["category"] == "hardware"
+    # Another process saved the case since (its state differs from ours): restored, not reused.
+    other = real_restore(case.state, runtime.definitions.load_by_id(session, case.definition_id))
+    case.state = runtime.dump(other).replace('"category": "hardware"', '"category": "network"')
+    services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
+    assert restores == [1, 1] and case.data["category"] == "network"
+    # A failed action took its instance out of the cache; the retry restores from the row.
+    with pytest.raises(InvalidData):
+        services.complete_task(session, task_of(session, case, "approve_fix").id, {"decision": "maybe"},
+                               actor=people["cm"])
+    services.complete_task(session, task_of(session, case, "approve_fix").id, {"decision": "approve"},
+                           actor=people["cm"])
+    assert len(restores) == 3
