@@ -296,7 +296,8 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     _track_pause(session, instance, ready.values(), now, actor)
     projected = timer_events.waiting_timers(workflow, sla_elements(instance))
     case.state = dump(workflow)
-    case.serializer_version = SERIALIZER_VERSION
+    if case.serializer_version != SERIALIZER_VERSION:
+        case.serializer_version = SERIALIZER_VERSION
     case.data = json.loads(json.dumps(data, default=str))
     case.updated_at = now
     for column in ("priority", "system", "provider"):
