@@ -10,7 +10,7 @@ Both sides drive the same 4-user-task process (tests/data/four_steps.bpmn) case 
 * opsgate: per step, `services.complete_task(...)` and the commit, as a request would do it
   (authorization, form validation, task projection, task-ready notices, audit event), with
   the engine's instance cache on as it runs by default: the process that saved a case last
-  reuses its instance instead of deserializing it (engine.runtime.InstanceCache).
+  reuses its instance instead of deserializing it (engine.instance_cache).
 * opsgate_..._uncached: the same with the instance cache off, so every step deserializes the
   case from its row like the floor does: what an action costs in a process that did not
   save the case last (another web worker, after a restart).
@@ -41,7 +41,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 
 from sqlalchemy import select  # noqa: E402
 
-from engine import db, definitions, runtime, scripting, services, users  # noqa: E402
+from engine import db, definitions, instance_cache, runtime, scripting, services, users  # noqa: E402
 from models import HumanTask  # noqa: E402
 
 BPMN = ROOT / "tests" / "data" / "four_steps.bpmn"
@@ -107,12 +107,12 @@ class Opsgate:
     @contextlib.contextmanager
     def _cache(self) -> Iterator[None]:
         # The uncached side switches the process-wide instance cache off while it acts.
-        size = runtime.instances.size
-        runtime.instances.size = size if self.cached else 0
+        size = instance_cache.instances.size
+        instance_cache.instances.size = size if self.cached else 0
         try:
             yield
         finally:
-            runtime.instances.size = size
+            instance_cache.instances.size = size
 
     def start(self) -> int:
         with self._cache(), self.maker.begin() as s:

@@ -193,7 +193,8 @@ def _notice_select(channel: str) -> Any:
     query = select(*values).where(_RECIPIENTS)
     if mail:
         query = query.where(User.email.is_not(None), User.email != literal_column("''"))
-    return prepared.Prepared(Notification.__table__.insert().inline().from_select(_NOTICE_COLUMNS, query.order_by(User.id)))
+    insert = Notification.__table__.insert().inline()
+    return prepared.Prepared(insert.from_select(_NOTICE_COLUMNS, query.order_by(User.id)))
 
 
 _INSERT_APP_NOTICES = _notice_select("app")

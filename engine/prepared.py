@@ -82,8 +82,9 @@ class Prepared:
         many = not isinstance(params, Mapping)
         rows: Sequence[Mapping[str, Any]] = params if many else [params]  # type: ignore[assignment,list-item]
         if compiled.positional:
-            args: list[Any] = [tuple(row[key] if proc is None else proc(row[key]) for key, _name, proc in compiled.binds)
-                               for row in rows]
+            args: list[Any] = [
+                tuple(row[key] if proc is None else proc(row[key]) for key, _name, proc in compiled.binds)
+                for row in rows]
         else:
             args = [{name: row[key] if proc is None else proc(row[key]) for key, name, proc in compiled.binds}
                     for row in rows]
@@ -102,7 +103,7 @@ class Prepared:
             if fetch:
                 row = cursor.fetchone()
                 out: Any = None if row is None else tuple(
-                    value if proc is None else proc(value) for proc, value in zip(compiled.results, row))
+                    value if proc is None else proc(value) for proc, value in zip(compiled.results, row, strict=True))
             else:
                 out = cursor.rowcount
             if connection._has_events or connection.engine._has_events:

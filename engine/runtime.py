@@ -10,9 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import os
-import threading
-from collections import OrderedDict
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 from models import Case, HumanTask, HumanTaskGroup, Timer
 
 from . import audit, clock, definitions, notify, prepared, scripting
+from .instance_cache import instances
 from . import timers as timer_events
 from .errors import Conflict, EngineError
 
@@ -103,53 +101,6 @@ class Instance:
 
     def task_rules(self, element_id: str) -> dict[str, Any]:
         return self.loaded.manifest["tasks"].get(element_id, {})
-
-
-class InstanceCache:
-    """The instances this process saved last, by database and case, so the next action on a case need not
-    deserialize it (what Temporal calls a sticky workflow cache).
-
-    An entry is used only when the case's stored state is, character for character, the
-    state this process serialized it to, for the same cached process version: then the
-    instance in memory is the one that state describes, whichever transaction committed it.
-    Taking an entry removes it, so an action that fails half way (its instance changed, its
-    transaction rolled back) never leaves a stale instance behind; saving puts it back under
-    its new state. A case acted on by another process, or rolled back, simply misses and is
-    restored from the database. `OPSGATE_INSTANCE_CACHE` sets how many cases are kept
-    (default 256; 0 turns the cache off)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[Any, int], tuple[definitions.Loaded, str, BpmnWorkflow, frozenset[str],
-                                              frozenset[tuple[str, str, dt.datetime]]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def take(self, key: tuple[Any, int], loaded: definitions.Loaded,
-             state: str) -> tuple[BpmnWorkflow, frozenset[str], frozenset[Any]] | None:
-        if self.size <= 0:
-            return None
-        with self._lock:
-            entry = self._entries.pop(key, None)
-        if entry is None or entry[0] is not loaded or entry[1] != state:
-            return None
-        return entry[2], entry[3], entry[4]
-
-    def put(self, key: tuple[Any, int], loaded: definitions.Loaded, state: str, workflow: BpmnWorkflow,
-            ready: frozenset[str], timers: frozenset[tuple[str, str, dt.datetime]]) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._entries[key] = (loaded, state, workflow, ready, timers)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-instances = InstanceCache(int(os.environ.get("OPSGATE_INSTANCE_CACHE", "256") or 0))
 
 
 def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
@@ -316,7 +267,8 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     timer_rows = _project_timers(session, instance, projected)
     write_case(session, case)
     if case.status == "open":
-        instances.put(_cache_key(session, case), instance.loaded, case.state, workflow, frozenset(ready), timer_rows)
+        instances.put(_cache_key(session, case), instance.loaded, case.state, workflow, frozenset(ready),
+                      timer_rows)
 
 
 _case_table = Case.__table__

@@ -235,8 +235,8 @@ def _ready_task(session: Session, task_id: str, *, light: bool = False) -> tuple
     if row is None:
         raise NotFound(f"no task {task_id}")
     split = len(_TASK_COLUMNS)
-    values = {k: v for (k, _c), v in zip(_TASK_COLUMNS, row[:split])}
-    case = prepared.persistent(session, Case, {k: v for (k, _c), v in zip(_CASE_COLUMNS, row[split:])})
+    values = {k: v for (k, _c), v in zip(_TASK_COLUMNS, row[:split], strict=True)}
+    case = prepared.persistent(session, Case, {k: v for (k, _c), v in zip(_CASE_COLUMNS, row[split:], strict=True)})
     if light and session.identity_map.get(identity_key(HumanTask, values["id"])) is None:
         task: Any = runtime.TaskRow(**values)
     else:

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from engine import db, definitions, runtime, users
+from engine import db, definitions, instance_cache, users
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"
@@ -65,10 +65,10 @@ def _real_sqlite_transactions(engine: Engine) -> None:
 def _fresh_caches() -> Iterator[None]:
     # Rolled-back tests reuse row ids; a real database never does (AUTOINCREMENT, sequences).
     definitions._cache.clear()
-    runtime.instances.clear()
+    instance_cache.instances.clear()
     yield
     definitions._cache.clear()
-    runtime.instances.clear()
+    instance_cache.instances.clear()
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine import audit, clock, runtime, services, users
+from engine import audit, clock, instance_cache, runtime, services, users
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from models import HumanTask, Timer
 from tests.conftest import DATA
@@ -294,11 +294,11 @@ def test_the_instance_cache_changes_nothing_but_the_work(session, deploy, people
     restores = []
     real_restore = runtime.restore
     monkeypatch.setattr(runtime, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
-    monkeypatch.setattr(runtime.instances, "size", 0)
+    monkeypatch.setattr(instance_cache.instances, "size", 0)
     uncached = _run_four_steps(session, people)
     assert len(restores) == 4  # every action deserialized its case
     restores.clear()
-    monkeypatch.setattr(runtime.instances, "size", 256)
+    monkeypatch.setattr(instance_cache.instances, "size", 256)
     cached = _run_four_steps(session, people)
     assert restores == []  # every action reused the instance this process saved
     assert cached == uncached
