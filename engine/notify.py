@@ -201,11 +201,38 @@ _INSERT_APP_NOTICES = _notice_select("app")
 _INSERT_MAIL_NOTICES = _notice_select("email")
 
 
+def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
+    """Tell the people of each task that became ready since the last pass; return how many
+    tasks were announced (the caller commits).
+
+    The worker does this after the case work has committed, a pass every few seconds, so a
+    task action never pays for the fan-out to whole groups. A task that is no longer ready,
+    or that someone claimed, by then is not announced: nobody is sent a stale notice. Each
+    task is taken with an UPDATE that only an unannounced row matches, so two workers never
+    announce one task twice."""
+    now = clock.now()
+    task_ids = session.scalars(select(HumanTask.id).where(HumanTask.announced_at.is_(None))
+                               .order_by(HumanTask.created_at).limit(limit)).all()
+    announced = 0
+    for task_id in task_ids:
+        taken = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.announced_at.is_(None))
+                                .values(announced_at=now), execution_options={"synchronize_session": False})
+        if taken.rowcount != 1:
+            continue
+        task = session.get(HumanTask, task_id)
+        if task is None or task.state != "ready" or task.assignee_id is not None:
+            continue
+        task_ready(session, task.case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
+                   due_at=task.due_at)
+        announced += 1
+    return announced
+
+
 def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
                due_at: dt.datetime | None) -> None:
-    """Tell the people who may act on a newly ready task (in-app, and by e-mail when configured).
+    """Tell the people who may act on a ready task (in-app, and by e-mail when configured).
 
-    The task's human_task_group rows must be written already: they name the groups."""
+    The task's human_task_group rows name the groups."""
     due = f"\nDue: {due_at:%Y-%m-%d %H:%M} UTC" if due_at else ""
     params = {"requester_id": case.requester_id if "requester" in (candidate_groups or ()) else None,
               "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],

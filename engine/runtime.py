@@ -30,7 +30,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from models import Case, HumanTask, HumanTaskGroup, Timer
 
-from . import audit, clock, definitions, notify, prepared, scripting
+from . import audit, clock, definitions, prepared, scripting
 from .instance_cache import instances
 from . import timers as timer_events
 from .errors import Conflict, EngineError
@@ -300,7 +300,7 @@ _END_TASK = prepared.Prepared(
 # transaction, none of the per-statement cost of the unit of work or of Core's execute.
 _INSERT_TASK = prepared.insert(_task_table, ("id", "case_id", "element_id", "name", "lane", "candidate_groups",
                                              "state", "created_at", "due_at", "assignee_id", "claimed_at",
-                                             "ended_at", "completed_by_id"))
+                                             "ended_at", "completed_by_id", "announced_at"))
 _INSERT_TASK_GROUP = prepared.insert(HumanTaskGroup.__table__, ("task_id", "group"))
 _INSERT_TIMER = prepared.insert(Timer.__table__, ("case_id", "definition_id", "task_id", "element_id", "kind",
                                                   "escalation", "due_at", "claimed_by", "claimed_until"))
@@ -353,6 +353,7 @@ class TaskRow:
     claimed_at: dt.datetime | None
     ended_at: dt.datetime | None
     completed_by_id: int | None
+    announced_at: dt.datetime | None
 
 
 def end_task(session: Session, task: HumanTask | TaskRow, *, state: str, ended_at: dt.datetime,
@@ -396,14 +397,12 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
             "candidate_groups": rules.get("candidate_groups") or [], "state": "ready", "created_at": now,
             "due_at": due_by_parent.get(task.parent.id) if task.parent is not None else None,
             "assignee_id": None, "claimed_at": None, "ended_at": None, "completed_by_id": None,
+            "announced_at": None,  # the worker tells its people (engine.notify.announce_ready_tasks)
         })
     _INSERT_TASK.run(session, rows)
     groups = [{"task_id": r["id"], "group": g} for r in rows for g in dict.fromkeys(r["candidate_groups"])]
     if groups:
         _INSERT_TASK_GROUP.run(session, groups)
-    for row in rows:
-        notify.task_ready(session, case, task_id=row["id"], name=row["name"],
-                          candidate_groups=row["candidate_groups"], due_at=row["due_at"])
 
 
 def sla_elements(instance: Instance) -> set[str]:

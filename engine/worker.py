@@ -1,4 +1,5 @@
-"""The timer worker: claim due timers in small batches, fire each in a savepoint, send mail.
+"""The worker: claim due timers in small batches, fire each in a savepoint, tell the people of
+newly ready tasks, send mail.
 
 Exactly once: a timer fires inside the transaction that claimed it, and the firing (the
 case's new state, its timer rows, its audit events `timer_fired` / `case_escalated`) commits
@@ -46,6 +47,7 @@ class PassResult:
     fired: int = 0
     conflicts: int = 0
     errors: int = 0
+    announced: int = 0
     mail: notify.Delivery = field(default_factory=notify.Delivery)
 
 
@@ -61,7 +63,8 @@ Fire = Callable[[Session, Timer, dt.datetime], Any]
 
 def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, limit: int | None = None,
              fire: Fire | None = None, deliver: bool = True, batch: int = BATCH) -> PassResult:
-    """Fire every timer due at `now` (default: the clock), then send due e-mail; return counts.
+    """Fire every timer due at `now` (default: the clock), tell the people of newly ready
+    tasks, then send due e-mail; return counts.
 
     Timers are claimed `batch` at a time in one transaction, each fired in a savepoint of
     its own: a commit per batch rather than per timer, and a timer that fails rolls back
@@ -85,9 +88,10 @@ def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, 
             # SQLite refused the write lock, or the connection dropped: the next pass retries.
             result.conflicts += 1
             log.info("worker batch rolled back: %s; retried next pass", exc)
+    with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
+        result.announced = notify.announce_ready_tasks(session)
     if deliver:
-        frozen = clock.frozen(now) if now else contextlib.nullcontext()
-        with factory() as session, session.begin(), frozen:
+        with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
             result.mail = notify.deliver_pending(session)
     return result
 

@@ -1,7 +1,7 @@
 """Projections of a case's state for inboxes and the timer worker, rewritten on every save."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, intpk, json_data, timestamp
@@ -14,7 +14,12 @@ class HumanTask(Base):
     who did what and when (`completed`, or `cancelled` when the process moved on without it)."""
 
     __tablename__ = "human_task"
-    __table_args__ = (Index("ix_human_task_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_human_task_state_due", "state", "due_at"),
+        # The worker's queue of tasks whose people have not been told yet (engine.notify).
+        Index("ix_human_task_unannounced", "created_at", sqlite_where=text("announced_at IS NULL"),
+              postgresql_where=text("announced_at IS NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), index=True)
@@ -29,6 +34,8 @@ class HumanTask(Base):
     claimed_at: Mapped[timestamp | None]
     ended_at: Mapped[timestamp | None]
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # When the worker told the candidate groups the task is ready (or found it gone).
+    announced_at: Mapped[timestamp | None]
 
     case: Mapped[Case] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])

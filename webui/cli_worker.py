@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between passes when idle.")
 @database_option
 def worker_command(once: bool, now_text: str | None, interval: float) -> None:
-    """Fire due timers (SLA clocks, reminders, scheduled starts) and send queued e-mail."""
+    """Fire due timers (SLA clocks, reminders, scheduled starts), announce ready tasks, send queued e-mail."""
     try:
         now = clock.parse_instant(now_text) if now_text else None
     except ValueError:
@@ -32,6 +32,7 @@ def worker_command(once: bool, now_text: str | None, interval: float) -> None:
         result = worker.run_once(factory, now=now)
         click.echo(f"fired {result.fired} timer event(s) from {result.handled} due timer(s); "
                    f"{result.conflicts} retried later, {result.errors} failed; "
+                   f"{result.announced} ready task(s) announced; "
                    f"mail: {result.mail.sent} sent, {result.mail.retried} to retry, {result.mail.failed} failed")
         return
     stop = threading.Event()

@@ -220,9 +220,11 @@ def test_notifications_reach_a_local_smtp_server(world, monkeypatch):
         monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
         monkeypatch.setenv("OPSGATE_SMTP_FROM", "opsgate@example.org")
         key = world.start(T0, "timer_kinds")
+        assert notices(world, "task_assigned") == []  # the action itself tells nobody
+        assert worker.run_once(world.factory, now=T0, deliver=False).announced == 1
         assert notices(world, "task_assigned") == [("erin", f"{key}: Work", "sent")]
         assert notices(world, "task_assigned", "email") == [("erin", f"{key}: Work", "pending")]
-        assert inbox.messages == []  # nothing is sent inside the case's transaction
+        assert inbox.messages == []  # sent on delivery, after the commit
         run(world, T0 + 3 * H + S)
         run(world, T0 + 4 * H + S)
     assert notices(world, "sla_warning", "email") == [("erin", f"{key}: 75% of Work SLA used", "sent")]
@@ -299,11 +301,28 @@ def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
     assert [m["Subject"] for m in inbox.messages] == [f"{key}: Work"]
 
 
+def test_ready_tasks_are_announced_once_and_never_stale(world):
+    from engine import services
+    from models import HumanTask
+
+    first = world.start(T0, "timer_kinds")
+    second = world.start(T0, "timer_kinds")
+    with world.tx() as s:
+        erin = world.user(s, "erin")
+        task = s.scalars(select(HumanTask).join(Case).where(Case.key == second, HumanTask.state == "ready")).one()
+        services.claim_task(s, task.id, actor=erin)  # taken before the worker got to it
+    assert run(world, T0 + S).announced == 1
+    assert notices(world, "task_assigned") == [("erin", f"{first}: Work", "sent")]
+    assert run(world, T0 + 2 * S).announced == 0  # each task once
+    assert notices(world, "task_assigned") == [("erin", f"{first}: Work", "sent")]
+
+
 def test_in_app_notices_are_listed_and_marked_read(world):
     from engine import notify
     from engine.errors import NotFound
 
     world.start(T0, "timer_kinds")
+    run(world, T0)
     with world.tx() as s:
         erin, mona = world.user(s, "erin"), world.user(s, "mona")
         [notice] = notify.list_notices(s, actor=erin, unread=True)

@@ -6,6 +6,9 @@
   e-mails never needed an entry in it.
 * audit_event loses its case_id index: a case's events are looked up by their chain (the
   case key), which the (chain, seq) unique index serves in order.
+* human_task gets `announced_at`: the worker, not the action, tells a ready task's people
+  (engine.notify.announce_ready_tasks), from a partial index of the tasks not yet announced.
+  Tasks that exist already count as announced.
 * On SQLite, human_task_group is a WITHOUT ROWID table: its primary key is the table, so a
   ready task's group rows cost one b-tree, not two. (PostgreSQL has no such thing; the
   table stays as it is there.)
@@ -24,6 +27,7 @@ branch_labels = None
 depends_on = None
 
 _PENDING = sa.text("status = 'pending'")
+_UNANNOUNCED = sa.text("announced_at IS NULL")
 
 
 def _rebuild_task_groups(with_rowid: bool) -> None:
@@ -49,6 +53,10 @@ def upgrade() -> None:
     op.drop_index("ix_notification_outbox", table_name="notification")
     op.create_index("ix_notification_outbox", "notification", ["next_attempt_at"], unique=False,
                     sqlite_where=_PENDING, postgresql_where=_PENDING)
+    op.add_column("human_task", sa.Column("announced_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE human_task SET announced_at = created_at")
+    op.create_index("ix_human_task_unannounced", "human_task", ["created_at"], unique=False,
+                    sqlite_where=_UNANNOUNCED, postgresql_where=_UNANNOUNCED)
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_task_groups(with_rowid=False)
 
@@ -56,6 +64,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_task_groups(with_rowid=True)
+    op.drop_index("ix_human_task_unannounced", table_name="human_task")
+    with op.batch_alter_table("human_task") as batch_op:
+        batch_op.drop_column("announced_at")
     op.drop_index("ix_notification_outbox", table_name="notification")
     op.create_index("ix_notification_outbox", "notification", ["status", "next_attempt_at"], unique=False)
     op.create_index("ix_audit_event_case_id", "audit_event", ["case_id"], unique=False)
