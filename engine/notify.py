@@ -203,7 +203,8 @@ _INSERT_MAIL_NOTICES = _notice_select("email")
 
 def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
     """Tell the people of each task that became ready since the last pass; return how many
-    tasks were announced (the caller commits).
+    tasks were announced (the caller commits). The queue is the ready tasks with no
+    `announced_at`, read from the (state, due_at, announced_at) index.
 
     The worker does this after the case work has committed, a pass every few seconds, so a
     task action never pays for the fan-out to whole groups. A task that is no longer ready,
@@ -211,8 +212,8 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
     task is taken with an UPDATE that only an unannounced row matches, so two workers never
     announce one task twice."""
     now = clock.now()
-    task_ids = session.scalars(select(HumanTask.id).where(HumanTask.announced_at.is_(None))
-                               .order_by(HumanTask.created_at).limit(limit)).all()
+    task_ids = session.scalars(select(HumanTask.id).where(HumanTask.state == "ready", HumanTask.announced_at.is_(None))
+                               .limit(limit)).all()
     announced = 0
     for task_id in task_ids:
         taken = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.announced_at.is_(None))

@@ -1,7 +1,7 @@
 """Projections of a case's state for inboxes and the timer worker, rewritten on every save."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, intpk, json_data, timestamp
@@ -15,10 +15,10 @@ class HumanTask(Base):
 
     __tablename__ = "human_task"
     __table_args__ = (
-        Index("ix_human_task_state_due", "state", "due_at"),
-        # The worker's queue of tasks whose people have not been told yet (engine.notify).
-        Index("ix_human_task_unannounced", "created_at", sqlite_where=text("announced_at IS NULL"),
-              postgresql_where=text("announced_at IS NULL")),
+        # Inboxes (ready tasks by due time), and the worker's queue of ready tasks whose people
+        # have not been told yet (engine.notify), read from the index alone: no extra index to
+        # write when a task becomes ready.
+        Index("ix_human_task_state_due", "state", "due_at", "announced_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id

@@ -7,8 +7,8 @@
 * audit_event loses its case_id index: a case's events are looked up by their chain (the
   case key), which the (chain, seq) unique index serves in order.
 * human_task gets `announced_at`: the worker, not the action, tells a ready task's people
-  (engine.notify.announce_ready_tasks), from a partial index of the tasks not yet announced.
-  Tasks that exist already count as announced.
+  (engine.notify.announce_ready_tasks). It finds them in the (state, due_at) index, which
+  gains the column; tasks that exist already count as announced.
 * On SQLite, human_task_group is a WITHOUT ROWID table: its primary key is the table, so a
   ready task's group rows cost one b-tree, not two. (PostgreSQL has no such thing; the
   table stays as it is there.)
@@ -27,7 +27,6 @@ branch_labels = None
 depends_on = None
 
 _PENDING = sa.text("status = 'pending'")
-_UNANNOUNCED = sa.text("announced_at IS NULL")
 
 
 def _rebuild_task_groups(with_rowid: bool) -> None:
@@ -55,8 +54,8 @@ def upgrade() -> None:
                     sqlite_where=_PENDING, postgresql_where=_PENDING)
     op.add_column("human_task", sa.Column("announced_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE human_task SET announced_at = created_at")
-    op.create_index("ix_human_task_unannounced", "human_task", ["created_at"], unique=False,
-                    sqlite_where=_UNANNOUNCED, postgresql_where=_UNANNOUNCED)
+    op.drop_index("ix_human_task_state_due", table_name="human_task")
+    op.create_index("ix_human_task_state_due", "human_task", ["state", "due_at", "announced_at"], unique=False)
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_task_groups(with_rowid=False)
 
@@ -64,7 +63,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _rebuild_task_groups(with_rowid=True)
-    op.drop_index("ix_human_task_unannounced", table_name="human_task")
+    op.drop_index("ix_human_task_state_due", table_name="human_task")
+    op.create_index("ix_human_task_state_due", "human_task", ["state", "due_at"], unique=False)
     with op.batch_alter_table("human_task") as batch_op:
         batch_op.drop_column("announced_at")
     op.drop_index("ix_notification_outbox", table_name="notification")
