@@ -1,12 +1,13 @@
 """People, groups, API tokens and providers: the administrative use cases."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from models import ApiToken, Group, Provider, ProviderSystem, User
@@ -113,6 +114,23 @@ def user_for_token(session: Session, token: str) -> User | None:
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row.user
+
+
+# How fresh a token's last-use stamp is kept: a busy integration writes it once a minute, not
+# on every call.
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def record_token_use(session: Session, token: str, *, now: dt.datetime | None = None) -> bool:
+    """Stamp an API token's last use (at most once per TOKEN_USE_RESOLUTION); return whether
+    the row changed (the caller commits)."""
+    now = now or clock.now()
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None),
+               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION))
+        .values(last_used_at=now), execution_options={"synchronize_session": False})
+    return result.rowcount == 1
 
 
 def add_provider(session: Session, name: str, systems: list[str], *, actor: User | None) -> Provider:

@@ -3,7 +3,7 @@
 * `Authorization: Bearer TOKEN` (from `opsgate token create NAME`) is checked against the
   token's stored hash. If the header is present it decides alone: a bad token is 401 even
   when the browser also has a session. Token requests carry no cookie authority, so they
-  need no CSRF token.
+  need no CSRF token. A token's `last_used_at` is stamped, at most once a minute.
 * A logged-in browser session may use the API too. Because a cookie is sent by the browser
   on cross-site requests as well, every write (POST, PUT, PATCH, DELETE) made with the
   session must carry the session's CSRF token in the `X-CSRFToken` header (Flask-WTF's
@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import current_app, g, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import Unauthorized
 
 from engine import users
@@ -24,6 +27,7 @@ from models import User
 from .db import get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+log = logging.getLogger(__name__)
 
 
 def bearer_token() -> str | None:
@@ -44,6 +48,7 @@ def authenticate() -> User:
         user = users.user_for_token(get_session(), token)
         if user is None or not user.active:
             raise Unauthorized("Unknown, revoked or inactive API token.")
+        _stamp_use(token)
         g.api_auth = "token"
         return user
     if not current_user.is_authenticated:
@@ -53,6 +58,19 @@ def authenticate() -> User:
     g.api_auth = "session"
     user: User = current_user._get_current_object()  # type: ignore[attr-defined]
     return user
+
+
+def _stamp_use(token: str) -> None:
+    # Admins see when each token was last used (revoke the idle ones). The stamp commits on
+    # its own, before the route runs, so a read-only call keeps it too; a database too busy
+    # to take it costs the stamp, never the call.
+    session = get_session()
+    try:
+        if users.record_token_use(session, token):
+            session.commit()
+    except OperationalError as exc:
+        session.rollback()
+        log.warning("could not record an API token's use: %s", exc)
 
 
 def check_csrf() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from models import ApiToken
 
@@ -103,3 +103,25 @@ def test_every_documented_operation_is_401_without_credentials(client, ticket, m
     response = client.open("/api/v1" + path, method=method, json={})
     assert response.status_code == 401
     assert response.json["error"]["code"] == "unauthorized"
+
+
+def test_a_token_records_when_it_was_last_used(api_as, ticket, session):
+    from engine import clock
+
+    api = api_as("service_desk", mode="token")
+    t0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc)
+
+    def stamp() -> dt.datetime | None:
+        session.expire_all()
+        return session.scalars(select(ApiToken.last_used_at)).one()
+
+    assert stamp() is None
+    with clock.frozen(t0):
+        assert api.get("/me").status_code == 200
+    assert stamp() == t0
+    with clock.frozen(t0 + dt.timedelta(seconds=30)):
+        assert api.get("/cases").status_code == 200
+    assert stamp() == t0  # a minute's resolution: a busy script does not write on every call
+    with clock.frozen(t0 + dt.timedelta(minutes=2)):
+        assert api.get("/cases").status_code == 200
+    assert stamp() == t0 + dt.timedelta(minutes=2)
