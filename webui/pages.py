@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request, url_for
@@ -165,6 +166,19 @@ def _datetime(value: dt.datetime | None) -> str:
     return format_datetime(value, "yyyy-MM-dd HH:mm")
 
 
+def display_value(value: Any) -> str:
+    """Show a case-data value as people read it: yes/no, plain lists, JSON only for nested data."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+        return ", ".join(str(v) for v in value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def init_app(app: Flask) -> None:
     """Register the helpers with Jinja."""
     app.jinja_env.globals.update(
@@ -173,7 +187,7 @@ def init_app(app: Flask) -> None:
         due_state=due_state, viewer_strings=viewer_strings, error_title=error_title, may_start=may_start,
         bearer_request=is_bearer_request,
     )
-    app.jinja_env.filters.update(datetime=_datetime, filesize=filesize)
+    app.jinja_env.filters.update(datetime=_datetime, filesize=filesize, value=display_value)
     app.register_error_handler(CSRFError, _csrf_error)
 
 

@@ -73,6 +73,8 @@ def test_case_page_shows_timeline_path_and_open_step(login, people, purchase):
     assert marks["current"] == ["review"]
     assert "StartEvent_1" in marks["done"]
     assert "version 1" in page
+    data = page.split('id="data-h"')[1]
+    assert "<td>urgent</td><td>no</td>" in data and "<td>amount</td><td>1200</td>" in data  # not "false"
 
 
 def test_task_completion_and_refusal_in_words(login, people, purchase, session):
