@@ -41,7 +41,7 @@ from models import Case, Group, HumanTask, HumanTaskGroup, Notification, User, u
 from models.base import UTCDateTime
 
 from . import clock, prepared
-from .errors import InvalidData, NotFound
+from .errors import InvalidData
 
 log = logging.getLogger(__name__)
 
@@ -313,26 +313,3 @@ def deliver_pending(session: Session, *, limit: int = 50, settings: SmtpSettings
             result.sent += 1
     session.flush()
     return result
-
-
-def list_notices(session: Session, *, actor: User, unread: bool = False, limit: int = 50) -> list[Notification]:
-    """Return the actor's in-app notices, newest first."""
-    query = select(Notification).where(Notification.user_id == actor.id, Notification.channel == "app")
-    if unread:
-        query = query.where(Notification.read_at.is_(None))
-    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
-
-
-def mark_read(session: Session, notice_id: int | None = None, *, actor: User) -> int:
-    """Mark one of the actor's notices (or all of them) read; return how many changed."""
-    query = (update(Notification)
-             .where(Notification.user_id == actor.id, Notification.channel == "app", Notification.read_at.is_(None))
-             .values(read_at=clock.now()))
-    if notice_id is not None:
-        row = session.get(Notification, notice_id)
-        if row is None or row.user_id != actor.id or row.channel != "app":
-            raise NotFound(f"no notice {notice_id}")
-        query = query.where(Notification.id == notice_id)
-    changed = session.execute(query, execution_options={"synchronize_session": False}).rowcount
-    session.flush()
-    return int(changed or 0)

@@ -15,7 +15,7 @@ csrf = CSRFProtect()
 # Blueprint modules registered when present: (module, attribute).
 BLUEPRINTS = (
     "webui.auth", "webui.api", "webui.cases", "webui.tasks", "webui.processes", "webui.audit",
-    "webui.reports", "webui.admin", "webui.home", "webui.i18n", "webui.pages",
+    "webui.reports", "webui.admin", "webui.home", "webui.i18n", "webui.notices", "webui.pages",
 )
 
 

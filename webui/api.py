@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine import access, audit, definitions, intake, services
+from engine import access, audit, definitions, intake, notices, services
 
 from . import api_auth, api_json
 from .api_errors import api_error_response
@@ -27,6 +27,8 @@ TASK_SCOPES = ("group", "mine")
 MAX_PER_PAGE = 200
 TASKS_PER_PAGE = 200
 EVENTS_PER_PAGE = 500
+NOTICES_PER_PAGE = 100
+NOTICES_LISTED = 1000  # the newest; older notices are history
 # JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
 DEFAULT_MAX_JSON_BYTES = 256 * 1024
 
@@ -197,6 +199,34 @@ def complete_task(task_id: str) -> Response:
     case = services.complete_task(session, task_id, data, actor=g.actor)
     session.commit()
     return jsonify(api_json.case_json(session, case))
+
+
+@bp.get("/notices")
+def list_notices() -> Response:
+    """List the caller's in-app notices, newest first."""
+    unread = query_choice("unread", ("true", "false"), "false") == "true"
+    session = get_session()
+    rows = notices.list_notices(session, actor=g.actor, unread=unread, limit=NOTICES_LISTED)
+    keys = notices.case_keys(session, rows)
+    return paged([api_json.notice_json(n, keys) for n in rows], NOTICES_PER_PAGE)
+
+
+@bp.post("/notices/read")
+def read_notices() -> Response:
+    """Mark all of the caller's notices read."""
+    session = get_session()
+    changed = notices.mark_read(session, actor=g.actor)
+    session.commit()
+    return jsonify({"changed": changed})
+
+
+@bp.post("/notices/<int:notice_id>/read")
+def read_notice(notice_id: int) -> Response:
+    """Mark one of the caller's notices read."""
+    session = get_session()
+    changed = notices.mark_read(session, notice_id, actor=g.actor)
+    session.commit()
+    return jsonify({"changed": changed})
 
 
 @bp.get("/audit/verify")

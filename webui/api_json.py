@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from engine import audit, services
 from engine.definitions import DeployResult
-from models import AuditEvent, Case, HumanTask, ProcessDefinition, User
+from models import AuditEvent, Case, HumanTask, Notification, ProcessDefinition, User
 
 
 def stamp(moment: dt.datetime | None) -> str | None:
@@ -82,6 +82,13 @@ def case_page_json(session: Session, cases: list[Case], next_page: int | None
                    ) -> dict[str, Any]:
     """Describe one page of cases."""
     return {"items": [case_json(session, c) for c in cases], "next_page": next_page}
+
+
+def notice_json(notice: Notification, case_keys: dict[int, str]) -> dict[str, Any]:
+    """Describe one in-app notice (`case` is the case key)."""
+    return {"id": notice.id, "kind": notice.kind, "subject": notice.subject, "body": notice.body,
+            "case": case_keys.get(notice.case_id) if notice.case_id is not None else None,
+            "task_id": notice.task_id, "created_at": stamp(notice.created_at), "read_at": stamp(notice.read_at)}
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:

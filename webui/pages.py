@@ -13,10 +13,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from engine import access, attachments, clock
+from engine import access, attachments, clock, notices
 from engine.errors import NotAllowed
 
 from .auth import is_bearer_request
+from .db import get_session
 from .i18n import localized
 
 DUE_SOON = dt.timedelta(hours=4)
@@ -135,7 +136,8 @@ def may_start() -> bool:
 def nav_items() -> list[dict[str, Any]]:
     """Build the main navigation for the logged-in user's roles."""
     groups = current_user.group_names
-    items = [("cases.home", _("Home")), ("tasks.inbox", _("Inbox")), ("cases.index", _("Cases"))]
+    items = [("cases.home", _("Home")), ("tasks.inbox", _("Inbox")), ("notices.index", _("Notices")),
+             ("cases.index", _("Cases"))]
     if may_start():
         items.append(("cases.start_index", _("New request")))
     items.append(("processes.index", _("Processes")))
@@ -148,9 +150,13 @@ def nav_items() -> list[dict[str, Any]]:
     current = request.endpoint or ""
     area = current.split(".")[0]
     result = []
+    unread = notices.count_unread(get_session(), actor=current_user)
     for endpoint, label in items:
         here = endpoint == current or (endpoint.split(".")[0] == area and area in ("audit", "admin", "processes", "reports"))
-        result.append({"url": url_for(endpoint), "label": label, "current": here})
+        item: dict[str, Any] = {"url": url_for(endpoint), "label": label, "current": here}
+        if endpoint == "notices.index" and unread:
+            item.update(count=unread, count_label=_("%(n)s unread", n=unread))
+        result.append(item)
     return result
 
 

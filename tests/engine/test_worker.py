@@ -318,19 +318,21 @@ def test_ready_tasks_are_announced_once_and_never_stale(world):
 
 
 def test_in_app_notices_are_listed_and_marked_read(world):
-    from engine import notify
+    from engine import notices
     from engine.errors import NotFound
 
     world.start(T0, "timer_kinds")
     run(world, T0)
     with world.tx() as s:
         erin, mona = world.user(s, "erin"), world.user(s, "mona")
-        [notice] = notify.list_notices(s, actor=erin, unread=True)
+        [notice] = notices.list_notices(s, actor=erin, unread=True)
         with pytest.raises(NotFound):
-            notify.mark_read(s, notice.id, actor=mona)
-        assert notify.mark_read(s, notice.id, actor=erin) == 1
-        assert notify.list_notices(s, actor=erin, unread=True) == []
-        assert [n.id for n in notify.list_notices(s, actor=erin)] == [notice.id]
+            notices.mark_read(s, notice.id, actor=mona)
+        assert notices.mark_read(s, notice.id, actor=erin) == 1
+        assert notices.list_notices(s, actor=erin, unread=True) == []
+        assert [n.id for n in notices.list_notices(s, actor=erin)] == [notice.id]
+        assert notices.count_unread(s, actor=erin) == 0
+        assert notices.case_keys(s, [notice]) == {notice.case_id: s.get(Case, notice.case_id).key}
 
 
 def test_a_row_that_does_not_match_its_case_is_put_aside(world):

@@ -18,6 +18,8 @@ PAGES: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/", EVERYONE),
     ("GET", "/tasks", EVERYONE),
     ("GET", "/tasks?scope=mine", EVERYONE),
+    ("GET", "/notices", EVERYONE),
+    ("POST", "/notices/read", EVERYONE),
     ("GET", "/cases", EVERYONE),
     ("GET", "/cases/new", EVERYONE - {"auditor"}),  # auditors read and change nothing
     ("GET", "/cases/new/purchase_approval", EVERYONE - {"auditor"}),
@@ -102,7 +104,7 @@ def test_every_form_rejects_a_missing_csrf_token(csrf_app, world, session):
     logged = client.post("/login", data={"name": admin.name, "password": "correct-horse-1", "csrf_token": token})
     assert logged.status_code == 302
     values = {"ref": world["other"].key, "task_id": task.id, "user_id": admin.id, "token_id": world["token_id"],
-              "process_key": "purchase_approval", "key": "purchase_approval", "attachment_id": 1}
+              "process_key": "purchase_approval", "key": "purchase_approval", "attachment_id": 1, "notice_id": 1}
     checked = []
     for rule in _forms(csrf_app):
         url = rule.build({**{arg: "x" for arg in rule.arguments}, **values})[1]

@@ -198,3 +198,23 @@ def test_home_warns_about_sla_clocks_running_out(login, people, purchase, sessio
     with clock.frozen(clock.now() + dt.timedelta(hours=7)):
         page = login(people["engineer"]).get("/").get_data(as_text=True)
     assert "SLA warnings" in page and purchase.key in page
+
+
+def test_notices_page_counts_opens_and_clears(login, people, purchase, session):
+    from engine import notify
+
+    engineer = login(people["engineer"])
+    page = engineer.get("/notices").get_data(as_text=True)
+    assert "No notices." in page and 'class="count"' not in page
+    notify.announce_ready_tasks(session)  # the worker's pass
+    session.commit()
+    page = engineer.get("/notices").get_data(as_text=True)
+    assert f"{purchase.key}: Review request" in page and "New laptop" in page
+    assert '<span class="count" aria-label="1 unread">1</span>' in page
+    assert "Review request" not in login(people["cab"]).get("/notices").get_data(as_text=True)
+    notice_id = int(page.split('data-notice-id="')[1].split('"')[0])
+    opened = engineer.post(f"/notices/{notice_id}/read", data={"case": purchase.key})
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/cases/{purchase.key}")
+    assert "No unread notices." in engineer.get("/notices?unread=1").get_data(as_text=True)
+    assert engineer.post("/notices/99999/read").status_code == 404
+    assert engineer.post("/notices/read").status_code == 302
