@@ -219,7 +219,8 @@ def process_properties(process: etree._Element) -> dict[str, Any]:
 
 
 def task_rules(element: etree._Element) -> dict[str, Any]:
-    """Read a user task's candidate groups attribute and separation-of-duties properties."""
+    """Read a user task's candidate groups attribute, separation-of-duties properties and the
+    provider measure it stands for (`measure`, engine.provider_measures)."""
     props = _props(element)
     groups = [g.strip() for g in (element.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()]
     not_actor_of = [t.strip() for t in props.get("sod_not_actor_of", "").split(",") if t.strip()]
@@ -228,6 +229,7 @@ def task_rules(element: etree._Element) -> dict[str, Any]:
         "sod_not_requester": props.get("sod_not_requester", "").lower() == "true",
         "sod_not_actor_of": not_actor_of,
         "pauses_sla": {"true": True, "false": False}.get(props.get("pauses_sla", "").lower()),
+        "measure": props.get("measure", "").strip().lower() or None,
         "name_zh": props.get("name_zh"),
     }
 

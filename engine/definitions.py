@@ -32,6 +32,10 @@ from . import access, audit, bpmn_xml, clock, scripting
 from .errors import InvalidDefinition, NotAllowed, NotFound
 
 log = logging.getLogger(__name__)
+# What a user task's `measure` property may say it stands for in provider scoring
+# (engine.provider_measures): its completion is the resolution, recovery or revocation, it is
+# an escalation, or it is the requester's confirmation (which may reopen the case).
+TASK_MEASURES = ("resolution", "recovery", "revocation", "escalation", "confirmation")
 
 
 @dataclass
@@ -218,6 +222,9 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
         for other in rules["sod_not_actor_of"]:
             if other not in manifest["tasks"]:
                 batch.problem(filename, task_id, None, f"sod_not_actor_of names {other!r}, which is not a user task")
+        if rules.get("measure") and rules["measure"] not in TASK_MEASURES:
+            batch.problem(filename, task_id, None, f"measure {rules['measure']!r} is not one of "
+                                                   f"{', '.join(TASK_MEASURES)}")
     return manifest
 
 

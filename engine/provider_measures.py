@@ -10,14 +10,16 @@ How the process pack's records are read (docs/bpmn.md; the conventions are below
 * incident: `source` in the case data (phone, portal, monitoring, inspection); priority
   P1-P4 picks the response and resolution targets from the evaluation configuration
   (the same as the pack's incident_priority.dmn); the response is the first claim or
-  completion of a task in the case; the resolution is the completion of the `resolve`
-  task (or the close); a `case_escalated` event or a completed escalation task marks an
-  escalation; `confirm_resolution` completed with confirmation = reopen (or a
-  `case_reopened` event) marks a reopen.
+  completion of a task in the case; the resolution is the completion of the task whose
+  `measure` property is `resolution` (the pack's `resolve`; or the close); a
+  `case_escalated` event or a completed `escalation` task marks an escalation; the
+  `confirmation` task completed with confirmation = reopen (or a `case_reopened` event)
+  marks a reopen. Versions deployed before the property existed are read by the pack's
+  element ids (DEFAULT_ROLES).
 * first-contact resolution: a service-desk contact resolved without escalation or reopen.
 * change_request: outcome implemented (success) against rolled_back / failed.
-* emergency_response: recovery is the completion of the recovery task (or the close).
-* account_offboarding: revocation is the completion of the revoke task (or the close).
+* emergency_response: recovery is the completion of the `recovery` task (or the close).
+* account_offboarding: revocation is the completion of the `revocation` task (or the close).
 * backup_restore_drill: a drill started in the month is planned; closed is done; outcome
   `passed` (or `restore_verified` true in the data) is verified.
 * required records: the definition's manifest (the process's `required_records`, or an
@@ -47,17 +49,22 @@ INCIDENT, CHANGE, EMERGENCY = "incident", "change_request", "emergency_response"
 OFFBOARDING, DRILL = "account_offboarding", "backup_restore_drill"
 RESPONSE_EVENTS = ("task_claimed", "task_completed", "gate_approved", "gate_rejected",
                    "gate_reworked")
-RESOLVE_TASKS = ("resolve", "resolve_incident", "resolution")
-RECOVER_TASKS = ("recover", "recover_service", "recovery")
-REVOKE_TASKS = ("revoke", "revoke_accounts", "revoke_access")
+# Which tasks stand for what: a user task says so with its `measure` property (docs/bpmn.md);
+# these element ids count too, for versions deployed before the property existed.
+DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
+    "resolution": ("resolve", "resolve_incident", "resolution"),
+    "recovery": ("recover", "recover_service", "recovery"),
+    "revocation": ("revoke", "revoke_accounts", "revoke_access"),
+    "escalation": ("escalate", "call_experts", "escalate_revocation"),
+    "confirmation": ("confirm_resolution",),
+}
 ESCALATED_EVENTS = ("case_escalated",)
-ESCALATION_TASKS = ("escalate", "call_experts", "escalate_revocation")
 REOPENED_EVENTS = ("case_reopened",)
 # Only these events matter to the measures; the others (starts, closes, timers...) are skipped.
 EVENTS_READ = tuple(sorted({*RESPONSE_EVENTS, "task_completed", *ESCALATED_EVENTS,
                             *REOPENED_EVENTS}))
 # The incident's confirmation task: {"confirmation": "reopen"} sends it back to diagnosis.
-CONFIRM_TASK, REOPEN_FIELD, REOPEN_VALUE = "confirm_resolution", "confirmation", "reopen"
+REOPEN_FIELD, REOPEN_VALUE = "confirmation", "reopen"
 RESOLVED_OUTCOMES = ("resolved",)
 CHANGE_DONE_OUTCOMES = ("implemented", "rolled_back", "failed")
 DRILL_VERIFIED_OUTCOMES = ("passed", "verified")
@@ -70,8 +77,21 @@ class MeasureSql:
     value: ColumnElement[Any] | None = None  # mean measures
 
 
-def events_subquery(window: ColumnElement[bool]) -> Any:
-    """Per case of the window: first response, resolve/recover/revoke times, escalated, reopened."""
+def task_roles(session: Session) -> dict[str, tuple[str, ...]]:
+    """The task element ids standing for each measure role: those a deployed version declares
+    with its `measure` property, and the DEFAULT_ROLES ids."""
+    roles = {role: set(ids) for role, ids in DEFAULT_ROLES.items()}
+    for (manifest,) in session.execute(select(ProcessDefinition.manifest)):
+        for element, rules in ((manifest or {}).get("tasks") or {}).items():
+            role = (rules or {}).get("measure")
+            if role in roles:
+                roles[role].add(element)
+    return {role: tuple(sorted(ids)) for role, ids in roles.items()}
+
+
+def events_subquery(window: ColumnElement[bool], roles: dict[str, tuple[str, ...]]) -> Any:
+    """Per case of the window: first response, resolve/recover/revoke times, escalated, reopened
+    (`roles` from task_roles)."""
     ev = AuditEvent
     def first(cond: ColumnElement[bool]) -> Any:
         return func.min(case((cond, ev.at), else_=None))
@@ -79,17 +99,17 @@ def events_subquery(window: ColumnElement[bool]) -> Any:
         return func.max(case((cond, 1), else_=0))
     done = ev.type == "task_completed"
     # A task_completed event's data is {"task_id", "name", "data": the submitted form}.
-    reopen = and_(done, ev.task == CONFIRM_TASK,
+    reopen = and_(done, ev.task.in_(roles["confirmation"]),
                   ev.data[("data", REOPEN_FIELD)].as_string() == REOPEN_VALUE)
     return (
         select(
             ev.case_id.label("case_id"),
             first(ev.type.in_(RESPONSE_EVENTS)).label("responded_at"),
-            first(and_(done, ev.task.in_(RESOLVE_TASKS))).label("resolved_at"),
-            first(and_(done, ev.task.in_(RECOVER_TASKS))).label("recovered_at"),
-            first(and_(done, ev.task.in_(REVOKE_TASKS))).label("revoked_at"),
+            first(and_(done, ev.task.in_(roles["resolution"]))).label("resolved_at"),
+            first(and_(done, ev.task.in_(roles["recovery"]))).label("recovered_at"),
+            first(and_(done, ev.task.in_(roles["revocation"]))).label("revoked_at"),
             flag(or_(ev.type.in_(ESCALATED_EVENTS),
-                     and_(done, ev.task.in_(ESCALATION_TASKS)))).label("escalated"),
+                     and_(done, ev.task.in_(roles["escalation"])))).label("escalated"),
             flag(or_(ev.type.in_(REOPENED_EVENTS), reopen)).label("reopened"),
         )
         .join(Case, Case.id == ev.case_id)
@@ -180,7 +200,7 @@ def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElem
 def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
     """The window's cases, one row each, with the data fields and event times the measures
     read (the one row source of the aggregates and of the drill-down lists)."""
-    ev = events_subquery(window)
+    ev = events_subquery(window, task_roles(session))
     has_records, carries_records = records_condition(session)
     rows = (
         select(

@@ -99,6 +99,28 @@ def test_unknown_lane_group_is_refused(session, deploy):
     assert details[0]["line"] is not None
 
 
+MEASURE_ON_APPROVE = '<camunda:property name="sod_not_actor_of" value="diagnose" />'
+
+
+def test_unknown_measure_is_refused(session, deploy):
+    details = refusal(deploy, ("measure.bpmn", variant(
+        MEASURE_ON_APPROVE, MEASURE_ON_APPROVE + '<camunda:property name="measure" value="speed" />')))
+    assert [d["element_id"] for d in details] == ["approve_fix"]
+    assert "measure 'speed' is not one of resolution, recovery" in details[0]["message"]
+
+
+def test_a_declared_measure_counts_under_any_task_id(session, deploy):
+    from engine import provider_measures
+
+    deploy(("measure.bpmn", variant(
+        MEASURE_ON_APPROVE, MEASURE_ON_APPROVE + '<camunda:property name="measure" value="Resolution" />')))
+    manifest = definitions.get_definition(session, "four_steps").manifest
+    assert manifest["tasks"]["approve_fix"]["measure"] == "resolution"
+    roles = provider_measures.task_roles(session)
+    assert "approve_fix" in roles["resolution"] and "resolve" in roles["resolution"]  # the pack's own id too
+    assert "approve_fix" not in roles["escalation"]
+
+
 def test_broken_condition_is_refused(session, deploy):
     details = refusal(deploy, ("cond.bpmn", variant("decision == &quot;approve&quot;", "decision ==")))
     assert details[0]["element_id"] == "f6" and "syntax" in details[0]["message"]

@@ -122,6 +122,17 @@ def test_sla_ratios_changes_and_gate_lead_times(db_session, add_case):
     assert gates["finance_approval"].median_hours == pytest.approx(1)
 
 
+def test_the_resolution_is_the_task_a_version_declares(db_session, add_case):
+    # P1 resolves within 2 hours; both cases close after 5. A renamed resolution task counts
+    # once its version declares `measure` = resolution; an undeclared task does not.
+    declared = add_case(hours=5, priority="P1", events=[(1, "task_completed", "fix_it")])
+    add_case(hours=5, priority="P1", events=[(1, "task_completed", "tidy_up")])
+    declared.definition.manifest = {"tasks": {"fix_it": {"measure": "resolution"}}}
+    db_session.flush()
+    ratio = process_metrics(db_session, load_config(), parse_period("2026-03")).ratios["resolution_within_sla"]
+    assert (ratio.numerator, ratio.denominator) == (1, 2)
+
+
 def test_no_cases_gives_no_data_not_zero(session):
     m = process_metrics(session, load_config(), parse_period("2026-03"))
     assert m.opened == 0 and m.cycle_time.median_hours is None
