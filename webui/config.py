@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "REMEMBER_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,
     "START_WORKER": None,  # None: an in-process timer worker with SQLite, none with PostgreSQL
+    "TIMEZONE": "UTC",  # the IANA zone pages show times in and read form times in (OPSGATE_TIMEZONE)
 }
 
 
@@ -37,4 +38,6 @@ def from_environment() -> dict[str, Any]:
         out["DATABASE_URL"] = os.environ["OPSGATE_DATABASE_URL"]
     if os.environ.get("OPSGATE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"):
         out["SESSION_COOKIE_SECURE"] = out["REMEMBER_COOKIE_SECURE"] = True
+    if os.environ.get("OPSGATE_TIMEZONE"):
+        out["TIMEZONE"] = os.environ["OPSGATE_TIMEZONE"].strip()
     return out

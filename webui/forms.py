@@ -19,7 +19,7 @@ from wtforms import (BooleanField, DateField, DateTimeLocalField, FloatField, In
                      PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from .i18n import localized
+from .i18n import display_zone, localized
 
 try:  # WTForms 3.3 declares options as SelectChoice; older versions take (value, label) pairs
     from wtforms import SelectChoice
@@ -107,10 +107,15 @@ def is_gate(fields: Iterable[Any]) -> bool:
 
 
 def cleaned(form: FlaskForm) -> dict[str, Any]:
-    """Return the schema fields' values as JSON-ready data (dates as ISO strings, blanks left out)."""
+    """Return the schema fields' values as JSON-ready data (dates as ISO strings, blanks left out).
+
+    A date-time typed into a page is a time in the display zone (config TIMEZONE); it is
+    sent on with its offset, and the engine keeps it in UTC."""
     data: dict[str, Any] = {}
     for name in form.schema_names:  # type: ignore[attr-defined]
         value = form[name].data
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=display_zone())
         if isinstance(value, (dt.date, dt.datetime)):
             value = value.isoformat()
         if value is None or value == "":

@@ -8,7 +8,9 @@ shown as the process owner wrote them: a process's ``name_zh`` or a form field's
 
 from __future__ import annotations
 
-from flask import Flask, request
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
@@ -48,12 +50,24 @@ def localized(text: str | None, text_zh: str | None) -> str:
     return text or ""
 
 
+def display_zone() -> ZoneInfo:
+    """The time zone pages show times in and read a form's date-times in (config TIMEZONE)."""
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
+
+
 def init_app(app: Flask) -> None:
     """Bind Flask-Babel and the template helpers to the app."""
+    zone = str(app.config.get("TIMEZONE") or "UTC")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"OPSGATE_TIMEZONE / TIMEZONE {zone!r} is not an IANA time zone "
+                         "(like Asia/Shanghai or Europe/Berlin)") from None
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
-    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    app.config["BABEL_DEFAULT_TIMEZONE"] = zone
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
+        display_zone=lambda: zone,
         current_language=current_language,
         html_lang=html_lang,
         languages=lambda: list(LANGUAGES.items()),

@@ -1,6 +1,7 @@
 """The pages people use, through HTTP: what they see and what the data becomes."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -218,3 +219,31 @@ def test_notices_page_counts_opens_and_clears(login, people, purchase, session):
     assert "No unread notices." in engineer.get("/notices?unread=1").get_data(as_text=True)
     assert engineer.post("/notices/99999/read").status_code == 404
     assert engineer.post("/notices/read").status_code == 302
+
+
+def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy, session, ui_engine):
+    import pytest
+    from tests.conftest import DATA
+    from tests.webui.pages.conftest import build_app
+
+    with pytest.raises(ValueError, match="'Mars/Olympus' is not an IANA time zone"):
+        build_app(ui_engine, TIMEZONE="Mars/Olympus")
+    source = (DATA / "camunda_approval.bpmn").read_text().replace(
+        '<camunda:formField id="urgent" label="Urgent" type="boolean" defaultValue="false" />',
+        '<camunda:formField id="urgent" label="Urgent" type="boolean" defaultValue="false" />'
+        '<camunda:formField id="needed_by" label="Needed by" type="datetime" />', 1)
+    assert "needed_by" in source
+    deploy(("camunda_approval.bpmn", source))
+    session.commit()
+    shanghai = build_app(ui_engine, TIMEZONE="Asia/Shanghai")
+    client = login(people["requester"], shanghai)
+    done = client.post("/cases/new/purchase_approval", data={
+        "title": "Chairs", "item": "Chairs", "amount": "4", "needed_by": "2026-12-01T09:00"})
+    assert done.status_code == 302
+    case = services.list_cases(session, actor=people["requester"])[0][0]
+    assert case.data["needed_by"] == "2026-12-01T01:00:00+00:00"  # 09:00 in Shanghai, kept in UTC
+    page = client.get(f"/cases/{case.key}").get_data(as_text=True)
+    started = [e for e in audit.history(session, case) if e.type == "case_started"][0].at
+    local = (started + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
+    assert local in page and "Times in Asia/Shanghai" in page
+    assert "Times in UTC" in login(people["requester"]).get("/cases").get_data(as_text=True)
