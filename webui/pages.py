@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 from flask import Flask, jsonify, render_template, request, url_for
@@ -172,12 +173,23 @@ def _datetime(value: dt.datetime | None) -> str:
     return format_datetime(value, "yyyy-MM-dd HH:mm")
 
 
+# A stored date-time (forms keep them as ISO 8601 in UTC): 2026-12-01T01:00:00+00:00
+_ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
 def display_value(value: Any) -> str:
-    """Show a case-data value as people read it: yes/no, plain lists, JSON only for nested data."""
+    """Show a case-data value as people read it: yes/no, date-times in the display zone, plain
+    lists, JSON only for nested data."""
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
+    if isinstance(value, str) and _ISO_MOMENT.match(value):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return _datetime(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc))
     if isinstance(value, (str, int, float)):
         return str(value)
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):

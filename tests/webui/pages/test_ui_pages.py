@@ -246,4 +246,5 @@ def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy,
     started = [e for e in audit.history(session, case) if e.type == "case_started"][0].at
     local = (started + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
     assert local in page and "Times in Asia/Shanghai" in page
+    assert "<td>needed_by</td><td>2026-12-01 09:00</td>" in page  # case data in the zone too
     assert "Times in UTC" in login(people["requester"]).get("/cases").get_data(as_text=True)
