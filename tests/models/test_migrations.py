@@ -24,3 +24,27 @@ def test_upgrade_twice_is_harmless(tmp_path):
     engine = db.make_engine(f"sqlite:///{tmp_path}/twice.db")
     db.upgrade(engine)
     db.upgrade(engine)
+
+
+def test_hot_path_indexes_migrate_down_and_up_keeping_the_rows(tmp_path):
+    from alembic import command
+    from sqlalchemy import text
+
+    from engine import definitions, services, users
+    from tests.conftest import DATA
+
+    engine = db.make_engine(f"sqlite:///{tmp_path}/round.db")
+    db.upgrade(engine)
+    with db.make_sessionmaker(engine).begin() as s:
+        definitions.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
+        services.start_case(s, "four_steps", {"title": "t", "urgent": True},
+                            actor=users.create_user(s, "req", [], actor=None))
+    cfg = db.alembic_config(engine)
+    command.downgrade(cfg, "0006_task_groups")
+    command.upgrade(cfg, "head")
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM human_task_group")).scalar() == 1  # not cascaded away
+        assert c.execute(text("SELECT count(*) FROM human_task WHERE announced_at IS NULL")).scalar() == 0
+        sql = c.execute(text("SELECT sql FROM sqlite_master WHERE name = 'human_task_group'")).scalar()
+    assert "WITHOUT ROWID" in sql
+    engine.dispose()

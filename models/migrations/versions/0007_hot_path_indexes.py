@@ -65,8 +65,8 @@ def downgrade() -> None:
         _rebuild_task_groups(with_rowid=True)
     op.drop_index("ix_human_task_state_due", table_name="human_task")
     op.create_index("ix_human_task_state_due", "human_task", ["state", "due_at"], unique=False)
-    with op.batch_alter_table("human_task") as batch_op:
-        batch_op.drop_column("announced_at")
+    # A plain DROP COLUMN (SQLite >= 3.35): rebuilding human_task would cascade-delete its groups.
+    op.drop_column("human_task", "announced_at")
     op.drop_index("ix_notification_outbox", table_name="notification")
     op.create_index("ix_notification_outbox", "notification", ["status", "next_attempt_at"], unique=False)
     op.create_index("ix_audit_event_case_id", "audit_event", ["case_id"], unique=False)
