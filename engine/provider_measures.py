@@ -333,3 +333,12 @@ def cases_behind(session: Session, config: EvaluationConfig, period: Period, mea
         cond = and_(cond, met_sql if met else ~met_sql)
     return (select(Case).join(r, r.c.id == Case.id).where(cond)
             .order_by(Case.created_at, Case.id))
+
+
+def cases_behind_page(session: Session, config: EvaluationConfig, period: Period, measure: str, *,
+                      provider: str | None = None, met: bool | None = None, page: int = 1,
+                      per_page: int = 100) -> tuple[list[Case], bool]:
+    """One page of cases_behind, and whether more follow."""
+    query = cases_behind(session, config, period, measure, provider=provider, met=met)
+    rows = list(session.scalars(query.limit(per_page + 1).offset((max(1, page) - 1) * per_page)))
+    return rows[:per_page], len(rows) > per_page

@@ -24,7 +24,7 @@ from engine.errors import InvalidData, NotAllowed
 from engine.evaluation_config import load_config
 from engine.metrics import Filters, process_metrics
 from engine.period import Period, month_period, parse_period
-from engine.provider_measures import cases_behind
+from engine.provider_measures import cases_behind_page
 from engine.report_data import report_dict
 
 from . import api_auth
@@ -88,16 +88,15 @@ def cases_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
     page = args.get("page", "1")
     if not page.isdigit() or int(page) < 1:
         raise InvalidData("page: must be a positive integer", {"page": ["must be a positive integer"]})
-    query = cases_behind(session, load_config(), period, args.get("measure", ""),
-                         provider=args.get("provider") or None,
-                         met=None if show is None else show == "met")
-    rows = list(session.scalars(query.limit(PAGE_SIZE + 1).offset((int(page) - 1) * PAGE_SIZE)))
+    rows, more = cases_behind_page(session, load_config(), period, args.get("measure", ""),
+                                   provider=args.get("provider") or None,
+                                   met=None if show is None else show == "met", page=int(page), per_page=PAGE_SIZE)
     items = [{"key": c.key, "process": c.process_key, "title": c.title, "status": c.status,
               "outcome": c.outcome, "priority": c.priority, "provider": c.provider,
               "system": c.system, "created_at": c.created_at.isoformat(),
               "closed_at": c.closed_at.isoformat() if c.closed_at else None}
-             for c in rows[:PAGE_SIZE]]
-    return {"items": items, "next_page": int(page) + 1 if len(rows) > PAGE_SIZE else None}
+             for c in rows]
+    return {"items": items, "next_page": int(page) + 1 if more else None}
 
 
 def evaluations_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from engine import clock, evaluation
 from engine.evaluation_config import EvaluationConfig, InputDef, load_config
 from engine.metrics import Filters, hot_spots
 from engine.period import month_period, parse_period
-from engine.provider_measures import cases_behind
+from engine.provider_measures import cases_behind_page
 from engine.errors import InvalidData, NotAllowed
 from engine.scoring import NO_DATA
 
@@ -149,11 +149,11 @@ def cases():
     provider = request.args.get("provider") or None
     met = {"met": True, "missed": False}.get(request.args.get("show", ""))
     page = max(1, request.args.get("page", 1, type=int))
-    query = cases_behind(session, config, period, measure, provider=provider, met=met)
-    rows = list(session.scalars(query.limit(PAGE_SIZE + 1).offset((page - 1) * PAGE_SIZE)))
-    return render_template("reports/cases.html", rows=rows[:PAGE_SIZE], period=period.label,
+    rows, more = cases_behind_page(session, config, period, measure, provider=provider, met=met, page=page,
+                                   per_page=PAGE_SIZE)
+    return render_template("reports/cases.html", rows=rows, period=period.label,
                            measure=measure, provider=provider, show=request.args.get("show", ""),
-                           page=page, more=len(rows) > PAGE_SIZE)
+                           page=page, more=more)
 
 
 @bp.get("/annual/<year>")
