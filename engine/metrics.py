@@ -232,7 +232,7 @@ def _revocation_hours(session: Session, period: Period, filters: Filters) -> Dur
     window = and_(Case.process_key == pm.OFFBOARDING, Case.status == "closed",
                   Case.closed_at >= period.start, Case.closed_at < period.end,
                   *filters.conditions())
-    ev = pm.events_subquery(window, pm.task_roles(session))
+    ev = pm.events_subquery(window, pm.task_roles(pm.manifests(session)))
     hours = hours_between(Case.created_at, func.coalesce(ev.c.revoked_at, Case.closed_at))
     d = hours.label("d")
     ranked = (select(d, func.row_number().over(order_by=d).label("rn"),

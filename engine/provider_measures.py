@@ -77,11 +77,16 @@ class MeasureSql:
     value: ColumnElement[Any] | None = None  # mean measures
 
 
-def task_roles(session: Session) -> dict[str, tuple[str, ...]]:
+def manifests(session: Session) -> list[tuple[int, Any]]:
+    """(definition id, manifest) of every deployed version: what the measures read of them."""
+    return [(row[0], row[1]) for row in session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest))]
+
+
+def task_roles(deployed: list[tuple[int, Any]]) -> dict[str, tuple[str, ...]]:
     """The task element ids standing for each measure role: those a deployed version declares
-    with its `measure` property, and the DEFAULT_ROLES ids."""
+    with its `measure` property, and the DEFAULT_ROLES ids (`deployed` from manifests)."""
     roles = {role: set(ids) for role, ids in DEFAULT_ROLES.items()}
-    for (manifest,) in session.execute(select(ProcessDefinition.manifest)):
+    for _definition_id, manifest in deployed:
         for element, rules in ((manifest or {}).get("tasks") or {}).items():
             role = (rules or {}).get("measure")
             if role in roles:
@@ -176,12 +181,11 @@ def record_rules(manifest: Any) -> list[RecordRule]:
     return rules
 
 
-def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def records_condition(deployed: list[tuple[int, Any]]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(has required records, carries them all), from every definition's manifest."""
-    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest)).all()
     has: list[ColumnElement[bool]] = []
     carries: list[ColumnElement[bool]] = []
-    for definition_id, manifest in rows:
+    for definition_id, manifest in deployed:
         for rule in record_rules(manifest):
             which = Case.definition_id == definition_id
             if rule.outcome is not None:
@@ -200,8 +204,9 @@ def records_condition(session: Session) -> tuple[ColumnElement[bool], ColumnElem
 def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
     """The window's cases, one row each, with the data fields and event times the measures
     read (the one row source of the aggregates and of the drill-down lists)."""
-    ev = events_subquery(window, task_roles(session))
-    has_records, carries_records = records_condition(session)
+    deployed = manifests(session)
+    ev = events_subquery(window, task_roles(deployed))
+    has_records, carries_records = records_condition(deployed)
     rows = (
         select(
             Case.id, Case.provider, Case.process_key, Case.status, Case.outcome,

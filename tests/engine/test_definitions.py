@@ -116,7 +116,7 @@ def test_a_declared_measure_counts_under_any_task_id(session, deploy):
         MEASURE_ON_APPROVE, MEASURE_ON_APPROVE + '<camunda:property name="measure" value="Resolution" />')))
     manifest = definitions.get_definition(session, "four_steps").manifest
     assert manifest["tasks"]["approve_fix"]["measure"] == "resolution"
-    roles = provider_measures.task_roles(session)
+    roles = provider_measures.task_roles(provider_measures.manifests(session))
     assert "approve_fix" in roles["resolution"] and "resolve" in roles["resolution"]  # the pack's own id too
     assert "approve_fix" not in roles["escalation"]
 
