@@ -209,24 +209,24 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
     The worker does this after the case work has committed, a pass every few seconds, so a
     task action never pays for the fan-out to whole groups. A task that is no longer ready,
     or that someone claimed, by then is not announced: nobody is sent a stale notice. Each
-    task is taken with an UPDATE that only an unannounced row matches, so two workers never
+    tasks are taken with one UPDATE that only unannounced rows match, so two workers never
     announce one task twice."""
     now = clock.now()
-    task_ids = session.scalars(select(HumanTask.id).where(HumanTask.state == "ready", HumanTask.announced_at.is_(None))
-                               .limit(limit)).all()
-    announced = 0
-    for task_id in task_ids:
-        taken = session.execute(update(HumanTask).where(HumanTask.id == task_id, HumanTask.announced_at.is_(None))
-                                .values(announced_at=now), execution_options={"synchronize_session": False})
-        if taken.rowcount != 1:
-            continue
-        task = session.get(HumanTask, task_id)
-        if task is None or task.state != "ready" or task.assignee_id is not None:
-            continue
-        task_ready(session, task.case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
+    queued = select(HumanTask.id).where(HumanTask.state == "ready", HumanTask.announced_at.is_(None)).limit(limit)
+    taken = session.scalars(update(HumanTask)
+                            .where(HumanTask.id.in_(queued.scalar_subquery()), HumanTask.announced_at.is_(None))
+                            .values(announced_at=now).returning(HumanTask.id)
+                            .execution_options(synchronize_session=False)).all()
+    if not taken:
+        return 0
+    ready = session.execute(select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id)
+                            .where(HumanTask.id.in_(taken), HumanTask.state == "ready",
+                                   HumanTask.assignee_id.is_(None))
+                            .order_by(HumanTask.created_at)).all()
+    for task, case in ready:
+        task_ready(session, case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
                    due_at=task.due_at)
-        announced += 1
-    return announced
+    return len(ready)
 
 
 def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
