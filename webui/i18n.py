@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     app.config["BABEL_DEFAULT_TIMEZONE"] = zone
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
-        display_zone=lambda: zone,
+        zone_name=lambda: display_zone().key,
         current_language=current_language,
         html_lang=html_lang,
         languages=lambda: list(LANGUAGES.items()),
