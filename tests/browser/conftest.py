@@ -6,6 +6,7 @@ screenshot under artifacts/screenshots/ (gitignored; CI keeps the folder).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -32,11 +33,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(skip)
 
 
+@contextlib.contextmanager
+def serving(app: object) -> Iterator[str]:
+    """Serve a WSGI app on a free port in a thread, with waitress as production does; yield
+    its URL. (Werkzeug's development server left a static file unclosed when Chromium
+    dropped a connection mid-response, which failed a test now and then.)"""
+    from waitress import create_server
+
+    server = create_server(app, host="127.0.0.1", port=0, threads=8)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Serve a demo-seeded opsgate on a free port; yield its URL and the demo passwords."""
-    from werkzeug.serving import make_server
-
     from webui import create_app
     from webui.cli_demo import seed_demo
 
@@ -45,12 +61,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     passwords = seed_demo(url, password="demo-password-1")
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "browser-tests",
                       "START_WORKER": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "passwords": passwords, "app": app}
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as base:
+        yield {"url": base, "passwords": passwords, "app": app}
 
 
 @pytest.fixture(scope="module")

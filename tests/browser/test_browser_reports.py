@@ -2,20 +2,19 @@
 the scorecard's drill-down link opens the cases behind a KPI."""
 from __future__ import annotations
 
-import threading
+
 from collections.abc import Iterator
 
 import pytest
 
 from engine import db, users
+from tests.browser.conftest import serving
 from tests.engine.test_evaluation_year import build_year
 
 
 @pytest.fixture(scope="module")
 def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """A live app over the synthetic year of tests/engine/test_evaluation_year.py."""
-    from werkzeug.serving import make_server
-
     from webui import create_app
 
     url = f"sqlite:///{tmp_path_factory.mktemp('reports') / 'opsgate.db'}"
@@ -30,12 +29,8 @@ def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     engine.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "browser",
                       "START_WORKER": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield {"url": f"http://127.0.0.1:{server.server_port}", "token": token}
-    server.shutdown()
-    thread.join(timeout=5)
+    with serving(app) as base:
+        yield {"url": base, "token": token}
     app.extensions["opsgate_engine"].dispose()
 
 
