@@ -2,7 +2,6 @@
 the scorecard's drill-down link opens the cases behind a KPI."""
 from __future__ import annotations
 
-
 from collections.abc import Iterator
 
 import pytest
