@@ -10,7 +10,7 @@ Both sides drive the same 4-user-task process (tests/data/four_steps.bpmn) case 
 * opsgate: per step, `services.complete_task(...)` and the commit, as a request would do it
   (authorization, form validation, task projection, task-ready notices, audit event), with
   the engine's instance cache on as it runs by default: the process that saved a case last
-  reuses its instance instead of deserializing it (engine.instance_cache).
+  reuses its instance instead of deserializing it (engine.cases.instance_cache).
 * opsgate_..._uncached: the same with the instance cache off, so every step deserializes the
   case from its row like the floor does: what an action costs in a process that did not
   save the case last (another web worker, after a restart).
@@ -38,10 +38,12 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-
 from sqlalchemy import select  # noqa: E402
 
-from engine import db, definitions, instance_cache, runtime, scripting, services, users  # noqa: E402
+from engine import db
+from engine.cases import instance_cache, runtime, services
+from engine.people import users  # noqa: E402
+from engine.processes import definitions, scripting
 from models import HumanTask  # noqa: E402
 
 BPMN = ROOT / "tests" / "data" / "four_steps.bpmn"

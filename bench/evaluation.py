@@ -8,7 +8,7 @@ source, audit events for response, resolution, some escalations and reopens, rat
 required records) are bulk-loaded, plus change, offboarding and drill cases at a tenth of
 that. `spread` spreads the incidents over a year (the evaluated month holds a twelfth);
 `month` puts all of them in the evaluated month (the worst case). It then times
-`engine.evaluation.monthly_scorecards` for that month (every provider; median of 5 runs
+`engine.evaluation.scorecards.monthly_scorecards` for that month (every provider; median of 5 runs
 after one warm-up) and prints the growth. The database given is wiped.
 """
 from __future__ import annotations
@@ -31,8 +31,8 @@ sys.path.insert(0, str(_HERE.parent))
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from engine import evaluation  # noqa: E402
-from engine.evaluation_config import load_config  # noqa: E402
+from engine.evaluation import scorecards  # noqa: E402
+from engine.evaluation.config import load_config  # noqa: E402
 from models import AuditEvent, Base, Case, ProcessDefinition, Provider  # noqa: E402
 
 UTC = dt.timezone.utc
@@ -116,11 +116,11 @@ def load(session: Session, n: int, layout: str, rng: random.Random) -> int:
 def time_month(session: Session, runs: int = 5) -> float:
     """Median seconds for the month's scorecards of every provider."""
     config = load_config()
-    evaluation.monthly_scorecards(session, MONTH, config=config)
+    scorecards.monthly_scorecards(session, MONTH, config=config)
     timings = []
     for _ in range(runs):
         start = time.perf_counter()
-        cards = evaluation.monthly_scorecards(session, MONTH, config=config)
+        cards = scorecards.monthly_scorecards(session, MONTH, config=config)
         timings.append(time.perf_counter() - start)
         session.rollback()
     assert len(cards) == len(PROVIDERS) and all(c.total is not None for c in cards)

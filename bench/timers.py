@@ -5,7 +5,7 @@
 Each run starts from the same database: `--timers` cases of tests/data/timer_wait.bpmn, each
 waiting on one intermediate timer that is due (made once as a template: a copied SQLite file,
 a PostgreSQL `CREATE DATABASE ... TEMPLATE`). Then worker processes run one pass
-(`engine.worker.run_once`, what `opsgate worker --once` does) as of an instant after the due
+(`engine.jobs.worker.run_once`, what `opsgate worker --once` does) as of an instant after the due
 time; each waits at a common start instant after its imports, and the figure is timers
 divided by the wall time from that instant to the last worker's end. Every run is checked:
 each timer fired exactly once (one `timer_fired` audit event per case).
@@ -33,7 +33,12 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from engine import clock, db, definitions, services, users, worker  # noqa: E402
+from engine import db
+from engine.cases import services
+from engine.jobs import worker  # noqa: E402
+from engine.people import users
+from engine.processes import definitions
+from engine.timing import clock
 from models import AuditEvent  # noqa: E402
 
 BPMN = ROOT / "tests" / "data" / "timer_wait.bpmn"

@@ -45,7 +45,7 @@ class Case(Base):
     created_at: Mapped[timestamp]
     updated_at: Mapped[timestamp]
     closed_at: Mapped[timestamp | None]
-    # Pending time: while the case waits on its requester its SLA clocks stop (engine.timers).
+    # Pending time: while the case waits on its requester its SLA clocks stop (engine.timing.timers).
     sla_paused_at: Mapped[timestamp | None]
     sla_paused_seconds: Mapped[int] = mapped_column(default=0, server_default="0")
     # Alert deduplication: the key a monitoring system posted, and how many posts it folded.

@@ -16,7 +16,7 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         # Inboxes (ready tasks by due time), and the worker's queue of ready tasks whose people
-        # have not been told yet (engine.notify), read from the index alone: no extra index to
+        # have not been told yet (engine.notifications.outbox), read from the index alone: no extra index to
         # write when a task becomes ready.
         Index("ix_human_task_state_due", "state", "due_at", "announced_at"),
     )

@@ -17,7 +17,10 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from engine import db, definitions, instance_cache, users
+from engine import db
+from engine.cases import instance_cache
+from engine.people import users
+from engine.processes import definitions
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"

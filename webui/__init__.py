@@ -1,22 +1,18 @@
 """The opsgate web application: people's pages and the JSON API over the engine."""
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import config, db, errors
+from webui import auth, config, db, errors, i18n
+from webui.api import reports as api_reports
+from webui.api import routes
+from webui.pages import admin, audit, cases, common, notices, processes, reports, tasks
 
 csrf = CSRFProtect()
-
-# Blueprint modules registered when present: (module, attribute).
-BLUEPRINTS = (
-    "webui.auth", "webui.api", "webui.cases", "webui.tasks", "webui.processes", "webui.audit",
-    "webui.reports", "webui.admin", "webui.home", "webui.i18n", "webui.notices", "webui.pages",
-)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -34,15 +30,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
-    for name in BLUEPRINTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:
-                raise
-            continue
-        if hasattr(module, "bp") and module.bp.name not in app.blueprints:
-            app.register_blueprint(module.bp)
-        if hasattr(module, "init_app"):
-            module.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    common.init_app(app)
+    routes.init_app(app)
+    for blueprint in (auth.bp, routes.bp, cases.bp, tasks.bp, processes.bp, audit.bp, reports.bp, admin.bp,
+                      notices.bp, api_reports.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -5,17 +5,31 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import (
+    LoginManager,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+)
 
-from engine import logins, users
 from engine.errors import NotAllowed
+from engine.people import logins, users
 from models import User
-
-from .db import get_session
-from .forms import LoginForm
+from webui.db import get_session
+from webui.pages.forms import LoginForm
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine import db, users
+from engine import db
+from engine.people import users
 from tests.browser.conftest import serving
 from tests.engine.test_evaluation_year import build_year
 

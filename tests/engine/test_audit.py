@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 
-from engine import audit, services
+from engine.cases import services
+from engine.records import audit
 from models import AuditEvent
 
 
@@ -74,7 +75,7 @@ def test_reorder_is_caught(session, case):
 
 
 def test_cli_verify_exits_1_and_names_the_event(tmp_path, monkeypatch):
-    from webui.cli import main
+    from webui.cli.base import main
     url = f"sqlite:///{tmp_path}/cli.db"
     runner = CliRunner()
     monkeypatch.setenv("OPSGATE_ADMIN_PASSWORD", "a-long-admin-password")

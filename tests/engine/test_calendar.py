@@ -5,8 +5,12 @@ import datetime as dt
 
 import pytest
 
-from engine import calendar as cal
-from engine.calendar import BusinessCalendar, CalendarError, calendar_from_mapping
+from engine.timing import calendar as cal
+from engine.timing.calendar import (
+    BusinessCalendar,
+    CalendarError,
+    calendar_from_mapping,
+)
 
 UTC = dt.timezone.utc
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from engine.compare import compare_bpmn
+from engine.processes.compare import compare_bpmn
 
 DATA = Path(__file__).parent.parent / "data"
 

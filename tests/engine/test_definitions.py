@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from engine import definitions
 from engine.errors import InvalidDefinition, NotAllowed
+from engine.processes import definitions
 from models import AuditEvent, ProcessDefinition
 from tests.conftest import DATA
 
@@ -110,7 +110,7 @@ def test_unknown_measure_is_refused(session, deploy):
 
 
 def test_a_declared_measure_counts_under_any_task_id(session, deploy):
-    from engine import provider_measures
+    from engine.evaluation import provider_measures
 
     deploy(("measure.bpmn", variant(
         MEASURE_ON_APPROVE, MEASURE_ON_APPROVE + '<camunda:property name="measure" value="Resolution" />')))

@@ -4,7 +4,12 @@ import hashlib
 
 import pytest
 
-from engine.evaluation_config import DEFAULT_PATH, ConfigError, load_config, parse_config
+from engine.evaluation.config import (
+    DEFAULT_PATH,
+    ConfigError,
+    load_config,
+    parse_config,
+)
 
 
 def test_shipped_defaults_have_six_categories_and_record_their_hash():

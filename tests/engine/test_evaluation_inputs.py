@@ -4,14 +4,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine import evaluation
 from engine.errors import InvalidData, NotAllowed, NotFound
-from engine.evaluation_config import load_config
+from engine.evaluation import scorecards
+from engine.evaluation.config import load_config
 from models import AuditEvent, EvaluationInput, Provider
 
 
 def test_blank_is_no_data_and_numbers_are_typed():
-    cleaned = evaluation.clean_inputs(load_config(), {
+    cleaned = scorecards.clean_inputs(load_config(), {
         "planned_person_days": "20", "actual_person_days": 18.5, "inspections_done": "",
         "satisfaction": None, "inspections_planned": 4})
     assert cleaned == {"planned_person_days": 20.0, "actual_person_days": 18.5,
@@ -20,7 +20,7 @@ def test_blank_is_no_data_and_numbers_are_typed():
 
 def test_each_bad_field_is_named_and_nothing_is_kept():
     with pytest.raises(InvalidData) as err:
-        evaluation.clean_inputs(load_config(), {
+        scorecards.clean_inputs(load_config(), {
             "qualified_staff_ratio": 1.5, "inspections_planned": 2.5, "satisfaction": "good",
             "docs_due": 3, "docs_on_time": 4, "bogus": 1})
     details = err.value.details
@@ -40,8 +40,8 @@ def acme(session):
 
 
 def test_record_inputs_stores_replaces_and_audits(session, acme):
-    evaluation.record_inputs(session, "Acme", "2026-03", {"satisfaction": 85}, actor="sup")
-    row = evaluation.record_inputs(session, "Acme", "2026-03", {"satisfaction": 88},
+    scorecards.record_inputs(session, "Acme", "2026-03", {"satisfaction": 85}, actor="sup")
+    row = scorecards.record_inputs(session, "Acme", "2026-03", {"satisfaction": 88},
                                    actor="sup", comment="survey redone")
     assert session.scalars(select(EvaluationInput)).all() == [row]
     assert row.values == {"satisfaction": 88.0} and row.revision == 2
@@ -53,13 +53,13 @@ def test_record_inputs_stores_replaces_and_audits(session, acme):
 
 def test_inputs_need_a_month_a_known_provider_and_a_supervisor(session, acme):
     with pytest.raises(InvalidData, match="per month"):
-        evaluation.record_inputs(session, "Acme", "2026", {}, actor="sup")
+        scorecards.record_inputs(session, "Acme", "2026", {}, actor="sup")
     with pytest.raises(NotFound):
-        evaluation.record_inputs(session, "Nobody", "2026-03", {}, actor="sup")
+        scorecards.record_inputs(session, "Nobody", "2026-03", {}, actor="sup")
 
     class Engineer:
         name, group_names = "eve", {"engineer"}
 
     with pytest.raises(NotAllowed, match="supervisor"):
-        evaluation.record_inputs(session, "Acme", "2026-03", {}, actor=Engineer())
+        scorecards.record_inputs(session, "Acme", "2026-03", {}, actor=Engineer())
     assert session.scalars(select(EvaluationInput)).all() == []

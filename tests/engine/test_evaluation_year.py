@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy.orm import Session
 
-from engine import evaluation
-from engine.evaluation_config import load_config
-from engine.period import month_period
+from engine.evaluation import scorecards
+from engine.evaluation.config import load_config
+from engine.evaluation.period import month_period
 from models import AuditEvent, Case, EvaluationInput, ProcessDefinition, Provider
 
 UTC = dt.timezone.utc
@@ -330,14 +330,14 @@ def test_every_measure_kpi_category_and_total_match_the_independent_figures(year
 def test_postgresql_gives_the_same_figures_and_verdicts(pg_year):
     for month in range(1, 13):
         check_month(pg_year, month)
-    results = {a.provider: a.verdict for a, _ in evaluation.annual_assessments(pg_year, "2026")}
+    results = {a.provider: a.verdict for a, _ in scorecards.annual_assessments(pg_year, "2026")}
     assert results == {"Acme": "pass", "Bolt": "fail"}
 
 
 def check_month(session, month):
     """Compare one month's scorecards with the independent figures."""
     config = load_config()
-    cards = {c.provider: c for c in evaluation.monthly_scorecards(session, f"{YEAR}-{month:02d}")}
+    cards = {c.provider: c for c in scorecards.monthly_scorecards(session, f"{YEAR}-{month:02d}")}
     assert set(cards) == {"Acme", "Bolt"}
     for provider, card in cards.items():
         measures, kpis, categories, total = expected_card(provider, month)
@@ -367,24 +367,24 @@ def check_month(session, month):
 
 def test_faults_fall_below_the_pass_mark_exactly_in_the_bad_months(year):
     for month in range(1, 13):
-        for card in evaluation.monthly_scorecards(year, f"{YEAR}-{month:02d}"):
+        for card in scorecards.monthly_scorecards(year, f"{YEAR}-{month:02d}"):
             below = card.category("faults").status == "fail"
             assert below == (month in BAD[card.provider]), (card.provider, month)
 
 
 def test_no_data_is_never_zero_or_hundred(year):
-    acme = evaluation.monthly_scorecards(year, f"{YEAR}-12", provider="Acme")[0]
+    acme = scorecards.monthly_scorecards(year, f"{YEAR}-12", provider="Acme")[0]
     assert acme.category("basic").status == "no_data"
     assert acme.category("basic").score is None
     assert acme.kpi("emergency_recovered").status == "no_data"
     assert acme.kpi("emergency_recovered").score is None
     assert any("Emergencies recovered" in n.en for n in acme.notes)
-    march = evaluation.monthly_scorecards(year, f"{YEAR}-03", provider="Acme")[0]
+    march = scorecards.monthly_scorecards(year, f"{YEAR}-03", provider="Acme")[0]
     assert march.kpi("emergency_recovered").score == 100
 
 
 def test_annual_three_running_fail_three_apart_pass(year):
-    results = {a.provider: a for a, _ in evaluation.annual_assessments(year, str(YEAR))}
+    results = {a.provider: a for a, _ in scorecards.annual_assessments(year, str(YEAR))}
     acme, bolt = results["Acme"], results["Bolt"]
     acme_faults = next(i for i in acme.items if i.key == "faults")
     assert acme_faults.status == "pass"
@@ -407,7 +407,7 @@ def test_annual_three_running_fail_three_apart_pass(year):
 
 
 def test_annual_records_and_workload_use_the_year_sums(year):
-    results = {a.provider: a for a, _ in evaluation.annual_assessments(year, str(YEAR))}
+    results = {a.provider: a for a, _ in scorecards.annual_assessments(year, str(YEAR))}
     for provider, result in results.items():
         present = required = 0
         for month in range(1, 13):
@@ -421,7 +421,7 @@ def test_annual_records_and_workload_use_the_year_sums(year):
 
 
 def test_drill_down_lists_exactly_the_cases_behind_a_kpi(year):
-    from engine.provider_measures import cases_behind
+    from engine.evaluation.provider_measures import cases_behind
     config, april = load_config(), month_period(YEAR, 4)
     _, met, population = expected_measures("Bolt", 4)["incidents_resolved_in_sla"]
     def keys(met_filter):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import InvalidData
-from engine.forms import Field, Form, validate_form
+from engine.processes.forms import Field, Form, validate_form
 
 FORM = Form((
     Field("title", "Title", "string", required=True, max=20),

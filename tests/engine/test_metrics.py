@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
-from engine.evaluation_config import load_config
-from engine.metrics import Filters, process_metrics
-from engine.period import parse_period
+from engine.evaluation.config import load_config
+from engine.evaluation.metrics import Filters, process_metrics
+from engine.evaluation.period import parse_period
 from models import AuditEvent, Case, HumanTask, ProcessDefinition
 from tests.conftest import rolled_back_session
 
@@ -141,7 +141,7 @@ def test_no_cases_gives_no_data_not_zero(session):
 
 
 def test_required_records_can_depend_on_the_outcome():
-    from engine.provider_measures import RecordRule, record_rules
+    from engine.evaluation.provider_measures import RecordRule, record_rules
     manifest = {"process": {"required_records": ["change_plan"]},
                 "end_events": {"done": {"outcome": "implemented",
                                         "required_records": ["change_plan", "implementation_record"]},
@@ -155,8 +155,8 @@ def test_required_records_can_depend_on_the_outcome():
 
 def test_records_complete_counts_outcome_specific_records(db_session, add_case):
     session = db_session
-    from engine.evaluation_config import load_config as config
-    from engine.provider_measures import provider_measures
+    from engine.evaluation.config import load_config as config
+    from engine.evaluation.provider_measures import provider_measures
     add_case("change_request", hours=2, outcome="implemented", provider="Acme",
              data={"change_plan": "p", "implementation_record": "r"})
     add_case("change_request", hours=2, outcome="implemented", provider="Acme",

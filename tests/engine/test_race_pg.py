@@ -7,8 +7,12 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from engine import audit, db, definitions, services, users
+from engine import db
+from engine.cases import services
 from engine.errors import Conflict
+from engine.people import users
+from engine.processes import definitions
+from engine.records import audit
 from models import AuditEvent, HumanTask
 from tests.conftest import DATA
 

@@ -2,9 +2,16 @@
 
 import pytest
 
-from engine.annual import assess_year, failing_runs
-from engine.evaluation_config import load_config
-from engine.scoring import FAIL, NO_DATA, PASS, Measurement, kpi_score, score_month
+from engine.evaluation.annual import assess_year, failing_runs
+from engine.evaluation.config import load_config
+from engine.evaluation.scoring import (
+    FAIL,
+    NO_DATA,
+    PASS,
+    Measurement,
+    kpi_score,
+    score_month,
+)
 
 
 @pytest.mark.parametrize("value,expected", [

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import clock, scripting
-from engine.scripting import ScriptError
+from engine.processes import scripting
+from engine.processes.scripting import ScriptError
+from engine.timing import clock
 
 
 def test_expressions_read_case_data():

@@ -6,8 +6,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine import audit, clock, instance_cache, runtime, services, users
+from engine.cases import instance_cache, runtime, services
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.people import users
+from engine.records import audit
+from engine.timing import clock
 from models import HumanTask, Timer
 from tests.conftest import DATA
 

@@ -8,7 +8,7 @@ import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
-from engine import clock, timers
+from engine.timing import clock, timers
 
 DATA = Path(__file__).parent.parent / "data"
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock, db, worker
+from engine import db
+from engine.jobs import worker
+from engine.timing import clock
 from models import AuditEvent, Case
 from tests.engine.timer_helpers import UTC, World, migrated_copy
 
@@ -109,7 +111,8 @@ def test_timer_start_event_starts_one_case_per_due_time(world):
 
 
 def test_redeploying_keeps_the_schedule(world):
-    from engine import definitions, users
+    from engine.people import users
+    from engine.processes import definitions
 
     data = (Path(__file__).parent.parent / "data" / "timer_schedule.bpmn").read_text()
     with world.tx(T0) as s:
@@ -153,7 +156,7 @@ def test_killed_between_claim_and_commit_fires_once_after_restart(world):
     world.complete(T0, key, "work", "erin")
 
     def crash(session, timer, now):
-        from engine.firing import fire_timer
+        from engine.jobs.firing import fire_timer
 
         fire_timer(session, timer, now)
         raise KeyboardInterrupt  # dies after the work, before the commit
@@ -173,7 +176,7 @@ def test_a_broken_timer_is_put_aside_and_the_rest_fire(world):
     calls = []
 
     def flaky(session, timer, now):
-        from engine.firing import fire_timer
+        from engine.jobs.firing import fire_timer
 
         calls.append(timer.id)
         if len(calls) == 1:
@@ -188,7 +191,7 @@ def test_a_broken_timer_is_put_aside_and_the_rest_fire(world):
 
 
 def test_audit_chain_stays_intact(world):
-    from engine import audit
+    from engine.records import audit
 
     key = world.start(T0, "timer_kinds")
     run(world, T0 + 5 * H)
@@ -241,7 +244,7 @@ def test_notifications_reach_a_local_smtp_server(world, monkeypatch):
 
 
 def test_a_failing_mail_server_never_blocks_case_work(world, monkeypatch):
-    from engine import notify
+    from engine.notifications import outbox
     from models import Notification
     from tests.smtp_server import free_port, smtp_server
 
@@ -256,15 +259,15 @@ def test_a_failing_mail_server_never_blocks_case_work(world, monkeypatch):
         row = s.scalars(select(Notification).where(Notification.channel == "email").order_by(Notification.id)).first()
         assert (row.status, row.attempts) == ("pending", 1)
         assert "ConnectionRefusedError" in row.last_error
-        assert row.next_attempt_at == T0 + 4 * H + S + notify.backoff(1)
+        assert row.next_attempt_at == T0 + 4 * H + S + outbox.backoff(1)
     # Retries back off; after the last one the row is marked failed and kept.
     at = T0 + 4 * H + S
-    for attempt in range(2, notify.MAX_ATTEMPTS + 1):
-        at += notify.backoff(attempt - 1)
+    for attempt in range(2, outbox.MAX_ATTEMPTS + 1):
+        at += outbox.backoff(attempt - 1)
         run(world, at)
     with world.tx() as s:
         row = s.get(Notification, row.id)
-        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", notify.MAX_ATTEMPTS, None)
+        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", outbox.MAX_ATTEMPTS, None)
     # When the server is back, new mail goes out; the failed rows stay failed (no resend storm).
     with smtp_server() as (inbox, port):
         monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
@@ -287,8 +290,8 @@ def test_bad_smtp_settings_never_block_case_work(world, monkeypatch):
 
 
 def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
+    from engine.notifications import outbox
     from tests.smtp_server import free_port, smtp_server
-    from engine import notify
 
     monkeypatch.setenv("OPSGATE_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("OPSGATE_SMTP_PORT", str(free_port()))
@@ -296,13 +299,13 @@ def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
     assert run(world, T0 + S).mail.retried == 1
     with smtp_server() as (inbox, port):
         monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
-        assert run(world, T0 + S + notify.backoff(1) - S).mail.sent == 0  # not before its retry time
-        assert run(world, T0 + S + notify.backoff(1)).mail.sent == 1
+        assert run(world, T0 + S + outbox.backoff(1) - S).mail.sent == 0  # not before its retry time
+        assert run(world, T0 + S + outbox.backoff(1)).mail.sent == 1
     assert [m["Subject"] for m in inbox.messages] == [f"{key}: Work"]
 
 
 def test_ready_tasks_are_announced_once_and_never_stale(world):
-    from engine import services
+    from engine.cases import services
     from models import HumanTask
 
     first = world.start(T0, "timer_kinds")
@@ -318,8 +321,8 @@ def test_ready_tasks_are_announced_once_and_never_stale(world):
 
 
 def test_in_app_notices_are_listed_and_marked_read(world):
-    from engine import notices
     from engine.errors import NotFound
+    from engine.notifications import notices
 
     world.start(T0, "timer_kinds")
     run(world, T0)

@@ -15,7 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import clock, db, definitions, services, users
+from engine import db
+from engine.cases import services
+from engine.people import users
+from engine.processes import definitions
+from engine.timing import clock
 from models import AuditEvent, Case, HumanTask, Timer
 from tests.conftest import DATA, PG_URL
 
@@ -37,7 +41,7 @@ def _open_cases(engine, count: int) -> None:
 
 
 def _worker(*extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", "from webui.cli import main; main()", "--database-url", PG_URL,
+    return subprocess.Popen([sys.executable, "-c", "from webui.cli.base import main; main()", "--database-url", PG_URL,
                              "worker", *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

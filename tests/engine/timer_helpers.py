@@ -10,7 +10,11 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import clock, db, definitions, services, users
+from engine import db
+from engine.cases import services
+from engine.people import users
+from engine.processes import definitions
+from engine.timing import clock
 from models import AuditEvent, Case, HumanTask, Timer, User
 
 DATA = Path(__file__).parent.parent / "data"

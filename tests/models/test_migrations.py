@@ -30,7 +30,9 @@ def test_hot_path_indexes_migrate_down_and_up_keeping_the_rows(tmp_path):
     from alembic import command
     from sqlalchemy import text
 
-    from engine import definitions, services, users
+    from engine.cases import services
+    from engine.people import users
+    from engine.processes import definitions
     from tests.conftest import DATA
 
     engine = db.make_engine(f"sqlite:///{tmp_path}/round.db")

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from engine import users
+from engine.people import users
 from models import User
 from webui import create_app
 

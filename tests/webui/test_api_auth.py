@@ -87,7 +87,7 @@ def test_the_openapi_document_needs_no_credentials(client):
 
 def documented_operations() -> list[tuple[str, str]]:
     """(METHOD, path) of every operation in the OpenAPI document, path parameters filled."""
-    from webui.openapi import full_document
+    from webui.api.openapi import full_document
 
     ops = []
     for path, methods in full_document()["paths"].items():
@@ -107,7 +107,7 @@ def test_every_documented_operation_is_401_without_credentials(client, ticket, m
 
 
 def test_a_token_records_when_it_was_last_used(api_as, ticket, session):
-    from engine import clock
+    from engine.timing import clock
 
     api = api_as("service_desk", mode="token")
     t0 = dt.datetime(2026, 11, 27, 9, 0, tzinfo=dt.timezone.utc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import services
+from engine.cases import services
 
 
 def assert_error(response, status: int, code: str) -> dict:

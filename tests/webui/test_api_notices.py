@@ -1,12 +1,12 @@
 """In-app notices through the API: each caller sees and clears only their own."""
 from __future__ import annotations
 
-from engine import notify
+from engine.notifications import outbox
 from tests.webui.conftest import API
 
 
 def _announce(session) -> int:
-    count = notify.announce_ready_tasks(session)  # what the worker's pass does
+    count = outbox.announce_ready_tasks(session)  # what the worker's pass does
     session.commit()
     return count
 

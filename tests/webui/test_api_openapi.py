@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
-from webui.openapi import API_PREFIX, full_document, openapi_path
+from webui.api.openapi import API_PREFIX, full_document, openapi_path
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -22,7 +22,7 @@ def described(doc: dict) -> set[tuple[str, str]]:
 
 def test_every_route_is_described(app):
     missing = registered(app) - described(full_document())
-    assert not missing, f"routes missing from webui/openapi.py: {sorted(missing)}"
+    assert not missing, f"routes missing from webui/api/openapi.py: {sorted(missing)}"
 
 
 def test_the_served_document_is_valid_and_matches_the_routes(app, client):

@@ -18,7 +18,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from engine import definitions, services, users
+from engine.cases import services
+from engine.people import users
+from engine.processes import definitions
 from models import AuditEvent, Case
 
 pytestmark = pytest.mark.postgres
@@ -43,7 +45,7 @@ def server(pg_clean: Engine, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-c", "from webui.cli import main; main()", "--database-url", url,
+            [sys.executable, "-c", "from webui.cli.base import main; main()", "--database-url", url,
              "serve", "--port", str(port), "--threads", "8"],
             cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/api/v1"

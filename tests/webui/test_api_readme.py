@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from webui import create_app
-from webui.cli import main
+from webui.cli.base import main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine import definitions
+from engine.processes import definitions
 
 ALERT = {"source": "monitoring", "symptoms": "disk 98% full", "impact": "medium",
          "urgency": "high"}

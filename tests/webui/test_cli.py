@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import DATA
-from webui.cli import main
+from webui.cli.base import main
 
 
 @pytest.fixture

@@ -9,12 +9,16 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from engine import clock, db, definitions, services, users
+from engine import db
+from engine.cases import services
+from engine.people import users
+from engine.processes import definitions
+from engine.timing import clock
 from models import AuditEvent
 from tests.conftest import DATA
 from webui import create_app
-from webui.cli import main
-from webui.cli_worker import start_background_worker
+from webui.cli.base import main
+from webui.cli.worker import start_background_worker
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
 

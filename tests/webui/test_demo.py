@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import audit, db, services
+from engine import db
+from engine.cases import services
+from engine.records import audit
 from models import Case
-from webui.cli_demo import seed_demo
+from webui.cli.demo import seed_demo
 
 
 def test_demo_seeds_cases_in_several_states(tmp_path, capsys, monkeypatch):

@@ -5,11 +5,11 @@ import json
 
 from openpyxl import load_workbook
 
-from engine.annual import assess_year
-from engine.evaluation import Report
-from engine.evaluation_config import load_config
-from engine.scoring import Measurement, score_month
-from webui.evaluation_export import render
+from engine.evaluation.annual import assess_year
+from engine.evaluation.config import load_config
+from engine.evaluation.scorecards import Report
+from engine.evaluation.scoring import Measurement, score_month
+from webui.exports import render
 
 
 def month_report():

@@ -8,9 +8,13 @@ import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
 
-from engine import clock, db, definitions, evaluation, users
+from engine import db
+from engine.evaluation import scorecards
+from engine.people import users
+from engine.processes import definitions
+from engine.timing import clock
 from webui import create_app
-from webui.cli import main
+from webui.cli.base import main
 
 BAD_MONTH = {"planned_person_days": 20, "actual_person_days": 10, "qualified_staff_ratio": 0.5,
              "satisfaction": 60}
@@ -37,7 +41,7 @@ def site(tmp_path_factory):
         users.add_provider(session, "Bolt", ["mail"], actor=None)
         with clock.frozen(dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc)):
             for month in ("2026-01", "2026-02", "2026-03"):
-                evaluation.record_inputs(session, "Acme", month, BAD_MONTH, actor=supervisor)
+                scorecards.record_inputs(session, "Acme", month, BAD_MONTH, actor=supervisor)
         for name in ("suzy", "eddie", "lin"):
             tokens[name] = users.create_token(session, name, actor=None)
         session.commit()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from click.testing import CliRunner
 from flask import Flask
 
-from webui import cli_serve
-from webui import serve as serving
-from webui.cli import main
+from webui.cli import serve as cli_serve
+from webui.cli import serving
+from webui.cli.base import main
 
 
 def test_serve_hands_the_app_to_waitress(tmp_path, monkeypatch):

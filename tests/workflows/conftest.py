@@ -1,4 +1,4 @@
-"""Drive the shipped process pack through engine.services as users of the right groups."""
+"""Drive the shipped process pack through engine.cases.services as users of the right groups."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from engine import definitions, services
+from engine.cases import services
+from engine.processes import definitions
 from models import AuditEvent, HumanTask
 from tests.conftest import rolled_back_session
 

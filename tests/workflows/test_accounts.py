@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
-from engine import clock, services
+from engine.cases import services
 from engine.errors import NotAllowed
+from engine.timing import clock
 
 APPROVE = {"decision": "approve", "comment": ""}
 REJECT = {"decision": "reject", "comment": "Not in this unit"}

@@ -2,7 +2,8 @@
 
 import pytest
 
-from engine import definitions, users
+from engine.people import users
+from engine.processes import definitions
 from tests.webui.conftest import app, token_client  # noqa: F401 - the app fixture, bound to this session
 from tests.workflows.conftest import STAFF, WORKFLOWS
 from tests.workflows.test_change_request import APPROVE, PASSED, request

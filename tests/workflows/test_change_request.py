@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine import services
+from engine.cases import services
 from engine.errors import InvalidData, NotAllowed
 from tests.workflows.conftest import after
 

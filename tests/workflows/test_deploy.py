@@ -1,11 +1,11 @@
-"""The pack deploys through engine.definitions and `opsgate init`, with the manifest the engine needs."""
+"""The pack deploys through engine.processes.definitions and `opsgate init`, with the manifest the engine needs."""
 
 import pytest
 from click.testing import CliRunner
 
-from engine import definitions
+from engine.processes import definitions
 from tests.workflows.conftest import WORKFLOWS
-from webui.cli import main
+from webui.cli.base import main
 
 PREFIXES = {
     "incident": "INC",

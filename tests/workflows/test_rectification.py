@@ -5,9 +5,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine import clock, evaluation, services, users
-from engine.definitions import workflows_dir
+from engine.cases import services
 from engine.errors import NotAllowed
+from engine.evaluation import scorecards
+from engine.people import users
+from engine.processes.definitions import workflows_dir
+from engine.timing import clock
 from models import AuditEvent, EvaluationScorecard
 
 BAD_MONTH = {"planned_person_days": 20, "actual_person_days": 10, "qualified_staff_ratio": 0.5}
@@ -21,8 +24,8 @@ def setup(session, deploy, make_user):
     supervisor = make_user("supervisor", name="suzy")
     engineer = make_user("engineer", name="eddie")
     with clock.frozen(dt.datetime(2026, 4, 2, 9, tzinfo=dt.timezone.utc)):
-        evaluation.record_inputs(session, "Acme", "2026-03", BAD_MONTH, actor=supervisor)
-        evaluation.record_inputs(session, "Bolt", "2026-03", {"planned_person_days": 20,
+        scorecards.record_inputs(session, "Acme", "2026-03", BAD_MONTH, actor=supervisor)
+        scorecards.record_inputs(session, "Bolt", "2026-03", {"planned_person_days": 20,
                                                               "actual_person_days": 20},
                                  actor=supervisor)
     return supervisor, engineer
@@ -34,7 +37,7 @@ def ready(session, case):
 
 def test_publishing_opens_one_rectification_case_per_provider_below_a_pass_mark(session, setup):
     supervisor, engineer = setup
-    published = evaluation.publish_month(session, "2026-03", actor=supervisor)
+    published = scorecards.publish_month(session, "2026-03", actor=supervisor)
     by_provider = {row.provider.name: (row, case) for row, case in published}
     acme_row, acme_case = by_provider["Acme"]
     assert by_provider["Bolt"][1] is None  # Bolt met every pass mark that had data
@@ -47,7 +50,7 @@ def test_publishing_opens_one_rectification_case_per_provider_below_a_pass_mark(
     assert acme_row.rectification_case_id == acme_case.id
     assert set(ready(session, acme_case)) == {"submit_plan"}
 
-    again = evaluation.publish_month(session, "2026-03", actor=supervisor)
+    again = scorecards.publish_month(session, "2026-03", actor=supervisor)
     assert all(case is None for _, case in again)
     rows = session.scalars(select(EvaluationScorecard).where(
         EvaluationScorecard.period == "2026-03")).all()
@@ -60,7 +63,7 @@ def test_publishing_opens_one_rectification_case_per_provider_below_a_pass_mark(
 
 def test_rectification_runs_plan_rework_report_verify(session, setup):
     supervisor, engineer = setup
-    (_, case), = [(r, c) for r, c in evaluation.publish_month(session, "2026-03", actor=supervisor)
+    (_, case), = [(r, c) for r, c in scorecards.publish_month(session, "2026-03", actor=supervisor)
                   if c is not None]
     plan = {"rectification_plan": "Two more engineers on site", "due_date": "2026-04-30"}
     services.complete_task(session, ready(session, case)["submit_plan"].id, plan, actor=engineer)
@@ -89,14 +92,14 @@ def test_rectification_runs_plan_rework_report_verify(session, setup):
 def test_only_a_supervisor_user_publishes(session, setup):
     _, engineer = setup
     with pytest.raises(NotAllowed, match="supervisor"):
-        evaluation.publish_month(session, "2026-03", actor=engineer)
+        scorecards.publish_month(session, "2026-03", actor=engineer)
     with pytest.raises(NotAllowed, match="supervisor"):
-        evaluation.publish_month(session, "2026-03", actor="cli")
+        scorecards.publish_month(session, "2026-03", actor="cli")
 
 
 def test_a_rectification_that_fails_verification_closes_as_not_rectified(session, setup):
     supervisor, engineer = setup
-    case = next(c for _, c in evaluation.publish_month(session, "2026-03", actor=supervisor) if c)
+    case = next(c for _, c in scorecards.publish_month(session, "2026-03", actor=supervisor) if c)
     services.complete_task(session, ready(session, case)["submit_plan"].id,
                            {"rectification_plan": "More staff", "due_date": "2026-04-30"},
                            actor=engineer)

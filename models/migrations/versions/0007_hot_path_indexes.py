@@ -7,7 +7,7 @@
 * audit_event loses its case_id index: a case's events are looked up by their chain (the
   case key), which the (chain, seq) unique index serves in order.
 * human_task gets `announced_at`: the worker, not the action, tells a ready task's people
-  (engine.notify.announce_ready_tasks). It finds them in the (state, due_at) index, which
+  (engine.notifications.outbox.announce_ready_tasks). It finds them in the (state, due_at) index, which
   gains the column; tasks that exist already count as announced.
 * On SQLite, human_task_group is a WITHOUT ROWID table: its primary key is the table, so a
   ready task's group rows cost one b-tree, not two. (PostgreSQL has no such thing; the

@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from engine import db, services
+from engine import db
+from engine.cases import services
 from models import Case, User
 from webui import create_app
 

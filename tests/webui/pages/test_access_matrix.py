@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine import services, users
+from engine.cases import services
+from engine.people import users
 
 ROLES = ["requester", "engineer", "cab", "auditor", "process_owner", "supervisor", "admin"]
 EVERYONE = frozenset(ROLES)
@@ -13,7 +14,7 @@ AUDIT = frozenset({"auditor", "admin"})
 ADMIN = frozenset({"admin"})
 
 # (method, path, roles that may use it). The case is the requester's; its open task is the
-# engineer's. A plain requester reads only their own cases; staff read every case (engine.access).
+# engineer's. A plain requester reads only their own cases; staff read every case (engine.cases.access).
 PAGES: list[tuple[str, str, frozenset[str]]] = [
     ("GET", "/", EVERYONE),
     ("GET", "/tasks", EVERYONE),

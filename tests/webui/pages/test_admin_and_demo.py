@@ -4,7 +4,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from engine import db, users
+from engine import db
+from engine.people import users
 from models import ApiToken
 
 
@@ -36,7 +37,7 @@ def test_admin_creates_a_user_edits_groups_and_revokes_a_token(login, people, se
 def test_demo_seeds_cases_in_every_state(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
     monkeypatch.setenv("OPSGATE_DEMO_PASSWORD", "demo-password-1")
-    from webui.cli import main
+    from webui.cli.base import main
 
     result = CliRunner().invoke(main, ["--database-url", url, "demo", "--no-serve"])
     assert result.exit_code == 0, result.output

@@ -8,7 +8,9 @@ import zipfile
 
 from sqlalchemy import select
 
-from engine import audit, services, users
+from engine.cases import services
+from engine.people import users
+from engine.records import audit
 from models import Attachment, AuditEvent
 
 
@@ -166,7 +168,7 @@ from tests.conftest import DATA as DATA_DIR  # noqa: E402
 def test_case_list_marks_escalated_cases(login, people, purchase, session):
     import datetime as dt
 
-    from engine import clock
+    from engine.timing import clock
 
     fired = services.fire_due_timers(session, now=clock.now() + dt.timedelta(days=1))
     session.commit()
@@ -194,7 +196,7 @@ def test_upload_deploys_and_refusals_name_file_element_and_line(login, people, s
 def test_home_warns_about_sla_clocks_running_out(login, people, purchase, session):
     import datetime as dt
 
-    from engine import clock
+    from engine.timing import clock
 
     with clock.frozen(clock.now() + dt.timedelta(hours=7)):
         page = login(people["engineer"]).get("/").get_data(as_text=True)
@@ -202,12 +204,12 @@ def test_home_warns_about_sla_clocks_running_out(login, people, purchase, sessio
 
 
 def test_notices_page_counts_opens_and_clears(login, people, purchase, session):
-    from engine import notify
+    from engine.notifications import outbox
 
     engineer = login(people["engineer"])
     page = engineer.get("/notices").get_data(as_text=True)
     assert "No notices." in page and 'class="count"' not in page
-    notify.announce_ready_tasks(session)  # the worker's pass
+    outbox.announce_ready_tasks(session)  # the worker's pass
     session.commit()
     page = engineer.get("/notices").get_data(as_text=True)
     assert f"{purchase.key}: Review request" in page and "New laptop" in page
@@ -223,6 +225,7 @@ def test_notices_page_counts_opens_and_clears(login, people, purchase, session):
 
 def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy, session, ui_engine):
     import pytest
+
     from tests.conftest import DATA
     from tests.webui.pages.conftest import build_app
 

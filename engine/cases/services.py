@@ -1,0 +1,395 @@
+"""The use cases: open a case, claim, release and complete tasks, fire due timers, and read them.
+
+Each function works inside the caller's transaction and never commits. A case row carries an
+optimistic version: two actions on one case at once leave exactly one winner, and the other
+gets Conflict with nothing written.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, inspect, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
+
+from engine import prepared
+from engine.cases import access, runtime
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.notifications import outbox
+from engine.people import users
+from engine.processes import definitions, scripting
+from engine.processes.forms import Form, validate_form
+from engine.records import audit
+from engine.timing import clock
+from engine.timing import timers as timer_events
+from models import Case, CaseCounter, HumanTask, HumanTaskGroup, User
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+PAGE_SIZE = 50
+# Case data keys the engine sets itself; a form may not overwrite them.
+RESERVED = {"case_key", "requester", "opened_by"}
+# A start-form field the engine understands: the user the case is for, when staff log it for them.
+REQUESTED_FOR = "requested_for"
+
+
+def flush(session: Session) -> None:
+    """Flush, turning a lost race on a case into Conflict (the caller rolls back)."""
+    with _races():
+        session.flush()
+
+
+@contextlib.contextmanager
+def _races() -> Iterator[None]:
+    try:
+        yield
+    except (StaleDataError, IntegrityError) as err:
+        log.info("concurrent change refused: %s", err.__class__.__name__)
+        raise Conflict("the case was changed by someone else at the same time; reload it and try again") from None
+
+
+def _race_safe(fn: Callable[P, R]) -> Callable[P, R]:
+    """A lost race may surface in any autoflush inside a use case: report it as Conflict."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = args[0]
+        with _races(), session.no_autoflush:  # type: ignore[attr-defined]
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _next_key(session: Session, prefix: str) -> str:
+    """Hand out the next case number for a prefix, atomically on SQLite and PostgreSQL."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CaseCounter).values(prefix=prefix, last=1)
+    stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.prefix],
+                                      set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
+    number = session.execute(stmt).scalar_one()
+    return f"{prefix}-{number:06d}"
+
+
+@_race_safe
+def start_case(session: Session, process_key: str, data: Any, *, actor: User | None,
+               title: str | None = None, started_by: str | None = None) -> Case:
+    """Open a case of the latest version of a process, its data checked against the start form.
+
+    `actor` None is the system; `started_by` names the timer start event that fired (a
+    scheduled start), which then counts as the event the case started from.
+    """
+    if actor is not None:
+        access.check_may_start(actor)
+    definition = definitions.get_definition(session, process_key)
+    loaded = definitions.load(session, definition)
+    cleaned = validate_form(Form.from_list(loaded.manifest.get("start_form")), data)
+    clash = RESERVED & set(cleaned)
+    if clash:
+        raise InvalidData("reserved field names", {k: ["is set by the engine"] for k in clash})
+    requester = _requested_for(session, cleaned.get(REQUESTED_FOR), actor)
+    title = (title or cleaned.get("title") or "").strip()
+    if len(title) > 300:
+        raise InvalidData("title is too long", {"title": ["must be at most 300 characters"]})
+    now = clock.now()
+    key = _next_key(session, loaded.manifest["process"]["case_prefix"])
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
+    workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(requester),
+                                   opened_by=audit.actor_name(actor))
+    if started_by:
+        timer_events.fire_start_event(workflow, started_by)
+    case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
+                requester_id=requester.id if requester else None, status="open", data={}, actors={}, state="",
+                serializer_version="",
+                created_at=now, updated_at=now, audit_seq=0, audit_head="")
+    case.provider = cleaned.get("provider") or users.provider_for_system(session, cleaned.get("system"))
+    session.add(case)
+    flush(session)
+    audit.append(session, case, actor=actor, type="case_started",
+                 data={"process": definition.key, "version": definition.version, "title": case.title,
+                       "requester": audit.actor_name(requester), "data": cleaned})
+    instance = runtime.Instance(case, workflow, loaded)
+    runtime.step(instance)
+    runtime.save(session, instance, actor=actor)
+    flush(session)
+    log.info("%s started %s (%s v%s)", audit.actor_name(actor), key, definition.key, definition.version)
+    return case
+
+
+def _requested_for(session: Session, name: Any, actor: User | None) -> User | None:
+    """Return who a new case is for: the actor, or the user staff (or the system) named in
+    `requested_for`."""
+    if name in (None, "") or (actor is not None and name == actor.name):
+        return actor
+    if actor is not None and not access.staff_groups(actor):
+        raise NotAllowed("role: only staff open cases for someone else")
+    user = users.find_user(session, str(name).strip())
+    if user is None or not user.active:
+        raise InvalidData(f"no active user named {name!r}", {REQUESTED_FOR: [f"no active user named {name!r}"]})
+    return user
+
+
+def get_case(session: Session, ref: str | int, *, actor: User | None = None) -> Case:
+    """Return a case by id or key (e.g. INC-000001), checking the actor may read it."""
+    text = str(ref).strip()
+    if text.isdigit():
+        case = session.get(Case, int(text))
+    else:
+        case = session.scalars(select(Case).where(Case.key == text.upper())).first()
+    if case is None:
+        raise NotFound(f"no case {ref}")
+    if actor is not None and not access.may_read_case(actor, case):
+        raise NotAllowed(f"role: {actor.name} may read only their own cases")
+    return case
+
+
+def list_cases(session: Session, *, actor: User, process: str | None = None, status: str | None = None,
+               page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[Case], int | None]:
+    """Return one page of the cases the actor may read, newest first, and the next page number."""
+    query = select(Case)
+    if not access.staff_groups(actor):
+        query = query.where(Case.requester_id == actor.id)
+    if process:
+        query = query.where(Case.process_key == process)
+    if status:
+        if status not in ("open", "closed", "cancelled"):
+            raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
+        query = query.where(Case.status == status)
+    page = max(1, int(page))
+    rows = list(session.scalars(query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    return rows[:per_page], (page + 1 if len(rows) > per_page else None)
+
+
+def get_task(session: Session, task_id: str, *, actor: User | None = None) -> HumanTask:
+    """Return a task (ready or ended) by id, checking the actor may read its case."""
+    task = session.get(HumanTask, str(task_id))
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if actor is not None and not access.may_read_case(actor, task.case) \
+            and not actor.group_names & set(task.candidate_groups or ()):
+        raise NotAllowed(f"role: {actor.name} may not see this task")
+    return task
+
+
+def task_form(session: Session, task: HumanTask) -> Form:
+    """Return the form of a task."""
+    loaded = definitions.load_by_id(session, task.case.definition_id)
+    return Form.from_list(loaded.manifest["tasks"].get(task.element_id, {}).get("form"))
+
+
+def start_form(session: Session, process_key: str, version: int | None = None) -> Form:
+    """Return the start form of a process version (the latest by default)."""
+    definition = definitions.get_definition(session, process_key, version)
+    return Form.from_list((definition.manifest or {}).get("start_form"))
+
+
+def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
+    """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
+    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
+    staff = sorted(access.staff_groups(actor))
+    in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
+    my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
+                   .join(Case, Case.id == HumanTask.case_id)
+                   .where(HumanTaskGroup.group == access.REQUESTER, Case.requester_id == actor.id))
+    query = select(HumanTask).where(HumanTask.state == "ready",
+                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)))
+    if scope == "mine":
+        query = query.where(HumanTask.assignee_id == actor.id)
+    elif scope == "group":
+        query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
+    else:
+        raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
+    return list(session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+                                .limit(limit)))
+
+
+def _columns(cls: type) -> list[tuple[str, Any]]:
+    mapper = inspect(cls)
+    return [(mapper.get_property_by_column(column).key, column) for column in mapper.local_table.columns]
+
+
+_TASK_COLUMNS, _CASE_COLUMNS = _columns(HumanTask), _columns(Case)
+# Every action on a task starts here: one prepared statement reads the task with its case.
+_TASK_WITH_CASE = prepared.Prepared(
+    select(*(c for _k, c in _TASK_COLUMNS), *(c for _k, c in _CASE_COLUMNS))
+    .join_from(HumanTask.__table__, Case.__table__, Case.__table__.c.id == HumanTask.__table__.c.case_id)
+    .where(HumanTask.__table__.c.id == bindparam("tid")))
+
+
+def _ready_task(session: Session, task_id: str, *, light: bool = False) -> tuple[Any, Case]:
+    """Return a ready task and its case (or raise NotFound / Conflict).
+
+    The task is the session's HumanTask, or, with `light` and when the session has not
+    loaded it, a plain `runtime.TaskRow`: completing a task only reads it and ends it with one
+    UPDATE, so it need not pay for an ORM object."""
+    row = _TASK_WITH_CASE.first(session, {"tid": str(task_id)})
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    split = len(_TASK_COLUMNS)
+    values = {k: v for (k, _c), v in zip(_TASK_COLUMNS, row[:split], strict=True)}
+    case = prepared.persistent(session, Case, {k: v for (k, _c), v in zip(_CASE_COLUMNS, row[split:], strict=True)})
+    if light and session.identity_map.get(identity_key(HumanTask, values["id"])) is None:
+        task: Any = runtime.TaskRow(**values)
+    else:
+        task = prepared.persistent(session, HumanTask, values)
+        set_committed_value(task, "case", case)
+    if task.state != "ready":
+        who = f" by {_user_name(session, task.completed_by_id)}" if task.completed_by_id is not None else ""
+        raise Conflict(f"{task.name} is already {task.state}{who}")
+    return task, case
+
+
+def _user_name(session: Session, user_id: int | None) -> str:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.name if user is not None else "someone"
+
+
+def _check_actor(task: Any, case: Case, actor: User, rules: dict[str, Any]) -> None:
+    access.check_may_act(actor, case, task, rules, {k: set(v) for k, v in (case.actors or {}).items()})
+
+
+@_race_safe
+def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
+    """Take a ready task so that others in the group see it as taken."""
+    access.check_may_write(actor)
+    task, case = _ready_task(session, task_id)
+    if task.assignee_id == actor.id:
+        return task
+    if task.assignee_id is not None:
+        raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
+    rules = definitions.load_by_id(session, case.definition_id).manifest["tasks"].get(task.element_id, {})
+    _check_actor(task, case, actor, rules)
+    task.assignee_id, task.claimed_at = actor.id, clock.now()
+    audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
+    case.updated_at = clock.now()
+    flush(session)
+    return task
+
+
+@_race_safe
+def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
+    """Give a claimed task back to its group (its holder, or an admin)."""
+    access.check_may_write(actor)
+    task, case = _ready_task(session, task_id)
+    if task.assignee_id is None:
+        return task
+    if task.assignee_id != actor.id and "admin" not in actor.group_names:
+        raise NotAllowed(f"role: {task.name} is claimed by {_user_name(session, task.assignee_id)}; "
+                         "only they or an admin may release it")
+    task.assignee_id, task.claimed_at = None, None
+    audit.append(session, case, actor=actor, type="task_released", task=task.element_id,
+                 data={"task_id": task.id})
+    case.updated_at = clock.now()
+    flush(session)
+    return task
+
+
+@_race_safe
+def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
+    """Complete a ready task for the actor with the submitted form data, and move the case on."""
+    access.check_may_write(actor)
+    task, case = _ready_task(session, task_id, light=True)
+    if task.assignee_id is not None and task.assignee_id != actor.id:
+        raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
+    instance = runtime.open_instance(session, case)
+    rules = instance.task_rules(task.element_id)
+    _check_actor(task, case, actor, rules)
+    form = Form.from_list(rules.get("form"))
+    cleaned = validate_form(form, data)
+    spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise Conflict(f"{task.name} is no longer ready")
+    values = dict(cleaned)
+    if form.is_gate:
+        values[f"{task.element_id}_decision"] = cleaned["decision"]
+        values[f"{task.element_id}_by"] = actor.name
+    spiff_task.data.update(values)
+    spiff_task.run()
+    runtime.step(instance)
+    now = clock.now()
+    runtime.end_task(session, task, state="completed", ended_at=now, completed_by_id=actor.id)
+    instance.ready_before -= {task.id}  # its row is no longer ready: saving need not look at it
+    actors = dict(case.actors or {})
+    actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
+    case.actors = actors
+    kind = "task_completed"
+    if form.is_gate:
+        kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
+    audit.append(session, case, actor=actor, type=kind, task=task.element_id,
+                 data={"task_id": task.id, "name": task.name, "data": cleaned})
+    runtime.save(session, instance, actor=actor)
+    flush(session)
+    return case
+
+
+@_race_safe
+def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
+    """Fire what is due in one case as of `now`; audit each firing (a late cycle once per period)."""
+    with clock.frozen(now):
+        instance = runtime.open_instance(session, case)
+        before = [t for t in timer_events.waiting_timers(instance.workflow, runtime.sla_elements(instance))
+                  if t.kind != "sla_warning" and t.due_at < now]
+        if not before:
+            return 0
+        runtime.refresh_timers(instance)
+        fired = timer_events.fired_timers(before, instance.workflow, now)
+        manifest_timers = instance.loaded.manifest.get("timers", {})
+        for timer, due in fired:
+            element = timer.element_id
+            info = manifest_timers.get(element, {})
+            name = info.get("name", element)
+            audit.append(session, case, actor=None, type="timer_fired", task=element,
+                         data={"task_id": timer.task_id, "name": name, "due_at": due.isoformat()})
+            if info.get("escalation"):
+                audit.append(session, case, actor=None, type="case_escalated", task=element,
+                             data={"timer": element, "name": name})
+                outbox.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",
+                                   body=f"{name} ran out at {due:%Y-%m-%d %H:%M} UTC; the case is escalated.")
+        runtime.save(session, instance, actor=None)
+        flush(session)
+        return len(fired)
+
+
+def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Fire every timer due at `now` in the caller's transaction; return how many timer events fired.
+
+    SLA warnings are sent too but not counted; `opsgate worker` does the same one timer per
+    transaction (engine.jobs.worker).
+    """
+    from engine.jobs.firing import (  # late: firing builds on this module
+        DueTimers,
+        fire_timer,
+    )
+
+    now = now or clock.now()
+    count = 0
+    due = DueTimers()
+    handled = 0
+    while handled < limit:
+        batch = due.claim(session, now, size=min(50, limit - handled))
+        if not batch:
+            break
+        for timer in batch:
+            count += fire_timer(session, timer, now)
+        handled += len(batch)
+    return count
+
+
+def open_tasks(session: Session, case: Case) -> list[HumanTask]:
+    """Return a case's ready tasks."""
+    return list(session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
+                                .order_by(HumanTask.created_at)))

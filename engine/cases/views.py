@@ -1,0 +1,320 @@
+"""Read models for the web pages: the home summary, case lists with their open steps, a case's
+page (timeline, path taken, SLA clocks), inboxes, process versions and audit search.
+
+Read-only: nothing here writes, except verify_chain, which records nothing either (an
+audit check changes no data). Who may read what is engine.cases.access's rule, applied through
+engine.cases.services' readers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.cases import access, attachments, runtime, services
+from engine.errors import InvalidData, NotAllowed
+from engine.processes import definitions
+from engine.processes.forms import Field, Form
+from engine.records import audit
+from engine.timing import clock
+from models import AuditEvent, Case, HumanTask, ProcessDefinition, Timer, User
+
+SOON = dt.timedelta(hours=4)
+READ_ALL = frozenset({"auditor", "admin"})
+
+
+@dataclass(frozen=True)
+class Warning:
+    """An SLA clock that ran out or soon will."""
+
+    due_at: dt.datetime
+    case_key: str
+    what: str
+    task_id: str | None = None
+
+
+@dataclass
+class HomeSummary:
+    tasks: list[HumanTask]
+    cases: list[Case]
+    steps: dict[int, list[str]]
+    warnings: list[Warning]
+
+
+@dataclass
+class CaseListing:
+    items: list[Case]
+    next_page: int | None
+    steps: dict[int, list[str]]
+    due: dict[int, dt.datetime]
+    processes: list[ProcessDefinition]
+    all_cases: bool
+    escalated: set[int] = field(default_factory=set)
+
+
+@dataclass
+class CasePage:
+    case: Case
+    tasks: list[HumanTask]
+    timers: list[Timer]
+    timeline: list[AuditEvent]
+    marks: dict[str, list[str]]
+    names: dict[str, str]
+    attachments: list[Any]
+    can_attach: bool
+    can_audit: bool
+
+
+@dataclass
+class TaskPage:
+    task: HumanTask
+    fields: list[Field]
+    gate: bool
+    essentials: list[tuple[str, Any]]
+    refusal: str | None
+
+
+@dataclass
+class VersionHistory:
+    versions: list[ProcessDefinition]
+    open_counts: dict[int, int]
+
+
+@dataclass
+class AuditPage:
+    items: list[AuditEvent]
+    next_page: int | None
+
+
+@dataclass
+class AuditChoices:
+    types: list[str]
+    processes: list[str]
+
+
+@dataclass
+class Deployed:
+    key: str
+    version: int
+    unchanged: bool
+
+
+@dataclass
+class ChainCheck:
+    ok: bool
+    checked: int
+    first_bad: str | None
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def open_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
+    """Name the ready tasks of each case."""
+    steps: dict[int, list[str]] = {i: [] for i in case_ids}
+    if case_ids:
+        rows = session.execute(select(HumanTask.case_id, HumanTask.name).where(
+            HumanTask.case_id.in_(case_ids), HumanTask.state == "ready").order_by(HumanTask.created_at))
+        for case_id, name in rows:
+            steps[case_id].append(name)
+    return steps
+
+
+def next_due(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
+    """Return each case's soonest running SLA clock."""
+    due: dict[int, dt.datetime] = {}
+    if case_ids:
+        for timer in session.scalars(select(Timer).where(Timer.case_id.in_(case_ids))):
+            if timer.case_id not in due or timer.due_at < due[timer.case_id]:
+                due[timer.case_id] = timer.due_at
+    return due
+
+
+def home_summary(session: Session, *, actor: User) -> HomeSummary:
+    """Collect the home page: my tasks, my open cases, SLA warnings on both."""
+    tasks = services.list_tasks(session, actor=actor, scope="group", limit=20)
+    cases = list(session.scalars(select(Case).where(Case.requester_id == actor.id, Case.status == "open")
+                                 .order_by(Case.updated_at.desc()).limit(20)))
+    horizon = clock.now() + SOON
+    warnings = [Warning(t.due_at, t.case.key, t.name, t.id) for t in tasks if t.due_at and t.due_at <= horizon]
+    mine = {c.id: c for c in cases}
+    if mine:
+        for timer in session.scalars(select(Timer).where(Timer.case_id.in_(mine), Timer.due_at <= horizon)):
+            if not any(w.case_key == mine[timer.case_id].key for w in warnings):
+                warnings.append(Warning(timer.due_at, mine[timer.case_id].key,
+                                        _timer_name(mine[timer.case_id], timer.element_id)))
+    warnings.sort(key=lambda w: w.due_at)
+    return HomeSummary(tasks, cases, open_steps(session, list(mine)), warnings)
+
+
+def _timer_name(case: Case, element_id: str) -> str:
+    timers = (case.definition.manifest or {}).get("timers", {})
+    return timers.get(element_id, {}).get("name", element_id)
+
+
+def case_listing(session: Session, *, actor: User, page: int = 1, process: str | None = None,
+                 status: str | None = None) -> CaseListing:
+    """List one page of the cases the actor may read, with their open steps and SLA."""
+    rows, next_page = services.list_cases(session, actor=actor, process=process or None, status=status or None,
+                                          page=page)
+    ids = [c.id for c in rows]
+    return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
+                       definitions.list_definitions(session), bool(access.staff_groups(actor)),
+                       escalated_cases(session, ids))
+
+
+def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
+    """Return which of the cases were escalated (an SLA ran out on them)."""
+    if not case_ids:
+        return set()
+    return set(session.scalars(select(AuditEvent.case_id).where(
+        AuditEvent.case_id.in_(case_ids), AuditEvent.type == "case_escalated").distinct()))
+
+
+def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
+    """Say which BPMN elements the case has passed (done) and which wait for people (current)."""
+    workflow = runtime.restore(case.state, definitions.load_by_id(session, case.definition_id))
+    done: set[str] = set()
+    current: set[str] = set()
+    for each in [workflow, *workflow.subprocesses.values()]:
+        for task in each.tasks.values():
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if not element:
+                continue
+            if task.state == TaskState.READY and getattr(task.task_spec, "manual", False):
+                current.add(element)
+            elif task.state in (TaskState.COMPLETED, TaskState.STARTED) or \
+                    (task.state == TaskState.READY and not getattr(task.task_spec, "manual", False)):
+                done.add(element)
+    return {"done": sorted(done - current), "current": sorted(current)}
+
+
+def element_names(definition: ProcessDefinition) -> dict[str, str]:
+    """Map the element ids of a version's tasks and timers to their names."""
+    manifest = definition.manifest or {}
+    names = {k: v.get("name", k) for k, v in manifest.get("timers", {}).items()}
+    names.update({k: v.get("name", k) for k, v in manifest.get("tasks", {}).items()})
+    return names
+
+
+def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
+    """Collect everything the case page shows."""
+    case = services.get_case(session, ref, actor=actor)
+    timers = list(session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
+    return CasePage(case=case, tasks=services.open_tasks(session, case), timers=timers,
+                    timeline=audit.history(session, case), marks=path_marks(session, case),
+                    names=element_names(case.definition),
+                    attachments=attachments.list_attachments(session, case),
+                    can_attach=case.status == "open" and attachments.may_attach(session, case, actor),
+                    can_audit=bool(actor.group_names & READ_ALL))
+
+
+def inbox(session: Session, *, actor: User, scope: str) -> list[HumanTask]:
+    """Return the actor's inbox, soonest due first (no due time last)."""
+    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+    tasks = services.list_tasks(session, actor=actor, scope=scope)
+    return sorted(tasks, key=lambda t: (t.due_at or far, t.created_at))
+
+
+def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
+    """Say in words why the actor may not complete this task, or None if they may."""
+    if task.state != "ready":
+        who = f" by {task.completed_by.name}" if task.completed_by is not None else ""
+        return f"{task.name} is already {task.state}{who}."
+    if task.assignee_id is not None and task.assignee_id != actor.id:
+        return f"{task.name} is claimed by {task.assignee.name}."
+    rules = definitions.load_by_id(session, task.case.definition_id).manifest["tasks"].get(task.element_id, {})
+    try:
+        services._check_actor(task, task.case, actor, rules)
+    except NotAllowed as err:
+        return err.message
+    return None
+
+
+def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
+    """Collect the task page: the task, its form, the case's essentials, any refusal."""
+    task = services.get_task(session, task_id, actor=actor)
+    form = services.task_form(session, task)
+    start = Form.from_list((task.case.definition.manifest or {}).get("start_form"))
+    data = task.case.data or {}
+    essentials = [(f.label or f.name, data[f.name]) for f in start.fields if data.get(f.name) not in (None, "")]
+    return TaskPage(task, list(form.fields), form.is_gate, essentials, refusal_for(session, task, actor))
+
+
+def start_form(definition: ProcessDefinition) -> list[Field]:
+    """Return a version's start form fields."""
+    return list(Form.from_list((definition.manifest or {}).get("start_form")).fields)
+
+
+def process_versions(session: Session, key: str) -> VersionHistory:
+    """List a process's versions, newest first, with how many open cases run on each."""
+    versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                    .order_by(ProcessDefinition.version.desc())))
+    if not versions:
+        definitions.get_definition(session, key)  # raises NotFound naming the process
+    counts = dict(session.execute(select(Case.definition_id, func.count()).where(
+        Case.process_key == key, Case.status == "open").group_by(Case.definition_id)).all())
+    return VersionHistory(versions, {k: int(v) for k, v in counts.items()})
+
+
+def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | None = None) -> Deployed:
+    """Validate and deploy one BPMN document from the modeler (errors name `filename`)."""
+    if not xml.strip():
+        raise InvalidData("the diagram is empty", {"bpmn": ["no XML was sent"]})
+    name = attachments.clean_filename(filename or "") or "modeler.bpmn"
+    if not name.endswith(".bpmn"):
+        name += ".bpmn"
+    results = definitions.deploy(session, [(name, xml)], actor=actor)
+    result = results[0]
+    # Keep the file name the process had, so downloads and evidence packs read well.
+    if result.created:
+        result.definition.filename = f"{result.key}.bpmn"
+    return Deployed(result.key, result.version, not result.created)
+
+
+def audit_choices(session: Session) -> AuditChoices:
+    """List the event types and processes there are, for the search form."""
+    types = sorted(session.scalars(select(AuditEvent.type).distinct()))
+    processes = sorted(session.scalars(select(ProcessDefinition.key).distinct()))
+    return AuditChoices(types, processes)
+
+
+def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int = 100,
+                 date_from: dt.date | None = None, date_to: dt.date | None = None, actor_name: str | None = None,
+                 type: str | None = None, process: str | None = None, case: str | None = None) -> AuditPage:
+    """Search audit events by period, actor, type, process and case (auditors and admins)."""
+    if not actor.group_names & READ_ALL:
+        raise NotAllowed("role: searching the audit trail needs one of the groups auditor, admin")
+    query = select(AuditEvent)
+    if date_from:
+        query = query.where(AuditEvent.at >= dt.datetime.combine(date_from, dt.time(), dt.timezone.utc))
+    if date_to:
+        query = query.where(AuditEvent.at < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(),
+                                                                dt.timezone.utc))
+    if actor_name:
+        query = query.where(AuditEvent.actor == actor_name.strip())
+    if type:
+        query = query.where(AuditEvent.type == type)
+    if process:
+        query = query.where(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process)))
+    if case:
+        query = query.where(AuditEvent.chain == case.strip().upper())
+    page = max(1, page)
+    rows = list(session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page + 1)))
+    return AuditPage(rows[:per_page], page + 1 if len(rows) > per_page else None)
+
+
+def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainCheck:
+    """Recompute the audit chain of one case or of everything (auditors and admins)."""
+    if not actor.group_names & READ_ALL:
+        raise NotAllowed("role: verifying the audit chain needs one of the groups auditor, admin")
+    target = services.get_case(session, case, actor=actor) if case else None
+    result = audit.verify(session, target)
+    bad = None
+    if result.first_bad is not None:
+        bad = f"{result.first_bad.chain} #{result.first_bad.seq} ({result.first_bad.type})"
+    return ChainCheck(result.ok, result.checked, bad, result.reason)

@@ -1,0 +1,1 @@
+"""Provider evaluation: process metrics, measures, scoring, monthly scorecards, the annual assessment and its configuration."""

@@ -1,0 +1,1 @@
+"""What runs without a person: firing due timers, scheduled starts and the worker loop."""

@@ -1,0 +1,138 @@
+"""The worker: claim due timers in small batches, fire each in a savepoint, tell the people of
+newly ready tasks, send mail.
+
+Exactly once: a timer fires inside the transaction that claimed it, and the firing (the
+case's new state, its timer rows, its audit events `timer_fired` / `case_escalated`) commits
+or vanishes with that transaction. On PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP
+LOCKED`, so racing workers take different timers; a worker killed mid-fire loses its
+connection, PostgreSQL rolls its transaction back and unlocks the row, and the next worker
+fires the timer. Should two workers still reach one case (two timers of the same case, or
+SQLite, which has no row locks), the case's optimistic version check lets only one commit.
+
+A timer that fails to fire (a broken expression, a case that fails to load) is put aside for
+`RETRY_AFTER` with the error in `claimed_by`, and logged; it never blocks the others.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.errors import Conflict
+from engine.jobs.firing import DueTimers, fire_timer
+from engine.notifications import outbox
+from engine.timing import clock
+from models import Timer
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER = dt.timedelta(minutes=5)
+BATCH = 20
+
+
+@dataclass
+class PassResult:
+    """What one pass of the worker did."""
+
+    handled: int = 0
+    fired: int = 0
+    conflicts: int = 0
+    errors: int = 0
+    announced: int = 0
+    mail: outbox.Delivery = field(default_factory=outbox.Delivery)
+
+
+def _put_aside(session: Session, timer_id: int, now: dt.datetime, error: BaseException) -> None:
+    session.execute(
+        update(Timer).where(Timer.id == timer_id)
+        .values(claimed_by=f"error: {type(error).__name__}: {error}"[:120], claimed_until=now + RETRY_AFTER)
+    )
+
+
+Fire = Callable[[Session, Timer, dt.datetime], Any]
+
+
+def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, limit: int | None = None,
+             fire: Fire | None = None, deliver: bool = True, batch: int = BATCH) -> PassResult:
+    """Fire every timer due at `now` (default: the clock), tell the people of newly ready
+    tasks, then send due e-mail; return counts.
+
+    Timers are claimed `batch` at a time in one transaction, each fired in a savepoint of
+    its own: a commit per batch rather than per timer, and a timer that fails rolls back
+    alone. A worker that dies mid-batch loses the whole batch's work and locks, so the next
+    worker fires those timers, each once.
+    """
+    fire = fire or fire_timer
+    result = PassResult()
+    due = DueTimers()
+    while limit is None or result.handled < limit:
+        at = now or clock.now()
+        size = batch if limit is None else min(batch, limit - result.handled)
+        try:
+            with factory() as session, session.begin(), clock.frozen(at):
+                timers = due.claim(session, at, size)
+                if not timers:
+                    break
+                for timer in timers:
+                    _fire_one(session, timer, at, fire, result, due)
+        except (StaleDataError, OperationalError) as exc:
+            # SQLite refused the write lock, or the connection dropped: the next pass retries.
+            result.conflicts += 1
+            log.info("worker batch rolled back: %s; retried next pass", exc)
+    with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
+        result.announced = outbox.announce_ready_tasks(session)
+    if deliver:
+        with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
+            result.mail = outbox.deliver_pending(session)
+    return result
+
+
+def _fire_one(session: Session, timer: Timer, at: dt.datetime, fire: Fire, result: PassResult,
+              due: DueTimers) -> None:
+    timer_id = timer.id
+    try:
+        with session.begin_nested():
+            result.fired += fire(session, timer, at) or 0
+        result.handled += 1
+    except Conflict as exc:
+        # Someone changed the case meanwhile: the next pass fires what is still due.
+        result.conflicts += 1
+        due.skip.add(timer_id)
+        log.info("timer %s: %s; retried next pass", timer_id, exc)
+    except OperationalError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
+        result.errors += 1
+        log.exception("timer %s failed to fire", timer_id)
+        due.skip.add(timer_id)
+        _put_aside(session, timer_id, at, exc)
+
+
+def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interval: float = 5.0) -> None:
+    """Run passes until `stop` is set, sleeping `interval` seconds between idle passes."""
+    while not stop.is_set():
+        try:
+            result = run_once(factory)
+        except Exception:  # noqa: BLE001 - the loop survives a lost database connection
+            log.exception("worker pass failed")
+            result = PassResult()
+        if result.handled == 0:
+            stop.wait(interval)
+
+
+def start_background_worker(factory: sessionmaker[Session], *, interval: float = 5.0) -> threading.Event:
+    """Start one daemon worker thread (embedded SQLite setups); set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, args=(factory, stop), kwargs={"interval": interval},
+                              name="opsgate-worker", daemon=True)
+    thread.start()
+    return stop

@@ -1,0 +1,55 @@
+"""A user's in-app notices (the `app` rows of the notification table): list, count, mark read.
+
+The worker and the timer firing write them (engine.notifications.outbox); people read them on the notices
+page and through `/api/v1/notices`.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFound
+from engine.timing import clock
+from models import Case, Notification, User
+
+PAGE_SIZE = 100
+
+
+def _mine(actor: User) -> tuple[object, ...]:
+    return (Notification.user_id == actor.id, Notification.channel == "app")
+
+
+def list_notices(session: Session, *, actor: User, unread: bool = False,
+                 limit: int = PAGE_SIZE) -> list[Notification]:
+    """Return the actor's in-app notices, newest first."""
+    query = select(Notification).where(*_mine(actor))
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def case_keys(session: Session, notices: list[Notification]) -> dict[int, str]:
+    """Return the key of each case the notices are about, by case id."""
+    ids = {n.case_id for n in notices if n.case_id is not None}
+    if not ids:
+        return {}
+    return {case_id: key for case_id, key in session.execute(select(Case.id, Case.key).where(Case.id.in_(ids)))}
+
+
+def count_unread(session: Session, *, actor: User) -> int:
+    """Return how many of the actor's in-app notices are unread."""
+    return int(session.scalar(select(func.count()).select_from(Notification)
+                              .where(*_mine(actor), Notification.read_at.is_(None))) or 0)
+
+
+def mark_read(session: Session, notice_id: int | None = None, *, actor: User) -> int:
+    """Mark one of the actor's notices (or all of them) read; return how many changed."""
+    query = update(Notification).where(*_mine(actor), Notification.read_at.is_(None)).values(read_at=clock.now())
+    if notice_id is not None:
+        row = session.get(Notification, notice_id)
+        if row is None or row.user_id != actor.id or row.channel != "app":
+            raise NotFound(f"no notice {notice_id}")
+        query = query.where(Notification.id == notice_id)
+    changed = session.execute(query, execution_options={"synchronize_session": False}).rowcount
+    session.flush()
+    return int(changed or 0)

@@ -1,0 +1,333 @@
+"""Notifications: in-app notices and e-mail, through an outbox so mail never blocks case work.
+
+`notify()` writes rows in the caller's transaction: one in-app notice per recipient and,
+when SMTP is configured and the recipient has an address, one `pending` e-mail row. Nothing
+is sent there. After the transaction commits, the worker calls `deliver_pending()`, which
+sends each due e-mail and marks it `sent`, or records the error and retries with
+exponential backoff (1, 2, 4, ... minutes, at most an hour apart) until `MAX_ATTEMPTS`,
+then marks it `failed`. A dead mail server therefore costs the worker a timeout per row,
+never a rolled-back approval.
+
+SMTP settings come from the environment:
+
+=====================  ===================================================  ===============
+variable               meaning                                              default
+=====================  ===================================================  ===============
+OPSGATE_SMTP_HOST      mail server; unset means no e-mail is queued         (unset)
+OPSGATE_SMTP_PORT      port                                                 465 for ssl, 587 for starttls, else 25
+OPSGATE_SMTP_TLS       none, starttls or ssl                                starttls if a user is set, else none
+OPSGATE_SMTP_USER      login user (optional)
+OPSGATE_SMTP_PASSWORD  login password
+OPSGATE_SMTP_FROM      From address                                         opsgate@localhost
+OPSGATE_SMTP_TIMEOUT   seconds per connection                               10
+=====================  ===================================================  ===============
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import smtplib
+import ssl
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from engine import prepared
+from engine.errors import InvalidData
+from engine.timing import clock
+from models import (
+    Case,
+    Group,
+    HumanTask,
+    HumanTaskGroup,
+    Notification,
+    User,
+    user_group,
+)
+from models.base import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+_NOTICE_COLUMNS = ("channel", "kind", "user_id", "address", "case_id", "task_id", "subject", "body", "status",
+                   "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "read_at")
+_INSERT = prepared.insert(Notification.__table__, _NOTICE_COLUMNS)
+_TLS_MODES = ("none", "starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send e-mail."""
+
+    host: str
+    port: int = 25
+    tls: str = "none"
+    user: str | None = None
+    password: str | None = None
+    sender: str = "opsgate@localhost"
+    timeout: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
+        """Read OPSGATE_SMTP_*; None when no host is configured."""
+        env = os.environ if environ is None else environ
+        host = env.get("OPSGATE_SMTP_HOST", "").strip()
+        if not host:
+            return None
+        user = env.get("OPSGATE_SMTP_USER") or None
+        tls = (env.get("OPSGATE_SMTP_TLS") or ("starttls" if user else "none")).strip().lower()
+        if tls not in _TLS_MODES:
+            raise InvalidData("SMTP settings", details={"OPSGATE_SMTP_TLS": [f"must be one of {', '.join(_TLS_MODES)}"]})
+        default_port = {"ssl": 465, "starttls": 587}.get(tls, 25)
+        try:
+            port = int(env.get("OPSGATE_SMTP_PORT") or default_port)
+            timeout = float(env.get("OPSGATE_SMTP_TIMEOUT") or 10)
+        except ValueError as exc:
+            raise InvalidData("SMTP settings", details={"OPSGATE_SMTP_PORT": [str(exc)]}) from exc
+        return cls(host=host, port=port, tls=tls, user=user, password=env.get("OPSGATE_SMTP_PASSWORD"),
+                   sender=env.get("OPSGATE_SMTP_FROM") or "opsgate@localhost", timeout=timeout)
+
+
+def send_mail(settings: SmtpSettings, to: str, subject: str, body: str) -> None:
+    """Send one plain-text e-mail now; raise OSError or smtplib.SMTPException on failure."""
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    if settings.tls == "ssl":
+        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                                context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    with client:
+        if settings.tls == "starttls":
+            client.starttls(context=ssl.create_default_context())
+        if settings.user:
+            client.login(settings.user, settings.password or "")
+        client.send_message(message)
+
+
+def _mail_wanted() -> bool:
+    # Only whether mail is wanted: a bad setting shows at delivery, never in the case's transaction.
+    return bool(os.environ.get("OPSGATE_SMTP_HOST", "").strip())
+
+
+def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: str, body: str = "",
+           case_id: int | None = None, task_id: str | None = None) -> int:
+    """Queue an in-app notice, and an e-mail where possible, for each recipient; return the rows written."""
+    now = clock.now()
+    mail = _mail_wanted()
+    rows: list[dict[str, object]] = []
+    seen: set[int] = set()
+    for user in recipients:
+        if user.id in seen or not user.active:
+            continue
+        seen.add(user.id)
+        common = dict(kind=kind, user_id=user.id, case_id=case_id, task_id=task_id, subject=subject[:300],
+                      body=body, created_at=now, attempts=0, last_error=None, read_at=None)
+        rows.append({**common, "channel": "app", "status": "sent", "sent_at": now, "address": None,
+                     "next_attempt_at": None})
+        if mail and user.email:
+            rows.append({**common, "channel": "email", "status": "pending", "sent_at": None,
+                         "address": user.email, "next_attempt_at": now})
+    if rows:
+        _INSERT.run(session, rows)
+    return len(rows)
+
+
+# Only what a notice needs (id, e-mail, active), in one statement: SLA warnings and
+# escalations tell everyone on a case, which must not load whole users with their groups.
+_MEMBERS = (select(User.id, User.email, User.active).distinct()
+            .join(user_group, user_group.c.user_id == User.id).join(Group, Group.id == user_group.c.group_id)
+            .where(Group.name.in_(bindparam("groups", expanding=True)), User.active).order_by(User.id))
+_ONE = select(User.id, User.email, User.active).where(User.id == bindparam("uid"))
+
+
+def _members(session: Session, groups: Iterable[str]) -> list[Any]:
+    names = sorted(set(groups))
+    if not names:
+        return []
+    return list(session.execute(_MEMBERS, {"groups": names}))
+
+
+def _people(session: Session, case: Case, assignee: User | None, candidate_groups: Iterable[str]) -> list[Any]:
+    if assignee is not None:
+        return [assignee]
+    groups = set(candidate_groups or ())
+    people = list(session.execute(_ONE, {"uid": case.requester_id})) \
+        if "requester" in groups and case.requester_id is not None else []
+    return people + _members(session, groups - {"requester"})
+
+
+def task_people(session: Session, case: Case, task: HumanTask) -> list[User]:
+    """Who a ready task concerns: its assignee, else its candidate groups (the requester for theirs)."""
+    return _people(session, case, task.assignee, task.candidate_groups or ())
+
+
+def _link(case: Case) -> str:
+    base = os.environ.get("OPSGATE_BASE_URL", "").rstrip("/")
+    return f"\n\n{base}/cases/{case.key}" if base else ""
+
+
+# A newly ready task's notices in one INSERT ... SELECT per channel: the recipients (active
+# members of the task's candidate groups as human_task_group lists them, plus the case's
+# requester for a `requester` task) are chosen by the database, so readying a task costs one
+# prepared statement, not a read and a write.
+_task_group = HumanTaskGroup.__table__.c
+_RECIPIENTS = and_(User.active, or_(
+    User.id.in_(select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
+                .join(HumanTaskGroup, _task_group.group == Group.name)
+                .where(_task_group.task_id == bindparam("task_id", type_=String),
+                       _task_group.group != literal_column("'requester'"))),
+    User.id == bindparam("requester_id", type_=Integer)))
+_now = bindparam("now", type_=UTCDateTime())
+_no_time = null().cast(UTCDateTime())
+
+
+def _notice_select(channel: str) -> Any:
+    mail = channel == "email"
+    values = (literal_column(f"'{channel}'"), bindparam("kind", type_=String), User.id,
+              User.email if mail else null(), bindparam("case_id", type_=Integer),
+              bindparam("task_id", type_=String), bindparam("subject", type_=String),
+              bindparam("body", type_=String), literal_column("'pending'" if mail else "'sent'"),
+              literal_column("0"), _now if mail else _no_time, null(), _now, _no_time if mail else _now,
+              _no_time)
+    query = select(*values).where(_RECIPIENTS)
+    if mail:
+        query = query.where(User.email.is_not(None), User.email != literal_column("''"))
+    insert = Notification.__table__.insert().inline()
+    return prepared.Prepared(insert.from_select(_NOTICE_COLUMNS, query.order_by(User.id)))
+
+
+_INSERT_APP_NOTICES = _notice_select("app")
+_INSERT_MAIL_NOTICES = _notice_select("email")
+
+
+def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
+    """Tell the people of each task that became ready since the last pass; return how many
+    tasks were announced (the caller commits). The queue is the ready tasks with no
+    `announced_at`, read from the (state, due_at, announced_at) index.
+
+    The worker does this after the case work has committed, a pass every few seconds, so a
+    task action never pays for the fan-out to whole groups. A task that is no longer ready,
+    or that someone claimed, by then is not announced: nobody is sent a stale notice. Each
+    tasks are taken with one UPDATE that only unannounced rows match, so two workers never
+    announce one task twice."""
+    now = clock.now()
+    queued = select(HumanTask.id).where(HumanTask.state == "ready", HumanTask.announced_at.is_(None)).limit(limit)
+    taken = session.scalars(update(HumanTask)
+                            .where(HumanTask.id.in_(queued.scalar_subquery()), HumanTask.announced_at.is_(None))
+                            .values(announced_at=now).returning(HumanTask.id)
+                            .execution_options(synchronize_session=False)).all()
+    if not taken:
+        return 0
+    ready = session.execute(select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id)
+                            .where(HumanTask.id.in_(taken), HumanTask.state == "ready",
+                                   HumanTask.assignee_id.is_(None))
+                            .order_by(HumanTask.created_at)).all()
+    for task, case in ready:
+        task_ready(session, case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
+                   due_at=task.due_at)
+    return len(ready)
+
+
+def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
+               due_at: dt.datetime | None) -> None:
+    """Tell the people who may act on a ready task (in-app, and by e-mail when configured).
+
+    The task's human_task_group rows name the groups."""
+    due = f"\nDue: {due_at:%Y-%m-%d %H:%M} UTC" if due_at else ""
+    params = {"requester_id": case.requester_id if "requester" in (candidate_groups or ()) else None,
+              "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],
+              "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
+              "now": clock.now()}
+    _INSERT_APP_NOTICES.run(session, params)
+    if _mail_wanted():
+        _INSERT_MAIL_NOTICES.run(session, params)
+
+
+def case_people(session: Session, case: Case) -> list[User]:
+    """Who works on a case now: the people of each of its ready tasks."""
+    tasks = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready"))
+    return [person for task in tasks for person in task_people(session, case, task)]
+
+
+def case_notice(session: Session, case: Case, *, kind: str, subject: str, body: str) -> int:
+    """Tell the people working on a case (SLA warning, escalation)."""
+    return notify(session, kind=kind, recipients=case_people(session, case), subject=f"{case.key}: {subject}",
+                  body=f"{body}\n\n{case.key}: {case.title}{_link(case)}", case_id=case.id)
+
+
+@dataclass
+class Delivery:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Return the wait before the next try after `attempts` failed ones."""
+    return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def deliver_pending(session: Session, *, limit: int = 50, settings: SmtpSettings | None = None) -> Delivery:
+    """Send due outbox e-mails, recording success, retry or failure (caller commits).
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED, so several workers never send one twice
+    within a transaction; a worker killed after sending but before its commit may resend.
+    """
+    result = Delivery()
+    problem = None
+    if settings is None:
+        try:
+            settings = SmtpSettings.from_env()
+        except InvalidData as err:
+            problem = f"{err.message}: {err.details}"
+    now = clock.now()
+    rows = session.scalars(
+        select(Notification)
+        .where(Notification.channel == "email", Notification.status == "pending",
+               Notification.next_attempt_at <= now)
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for row in rows:
+        row.attempts += 1
+        try:
+            if settings is None:
+                raise RuntimeError(problem or "OPSGATE_SMTP_HOST is not set")
+            send_mail(settings, row.address or "", row.subject, row.body)
+        except (OSError, smtplib.SMTPException, RuntimeError, ValueError) as exc:
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if row.attempts >= MAX_ATTEMPTS:
+                row.status, row.next_attempt_at = "failed", None
+                result.failed += 1
+                log.error("e-mail %s to %s failed for good: %s", row.id, row.address, row.last_error)
+            else:
+                row.next_attempt_at = now + backoff(row.attempts)
+                result.retried += 1
+                log.warning("e-mail %s to %s failed (try %s): %s", row.id, row.address, row.attempts, row.last_error)
+        else:
+            row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", now, None, None
+            result.sent += 1
+    session.flush()
+    return result

@@ -1,0 +1,253 @@
+"""Reading BPMN/DMN XML safely, the dialect preprocessing, and the opsgate manifest.
+
+Everything here works on lxml trees; nothing touches the database. See docs/bpmn.md for the
+dialect: forms in camunda:formData, candidate groups from lanes or camunda:candidateGroups,
+camunda:properties for case prefix, required records, separation of duties and outcomes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from engine.processes import forms
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20230324/MODEL/",
+)
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS, "spiffworkflow": SPIFF_NS}
+
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+(\.\d+)?Y)?(\d+(\.\d+)?M)?(\d+(\.\d+)?W)?(\d+(\.\d+)?D)?(T(?=\d)(\d+(\.\d+)?H)?(\d+(\.\d+)?M)?(\d+(\.\d+)?S)?)?$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+_ISO_CYCLE = re.compile(r"^R\d*/[^/\s]+(/[^/\s]+)?$")
+# Something that looks like an attempt at a bare ISO value rather than an expression.
+_ISO_ATTEMPT = re.compile(r"^(R\d*/|P\d|P[T]|\d{4}-\d{2})")
+
+
+class XmlProblem(Exception):
+    """A file that cannot be read at all; carries the line where known."""
+
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+def parse_xml(source: bytes) -> etree._ElementTree:
+    """Parse untrusted XML: no DTDs, no entities, no network, bounded size."""
+    if len(source) > MAX_FILE_BYTES:
+        raise XmlProblem(f"file is {len(source)} bytes; the limit is {MAX_FILE_BYTES} bytes")
+    if b"<!DOCTYPE" in source or b"<!ENTITY" in source:
+        raise XmlProblem("DOCTYPE and ENTITY declarations are not allowed in BPMN/DMN files",
+                         source[: source.find(b"<!")].count(b"\n") + 1)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, remove_comments=False)
+    try:
+        return etree.ElementTree(etree.fromstring(source, parser))
+    except etree.XMLSyntaxError as err:
+        raise XmlProblem(f"not well-formed XML: {err.msg}", err.lineno) from None
+
+
+def kind_of(tree: etree._ElementTree) -> str:
+    """Say whether a parsed file is "bpmn" or "dmn" (or raise XmlProblem)."""
+    root = tree.getroot()
+    ns = etree.QName(root).namespace
+    if ns == BPMN_NS and etree.QName(root).localname == "definitions":
+        return "bpmn"
+    if ns in DMN_NAMESPACES:
+        return "dmn"
+    raise XmlProblem(f"root element {root.tag} is neither BPMN 2.0 nor DMN definitions", root.sourceline)
+
+
+def timer_literal(text: str) -> str | None:
+    """If `text` is a bare ISO 8601 timer value, return it; else None (it is an expression)."""
+    value = (text or "").strip()
+    if _ISO_DURATION.match(value) or _ISO_DATETIME.match(value) or _ISO_CYCLE.match(value):
+        return value
+    return None
+
+
+def looks_like_iso(text: str) -> bool:
+    """Say whether a non-expression timer text was meant as an ISO value."""
+    return bool(_ISO_ATTEMPT.match((text or "").strip()))
+
+
+_JUEL = re.compile(r"^\s*\$\{(.*)\}\s*$", re.S)
+
+
+def translate_condition(text: str) -> str:
+    """Turn a simple Camunda JUEL condition ${...} into the Python expression it means."""
+    match = _JUEL.match(text or "")
+    if not match:
+        return (text or "").strip()
+    expr = match.group(1)
+    expr = expr.replace("&&", " and ").replace("||", " or ")
+    expr = re.sub(r"!(?!=)", " not ", expr)
+    expr = re.sub(r"\beq\b", "==", expr)
+    expr = re.sub(r"\bne\b", "!=", expr)
+    expr = re.sub(r"\bnull\b", "None", expr)
+    expr = re.sub(r"\btrue\b", "True", expr)
+    expr = re.sub(r"\bfalse\b", "False", expr)
+    return " ".join(expr.split())
+
+
+def preprocess(tree: etree._ElementTree) -> None:
+    """Rewrite what modelers write into what SpiffWorkflow runs: quote bare ISO timer values,
+    translate JUEL conditions. Applied on every parse; the stored source stays as written."""
+    root = tree.getroot()
+    # Form fields and enum values carry ids of their own ("approve") that SpiffWorkflow's
+    # id look-ups would confuse with flow nodes; the engine reads forms from the original.
+    for node in list(root.iter(f"{{{CAMUNDA_NS}}}formData")):
+        node.getparent().remove(node)
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
+            literal = timer_literal(node.text or "")
+            if literal is not None:
+                node.text = repr(literal)
+    for node in root.iter(f"{{{BPMN_NS}}}conditionExpression"):
+        if node.text and _JUEL.match(node.text):
+            node.text = translate_condition(node.text)
+
+
+# ---------------------------------------------------------------- manifest
+
+
+def _props(element: etree._Element) -> dict[str, str]:
+    out = {}
+    for prop in element.xpath("./bpmn:extensionElements/camunda:properties/camunda:property", namespaces=NS):
+        out[prop.get("name", "")] = prop.get("value", "")
+    for prop in element.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS):
+        out[prop.get("name", "")] = prop.get("value", "")
+    return out
+
+
+@dataclass
+class Problem:
+    element_id: str | None
+    line: int | None
+    message: str
+
+
+@dataclass
+class FormRead:
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_form(element: etree._Element) -> FormRead:
+    """Read camunda:formData fields of a start event or user task."""
+    out = FormRead()
+    element_id = element.get("id")
+    for node in element.xpath("./bpmn:extensionElements/camunda:formData/camunda:formField", namespaces=NS):
+        name = node.get("id", "")
+        why = forms.check_field_name(name)
+        if why:
+            out.problems.append(Problem(element_id, node.sourceline, why))
+            continue
+        ftype = (node.get("type") or "string").strip()
+        ftype = forms.TYPE_ALIASES.get(ftype, ftype)
+        if ftype not in forms.FIELD_TYPES:
+            out.problems.append(Problem(element_id, node.sourceline,
+                                        f"field {name!r} has type {ftype!r}; use one of {', '.join(forms.FIELD_TYPES)}"))
+            continue
+        choices = [{"value": v.get("id", ""), "label": v.get("name") or v.get("id", "")}
+                   for v in node.xpath("./camunda:value", namespaces=NS)]
+        if ftype == "enum" and not choices:
+            out.problems.append(Problem(element_id, node.sourceline, f"enum field {name!r} has no values"))
+        constraints = {c.get("name"): c.get("config") for c in
+                       node.xpath("./camunda:validation/camunda:constraint", namespaces=NS)}
+        props = {p.get("id") or p.get("name"): p.get("value") for p in
+                 node.xpath("./camunda:properties/camunda:property", namespaces=NS)}
+        item: dict[str, Any] = {
+            "name": name,
+            "label": node.get("label") or name,
+            "type": ftype,
+            "required": "required" in constraints,
+            "choices": choices,
+            "default": node.get("defaultValue"),
+            "min": None, "max": None,
+            "label_zh": props.get("label_zh"),
+            "readonly": "readonly" in constraints,
+        }
+        for key, names in (("min", ("min", "minlength")), ("max", ("max", "maxlength"))):
+            for cname in names:
+                if constraints.get(cname) not in (None, ""):
+                    try:
+                        item[key] = float(constraints[cname])
+                    except ValueError:
+                        out.problems.append(Problem(element_id, node.sourceline,
+                                                    f"field {name!r}: constraint {cname} needs a number"))
+        if ftype == "boolean" and item["default"] is not None:
+            item["default"] = str(item["default"]).lower() == "true"
+        out.fields.append(item)
+    names = [f["name"] for f in out.fields]
+    for dup in sorted({n for n in names if names.count(n) > 1}):
+        out.problems.append(Problem(element_id, element.sourceline, f"field {dup!r} appears twice"))
+    decision = next((f for f in out.fields if f["name"] == "decision"), None)
+    if decision is not None:
+        values = {c["value"] for c in decision["choices"]}
+        if decision["type"] != "enum" or not {"approve", "reject"} <= values or values - set(forms.GATE_DECISIONS):
+            out.problems.append(Problem(element_id, element.sourceline,
+                                        "an approval gate's decision must be an enum of approve, reject "
+                                        "and optionally rework"))
+        decision["required"] = True
+    return out
+
+
+def element_index(tree: etree._ElementTree) -> dict[str, etree._Element]:
+    """Map every element id in a file to its element."""
+    return {el.get("id"): el for el in tree.getroot().iter(f"{{{BPMN_NS}}}*") if el.get("id")}
+
+
+def process_properties(process: etree._Element) -> dict[str, Any]:
+    """Read a process's opsgate properties (case prefix, required records, Chinese name)."""
+    props = _props(process)
+    key = process.get("id", "")
+    prefix = (props.get("case_prefix") or re.sub(r"[^A-Za-z]", "", key)[:3] or "CASE").upper()
+    records = [r.strip() for r in props.get("required_records", "").split(",") if r.strip()]
+    return {"key": key, "name": process.get("name") or key, "case_prefix": prefix,
+            "required_records": records, "name_zh": props.get("name_zh")}
+
+
+def task_rules(element: etree._Element) -> dict[str, Any]:
+    """Read a user task's candidate groups attribute, separation-of-duties properties and the
+    provider measure it stands for (`measure`, engine.evaluation.provider_measures)."""
+    props = _props(element)
+    groups = [g.strip() for g in (element.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()]
+    not_actor_of = [t.strip() for t in props.get("sod_not_actor_of", "").split(",") if t.strip()]
+    return {
+        "candidate_groups": groups,
+        "sod_not_requester": props.get("sod_not_requester", "").lower() == "true",
+        "sod_not_actor_of": not_actor_of,
+        "pauses_sla": {"true": True, "false": False}.get(props.get("pauses_sla", "").lower()),
+        "measure": props.get("measure", "").strip().lower() or None,
+        "name_zh": props.get("name_zh"),
+    }
+
+
+def end_rules(element: etree._Element) -> dict[str, Any]:
+    """Read an end event's outcome and, when the path owes other records, its required_records."""
+    props = _props(element)
+    out: dict[str, Any] = {}
+    if props.get("outcome"):
+        out["outcome"] = props["outcome"]
+    if "required_records" in props:
+        out["required_records"] = [r.strip() for r in props["required_records"].split(",") if r.strip()]
+    return out
+
+
+def timer_escalates(element: etree._Element) -> bool:
+    """Say whether firing this timer event counts as an escalation (boundary timers by default)."""
+    props = _props(element)
+    if "escalation" in props:
+        return props["escalation"].lower() == "true"
+    return etree.QName(element).localname == "boundaryEvent"

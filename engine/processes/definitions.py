@@ -1,0 +1,472 @@
+"""Process definitions: validate, deploy as immutable versions, and the parsed-spec cache.
+
+Deploy validates every file completely before writing anything: well-formed and safe XML, the
+BPMN XSD, SpiffWorkflow's parse (including call-activity targets and DMN decisions), every
+lane or candidate group a known group, every user task with a usable form, every condition,
+script and timer expression compiled in the restricted environment. Any failure in any file
+deploys nothing; each problem names the file, the element id and, where known, the line.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import hashlib
+import logging
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.cases import access
+from engine.errors import InvalidDefinition, NotAllowed, NotFound
+from engine.processes import bpmn_xml, scripting
+from engine.records import audit
+from engine.timing import clock
+from models import Group, ProcessDefinition, User
+
+log = logging.getLogger(__name__)
+# What a user task's `measure` property may say it stands for in provider scoring
+# (engine.evaluation.provider_measures): its completion is the resolution, recovery or revocation, it is
+# an escalation, or it is the requester's confirmation (which may reopen the case).
+TASK_MEASURES = ("resolution", "recovery", "revocation", "escalation", "confirmation")
+
+
+@dataclass
+class DeployResult:
+    key: str
+    version: int
+    created: bool
+    definition: ProcessDefinition
+
+
+@dataclass
+class Loaded:
+    """A deployed version, parsed: what a running case needs."""
+
+    definition_id: int
+    key: str
+    version: int
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    manifest: dict[str, Any]
+
+
+class _Batch:
+    """The files of one deploy, parsed, with every problem found so far."""
+
+    def __init__(self) -> None:
+        self.problems: list[dict[str, Any]] = []
+        self.bpmn: list[tuple[str, bytes, etree._ElementTree]] = []
+        self.dmn: list[tuple[str, bytes, etree._ElementTree]] = []
+
+    def problem(self, file: str, element_id: str | None, line: int | None, message: str) -> None:
+        self.problems.append({"file": file, "element_id": element_id, "line": line, "message": message})
+
+
+def workflows_dir() -> Path:
+    """Return the shipped process pack folder (source checkout or installed data files)."""
+    here = Path(__file__).resolve().parents[2] / "workflows"
+    if here.is_dir():
+        return here
+    return Path(sys.prefix) / "share" / "opsgate" / "workflows"
+
+
+def _new_parser() -> SpiffBpmnParser:
+    return SpiffBpmnParser(validator=VALIDATOR)
+
+
+def _add_bpmn(parser: SpiffBpmnParser, tree: etree._ElementTree, filename: str) -> None:
+    tree = copy.deepcopy(tree)  # the parser keeps and edits it; deepcopy keeps source lines
+    bpmn_xml.preprocess(tree)
+    parser.add_bpmn_xml(tree, filename)
+
+
+def _read_files(files: list[tuple[str, bytes]]) -> _Batch:
+    batch = _Batch()
+    for filename, source in files:
+        try:
+            tree = bpmn_xml.parse_xml(source)
+            kind = bpmn_xml.kind_of(tree)
+        except bpmn_xml.XmlProblem as err:
+            batch.problem(filename, None, err.line, str(err))
+            continue
+        (batch.bpmn if kind == "bpmn" else batch.dmn).append((filename, source, tree))
+    if not batch.bpmn and not batch.problems:
+        batch.problem(files[0][0] if files else "", None, None,
+                      "no BPMN file given: a DMN file deploys together with the BPMN file that calls it")
+    return batch
+
+
+def _check_expressions(batch: _Batch, filename: str, tree: etree._ElementTree) -> None:
+    """Compile every condition, script and timer expression under the restricted rules."""
+    root = tree.getroot()
+    ns = bpmn_xml.NS
+    for node in root.iter(f"{{{bpmn_xml.BPMN_NS}}}conditionExpression"):
+        owner = node.getparent()
+        expr = bpmn_xml.translate_condition(node.text or "")
+        if not expr:
+            batch.problem(filename, owner.get("id"), node.sourceline, "empty condition")
+            continue
+        try:
+            scripting.compile_code(expr, "eval")
+        except scripting.ScriptError as err:
+            batch.problem(filename, owner.get("id"), node.sourceline, f"condition {expr!r}: {err}")
+    scripts = list(root.iter(f"{{{bpmn_xml.BPMN_NS}}}script"))
+    scripts += root.xpath("//spiffworkflow:preScript | //spiffworkflow:postScript", namespaces=ns)
+    for node in scripts:
+        owner = node.getparent()
+        while owner is not None and not owner.get("id"):
+            owner = owner.getparent()
+        try:
+            scripting.compile_code(node.text or "", "exec")
+        except scripting.ScriptError as err:
+            batch.problem(filename, owner.get("id") if owner is not None else None, node.sourceline, f"script: {err}")
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in root.iter(f"{{{bpmn_xml.BPMN_NS}}}{tag}"):
+            event = node.getparent().getparent()
+            _check_timer(batch, filename, event.get("id"), node, tag)
+
+
+def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etree._Element, tag: str) -> None:
+    text = (node.text or "").strip()
+    literal = bpmn_xml.timer_literal(text)
+    if literal is None:
+        if not text:
+            batch.problem(filename, element_id, node.sourceline, f"empty {tag}")
+            return
+        if bpmn_xml.looks_like_iso(text):
+            batch.problem(filename, element_id, node.sourceline, f"{tag} {text!r} is not a valid ISO 8601 value")
+            return
+        try:
+            scripting.compile_code(text, "eval")
+        except scripting.ScriptError as err:
+            batch.problem(filename, element_id, node.sourceline, f"{tag} expression {text!r}: {err}")
+            return
+        literal = _string_constant(text)
+        if literal is None:
+            return  # a data-dependent expression: checked when it runs
+    try:
+        if tag == "timeCycle":
+            TimerEventDefinition.parse_iso_recurring_interval(literal)
+        else:
+            TimerEventDefinition.parse_time_or_duration(literal)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
+        batch.problem(filename, element_id, node.sourceline, f"{tag} {literal!r} is not a valid ISO 8601 value")
+
+
+def _string_constant(text: str) -> str | None:
+    """Return the value of an expression that is one string literal ("PT4H"), else None."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return None
+    body = tree.body
+    return body.value if isinstance(body, ast.Constant) and isinstance(body.value, str) else None
+
+
+def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, process: etree._Element,
+                    spec: Any, subprocess_specs: dict[str, Any], known_groups: set[str]) -> dict[str, Any]:
+    index = bpmn_xml.element_index(tree)
+    manifest: dict[str, Any] = {"process": bpmn_xml.process_properties(process), "start_form": [],
+                                "tasks": {}, "end_events": {}, "timers": {}}
+    all_specs = [spec, *subprocess_specs.values()]
+    for each in all_specs:
+        for ts in each.task_specs.values():
+            bpmn_id = getattr(ts, "bpmn_id", None)
+            element = index.get(bpmn_id) if bpmn_id else None
+            if element is None:
+                continue
+            local = etree.QName(element).localname
+            if local == "startEvent" and each is spec and not manifest["start_form"]:
+                read = bpmn_xml.read_form(element)
+                manifest["start_form"] = read.fields
+                for p in read.problems:
+                    batch.problem(filename, p.element_id, p.line, p.message)
+            elif getattr(ts, "manual", False):
+                read = bpmn_xml.read_form(element)
+                for p in read.problems:
+                    batch.problem(filename, p.element_id, p.line, p.message)
+                rules = bpmn_xml.task_rules(element)
+                groups = rules["candidate_groups"] or ([ts.lane] if ts.lane else [])
+                if not groups:
+                    batch.problem(filename, bpmn_id, element.sourceline,
+                                  "user task has no candidate group: put it in a lane named after a group "
+                                  "or set camunda:candidateGroups")
+                for group in groups:
+                    if group not in known_groups:
+                        batch.problem(filename, bpmn_id, element.sourceline,
+                                      f"group {group!r} (lane or candidate group) is not a known group; "
+                                      f"known: {', '.join(sorted(known_groups))}")
+                if not read.fields:
+                    batch.problem(filename, bpmn_id, element.sourceline,
+                                  "user task has no form: add camunda:formData fields (at least one)")
+                manifest["tasks"][bpmn_id] = {**rules, "name": ts.bpmn_name or bpmn_id, "lane": ts.lane,
+                                              "candidate_groups": groups, "form": read.fields}
+            elif local == "endEvent" and each is spec:
+                rules = bpmn_xml.end_rules(element)
+                if rules:
+                    manifest["end_events"][bpmn_id] = rules
+            if element.xpath("./bpmn:timerEventDefinition", namespaces=bpmn_xml.NS):
+                kind = {"boundaryEvent": "boundary", "startEvent": "start"}.get(local, "intermediate")
+                manifest["timers"][bpmn_id] = {"kind": kind, "escalation": bpmn_xml.timer_escalates(element),
+                                               "name": ts.bpmn_name or bpmn_id,
+                                               "top_level": each is spec}
+    for task_id, rules in manifest["tasks"].items():
+        for other in rules["sod_not_actor_of"]:
+            if other not in manifest["tasks"]:
+                batch.problem(filename, task_id, None, f"sod_not_actor_of names {other!r}, which is not a user task")
+        if rules.get("measure") and rules["measure"] not in TASK_MEASURES:
+            batch.problem(filename, task_id, None, f"measure {rules['measure']!r} is not one of "
+                                                   f"{', '.join(TASK_MEASURES)}")
+    return manifest
+
+
+def _check_gateways(batch: _Batch, filename: str, tree: etree._ElementTree) -> None:
+    ns = bpmn_xml.NS
+    index = bpmn_xml.element_index(tree)
+    flows = tree.getroot().xpath("//bpmn:sequenceFlow", namespaces=ns)
+    for flow in flows:
+        for end in ("sourceRef", "targetRef"):
+            ref = flow.get(end)
+            if ref not in index:
+                batch.problem(filename, flow.get("id"), flow.sourceline, f"{end} {ref!r} names no element")
+    for gw in tree.getroot().xpath("//bpmn:exclusiveGateway | //bpmn:inclusiveGateway", namespaces=ns):
+        outgoing = [f for f in flows if f.get("sourceRef") == gw.get("id")]
+        if len(outgoing) < 2:
+            continue
+        default = gw.get("default")
+        for f in outgoing:
+            has_cond = f.xpath("./bpmn:conditionExpression", namespaces=ns)
+            if not has_cond and f.get("id") != default:
+                batch.problem(filename, f.get("id"), f.sourceline,
+                              f"flow out of gateway {gw.get('id')} needs a condition or must be the default flow")
+
+
+def _known_groups(session: Session) -> set[str]:
+    return set(access.GROUPS) | set(session.scalars(select(Group.name)))
+
+
+def _deployed_sources(session: Session, keys: set[str], skip: set[str]) -> dict[str, ProcessDefinition]:
+    """Latest deployed definitions of `keys` and what they call, transitively."""
+    found: dict[str, ProcessDefinition] = {}
+    todo = set(keys) - skip
+    while todo:
+        key = todo.pop()
+        definition = latest(session, key)
+        if definition is None:
+            continue
+        found[key] = definition
+        todo |= set(definition.dependencies or {}) - skip - set(found)
+    return found
+
+
+def latest(session: Session, key: str) -> ProcessDefinition | None:
+    """Return the newest version of a process, or None."""
+    return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                           .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+
+def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etree._Element, Any, dict, dict]]:
+    """Parse the batch with SpiffWorkflow; return (file, source, process, spec, subspecs, deps)."""
+    parser = _new_parser()
+    for filename, _source, tree in batch.dmn:
+        try:
+            parser.add_dmn_xml(tree.getroot(), filename)
+        except (ValidationException, SpiffWorkflowException, etree.LxmlError) as err:
+            batch.problem(filename, getattr(err, "id", None), getattr(err, "line_number", None), _msg(err))
+    executable: list[tuple[str, bytes, etree._Element, etree._ElementTree]] = []
+    for filename, source, tree in batch.bpmn:
+        try:
+            _add_bpmn(parser, tree, filename)
+        except ValidationException as err:
+            batch.problem(filename, err.id or None, err.line_number or _line_of(tree, err.id), _msg(err))
+            continue
+        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as err:
+            batch.problem(filename, None, None, _msg(err))
+            continue
+        procs = tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=bpmn_xml.NS)
+        if not procs:
+            batch.problem(filename, None, None,
+                          "no executable process: set isExecutable=\"true\" on the process to deploy "
+                          "(a descriptive model can be viewed but not run)")
+        executable += [(filename, source, p, tree) for p in procs]
+    if batch.problems:
+        return []
+    in_batch = {p.get("id") for _f, _s, p, _t in executable}
+    called = {el.get("calledElement") for _f, _s, _p, t in executable
+              for el in t.getroot().iter(f"{{{bpmn_xml.BPMN_NS}}}callActivity")}
+    deployed = _deployed_sources(session, {c for c in called if c}, in_batch)
+    for key, definition in deployed.items():
+        _add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), f"{key} v{definition.version}")
+    out = []
+    for filename, source, process, tree in executable:
+        key = process.get("id")
+        try:
+            spec = parser.get_spec(key)
+            subspecs = parser.get_subprocess_specs(key)
+        except ValidationException as err:
+            batch.problem(filename, err.id or key, err.line_number or _line_of(tree, err.id), _msg(err))
+            continue
+        except (SpiffWorkflowException, KeyError, ValueError) as err:
+            batch.problem(filename, key, None, f"cannot build the process: {_msg(err)}")
+            continue
+        deps = {k: (deployed[k].version if k in deployed else None) for k in subspecs if k in deployed or k in in_batch}
+        out.append((filename, source, process, tree, spec, subspecs, deps))
+    return out
+
+
+def _msg(err: Exception) -> str:
+    text = getattr(err, "message", None) or str(err)
+    return " ".join(str(text).split())
+
+
+def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
+    if not element_id:
+        return None
+    found = bpmn_xml.element_index(tree).get(element_id)
+    return found.sourceline if found is not None else None
+
+
+def _sha(source: bytes, dmn: list[tuple[str, bytes, Any]]) -> str:
+    digest = hashlib.sha256(source)
+    for name, data, _tree in sorted(dmn, key=lambda d: d[0]):
+        digest.update(b"\0" + name.encode() + b"\0" + data)
+    return digest.hexdigest()
+
+
+def validate(session: Session, files: list[tuple[str, bytes]]) -> list[tuple]:
+    """Validate a deploy batch completely; raise InvalidDefinition listing every problem."""
+    batch = _read_files(files)
+    parsed = _parse_batch(session, batch) if not batch.problems else []
+    known = _known_groups(session)
+    manifests = []
+    for filename, source, process, tree, spec, subspecs, deps in parsed:
+        _check_expressions(batch, filename, tree)
+        _check_gateways(batch, filename, tree)
+        manifest = _build_manifest(batch, filename, tree, process, spec, subspecs, known)
+        manifests.append((filename, source, process, manifest, deps))
+    if batch.problems:
+        first = batch.problems[0]
+        where = first["file"] + (f", element {first['element_id']}" if first["element_id"] else "") + \
+            (f", line {first['line']}" if first["line"] else "")
+        more = f" (and {len(batch.problems) - 1} more)" if len(batch.problems) > 1 else ""
+        raise InvalidDefinition(f"{where}: {first['message']}{more}", batch.problems)
+    return [(f, s, p, m, d, batch.dmn) for f, s, p, m, d in manifests]
+
+
+def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | None) -> list[DeployResult]:
+    """Validate and deploy BPMN/DMN files as new versions; identical source is a no-op."""
+    if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
+        raise NotAllowed("role: only process owners and admins deploy processes")
+    checked = validate(session, files)
+    plan: dict[str, tuple[int, bool, str]] = {}
+    for _filename, source, process, _manifest, _deps, dmn in checked:
+        key, sha = process.get("id"), _sha(source, dmn)
+        current = latest(session, key)
+        if current is not None and current.sha256 == sha:
+            plan[key] = (current.version, False, sha)
+        else:
+            plan[key] = ((current.version if current else 0) + 1, True, sha)
+    results = []
+    for filename, source, process, manifest, deps, dmn in checked:
+        key = process.get("id")
+        version, create, sha = plan[key]
+        if not create:
+            results.append(DeployResult(key, version, False, get_definition(session, key, version)))
+            continue
+        definition = ProcessDefinition(
+            key=key, version=version, name=manifest["process"]["name"], filename=filename,
+            bpmn=source.decode("utf-8"),
+            extra_files=[{"filename": n, "source": d.decode("utf-8")} for n, d, _t in dmn],
+            sha256=sha, manifest=manifest,
+            dependencies={k: (v if v is not None else plan[k][0]) for k, v in deps.items()},
+            deployed_by_id=actor.id if actor is not None else None,
+            deployed_by=actor.name if actor is not None else "system", deployed_at=clock.now(),
+        )
+        session.add(definition)
+        session.flush()
+        audit.append_system(session, actor=actor, type="process_deployed",
+                            data={"key": key, "version": version, "sha256": sha, "file": filename})
+        from engine.jobs.firing import (
+            schedule_start_timers,  # late: firing builds on services, which imports this
+        )
+
+        schedule_start_timers(session, definition)
+        log.info("deployed %s v%s from %s", key, version, filename)
+        results.append(DeployResult(key, version, True, definition))
+    return results
+
+
+def deploy_directory(session: Session, folder: Path, *, actor: User | None) -> list[DeployResult]:
+    """Deploy every .bpmn and .dmn file of a folder in one batch."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".bpmn", ".dmn"))
+    return deploy(session, [(p.name, p.read_bytes()) for p in paths], actor=actor)
+
+
+def get_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
+    """Return a deployed version (the latest without `version`) or raise NotFound."""
+    if version is None:
+        found = latest(session, key)
+    else:
+        found = session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
+    if found is None:
+        raise NotFound(f"no process {key!r}" + (f" version {version}" if version else ""))
+    return found
+
+
+def list_definitions(session: Session) -> list[ProcessDefinition]:
+    """Return the latest version of every deployed process, by key."""
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .group_by(ProcessDefinition.key).subquery())
+    return list(session.scalars(select(ProcessDefinition).join(
+        newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
+        .order_by(ProcessDefinition.key)))
+
+
+_cache: dict[int, Loaded] = {}
+_cache_lock = threading.Lock()
+
+
+def load_by_id(session: Session, definition_id: int) -> Loaded:
+    """Return the parsed spec of a deployed version by its row id (cached)."""
+    hit = _cache.get(definition_id)
+    if hit is not None:
+        return hit
+    definition = session.get(ProcessDefinition, definition_id)
+    if definition is None:
+        raise NotFound(f"no process definition #{definition_id}")
+    return load(session, definition)
+
+
+def load(session: Session, definition: ProcessDefinition) -> Loaded:
+    """Return the parsed spec of a deployed version, parsing it once per process."""
+    hit = _cache.get(definition.id)
+    if hit is not None:
+        return hit
+    with _cache_lock:
+        hit = _cache.get(definition.id)
+        if hit is not None:
+            return hit
+        parser = _new_parser()
+        for extra in definition.extra_files or []:
+            parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
+        _add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), definition.filename)
+        for key, version in (definition.dependencies or {}).items():
+            dep = get_definition(session, key, version)
+            for extra in dep.extra_files or []:
+                parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
+            _add_bpmn(parser, bpmn_xml.parse_xml(dep.bpmn.encode()), dep.filename)
+        loaded = Loaded(definition.id, definition.key, definition.version, parser.get_spec(definition.key),
+                        parser.get_subprocess_specs(definition.key), definition.manifest)
+        _cache[definition.id] = loaded
+        return loaded

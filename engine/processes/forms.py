@@ -1,0 +1,178 @@
+"""Form schemas read from BPMN (camunda:formData) and the validation of submitted data."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.errors import InvalidData
+
+FIELD_TYPES = ("string", "text", "integer", "number", "boolean", "date", "datetime", "enum")
+# What Camunda Modeler writes, read as ours.
+TYPE_ALIASES = {"long": "integer", "double": "number", "float": "number", "int": "integer", "textarea": "text"}
+GATE_DECISIONS = ("approve", "reject", "rework")
+MAX_STRING = 2000
+MAX_TEXT = 20000
+_IDENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One form field, as the task form and the API's `form.fields` describe it."""
+
+    name: str
+    label: str
+    type: str = "string"
+    required: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    label_zh: str | None = None
+    readonly: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Describe the field for JSON clients."""
+        out = asdict(self)
+        out["choices"] = [{"value": v, "label": label} for v, label in self.choices]
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Field:
+        """Rebuild a field from its manifest form."""
+        raw = dict(raw)
+        raw["choices"] = tuple((c["value"], c["label"]) for c in raw.get("choices", ()))
+        return cls(**raw)
+
+
+@dataclass(frozen=True)
+class Form:
+    fields: tuple[Field, ...] = field(default_factory=tuple)
+
+    @property
+    def is_gate(self) -> bool:
+        """An approval gate is a form with a `decision` field."""
+        return any(f.name == "decision" for f in self.fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"fields": [f.to_dict() for f in self.fields]}
+
+    @classmethod
+    def from_list(cls, raw: list[dict[str, Any]] | None) -> Form:
+        return cls(tuple(Field.from_dict(r) for r in raw or ()))
+
+
+def check_field_name(name: str) -> str | None:
+    """Say why `name` cannot be a form field id, or None."""
+    if not _IDENT.match(name or ""):
+        return f"field id {name!r} must be a Python identifier starting with a letter"
+    return None
+
+
+def _coerce(f: Field, value: Any) -> Any:
+    """Convert one submitted value to the field's type, or raise ValueError with the message."""
+    if f.type in ("string", "text"):
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ValueError("must be text")
+        text = str(value).strip()
+        limit = MAX_TEXT if f.type == "text" else MAX_STRING
+        if len(text) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+        if f.min is not None and len(text) < f.min:
+            raise ValueError(f"must be at least {int(f.min)} characters")
+        if f.max is not None and len(text) > f.max:
+            raise ValueError(f"must be at most {int(f.max)} characters")
+        return text
+    if f.type == "integer":
+        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+            raise ValueError("must be a whole number")
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        return _bounded(f, number)
+    if f.type == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+            raise ValueError("must be a number")
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if number != number or number in (float("inf"), float("-inf")):
+            raise ValueError("must be a finite number")
+        return _bounded(f, number)
+    if f.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on", "y"):
+            return True
+        if text in ("false", "0", "no", "off", "n"):
+            return False
+        raise ValueError("must be true or false")
+    if f.type == "date":
+        try:
+            return dt.date.fromisoformat(str(value).strip()).isoformat()
+        except ValueError:
+            raise ValueError("must be a date like 2026-12-31") from None
+    if f.type == "datetime":
+        try:
+            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("must be a date and time like 2026-12-31T09:00:00Z") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        return moment.astimezone(dt.timezone.utc).isoformat()
+    if f.type == "enum":
+        allowed = [v for v, _ in f.choices]
+        if str(value) not in allowed:
+            raise ValueError("must be one of: " + ", ".join(allowed))
+        return str(value)
+    raise ValueError(f"has unknown type {f.type}")
+
+
+def _bounded(f: Field, number: float) -> Any:
+    if f.min is not None and number < f.min:
+        raise ValueError(f"must be at least {f.min:g}")
+    if f.max is not None and number > f.max:
+        raise ValueError(f"must be at most {f.max:g}")
+    return number
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def validate_form(form: Form, data: Any, *, extra_allowed: bool = False) -> dict[str, Any]:
+    """Check `data` against `form`; return the typed values or raise InvalidData per field."""
+    if not isinstance(data, dict):
+        raise InvalidData("The submitted data must be an object of field values.", {"data": ["must be an object"]})
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+    known = {f.name for f in form.fields}
+    for f in form.fields:
+        if f.readonly:
+            continue
+        value = data.get(f.name)
+        if _empty(value) or (f.type == "boolean" and value is None):
+            if f.required and f.type != "boolean":
+                errors.setdefault(f.name, []).append(f"{f.label or f.name} is required")
+            elif f.type == "boolean":
+                cleaned[f.name] = bool(f.default) if value is None and f.default is not None else False
+            elif f.default is not None and f.name not in data:
+                cleaned[f.name] = f.default
+            continue
+        try:
+            cleaned[f.name] = _coerce(f, value)
+        except ValueError as err:
+            errors.setdefault(f.name, []).append(f"{f.label or f.name} {err}")
+    if form.is_gate and cleaned.get("decision") in ("reject", "rework") and _empty(cleaned.get("comment")):
+        errors.setdefault("comment", []).append("A comment is required when the decision is reject or rework")
+    unknown = sorted(k for k in data if k not in known)
+    if unknown and not extra_allowed:
+        for name in unknown:
+            errors.setdefault(name, []).append("is not a field of this form")
+    if errors:
+        raise InvalidData("Some fields are not valid: " + ", ".join(sorted(errors)), errors)
+    return cleaned

@@ -1,0 +1,154 @@
+"""The append-only, hash-chained audit trail and its verification.
+
+Each case has its own chain (named by the case key), with its head on the case row; events
+that belong to no case (deploys, logins, users) form the "system" chain, whose head is an
+audit_chain row. An event's hash covers its chain, seq, time, actor, type, task, data and the
+previous event's hash, so an edit, a deletion or a reorder breaks the chain at that event.
+Nothing in the product updates or deletes an audit event.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import prepared
+from engine.timing import clock
+from models import AuditChain, AuditEvent, Case, User
+
+SYSTEM_CHAIN = "system"
+GENESIS = "0" * 64
+
+
+def actor_name(actor: User | str | None) -> str:
+    """Name an actor for the record: a user's name, or "system"."""
+    if actor is None:
+        return "system"
+    return actor if isinstance(actor, str) else actor.name
+
+
+def event_hash(chain: str, seq: int, at: str, actor: str, type_: str, task: str | None,
+               data: Any, prev: str) -> str:
+    """Hash one event's content with the previous event's hash."""
+    body = json.dumps([chain, seq, at, actor, type_, task, data, prev], sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _stamp(at: Any) -> str:
+    return at.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _make(chain: str, case_id: int | None, seq: int, prev: str, actor: User | str | None, type_: str,
+          task: str | None, data: Any) -> dict[str, Any]:
+    at = clock.now()
+    name = actor_name(actor)
+    clean = json.loads(json.dumps(data or {}, default=str))
+    digest = event_hash(chain, seq, _stamp(at), name, type_, task, clean, prev)
+    return {"chain": chain, "case_id": case_id, "seq": seq, "at": at, "actor": name, "type": type_,
+            "task": task, "data": clean, "prev_hash": prev, "hash": digest}
+
+
+def append(session: Session, case: Case, *, actor: User | str | None, type: str,
+           task: str | None = None, data: Any = None) -> dict[str, Any]:
+    """Append an event to a case's chain (the case row, flushed by the caller, keeps the head).
+
+    The row is written at once with a prepared INSERT: events are never changed afterwards,
+    so they need no unit-of-work bookkeeping, and a racing second writer of the same sequence
+    number fails here, on the (chain, seq) unique key. Returns the written row as a dict."""
+    seq = case.audit_seq + 1
+    event = _make(case.key, case.id, seq, case.audit_head or GENESIS, actor, type, task, data)
+    case.audit_seq, case.audit_head = seq, event["hash"]
+    _INSERT.run(session, event)
+    return event
+
+
+_INSERT = prepared.insert(AuditEvent.__table__, ("chain", "case_id", "seq", "at", "actor", "type", "task", "data",
+                                                   "prev_hash", "hash"))
+
+
+def append_system(session: Session, *, actor: User | str | None, type: str, data: Any = None) -> dict[str, Any]:
+    """Append an event that belongs to no case, to the system chain (row-locked head)."""
+    head = session.scalars(select(AuditChain).where(AuditChain.name == SYSTEM_CHAIN).with_for_update()).first()
+    if head is None:
+        head = AuditChain(name=SYSTEM_CHAIN, seq=0, head="")
+        session.add(head)
+    seq = head.seq + 1
+    event = _make(SYSTEM_CHAIN, None, seq, head.head or GENESIS, actor, type, None, data)
+    head.seq, head.head = seq, event["hash"]
+    session.flush()
+    _INSERT.run(session, event)
+    return event
+
+
+@dataclass
+class Verification:
+    ok: bool
+    checked: int
+    first_bad: AuditEvent | None = None
+    chain: str | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        bad = None
+        if self.first_bad is not None:
+            bad = {"chain": self.first_bad.chain, "seq": self.first_bad.seq, "id": self.first_bad.id,
+                   "type": self.first_bad.type}
+        elif self.chain is not None:
+            bad = {"chain": self.chain}
+        return {"ok": self.ok, "checked": self.checked, "first_bad": bad, "reason": self.reason}
+
+
+def _verify_chain(events: list[AuditEvent], chain: str, head_seq: int, head_hash: str) -> Verification:
+    prev, expected_seq = GENESIS, 1
+    for event in events:
+        if event.seq != expected_seq:
+            reason = f"seq {event.seq} found where {expected_seq} was expected (an event was deleted or reordered)"
+            return Verification(False, expected_seq - 1, event, chain, reason)
+        if event.prev_hash != prev:
+            return Verification(False, expected_seq - 1, event, chain,
+                                f"event {chain}#{event.seq} does not link to the event before it")
+        digest = event_hash(event.chain, event.seq, _stamp(event.at), event.actor, event.type, event.task,
+                            event.data, event.prev_hash)
+        if digest != event.hash:
+            return Verification(False, expected_seq - 1, event, chain,
+                                f"event {chain}#{event.seq} was changed after it was written")
+        prev, expected_seq = event.hash, expected_seq + 1
+    if head_seq != len(events) or (head_hash or GENESIS) != prev:
+        return Verification(False, len(events), events[-1] if events else None, chain,
+                            f"chain {chain} ends at #{len(events)} but its head says #{head_seq}: "
+                            "the last events were deleted")
+    return Verification(True, len(events))
+
+
+def verify(session: Session, case: Case | None = None) -> Verification:
+    """Recompute the hash chain of one case, or of every case and the system chain."""
+    if case is not None:
+        events = list(session.scalars(select(AuditEvent).where(AuditEvent.chain == case.key)
+                                      .order_by(AuditEvent.seq, AuditEvent.id)))
+        return _verify_chain(events, case.key, case.audit_seq, case.audit_head)
+    checked = 0
+    heads = {c.key: (c.audit_seq, c.audit_head) for c in session.scalars(select(Case).order_by(Case.id))}
+    for row in session.scalars(select(AuditChain)):
+        heads[row.name] = (row.seq, row.head)
+    by_chain: dict[str, list[AuditEvent]] = {name: [] for name in heads}
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.chain, AuditEvent.seq, AuditEvent.id)):
+        by_chain.setdefault(event.chain, []).append(event)
+    for name in sorted(by_chain, key=lambda n: (n != SYSTEM_CHAIN, n)):
+        seq, head = heads.get(name, (0, ""))
+        result = _verify_chain(by_chain[name], name, seq, head)
+        checked += result.checked
+        if not result.ok:
+            result.checked = checked
+            return result
+    return Verification(True, checked)
+
+
+def history(session: Session, case: Case) -> list[AuditEvent]:
+    """Return a case's events, oldest first."""
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.chain == case.key).order_by(AuditEvent.seq)))

@@ -1,0 +1,1 @@
+"""The clock, business calendars and the timer events of an instance: what waits and when (no case logic)."""

@@ -1,0 +1,293 @@
+"""Timer events of one process instance: what waits, when it is due, SLA warnings and pauses.
+
+Everything here reads or edits a SpiffWorkflow instance in memory; the runtime turns the
+result into `Timer` rows when it saves a case, and the worker fires those rows.
+
+* Every waiting timer event (boundary, intermediate catch, a timer start event, cycles) is a
+  `WaitingTimer` with its next due instant.
+* A boundary timer the process counts as an escalation (every boundary timer unless its
+  `escalation` property says false; see `runtime.sla_elements`) and that is not a cycle is an
+  **SLA clock**: it gets a warning row at 75% of its length (`WARNING_AT`). Cycles fire once
+  per period and get no warning.
+* **Pending time**: while the case has a ready task that pauses the SLA (a task of the
+  requester, see `runtime`), its SLA clocks stop: the remaining time is kept in the timer
+  task's internal data and the due instant moves out of reach; when no pausing task is ready
+  any more the clock restarts with the time it had left. A clock whose expression uses
+  business time (`business_hours`, `business_days`) counts what is left in working time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+from engine.timing import calendar, clock
+
+UTC = dt.timezone.utc
+WARNING_AT = 0.75
+# Where a paused clock's due instant is parked: SpiffWorkflow compares it like any other.
+PARKED = "9999-12-31T00:00:00+00:00"
+_TOTAL = "opsgate_sla_total"
+_WARNED = "opsgate_sla_warned"
+_REMAINING = "opsgate_sla_remaining"
+_CALENDAR_ARG = re.compile(r"calendar\s*=\s*[\"']([^\"']*)[\"']")
+
+
+@dataclass(frozen=True)
+class WaitingTimer:
+    """One waiting timer event of an instance, or an SLA warning derived from one."""
+
+    task_id: str
+    element_id: str
+    kind: str  # boundary | intermediate | start | sla_warning
+    due_at: dt.datetime
+    cycle: bool = False
+    sla: bool = False
+    attached_to: str | None = None
+    period: float | None = None  # a cycle's period in seconds
+    cycles_left: int | None = None  # a cycle's remaining repetitions (-1: for ever)
+
+
+def _parse(value: str) -> dt.datetime:
+    return TimerEventDefinition.get_datetime(value)
+
+
+def _timer_tasks(wf: BpmnWorkflow) -> list[Any]:
+    return [t for t in wf.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
+
+
+def _kind(task: Any) -> str:
+    if isinstance(task.task_spec, BoundaryEvent):
+        return "boundary"
+    if isinstance(task.task_spec, StartEvent):
+        return "start"
+    return "intermediate"
+
+
+def _attached_to(task: Any) -> str | None:
+    if not isinstance(task.task_spec, BoundaryEvent):
+        return None
+    for sibling in task.parent.children:
+        if not isinstance(sibling.task_spec, BoundaryEvent):
+            return str(sibling.task_spec.bpmn_id)
+    return None  # pragma: no cover
+
+
+def _is_sla(task: Any, sla_elements: Collection[str] | None) -> bool:
+    if not isinstance(task.task_spec, BoundaryEvent) or isinstance(
+            task.task_spec.event_definition, CycleTimerEventDefinition):
+        return False
+    return sla_elements is None or task.task_spec.bpmn_id in sla_elements
+
+
+def is_parked(task: Any) -> bool:
+    """Tell whether a timer task is a paused SLA clock."""
+    return task._get_internal_data(_REMAINING) is not None
+
+
+def _due(task: Any) -> dt.datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # a cycle: {"cycles", "next", "duration"}
+        return _parse(value["next"]) if value.get("cycles") != 0 else None
+    return _parse(value) if isinstance(value, str) else None
+
+
+def _set_due(task: Any, due: dt.datetime) -> None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        task._set_internal_data(event_value={**value, "next": due.isoformat()})
+    else:
+        task._set_internal_data(event_value=due.isoformat())
+
+
+def _business_calendar(task: Any) -> calendar.BusinessCalendar | None:
+    """The calendar an SLA clock counts in, when its expression uses business time."""
+    expression = str(getattr(task.task_spec.event_definition, "expression", "") or "")
+    if "business_hours" not in expression and "business_days" not in expression:
+        return None
+    named = _CALENDAR_ARG.search(expression)
+    return calendar.get_calendar(named.group(1) if named else "")
+
+
+def _left(task: Any, due: dt.datetime, now: dt.datetime) -> float:
+    """Seconds of clock time from now to due: working time for a business-time clock."""
+    cal = _business_calendar(task)
+    span = cal.working_time_between(now, due) if cal else due - now
+    return max(0.0, span.total_seconds())
+
+
+def _after(task: Any, start: dt.datetime, seconds: float) -> dt.datetime:
+    cal = _business_calendar(task)
+    return cal.add_hours(start, seconds / 3600) if cal else start + dt.timedelta(seconds=seconds)
+
+
+def _warning_due(task: Any, due: dt.datetime, total: float) -> dt.datetime:
+    rest = total * (1 - WARNING_AT)
+    cal = _business_calendar(task)
+    return cal.subtract_hours(due, rest / 3600) if cal else due - dt.timedelta(seconds=rest)
+
+
+def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None) -> list[WaitingTimer]:
+    """List the instance's waiting timers and pending SLA warnings, with due instants (UTC).
+
+    `sla_elements` are the boundary timers that are SLA clocks (default: every boundary
+    timer that is not a cycle). Records the length of each SLA clock seen for the first time,
+    so its warning instant survives pauses and later saves.
+    """
+    now = clock.now()
+    result = []
+    for task in _timer_tasks(wf):
+        due = _due(task)
+        if due is None or is_parked(task):
+            continue  # done, or a paused SLA clock
+        sla = _is_sla(task, sla_elements)
+        common = dict(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), attached_to=_attached_to(task))
+        value = task._get_internal_data("event_value")
+        cycle = isinstance(value, dict)
+        result.append(WaitingTimer(kind=_kind(task), due_at=due, sla=sla, cycle=cycle,
+                                   period=float(value["duration"]) if cycle else None,
+                                   cycles_left=int(value["cycles"]) if cycle else None, **common))
+        if not sla:
+            continue
+        total = task._get_internal_data(_TOTAL)
+        if total is None:
+            total = _left(task, due, now)
+            task._set_internal_data(**{_TOTAL: total})
+        if not task._get_internal_data(_WARNED, False):
+            result.append(WaitingTimer(kind="sla_warning", due_at=_warning_due(task, due, total), sla=True, **common))
+    return result
+
+
+def mark_warned(wf: BpmnWorkflow, task_id: str) -> bool:
+    """Record that the SLA warning of a timer task went out; False if it is gone or was sent."""
+    task = _find(wf, task_id)
+    if task is None or task._get_internal_data(_WARNED, False) or task._get_internal_data(_REMAINING) is not None:
+        return False
+    task._set_internal_data(**{_WARNED: True})
+    return True
+
+
+def _find(wf: BpmnWorkflow, task_id: str) -> Any:
+    for task in _timer_tasks(wf):
+        if str(task.id) == task_id:
+            return task
+    return None
+
+
+def sla_due(wf: BpmnWorkflow, task_id: str) -> dt.datetime | None:
+    """Return when an SLA clock runs out, for messages."""
+    task = _find(wf, task_id)
+    return None if task is None or is_parked(task) else _due(task)
+
+
+def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
+                sla_elements: Collection[str] | None = None) -> bool:
+    """Stop or restart the SLA clocks as pausing tasks appear or go; True if a clock is paused.
+
+    `pausing_elements` are the element ids of READY tasks that pause the SLA. A clock
+    attached to a pausing task itself keeps running (it times the requester, not us).
+    """
+    pausing = set(pausing_elements)
+    now = clock.now()
+    paused = False
+    for task in _timer_tasks(wf):
+        if not _is_sla(task, sla_elements) or _attached_to(task) in pausing:
+            continue
+        remaining = task._get_internal_data(_REMAINING)
+        due = _due(task)
+        if pausing and remaining is None and due is not None:
+            task._set_internal_data(**{_REMAINING: _left(task, due, now)})
+            _set_due(task, _parse(PARKED))
+        elif not pausing and remaining is not None:
+            _set_due(task, _after(task, now, remaining))
+            task.internal_data.pop(_REMAINING, None)
+        paused = paused or is_parked(task)
+    return paused
+
+
+def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
+                 now: dt.datetime) -> list[tuple[WaitingTimer, dt.datetime]]:
+    """Return (timer, due instant) for each firing since `before`; a late cycle fires once per period."""
+    after = {str(t.id): t for t in _timer_tasks(wf)}
+    fired = []
+    for timer in before:
+        if timer.kind == "sla_warning" or timer.due_at >= now:
+            continue
+        task = after.get(timer.task_id)
+        if timer.cycle and timer.period:
+            period = dt.timedelta(seconds=timer.period)
+            new_due = _due(task) if task is not None else None
+            if new_due is not None:
+                times = round((new_due - timer.due_at) / period)
+            else:  # finished: every period up to now, as far as repetitions were left
+                times = (now - timer.due_at) // period + 1
+                if timer.cycles_left is not None and timer.cycles_left >= 0:
+                    times = min(times, timer.cycles_left)
+            fired += [(timer, timer.due_at + period * k) for k in range(times)]
+        elif task is None or _due(task) != timer.due_at:
+            fired.append((timer, timer.due_at))
+    return fired
+
+
+def fire_start_event(wf: BpmnWorkflow, element_id: str) -> None:
+    """Make a new instance start from its timer start event now (a scheduled start)."""
+    for task in wf.get_tasks(spec_name=element_id):
+        if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+            # A cycle start event adds one path per period: make exactly one period due.
+            past = (clock.now() - dt.timedelta(microseconds=1)).isoformat()
+            task._set_internal_data(event_value={"cycles": 1, "next": past, "duration": 1.0})
+        else:
+            task._set_internal_data(event_fired=True)
+
+
+def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:
+    """Return the first due instant of a timer start event strictly after `after`, if any.
+
+    `value` is the evaluated timer text: an ISO date-time (once), a duration (once, counted
+    from `anchor`, the deployment) or a cycle `R[n]/[start/]duration` (a relative cycle
+    starts one period after `anchor`).
+    """
+    text = value.strip()
+    if text.upper().startswith("R"):
+        return _next_in_cycle(value, after=after, anchor=anchor)
+    if text.upper().startswith("P"):
+        due = anchor + _period(text, anchor)
+    else:
+        due = TimerEventDefinition.get_datetime(text)
+    return due if due > after else None
+
+
+def _period(duration: str, start: dt.datetime) -> dt.timedelta:
+    # SpiffWorkflow's parser; months and years count from `start` (it consumes the dict).
+    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(duration), start)
+
+
+def _next_in_cycle(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:
+    parts = value.strip().upper().replace("--", "/").lstrip("R").split("/")
+    count = int(parts[0]) if parts[0] else -1
+    duration = parts[-1]
+    start = TimerEventDefinition.get_datetime(parts[1]) if len(parts) == 3 else anchor + _period(duration, anchor)
+    if _period(duration, start) <= dt.timedelta():
+        raise ValueError(f"timer cycle {value!r} has no period")
+    parsed = TimerEventDefinition.parse_iso_duration(duration)
+    if "years" in parsed or "months" in parsed:
+        # Calendar periods: monthly on the 4th stays on the 4th, whatever the month's length.
+        index, due = 0, start
+        while due <= after and (count < 0 or index < count):
+            due, index = due + _period(duration, due), index + 1
+    else:
+        period = _period(duration, start)
+        index = 0 if start > after else (after - start) // period + 1
+        due = start + period * index
+    return None if count >= 0 and index >= count else due

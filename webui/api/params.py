@@ -1,0 +1,73 @@
+"""Reading API requests: the JSON body, query parameters, and pages of plain lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+from werkzeug.exceptions import BadRequest
+
+from webui.api.errors import InvalidRequest
+
+MAX_PER_PAGE = 1000
+
+
+def json_object() -> dict[str, Any]:
+    """Return the request body as a JSON object, or raise 400."""
+    if not request.is_json:
+        raise InvalidRequest("Send a JSON object with 'Content-Type: application/json'.")
+    try:
+        body = request.get_json()
+    except BadRequest as exc:
+        raise InvalidRequest(f"Malformed JSON: {exc.description}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    return body
+
+
+def query_choice(name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+    """Return a query parameter that must be one of choices, or raise 400 naming it."""
+    value = request.args.get(name) or default
+    if value is not None and value not in choices:
+        raise InvalidRequest(f"{name} must be one of {', '.join(choices)}.",
+                             {name: [f"must be one of {', '.join(choices)}"]})
+    return value
+
+
+def query_int(name: str, default: int | None = None) -> int | None:
+    """Return a positive integer query parameter, or raise 400 naming it."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidRequest(f"{name} must be a positive integer.",
+                             {name: ["must be a positive integer"]})
+    return int(raw)
+
+
+def paged(items: list[Any], per_page_default: int) -> Response:
+    """Answer one page of a plain JSON list (?page=, ?per_page=); a Link header names the next.
+
+    CONTRACT.md promises arrays for these lists, so the paging is in the headers:
+    `Link: <...?page=2>; rel="next"` while more follow (as GitHub's API does).
+    """
+    page = query_int("page", 1) or 1
+    per_page = min(query_int("per_page", per_page_default) or per_page_default, MAX_PER_PAGE)
+    response = jsonify(items[(page - 1) * per_page:page * per_page])
+    if len(items) > page * per_page:
+        args = {**request.args.to_dict(), **(request.view_args or {}), "page": page + 1}
+        response.headers["Link"] = f'<{url_for(request.endpoint or "", **args)}>; rel="next"'
+    return response
+
+
+def uploaded_files() -> list[tuple[str, bytes]]:
+    """Return the BPMN/DMN files of a deploy request, or raise 400."""
+    if request.mimetype in ("application/xml", "text/xml"):
+        name = request.headers.get("X-Filename", "upload.bpmn")
+        return [(name, request.get_data())]
+    if request.mimetype == "multipart/form-data":
+        files = [(f.filename or "upload.bpmn", f.read()) for f in request.files.getlist("file")]
+        if files:
+            return files
+        raise InvalidRequest("Send the BPMN as multipart field 'file'.", {"file": ["required"]})
+    raise InvalidRequest("Send BPMN XML as 'application/xml' or as multipart field 'file'.")

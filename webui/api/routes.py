@@ -1,0 +1,241 @@
+"""The JSON API at /api/v1 (CONTRACT.md, "JSON API"): thin routes over the engine.
+
+Each route parses its input, calls one engine function, commits once, answers JSON.
+Authentication is in api_auth, the error model in api_errors, the JSON shapes in api_json.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from engine.cases import access, intake, services
+from engine.notifications import notices
+from engine.processes import definitions
+from engine.records import audit
+from webui.api import caller, shapes
+from webui.api.errors import api_error_response
+from webui.api.openapi import document
+from webui.api.params import json_object, paged, query_choice, query_int, uploaded_files
+from webui.db import get_session
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
+CASE_STATUSES = ("open", "closed", "cancelled")
+TASK_SCOPES = ("group", "mine")
+MAX_PER_PAGE = 200
+TASKS_PER_PAGE = 200
+EVENTS_PER_PAGE = 500
+NOTICES_PER_PAGE = 100
+NOTICES_LISTED = 1000  # the newest; older notices are history
+# JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
+DEFAULT_MAX_JSON_BYTES = 256 * 1024
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint != "api.deploy_processes":
+        request.max_content_length = current_app.config.get(
+            "API_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    g.actor = caller.authenticate()
+
+
+bp.register_error_handler(Exception, api_error_response)
+# An app-wide handler for a status code (a page's 404) would win over the Exception handler.
+for _status in (400, 401, 403, 404, 405, 409, 413, 415, 422, 500):
+    bp.register_error_handler(_status, api_error_response)
+
+
+def init_app(app: Flask) -> None:
+    """Exempt the API from form CSRF (api_auth checks session writes) and answer JSON."""
+    app.extensions["csrf"].exempt(bp)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _http_error(exc: HTTPException) -> Any:
+    # Routing errors (unknown path, wrong method) happen outside any blueprint.
+    if request.path.startswith("/api/"):
+        return api_error_response(exc)
+    return exc
+
+
+def _unexpected_error(exc: Exception) -> Any:
+    # Other blueprints under /api/ (api_reports) get the JSON 500 too; pages keep Flask's.
+    if request.path.startswith("/api/"):
+        return api_error_response(exc)
+    raise exc
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """Serve the OpenAPI 3 description of the registered routes."""
+    routes = [(rule.rule, rule.methods or ()) for rule in current_app.url_map.iter_rules()
+              if rule.rule.startswith(bp.url_prefix + "/")]
+    return jsonify(document(routes))
+
+
+@bp.get("/me")
+def me() -> Response:
+    """Show the caller, and the CSRF token a session needs for writes."""
+    return jsonify(shapes.me_json(g.actor, g.api_auth))
+
+
+@bp.get("/processes")
+def list_processes() -> Response:
+    """List the latest version of every deployed process."""
+    return jsonify([shapes.process_json(d)
+                    for d in definitions.list_definitions(get_session())])
+
+
+@bp.get("/processes/<key>")
+def get_process(key: str) -> Response:
+    """Show a process version with its start form."""
+    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    return jsonify(shapes.process_detail_json(get_session(), definition))
+
+
+@bp.get("/processes/<key>/bpmn")
+def get_process_bpmn(key: str) -> Response:
+    """Return a process version's BPMN XML."""
+    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    return Response(definition.bpmn, mimetype="application/xml")
+
+
+@bp.post("/processes")
+def deploy_processes() -> tuple[Response, int]:
+    """Deploy BPMN/DMN sent as XML or as multipart `file` parts."""
+    files = uploaded_files()
+    session = get_session()
+    results = definitions.deploy(session, files, actor=g.actor)
+    session.commit()
+    body = shapes.deploy_json(results)
+    return jsonify(body), 201 if body["changed"] else 200
+
+
+@bp.post("/cases")
+def open_case() -> tuple[Response, int]:
+    """Open a case; an incident's dedup_key folds repeats into the open incident."""
+    body = json_object()
+    session = get_session()
+    case, created = intake.open_case(session, body, actor=g.actor)
+    session.commit()
+    return jsonify(shapes.case_json(session, case)), 201 if created else 200
+
+
+@bp.get("/cases")
+def list_cases() -> Response:
+    """List the caller's visible cases, a page at a time, filtered by process and status."""
+    session = get_session()
+    cases, next_page = services.list_cases(session, actor=g.actor,
+                                           process=request.args.get("process") or None,
+                                           status=query_choice("status", CASE_STATUSES),
+                                           page=query_int("page", 1) or 1,
+                                           per_page=min(query_int("per_page", services.PAGE_SIZE)
+                                                        or services.PAGE_SIZE, MAX_PER_PAGE))
+    return jsonify(shapes.case_page_json(session, cases, next_page))
+
+
+@bp.get("/cases/<ref>")
+def get_case(ref: str) -> Response:
+    """Show a case with its open tasks."""
+    session = get_session()
+    case = services.get_case(session, ref, actor=g.actor)
+    return jsonify(shapes.case_json(session, case))
+
+
+@bp.get("/cases/<ref>/history")
+def case_history(ref: str) -> Response:
+    """List a case's audit events, oldest first."""
+    session = get_session()
+    case = services.get_case(session, ref, actor=g.actor)
+    return paged([shapes.event_json(e) for e in audit.history(session, case)],
+                 EVENTS_PER_PAGE)
+
+
+@bp.get("/tasks")
+def list_tasks() -> Response:
+    """List the ready tasks the caller may act on."""
+    scope = query_choice("scope", TASK_SCOPES, "group") or "group"
+    session = get_session()
+    tasks = services.list_tasks(session, actor=g.actor, scope=scope)
+    return paged([shapes.task_json(session, t) for t in tasks], TASKS_PER_PAGE)
+
+
+@bp.get("/tasks/<task_id>")
+def get_task(task_id: str) -> Response:
+    """Show a ready task and its form."""
+    session = get_session()
+    task = services.get_task(session, task_id, actor=g.actor)
+    return jsonify(shapes.task_json(session, task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/claim")
+def claim_task(task_id: str) -> Response:
+    """Claim a task for the caller."""
+    session = get_session()
+    task = services.claim_task(session, task_id, actor=g.actor)
+    session.commit()
+    return jsonify(shapes.task_json(session, task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/release")
+def release_task(task_id: str) -> Response:
+    """Give a claimed task back to its candidate group."""
+    session = get_session()
+    task = services.release_task(session, task_id, actor=g.actor)
+    session.commit()
+    return jsonify(shapes.task_json(session, task, with_form=True))
+
+
+@bp.post("/tasks/<task_id>/complete")
+def complete_task(task_id: str) -> Response:
+    """Complete a task with its form data; answer the case."""
+    data = json_object().get("data", {})
+    session = get_session()
+    case = services.complete_task(session, task_id, data, actor=g.actor)
+    session.commit()
+    return jsonify(shapes.case_json(session, case))
+
+
+@bp.get("/notices")
+def list_notices() -> Response:
+    """List the caller's in-app notices, newest first."""
+    unread = query_choice("unread", ("true", "false"), "false") == "true"
+    session = get_session()
+    rows = notices.list_notices(session, actor=g.actor, unread=unread, limit=NOTICES_LISTED)
+    keys = notices.case_keys(session, rows)
+    return paged([shapes.notice_json(n, keys) for n in rows], NOTICES_PER_PAGE)
+
+
+@bp.post("/notices/read")
+def read_notices() -> Response:
+    """Mark all of the caller's notices read."""
+    session = get_session()
+    changed = notices.mark_read(session, actor=g.actor)
+    session.commit()
+    return jsonify({"changed": changed})
+
+
+@bp.post("/notices/<int:notice_id>/read")
+def read_notice(notice_id: int) -> Response:
+    """Mark one of the caller's notices read."""
+    session = get_session()
+    changed = notices.mark_read(session, notice_id, actor=g.actor)
+    session.commit()
+    return jsonify({"changed": changed})
+
+
+@bp.get("/audit/verify")
+def verify_audit() -> Response:
+    """Recompute the audit hash chain of one case or of everything."""
+    access.check_role(g.actor, "auditor", "admin", action="verifying the audit trail")
+    session = get_session()
+    ref = request.args.get("case")
+    result = audit.verify(session, services.get_case(session, ref) if ref else None)
+    return jsonify(shapes.verify_json(result))

@@ -1,0 +1,116 @@
+"""The `opsgate` command line (CONTRACT.md). Each command opens one transaction and commits once."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+from sqlalchemy.orm import Session
+
+from engine import db
+from engine.errors import EngineError, InvalidDefinition
+from engine.people import users
+from engine.processes import definitions
+
+log = logging.getLogger(__name__)
+
+
+def database_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Accept --database-url on any command (and on the group)."""
+
+    @click.option("--database-url", "database_url", default=None, envvar="OPSGATE_DATABASE_URL",
+                  help="SQLAlchemy URL; default: SQLite instance/opsgate.db")
+    @click.pass_context
+    @functools.wraps(fn)
+    def wrapper(ctx: click.Context, *args: Any, database_url: str | None, **kwargs: Any) -> Any:
+        root = ctx.find_root()
+        root.ensure_object(dict)
+        if database_url:
+            root.obj["database_url"] = database_url
+        return ctx.invoke(fn, *args, **kwargs)
+
+    return wrapper
+
+
+def _engine():
+    ctx = click.get_current_context().find_root()
+    ctx.ensure_object(dict)
+    if "engine" not in ctx.obj:
+        ctx.obj["engine"] = db.make_engine(ctx.obj.get("database_url"))
+    return ctx.obj["engine"]
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[Session]:
+    """One unit of work: commit on success, roll back and report an engine error on failure."""
+    maker = db.make_sessionmaker(_engine())
+    session = maker()
+    try:
+        yield session
+        session.commit()
+    except EngineError as err:
+        session.rollback()
+        report_error(err)
+        sys.exit(1)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def report_error(err: EngineError) -> None:
+    if isinstance(err, InvalidDefinition):
+        for d in err.details:
+            where = ":".join(str(p) for p in (d["file"], d.get("line")) if p)
+            element = f" [{d['element_id']}]" if d.get("element_id") else ""
+            click.echo(f"{where}{element}: {d['message']}", err=True)
+        click.echo("nothing deployed", err=True)
+        return
+    click.echo(f"error: {err.message}", err=True)
+    if isinstance(err.details, dict):
+        for field, messages in err.details.items():
+            for message in messages if isinstance(messages, list) else [messages]:
+                click.echo(f"  {field}: {message}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--database-url", default=None, envvar="OPSGATE_DATABASE_URL",
+              help="SQLAlchemy URL; default: SQLite instance/opsgate.db")
+@click.option("-v", "--verbose", is_flag=True, help="Log what the engine does.")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
+    """opsgate: IT operations processes (ITIL) as BPMN."""
+    ctx.ensure_object(dict)
+    ctx.obj["database_url"] = database_url
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def init_database(*, quiet: bool = False) -> str | None:
+    """Upgrade the schema, create the groups, deploy workflows/, create `admin` if missing.
+
+    Return the admin password when one was generated (it is shown once)."""
+    db.upgrade(_engine())
+    generated = None
+    with transaction() as session:
+        for name in users.access.GROUPS:
+            users.get_group(session, name)
+        folder = definitions.workflows_dir()
+        if folder.is_dir() and any(folder.glob("*.bpmn")):
+            for result in definitions.deploy_directory(session, folder, actor=None):
+                if not quiet:
+                    state = "deployed" if result.created else "unchanged"
+                    click.echo(f"{result.key} v{result.version} {state}")
+        if users.find_user(session, "admin") is None:
+            password = os.environ.get("OPSGATE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+            if "OPSGATE_ADMIN_PASSWORD" not in os.environ:
+                generated = password
+            users.create_user(session, "admin", ["admin", "process_owner"], password, actor=None,
+                              display_name="Administrator")
+    return generated

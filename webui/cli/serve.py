@@ -1,0 +1,52 @@
+"""`opsgate serve`: the web UI and the API behind waitress (a production WSGI server)."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+
+from webui.cli import serving
+from webui.cli.base import _engine, database_option, main
+from webui.cli.worker import start_background_worker
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--threads", default=serving.DEFAULT_THREADS, show_default=True,
+              type=click.IntRange(1, 256), help="Worker threads of this one process.")
+@database_option
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web UI and the API (scale out: gunicorn 'webui:create_app()')."""
+    problem = serving.schema_problem(_engine())
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    app = _app(_engine().url.render_as_string(hide_password=False))
+    # With SQLite one in-process thread fires timers; with PostgreSQL run `opsgate worker`.
+    stop_worker = start_background_worker(app)
+    click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)"
+               + ("; timers fire in this process" if stop_worker else ""))
+    try:
+        serving.run(app, host=host, port=port, threads=threads)
+    finally:
+        if stop_worker is not None:
+            stop_worker.set()
+
+
+def _app(database_url: str) -> Flask:
+    """Build the app as gunicorn would (instance config, OPSGATE_* environment) on this database."""
+    from webui import create_app
+
+    saved = os.environ.get("OPSGATE_DATABASE_URL")
+    os.environ["OPSGATE_DATABASE_URL"] = database_url
+    try:
+        return create_app()
+    finally:
+        if saved is None:
+            del os.environ["OPSGATE_DATABASE_URL"]
+        else:
+            os.environ["OPSGATE_DATABASE_URL"] = saved
+

@@ -1,0 +1,118 @@
+"""Setting up and looking after an installation: init, deploy, users, tokens, providers, audit verify."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from engine.cases import services
+from engine.people import users
+from engine.processes import definitions
+from engine.records import audit
+
+log = logging.getLogger(__name__)
+
+
+from webui.cli.base import database_option, init_database, main, transaction
+
+
+@main.command()
+@database_option
+def init() -> None:
+    """Create or upgrade the schema, deploy workflows/, create the admin user."""
+    generated = init_database()
+    if generated:
+        click.echo(f"created user admin with password: {generated}  (shown once)")
+    click.echo("database ready")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "as_user", default=None, help="Record the deploy as this user (a process owner).")
+@database_option
+def deploy(files: tuple[Path, ...], as_user: str | None) -> None:
+    """Validate and deploy BPMN/DMN files as new versions (all or nothing)."""
+    with transaction() as session:
+        actor = users.get_user(session, as_user) if as_user else None
+        results = definitions.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor)
+        for r in results:
+            click.echo(f"{r.key} v{r.version} {'deployed' if r.created else 'unchanged'}")
+
+
+@main.group()
+def user() -> None:
+    """Manage users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--group", "groups", multiple=True, help="A group (role); repeat for several.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--display-name", default="")
+@click.option("--email", default="")
+@database_option
+def user_add(name: str, groups: tuple[str, ...], password_stdin: bool, display_name: str, email: str) -> None:
+    """Create a user, or add groups to an existing one."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    with transaction() as session:
+        created = users.create_user(session, name, list(groups), password, actor=None,
+                                    display_name=display_name, email=email)
+        click.echo(f"user {created.name}: groups {', '.join(sorted(created.group_names))}")
+
+
+@main.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@database_option
+def token_create(name: str, label: str) -> None:
+    """Print a new API token for a user (shown once; only its hash is stored)."""
+    with transaction() as session:
+        click.echo(users.create_token(session, name, actor=None, name=label))
+
+
+@main.group()
+def provider() -> None:
+    """Manage operations service providers."""
+
+
+@provider.command("add")
+@click.argument("name")
+@click.option("--system", "systems", multiple=True, help="A system the provider is responsible for.")
+@database_option
+def provider_add(name: str, systems: tuple[str, ...]) -> None:
+    """Register a provider and the systems it serves."""
+    with transaction() as session:
+        created = users.add_provider(session, name, list(systems), actor=None)
+        click.echo(f"provider {created.name}: systems {', '.join(s.system for s in created.systems) or '-'}")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """Audit trail tools."""
+
+
+@audit_group.command("verify")
+@click.option("--case", "case_ref", default=None, help="Verify only this case (key or id).")
+@database_option
+def audit_verify(case_ref: str | None) -> None:
+    """Recompute the audit hash chain; exit 1 naming the first bad event."""
+    with transaction() as session:
+        case = services.get_case(session, case_ref) if case_ref else None
+        result = audit.verify(session, case)
+    if result.ok:
+        click.echo(f"ok: {result.checked} events verified")
+        return
+    click.echo(f"TAMPERED: {result.reason}", err=True)
+    if result.first_bad is not None:
+        e = result.first_bad
+        click.echo(f"first bad event: chain {e.chain} seq {e.seq} (id {e.id}, {e.type} by {e.actor} at "
+                   f"{e.at.isoformat()})", err=True)
+    sys.exit(1)

@@ -1,0 +1,45 @@
+"""Notices: the user's in-app notices (a task is waiting, an SLA is running out, a case was
+escalated), newest first, marked read one by one or all at once."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from engine.notifications import notices
+from webui.db import get_session
+
+bp = Blueprint("notices", __name__)
+
+
+@bp.get("/notices")
+@login_required
+def index() -> str:
+    """List the user's notices, unread ones marked."""
+    session = get_session()
+    unread_only = request.args.get("unread") == "1"
+    rows = notices.list_notices(session, actor=current_user, unread=unread_only)
+    return render_template("notices/index.html", notices=rows, case_keys=notices.case_keys(session, rows),
+                           unread_only=unread_only)
+
+
+@bp.post("/notices/read")
+@login_required
+def read_all() -> Response:
+    """Mark all of the user's notices read."""
+    session = get_session()
+    notices.mark_read(session, actor=current_user)
+    session.commit()
+    return redirect(url_for("notices.index"))
+
+
+@bp.post("/notices/<int:notice_id>/read")
+@login_required
+def read_one(notice_id: int) -> Response:
+    """Mark one notice read and go to its case (or back to the notices)."""
+    session = get_session()
+    notices.mark_read(session, notice_id, actor=current_user)
+    session.commit()
+    case = request.form.get("case", "")
+    return redirect(url_for("cases.detail", ref=case) if case else url_for("notices.index"))

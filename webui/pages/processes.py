@@ -1,0 +1,145 @@
+"""Processes: versions, diagrams, the modeler, upload/download and version comparison.
+
+Reading is for every logged-in user (a requester may look at the process they are in);
+deploying is for process owners and admins (the engine's deploy checks the role too).
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from engine.cases import views
+from engine.errors import InvalidData, InvalidDefinition
+from engine.processes import definitions
+from engine.processes.compare import compare_bpmn
+from webui.auth import has_role, role_required
+from webui.db import get_session
+from webui.pages.common import modeler_strings
+
+bp = Blueprint("processes", __name__, url_prefix="/processes")
+
+DEPLOYERS = ("process_owner", "admin")
+
+
+@bp.get("")
+@login_required
+def index():
+    """List every process with its latest version."""
+    return render_template("processes/list.html", processes=definitions.list_definitions(get_session()),
+                           can_deploy=has_role(*DEPLOYERS))
+
+
+@bp.get("/<key>")
+@login_required
+def detail(key: str):
+    """List a process's versions with how many open cases run on each."""
+    history = views.process_versions(get_session(), key)
+    return render_template("processes/detail.html", latest=history.versions[0], versions=history.versions,
+                           open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS))
+
+
+@bp.get("/<key>/<int:version>")
+@login_required
+def view(key: str, version: int):
+    """Show one version's diagram."""
+    definition = definitions.get_definition(get_session(), key, version)
+    return render_template("processes/view.html", definition=definition)
+
+
+@bp.get("/<key>/<int:version>/bpmn")
+@login_required
+def bpmn(key: str, version: int):
+    """Serve one version's BPMN XML (as a download with ?download=1)."""
+    definition = definitions.get_definition(get_session(), key, version)
+    headers = {}
+    if request.args.get("download"):
+        headers["Content-Disposition"] = f'attachment; filename="{definition.key}-v{definition.version}.bpmn"'
+    return Response(definition.bpmn, mimetype="application/xml", headers=headers)
+
+
+@bp.get("/<key>/compare")
+@login_required
+def compare(key: str):
+    """Compare two versions element by element."""
+    session = get_session()
+    a = definitions.get_definition(session, key, request.args.get("a", type=int))
+    b = definitions.get_definition(session, key, request.args.get("b", type=int))
+    diff = compare_bpmn(a.bpmn.encode(), b.bpmn.encode())
+    return render_template("processes/compare.html", key=key, a=a, b=b, diff=diff)
+
+
+@bp.get("/<key>/edit")
+@role_required(*DEPLOYERS)
+def edit(key: str):
+    """Open the latest version in the modeler."""
+    definition = definitions.get_definition(get_session(), key)
+    return render_template("processes/edit.html", definition=definition, title=definition.name or key,
+                           filename=definition.key, modeler_strings=modeler_strings(),
+                           bpmn_url=url_for("processes.bpmn", key=key, version=definition.version))
+
+
+@bp.get("/new")
+@role_required(*DEPLOYERS)
+def new():
+    """Open the modeler on a blank executable process."""
+    return render_template("processes/edit.html", definition=None, title=_("a new process"),
+                           filename="new_process", modeler_strings=modeler_strings(),
+                           bpmn_url=url_for("static", filename="bpmn/new_process.bpmn"))
+
+
+@bp.post("/deploy")
+@role_required(*DEPLOYERS)
+def deploy():
+    """Validate and deploy the modeler's XML; answer JSON with the version or the errors."""
+    session = get_session()
+    xml = request.get_data()
+    try:
+        result = views.deploy_one(session, xml, actor=current_user, filename=request.args.get("filename"))
+    except (InvalidDefinition, InvalidData) as exc:
+        session.rollback()
+        details = exc.details if isinstance(exc.details, list) else []
+        return jsonify({"error": {"code": exc.code, "message": exc.message, "details": details}}), 422
+    session.commit()
+    if result.unchanged:
+        message = _("Nothing changed: version %(v)s is identical.", v=result.version)
+    else:
+        message = _("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
+                    key=result.key, v=result.version)
+    return jsonify({"key": result.key, "version": result.version, "unchanged": result.unchanged,
+                    "message": message,
+                    "url": url_for("processes.view", key=result.key, version=result.version)})
+
+
+@bp.post("/upload")
+@role_required(*DEPLOYERS)
+def upload():
+    """Validate and deploy uploaded BPMN (and DMN) files."""
+    session = get_session()
+    files = [(f.filename, f.read()) for f in request.files.getlist("files") if f and f.filename]
+    if not files:
+        raise InvalidData(_("Choose at least one .bpmn file."), {"files": [_("This field is required.")]})
+    try:
+        results = definitions.deploy(session, files, actor=current_user)
+    except InvalidDefinition as exc:
+        session.rollback()
+        return render_template("processes/list.html", processes=definitions.list_definitions(session),
+                               can_deploy=True, errors=exc.details, errors_message=exc.message), 422
+    session.commit()
+    for result in results:
+        if result.created:
+            flash(_("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
+                    key=result.key, v=result.version), "success")
+        else:
+            flash(_("Nothing changed: version %(v)s is identical.", v=result.version), "success")
+    return redirect(url_for("processes.index"))
