@@ -43,7 +43,7 @@ from sqlalchemy import select  # noqa: E402
 from engine import db
 from engine.cases import instance_cache, runtime, services
 from engine.people import users  # noqa: E402
-from engine.processes import definitions, scripting
+from engine.processes import catalog, deployment, scripting, specs
 from models import HumanTask  # noqa: E402
 
 BPMN = ROOT / "tests" / "data" / "four_steps.bpmn"
@@ -54,7 +54,7 @@ STEPS = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis"
 class Floor:
     """Raw SpiffWorkflow with one SQLite read and one write (and a commit) per step."""
 
-    def __init__(self, loaded: definitions.Loaded, path: str) -> None:
+    def __init__(self, loaded: specs.Loaded, path: str) -> None:
         self.loaded = loaded
         self.conn = sqlite3.connect(path, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -98,7 +98,7 @@ class Opsgate:
         db.upgrade(engine)
         self.maker = db.make_sessionmaker(engine)
         with self.maker.begin() as s:
-            definitions.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
+            deployment.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
             for name, groups in (("req", []), ("desk", ["service_desk"]), ("eng", ["engineer"]),
                                  ("eng2", ["engineer"]), ("cm", ["change_manager"])):
                 users.create_user(s, name, groups, actor=None)
@@ -161,7 +161,7 @@ def main() -> None:
     if args.postgres:
         sides["opsgate_postgres"] = Opsgate(args.postgres)
     with sides["opsgate_sqlite"].maker() as s:
-        loaded = definitions.load(s, definitions.get_definition(s, "four_steps"))
+        loaded = specs.load(s, catalog.get_definition(s, "four_steps"))
     floor = Floor(loaded, str(tmp / "floor.db"))
     run(floor, sides, max(5, args.cases // 10))  # warm up caches and the JIT-less interpreter alike
     times = run(floor, sides, args.cases)

@@ -37,7 +37,7 @@ from engine import db
 from engine.cases import services
 from engine.jobs import worker  # noqa: E402
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from engine.timing import clock
 from models import AuditEvent  # noqa: E402
 
@@ -51,7 +51,7 @@ def fill(url: str, count: int) -> None:
     engine = db.make_engine(url)
     db.upgrade(engine)
     with db.make_sessionmaker(engine).begin() as s, clock.frozen(T0):
-        definitions.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
+        deployment.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
         requester = users.create_user(s, "bench", [], actor=None)
         for _ in range(count):
             services.start_case(s, "timer_wait", {}, actor=requester)

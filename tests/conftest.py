@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import db
 from engine.cases import instance_cache
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment, specs
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"
@@ -67,10 +67,10 @@ def _real_sqlite_transactions(engine: Engine) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_caches() -> Iterator[None]:
     # Rolled-back tests reuse row ids; a real database never does (AUTOINCREMENT, sequences).
-    definitions._cache.clear()
+    specs._cache.clear()
     instance_cache.instances.clear()
     yield
-    definitions._cache.clear()
+    specs._cache.clear()
     instance_cache.instances.clear()
 
 
@@ -135,10 +135,10 @@ def make_user(session: Session) -> Callable[..., User]:
 
 
 @pytest.fixture
-def deploy(session: Session) -> Callable[..., list[definitions.DeployResult]]:
+def deploy(session: Session) -> Callable[..., list[deployment.DeployResult]]:
     """Deploy files from tests/data (by name), paths, or (filename, bytes) pairs."""
 
-    def run(*items: Any, actor: User | None = None) -> list[definitions.DeployResult]:
+    def run(*items: Any, actor: User | None = None) -> list[deployment.DeployResult]:
         files = []
         for item in items:
             if isinstance(item, tuple):
@@ -146,7 +146,7 @@ def deploy(session: Session) -> Callable[..., list[definitions.DeployResult]]:
             else:
                 path = Path(item) if Path(item).exists() else DATA / item
                 files.append((path.name, path.read_bytes()))
-        return definitions.deploy(session, files, actor=actor)
+        return deployment.deploy(session, files, actor=actor)
 
     return run
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from engine.processes import definitions
+from engine.processes import specs
 
 # (process version, state string, instance, ready task ids, timer rows) as saved
-_Entry = tuple[definitions.Loaded, str, BpmnWorkflow, frozenset[str], frozenset[tuple[str, str, dt.datetime]]]
+_Entry = tuple[specs.Loaded, str, BpmnWorkflow, frozenset[str], frozenset[tuple[str, str, dt.datetime]]]
 
 
 class InstanceCache:
@@ -34,7 +34,7 @@ class InstanceCache:
         self._entries: OrderedDict[tuple[Any, int], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, key: tuple[Any, int], loaded: definitions.Loaded,
+    def take(self, key: tuple[Any, int], loaded: specs.Loaded,
              state: str) -> tuple[BpmnWorkflow, frozenset[str], frozenset[Any]] | None:
         if self.size <= 0:
             return None
@@ -44,7 +44,7 @@ class InstanceCache:
             return None
         return entry[2], entry[3], entry[4]
 
-    def put(self, key: tuple[Any, int], loaded: definitions.Loaded, state: str, workflow: BpmnWorkflow,
+    def put(self, key: tuple[Any, int], loaded: specs.Loaded, state: str, workflow: BpmnWorkflow,
             ready: frozenset[str], timers: frozenset[tuple[str, str, dt.datetime]]) -> None:
         if self.size <= 0:
             return

@@ -34,7 +34,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from engine import prepared
 from engine.cases.instance_cache import instances
 from engine.errors import Conflict, EngineError
-from engine.processes import definitions, scripting
+from engine.processes import scripting, specs
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
@@ -81,7 +81,7 @@ def dump(workflow: BpmnWorkflow) -> str:
     return _serializer.serialize_json(workflow)
 
 
-def restore(state: str, loaded: definitions.Loaded) -> BpmnWorkflow:
+def restore(state: str, loaded: specs.Loaded) -> BpmnWorkflow:
     """Rebuild an instance from its stored state and its (cached) spec."""
     dct = json.loads(state)
     _serializer.migrate(dct)
@@ -100,7 +100,7 @@ class Instance:
 
     case: Case
     workflow: BpmnWorkflow
-    loaded: definitions.Loaded
+    loaded: specs.Loaded
     ready_before: frozenset[str] = frozenset()
     timers_before: frozenset[tuple[str, str, dt.datetime]] = frozenset()
 
@@ -117,7 +117,7 @@ def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
 def open_instance(session: Session, case: Case) -> Instance:
     """Restore a case's workflow (from the instance cache when this process saved it last),
     for an action that saves it again. Read-only callers use `restore`."""
-    loaded = definitions.load_by_id(session, case.definition_id)
+    loaded = specs.load_by_id(session, case.definition_id)
     cached = instances.take(_cache_key(session, case), loaded, case.state)
     if cached is not None:
         workflow, ready, timers = cached

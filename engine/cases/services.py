@@ -29,7 +29,7 @@ from engine.cases import access, runtime
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox
 from engine.people import users
-from engine.processes import definitions, scripting
+from engine.processes import catalog, scripting, specs
 from engine.processes.forms import Form, validate_form
 from engine.records import audit
 from engine.timing import clock
@@ -95,8 +95,8 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     """
     if actor is not None:
         access.check_may_start(actor)
-    definition = definitions.get_definition(session, process_key)
-    loaded = definitions.load(session, definition)
+    definition = catalog.get_definition(session, process_key)
+    loaded = specs.load(session, definition)
     cleaned = validate_form(Form.from_list(loaded.manifest.get("start_form")), data)
     clash = RESERVED & set(cleaned)
     if clash:
@@ -187,13 +187,13 @@ def get_task(session: Session, task_id: str, *, actor: User | None = None) -> Hu
 
 def task_form(session: Session, task: HumanTask) -> Form:
     """Return the form of a task."""
-    loaded = definitions.load_by_id(session, task.case.definition_id)
+    loaded = specs.load_by_id(session, task.case.definition_id)
     return Form.from_list(loaded.manifest["tasks"].get(task.element_id, {}).get("form"))
 
 
 def start_form(session: Session, process_key: str, version: int | None = None) -> Form:
     """Return the start form of a process version (the latest by default)."""
-    definition = definitions.get_definition(session, process_key, version)
+    definition = catalog.get_definition(session, process_key, version)
     return Form.from_list((definition.manifest or {}).get("start_form"))
 
 
@@ -271,7 +271,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
         return task
     if task.assignee_id is not None:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
-    rules = definitions.load_by_id(session, case.definition_id).manifest["tasks"].get(task.element_id, {})
+    rules = specs.load_by_id(session, case.definition_id).manifest["tasks"].get(task.element_id, {})
     _check_actor(task, case, actor, rules)
     task.assignee_id, task.claimed_at = actor.id, clock.now()
     audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
@@ -362,31 +362,6 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
         runtime.save(session, instance, actor=None)
         flush(session)
         return len(fired)
-
-
-def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 1000) -> int:
-    """Fire every timer due at `now` in the caller's transaction; return how many timer events fired.
-
-    SLA warnings are sent too but not counted; `opsgate worker` does the same one timer per
-    transaction (engine.jobs.worker).
-    """
-    from engine.jobs.firing import (  # late: firing builds on this module
-        DueTimers,
-        fire_timer,
-    )
-
-    now = now or clock.now()
-    count = 0
-    due = DueTimers()
-    handled = 0
-    while handled < limit:
-        batch = due.claim(session, now, size=min(50, limit - handled))
-        if not batch:
-            break
-        for timer in batch:
-            count += fire_timer(session, timer, now)
-        handled += len(batch)
-    return count
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import access, attachments, runtime, services
 from engine.errors import InvalidData, NotAllowed
-from engine.processes import definitions
+from engine.processes import catalog, deployment, specs
 from engine.processes.forms import Field, Form
 from engine.records import audit
 from engine.timing import clock
@@ -162,7 +162,7 @@ def case_listing(session: Session, *, actor: User, page: int = 1, process: str |
                                           page=page)
     ids = [c.id for c in rows]
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
-                       definitions.list_definitions(session), bool(access.staff_groups(actor)),
+                       catalog.list_definitions(session), bool(access.staff_groups(actor)),
                        escalated_cases(session, ids))
 
 
@@ -176,7 +176,7 @@ def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
 
 def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
     """Say which BPMN elements the case has passed (done) and which wait for people (current)."""
-    workflow = runtime.restore(case.state, definitions.load_by_id(session, case.definition_id))
+    workflow = runtime.restore(case.state, specs.load_by_id(session, case.definition_id))
     done: set[str] = set()
     current: set[str] = set()
     for each in [workflow, *workflow.subprocesses.values()]:
@@ -226,7 +226,7 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
         return f"{task.name} is already {task.state}{who}."
     if task.assignee_id is not None and task.assignee_id != actor.id:
         return f"{task.name} is claimed by {task.assignee.name}."
-    rules = definitions.load_by_id(session, task.case.definition_id).manifest["tasks"].get(task.element_id, {})
+    rules = specs.load_by_id(session, task.case.definition_id).manifest["tasks"].get(task.element_id, {})
     try:
         services._check_actor(task, task.case, actor, rules)
     except NotAllowed as err:
@@ -254,7 +254,7 @@ def process_versions(session: Session, key: str) -> VersionHistory:
     versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
                                     .order_by(ProcessDefinition.version.desc())))
     if not versions:
-        definitions.get_definition(session, key)  # raises NotFound naming the process
+        catalog.get_definition(session, key)  # raises NotFound naming the process
     counts = dict(session.execute(select(Case.definition_id, func.count()).where(
         Case.process_key == key, Case.status == "open").group_by(Case.definition_id)).all())
     return VersionHistory(versions, {k: int(v) for k, v in counts.items()})
@@ -267,7 +267,7 @@ def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | Non
     name = attachments.clean_filename(filename or "") or "modeler.bpmn"
     if not name.endswith(".bpmn"):
         name += ".bpmn"
-    results = definitions.deploy(session, [(name, xml)], actor=actor)
+    results = deployment.deploy(session, [(name, xml)], actor=actor)
     result = results[0]
     # Keep the file name the process had, so downloads and evidence packs read well.
     if result.created:

@@ -1,9 +1,10 @@
 """Firing one due timer row: a case's timer events, an SLA warning, or a scheduled case start.
 
 The worker (engine.jobs.worker) claims a row and calls `fire_timer` inside the claiming
-transaction; `services.fire_due_timers` does the same for many rows in one transaction.
+transaction; `fire_due_timers` does the same for many rows in one transaction.
 Nothing here commits.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,13 +16,14 @@ from sqlalchemy.orm import Session
 from engine.cases import runtime, services
 from engine.errors import Conflict
 from engine.notifications import outbox
-from engine.processes import definitions, scripting
+from engine.processes import schedule, specs
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
 from models import Case, ProcessDefinition, Timer
 
 log = logging.getLogger(__name__)
+
 
 STALE_RETRY = dt.timedelta(minutes=5)
 
@@ -125,52 +127,15 @@ def fire_sla_warning(session: Session, case: Case, timer: Timer, now: dt.datetim
     services.flush(session)
 
 
-# -- timer start events of deployed processes --------------------------------------------------
-
-
-def _start_value(loaded: definitions.Loaded, element_id: str) -> str:
-    spec = loaded.spec.task_specs[element_id]
-    return str(scripting.evaluate(spec.event_definition.expression, {}))
-
-
-def schedule_start_timers(session: Session, definition: ProcessDefinition) -> list[Timer]:
-    """Project the timer start events of a newly deployed version, taking over the old schedule.
-
-    The next due instant of an unchanged schedule stays what it was, so a redeploy neither
-    skips nor repeats a start.
-    """
-    loaded = definitions.load(session, definition)
-    starts = [k for k, v in loaded.manifest.get("timers", {}).items() if v.get("kind") == "start" and v.get("top_level")]
-    old = list(session.scalars(
-        select(Timer).join(ProcessDefinition, Timer.definition_id == ProcessDefinition.id)
-        .where(Timer.case_id.is_(None), ProcessDefinition.key == definition.key)))
-    previous = {row.element_id: row.due_at for row in old}
-    for row in old:
-        session.delete(row)
-    now = clock.now()
-    rows = []
-    for element_id in starts:
-        after = now
-        if element_id in previous:
-            after = min(now, previous[element_id] - dt.timedelta(microseconds=1))
-        due = timer_events.next_start_due(_start_value(loaded, element_id), after=after, anchor=now)
-        if due is not None:
-            rows.append(Timer(case_id=None, definition_id=definition.id, task_id=None, element_id=element_id,
-                              kind="start", escalation=False, due_at=due))
-    session.add_all(rows)
-    session.flush()
-    return rows
-
-
 def start_scheduled_case(session: Session, timer: Timer, now: dt.datetime) -> int:
     """Open the case a timer start event is due to start, and move the schedule on."""
     definition = session.get(ProcessDefinition, timer.definition_id)
     if definition is None:  # pragma: no cover - rows go with their definition
         session.delete(timer)
         return 0
-    loaded = definitions.load(session, definition)
+    loaded = specs.load(session, definition)
     due = timer.due_at
-    following = timer_events.next_start_due(_start_value(loaded, timer.element_id), after=due,
+    following = timer_events.next_start_due(schedule.start_value(loaded, timer.element_id), after=due,
                                             anchor=definition.deployed_at)
     # Move the schedule first, guarded by the due instant we read: of two workers that read
     # the same row (SQLite has no row locks), only one moves it and starts the case.
@@ -188,3 +153,23 @@ def start_scheduled_case(session: Session, timer: Timer, now: dt.datetime) -> in
     services.flush(session)
     log.info("started %s on schedule %s due %s", case.key, timer.element_id, due.isoformat())
     return 1
+
+
+def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Fire every timer due at `now` in the caller's transaction; return how many timer events fired.
+
+    SLA warnings are sent too but not counted; `opsgate worker` does the same one timer per
+    transaction (engine.jobs.worker).
+    """
+    now = now or clock.now()
+    count = 0
+    due = DueTimers()
+    handled = 0
+    while handled < limit:
+        batch = due.claim(session, now, size=min(50, limit - handled))
+        if not batch:
+            break
+        for timer in batch:
+            count += fire_timer(session, timer, now)
+        handled += len(batch)
+    return count

@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import InvalidDefinition, NotAllowed
-from engine.processes import definitions
+from engine.processes import catalog, specs
 from models import AuditEvent, ProcessDefinition
 from tests.conftest import DATA
 
@@ -34,16 +34,16 @@ def test_deploys_new_version_and_identical_source_is_a_no_op(session, deploy):
     assert [(r.key, r.version, r.created) for r in again] == [("four_steps", 1, False)]
     changed = deploy(("four_steps.bpmn", variant('name="Triage"', 'name="First look"')))
     assert [(r.version, r.created) for r in changed] == [(2, True)]
-    row = definitions.get_definition(session, "four_steps")
+    row = catalog.get_definition(session, "four_steps")
     assert row.version == 2 and row.manifest["tasks"]["triage"]["name"] == "First look"
-    assert definitions.get_definition(session, "four_steps", 1).manifest["tasks"]["triage"]["name"] == "Triage"
+    assert catalog.get_definition(session, "four_steps", 1).manifest["tasks"]["triage"]["name"] == "Triage"
     types = session.scalars(select(AuditEvent.type).where(AuditEvent.type == "process_deployed")).all()
     assert len(types) == 2
 
 
 def test_manifest_reads_forms_lanes_and_rules(session, deploy):
     deploy("four_steps.bpmn")
-    manifest = definitions.get_definition(session, "four_steps").manifest
+    manifest = catalog.get_definition(session, "four_steps").manifest
     assert manifest["process"]["case_prefix"] == "FST"
     assert manifest["process"]["required_records"] == ["diagnosis"]
     assert [f["name"] for f in manifest["start_form"]] == ["title", "system", "urgent"]
@@ -114,7 +114,7 @@ def test_a_declared_measure_counts_under_any_task_id(session, deploy):
 
     deploy(("measure.bpmn", variant(
         MEASURE_ON_APPROVE, MEASURE_ON_APPROVE + '<camunda:property name="measure" value="Resolution" />')))
-    manifest = definitions.get_definition(session, "four_steps").manifest
+    manifest = catalog.get_definition(session, "four_steps").manifest
     assert manifest["tasks"]["approve_fix"]["measure"] == "resolution"
     roles = provider_measures.task_roles(provider_measures.manifests(session))
     assert "approve_fix" in roles["resolution"] and "resolve" in roles["resolution"]  # the pack's own id too
@@ -176,7 +176,7 @@ def test_call_activity_to_a_deployed_process_deploys(session, deploy):
     deploy("four_steps.bpmn")
     (result,) = deploy(("caller.bpmn", CALLER.replace("CALLED", "four_steps")))
     assert result.definition.dependencies == {"four_steps": 1}
-    loaded = definitions.load(session, result.definition)
+    loaded = specs.load(session, result.definition)
     assert "four_steps" in loaded.subprocess_specs
 
 

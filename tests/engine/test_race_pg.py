@@ -11,7 +11,7 @@ from engine import db
 from engine.cases import services
 from engine.errors import Conflict
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from engine.records import audit
 from models import AuditEvent, HumanTask
 from tests.conftest import DATA
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.postgres
 def _setup(engine):
     maker = db.make_sessionmaker(engine)
     with maker.begin() as s:
-        definitions.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
+        deployment.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
         req = users.create_user(s, "req", [], actor=None)
         desk = users.create_user(s, "desk", ["service_desk"], actor=None)
         users.create_user(s, "eng1", ["engineer"], actor=None)

@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from engine.cases import instance_cache, runtime, services
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.jobs import firing
 from engine.people import users
+from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
 from models import HumanTask, Timer
@@ -181,9 +183,9 @@ def test_camunda_file_runs_with_its_bare_pt8h_timer(session, deploy, people, mak
     timer, warning = session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at.desc())).all()
     assert (timer.element_id, timer.due_at, timer.escalation) == ("review_sla", T0 + dt.timedelta(hours=8), True)
     assert (warning.kind, warning.due_at) == ("sla_warning", T0 + dt.timedelta(hours=6))
-    assert services.fire_due_timers(session, now=T0 + dt.timedelta(hours=7, minutes=59)) == 0
+    assert firing.fire_due_timers(session, now=T0 + dt.timedelta(hours=7, minutes=59)) == 0
     assert ready(session, case) == ["review"]
-    assert services.fire_due_timers(session, now=T0 + dt.timedelta(hours=8, seconds=1)) == 1
+    assert firing.fire_due_timers(session, now=T0 + dt.timedelta(hours=8, seconds=1)) == 1
     assert ready(session, case) == ["escalated_review"]
     assert events(session, case)[-2:] == ["timer_fired", "case_escalated"]
     assert session.scalars(select(Timer).where(Timer.case_id == case.id)).all() == []
@@ -203,7 +205,7 @@ def test_serializer_round_trip_between_every_step(session, deploy, people):
     steps = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
              ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "r"}, "eng2")]
     for element, data, who in steps:
-        loaded = runtime.definitions.load_by_id(session, case.definition_id)
+        loaded = specs.load_by_id(session, case.definition_id)
         assert runtime.dump(runtime.restore(case.state, loaded)) == case.state  # restore and dump agree
         assert "spec" not in case.state[:200] and len(case.state) < 20000
         services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
@@ -323,7 +325,7 @@ def test_the_instance_cache_only_serves_the_exact_stored_state(session, deploy, 
     services.complete_task(session, triage, {"category": "hardware"}, actor=people["desk"])
     assert restores == [1] and case.data["category"] == "hardware"
     # Another process saved the case since (its state differs from ours): restored, not reused.
-    other = real_restore(case.state, runtime.definitions.load_by_id(session, case.definition_id))
+    other = real_restore(case.state, specs.load_by_id(session, case.definition_id))
     case.state = runtime.dump(other).replace('"category": "hardware"', '"category": "network"')
     services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
     assert restores == [1, 1] and case.data["category"] == "network"

@@ -112,12 +112,12 @@ def test_timer_start_event_starts_one_case_per_due_time(world):
 
 def test_redeploying_keeps_the_schedule(world):
     from engine.people import users
-    from engine.processes import definitions
+    from engine.processes import deployment
 
     data = (Path(__file__).parent.parent / "data" / "timer_schedule.bpmn").read_text()
     with world.tx(T0) as s:
         admin = world.user(s, "admin")
-        definitions.deploy(s, [("timer_schedule.bpmn", data.replace("Daily check", "Daily check v2").encode())],
+        deployment.deploy(s, [("timer_schedule.bpmn", data.replace("Daily check", "Daily check v2").encode())],
                            actor=admin)
     assert [t[:2] for t in world.timers()] == [("daily", "start")]
     assert world.timers()[0][2] == dt.datetime(2026, 12, 1, 2, 0, tzinfo=UTC)

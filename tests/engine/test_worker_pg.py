@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from engine import db
 from engine.cases import services
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from engine.timing import clock
 from models import AuditEvent, Case, HumanTask, Timer
 from tests.conftest import DATA, PG_URL
@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def _open_cases(engine, count: int) -> None:
     maker = db.make_sessionmaker(engine)
     with maker.begin() as s, clock.frozen(T0):
-        definitions.deploy(s, [(name, (DATA / name).read_bytes()) for name in ("timer_wait.bpmn", "timer_schedule.bpmn")],
+        deployment.deploy(s, [(name, (DATA / name).read_bytes()) for name in ("timer_wait.bpmn", "timer_schedule.bpmn")],
                            actor=None)
         requester = users.create_user(s, "req", [], actor=None)
         for _ in range(count):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import db
 from engine.cases import services
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from engine.timing import clock
 from models import AuditEvent, Case, HumanTask, Timer, User
 
@@ -43,7 +43,7 @@ class World:
             users.create_user(s, "erin", ["engineer"], actor=None, email="erin@example.org")
             users.create_user(s, "mona", ["manager"], actor=None, email="mona@example.org")
             users.create_user(s, "rick", [], actor=None, email="rick@example.org")
-            definitions.deploy(s, [(name, (DATA / name).read_bytes()) for name in files], actor=admin)
+            deployment.deploy(s, [(name, (DATA / name).read_bytes()) for name in files], actor=admin)
 
     def user(self, s: Session, name: str) -> User:
         return s.scalars(select(User).where(User.name == name)).one()

@@ -32,13 +32,13 @@ def test_hot_path_indexes_migrate_down_and_up_keeping_the_rows(tmp_path):
 
     from engine.cases import services
     from engine.people import users
-    from engine.processes import definitions
+    from engine.processes import deployment
     from tests.conftest import DATA
 
     engine = db.make_engine(f"sqlite:///{tmp_path}/round.db")
     db.upgrade(engine)
     with db.make_sessionmaker(engine).begin() as s:
-        definitions.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
+        deployment.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
         services.start_case(s, "four_steps", {"title": "t", "urgent": True},
                             actor=users.create_user(s, "req", [], actor=None))
     cfg = db.alembic_config(engine)

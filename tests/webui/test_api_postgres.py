@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import services
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from models import AuditEvent, Case
 
 pytestmark = pytest.mark.postgres
@@ -96,7 +96,7 @@ def at_once(*calls) -> list[tuple[int, dict]]:
 def people(pg_clean: Engine) -> dict[str, str]:
     """Deploy the test process and make two service-desk people with tokens."""
     with Session(pg_clean) as session:
-        definitions.deploy(session, [("api_ticket.bpmn", (DATA / "api_ticket.bpmn").read_bytes())],
+        deployment.deploy(session, [("api_ticket.bpmn", (DATA / "api_ticket.bpmn").read_bytes())],
                            actor=None)
         tokens = {}
         for name in ("ann", "bob"):

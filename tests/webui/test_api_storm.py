@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.processes import definitions
+from engine.processes import catalog, deployment
 
 ALERT = {"source": "monitoring", "symptoms": "disk 98% full", "impact": "medium",
          "urgency": "high"}
@@ -13,7 +13,7 @@ ALERT = {"source": "monitoring", "symptoms": "disk 98% full", "impact": "medium"
 @pytest.fixture
 def pack(session):
     """The shipped process pack, deployed."""
-    definitions.deploy_directory(session, definitions.workflows_dir(), actor=None)
+    deployment.deploy_directory(session, catalog.workflows_dir(), actor=None)
     session.commit()
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine import db
 from engine.cases import services
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from engine.timing import clock
 from models import AuditEvent
 from tests.conftest import DATA
@@ -35,7 +35,7 @@ def url(tmp_path):
 def open_waiting_case(url: str, at: dt.datetime) -> str:
     engine = db.make_engine(url)
     with db.make_sessionmaker(engine).begin() as s, clock.frozen(at):
-        definitions.deploy(s, [("timer_wait.bpmn", (DATA / "timer_wait.bpmn").read_bytes())], actor=None)
+        deployment.deploy(s, [("timer_wait.bpmn", (DATA / "timer_wait.bpmn").read_bytes())], actor=None)
         requester = users.create_user(s, f"req{at:%H%M%S}", [], actor=None)
         key = services.start_case(s, "timer_wait", {}, actor=requester).key
     engine.dispose()

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from engine import db
 from engine.evaluation import scorecards
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import catalog, deployment
 from engine.timing import clock
 from webui import create_app
 from webui.cli.base import main
@@ -34,8 +34,8 @@ def site(tmp_path_factory):
         users.create_user(session, "eddie", ["engineer"], "pw-eddie-1234", actor=None)
         lin = users.create_user(session, "lin", ["supervisor"], "pw-lin-12345", actor=None)
         lin.locale = "zh_Hans"  # the language a user chose in the web UI
-        definitions.deploy(session, [("rectification.bpmn",
-                                      (definitions.workflows_dir() / "rectification.bpmn")
+        deployment.deploy(session, [("rectification.bpmn",
+                                      (catalog.workflows_dir() / "rectification.bpmn")
                                       .read_bytes())], actor=None)
         users.add_provider(session, "Acme", ["erp"], actor=None)
         users.add_provider(session, "Bolt", ["mail"], actor=None)

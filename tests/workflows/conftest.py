@@ -11,7 +11,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from engine.cases import services
-from engine.processes import definitions
+from engine.jobs import firing
+from engine.processes import deployment
 from models import AuditEvent, HumanTask
 from tests.conftest import rolled_back_session
 
@@ -96,7 +97,7 @@ class Desk:
         ).one()
 
     def fire(self, at: dt.datetime) -> int:
-        return services.fire_due_timers(self.session, now=at)
+        return firing.fire_due_timers(self.session, now=at)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -111,7 +112,7 @@ def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[S
 def desk(session, make_user):
     admin = make_user(name="pack_admin", groups=["admin", "process_owner"])
     files = [(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir()) if p.suffix in (".bpmn", ".dmn")]
-    definitions.deploy(session, files, actor=admin)
+    deployment.deploy(session, files, actor=admin)
     return Desk(session, make_user)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from tests.webui.conftest import app, token_client  # noqa: F401 - the app fixture, bound to this session
 from tests.workflows.conftest import STAFF, WORKFLOWS
 from tests.workflows.test_change_request import APPROVE, PASSED, request
@@ -66,7 +66,7 @@ SCENARIOS = {
 @pytest.fixture
 def staff(app, session):  # noqa: F811 - `app` is the imported fixture
     files = [(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir()) if p.suffix in (".bpmn", ".dmn")]
-    definitions.deploy(session, files, actor=None)
+    deployment.deploy(session, files, actor=None)
     people = {name: users.create_user(session, name, groups, actor=None) for name, groups in STAFF.items()}
     session.commit()
     return {name: token_client(app, session, user) for name, user in people.items()}

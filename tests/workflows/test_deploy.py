@@ -3,7 +3,7 @@
 import pytest
 from click.testing import CliRunner
 
-from engine.processes import definitions
+from engine.processes import catalog, deployment
 from tests.workflows.conftest import WORKFLOWS
 from webui.cli.base import main
 
@@ -24,16 +24,16 @@ def pack_files():
 
 def test_every_file_deploys_and_redeploying_changes_nothing(session, make_user):
     owner = make_user("process_owner")
-    first = definitions.deploy(session, pack_files(), actor=owner)
+    first = deployment.deploy(session, pack_files(), actor=owner)
     assert sorted((r.key, r.version, r.created) for r in first) == sorted((k, 1, True) for k in PREFIXES)
-    again = definitions.deploy(session, pack_files(), actor=owner)
+    again = deployment.deploy(session, pack_files(), actor=owner)
     assert all(not r.created and r.version == 1 for r in again)
 
 
 @pytest.mark.parametrize("key", sorted(PREFIXES))
 def test_manifest_names_prefix_start_form_groups_and_outcomes(session, make_user, key):
-    definitions.deploy(session, pack_files(), actor=make_user("process_owner"))
-    manifest = definitions.get_definition(session, key).manifest
+    deployment.deploy(session, pack_files(), actor=make_user("process_owner"))
+    manifest = catalog.get_definition(session, key).manifest
     assert manifest["process"]["case_prefix"] == PREFIXES[key]
     assert manifest["process"]["name_zh"]
     assert manifest["start_form"] and all(f["label"] and f["label_zh"] for f in manifest["start_form"])

@@ -9,7 +9,7 @@ from engine.cases import services
 from engine.errors import NotAllowed
 from engine.evaluation import scorecards
 from engine.people import users
-from engine.processes.definitions import workflows_dir
+from engine.processes.catalog import workflows_dir
 from engine.timing import clock
 from models import AuditEvent, EvaluationScorecard
 

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.cases import access, intake, services
 from engine.notifications import notices
-from engine.processes import definitions
+from engine.processes import catalog, deployment
 from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
@@ -90,20 +90,20 @@ def me() -> Response:
 def list_processes() -> Response:
     """List the latest version of every deployed process."""
     return jsonify([shapes.process_json(d)
-                    for d in definitions.list_definitions(get_session())])
+                    for d in catalog.list_definitions(get_session())])
 
 
 @bp.get("/processes/<key>")
 def get_process(key: str) -> Response:
     """Show a process version with its start form."""
-    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    definition = catalog.get_definition(get_session(), key, query_int("version"))
     return jsonify(shapes.process_detail_json(get_session(), definition))
 
 
 @bp.get("/processes/<key>/bpmn")
 def get_process_bpmn(key: str) -> Response:
     """Return a process version's BPMN XML."""
-    definition = definitions.get_definition(get_session(), key, query_int("version"))
+    definition = catalog.get_definition(get_session(), key, query_int("version"))
     return Response(definition.bpmn, mimetype="application/xml")
 
 
@@ -112,7 +112,7 @@ def deploy_processes() -> tuple[Response, int]:
     """Deploy BPMN/DMN sent as XML or as multipart `file` parts."""
     files = uploaded_files()
     session = get_session()
-    results = definitions.deploy(session, files, actor=g.actor)
+    results = deployment.deploy(session, files, actor=g.actor)
     session.commit()
     body = shapes.deploy_json(results)
     return jsonify(body), 201 if body["changed"] else 200

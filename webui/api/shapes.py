@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import Session
 
 from engine.cases import services
-from engine.processes.definitions import DeployResult
+from engine.processes.deployment import DeployResult
 from engine.records import audit
 from models import AuditEvent, Case, HumanTask, Notification, ProcessDefinition, User
 

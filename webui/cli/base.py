@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine import db
 from engine.errors import EngineError, InvalidDefinition
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import catalog, deployment
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +101,9 @@ def init_database(*, quiet: bool = False) -> str | None:
     with transaction() as session:
         for name in users.access.GROUPS:
             users.get_group(session, name)
-        folder = definitions.workflows_dir()
+        folder = catalog.workflows_dir()
         if folder.is_dir() and any(folder.glob("*.bpmn")):
-            for result in definitions.deploy_directory(session, folder, actor=None):
+            for result in deployment.deploy_directory(session, folder, actor=None):
                 if not quiet:
                     state = "deployed" if result.created else "unchanged"
                     click.echo(f"{result.key} v{result.version} {state}")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import services
 from engine.errors import EngineError, NotAllowed
+from engine.jobs import firing
 from engine.people import users
 from engine.processes.forms import Field
 from engine.timing import clock
@@ -137,7 +138,7 @@ def _demo_cases(session: Session, people: dict[str, User]) -> None:
         late = _start(session, "incident", rita, "ERP month-end report fails", source="portal", system="erp",
                       symptoms="The month-end report stops with a timeout", impact="high", urgency="high")
         walk(session, late, people, until=lambda task: task.element_id != "diagnose")
-    services.fire_due_timers(session, now=now)
+    firing.fire_due_timers(session, now=now)
     # Closed: a standard change carried through implementation, verification and closing.
     with clock.frozen(now - dt.timedelta(days=2)):
         done = _start(session, "change_request", rita, "New meeting-room VLAN", change_type="standard",

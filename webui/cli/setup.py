@@ -10,7 +10,7 @@ import click
 
 from engine.cases import services
 from engine.people import users
-from engine.processes import definitions
+from engine.processes import deployment
 from engine.records import audit
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def deploy(files: tuple[Path, ...], as_user: str | None) -> None:
     """Validate and deploy BPMN/DMN files as new versions (all or nothing)."""
     with transaction() as session:
         actor = users.get_user(session, as_user) if as_user else None
-        results = definitions.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor)
+        results = deployment.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor)
         for r in results:
             click.echo(f"{r.key} v{r.version} {'deployed' if r.created else 'unchanged'}")
 

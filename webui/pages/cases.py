@@ -18,7 +18,7 @@ from flask_login import current_user, login_required
 from engine.cases import access, attachments, services, views
 from engine.cases.evidence import build_evidence_pack
 from engine.errors import InvalidData
-from engine.processes import definitions
+from engine.processes import catalog
 from webui.db import get_session
 from webui.pages import forms
 from webui.pages.common import attachment_hint
@@ -53,7 +53,7 @@ def index():
 def start_index():
     """List the processes a case can be opened for."""
     access.check_may_start(current_user)
-    processes = definitions.list_definitions(get_session())
+    processes = catalog.list_definitions(get_session())
     return render_template("cases/start_index.html", processes=processes)
 
 
@@ -63,7 +63,7 @@ def start(process_key: str):
     """Open a new case from the process's start form."""
     session = get_session()
     access.check_may_start(current_user)
-    definition = definitions.get_definition(session, process_key)
+    definition = catalog.get_definition(session, process_key)
     fields = views.start_form(definition)
     form = forms.schema_form(fields, title=True, attachments=True)
     status = 200

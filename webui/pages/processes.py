@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 
 from engine.cases import views
 from engine.errors import InvalidData, InvalidDefinition
-from engine.processes import definitions
+from engine.processes import catalog, deployment
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
@@ -36,7 +36,7 @@ DEPLOYERS = ("process_owner", "admin")
 @login_required
 def index():
     """List every process with its latest version."""
-    return render_template("processes/list.html", processes=definitions.list_definitions(get_session()),
+    return render_template("processes/list.html", processes=catalog.list_definitions(get_session()),
                            can_deploy=has_role(*DEPLOYERS))
 
 
@@ -53,7 +53,7 @@ def detail(key: str):
 @login_required
 def view(key: str, version: int):
     """Show one version's diagram."""
-    definition = definitions.get_definition(get_session(), key, version)
+    definition = catalog.get_definition(get_session(), key, version)
     return render_template("processes/view.html", definition=definition)
 
 
@@ -61,7 +61,7 @@ def view(key: str, version: int):
 @login_required
 def bpmn(key: str, version: int):
     """Serve one version's BPMN XML (as a download with ?download=1)."""
-    definition = definitions.get_definition(get_session(), key, version)
+    definition = catalog.get_definition(get_session(), key, version)
     headers = {}
     if request.args.get("download"):
         headers["Content-Disposition"] = f'attachment; filename="{definition.key}-v{definition.version}.bpmn"'
@@ -73,8 +73,8 @@ def bpmn(key: str, version: int):
 def compare(key: str):
     """Compare two versions element by element."""
     session = get_session()
-    a = definitions.get_definition(session, key, request.args.get("a", type=int))
-    b = definitions.get_definition(session, key, request.args.get("b", type=int))
+    a = catalog.get_definition(session, key, request.args.get("a", type=int))
+    b = catalog.get_definition(session, key, request.args.get("b", type=int))
     diff = compare_bpmn(a.bpmn.encode(), b.bpmn.encode())
     return render_template("processes/compare.html", key=key, a=a, b=b, diff=diff)
 
@@ -83,7 +83,7 @@ def compare(key: str):
 @role_required(*DEPLOYERS)
 def edit(key: str):
     """Open the latest version in the modeler."""
-    definition = definitions.get_definition(get_session(), key)
+    definition = catalog.get_definition(get_session(), key)
     return render_template("processes/edit.html", definition=definition, title=definition.name or key,
                            filename=definition.key, modeler_strings=modeler_strings(),
                            bpmn_url=url_for("processes.bpmn", key=key, version=definition.version))
@@ -130,10 +130,10 @@ def upload():
     if not files:
         raise InvalidData(_("Choose at least one .bpmn file."), {"files": [_("This field is required.")]})
     try:
-        results = definitions.deploy(session, files, actor=current_user)
+        results = deployment.deploy(session, files, actor=current_user)
     except InvalidDefinition as exc:
         session.rollback()
-        return render_template("processes/list.html", processes=definitions.list_definitions(session),
+        return render_template("processes/list.html", processes=catalog.list_definitions(session),
                                can_deploy=True, errors=exc.details, errors_message=exc.message), 422
     session.commit()
     for result in results:

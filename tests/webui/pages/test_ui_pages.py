@@ -9,6 +9,7 @@ import zipfile
 from sqlalchemy import select
 
 from engine.cases import services
+from engine.jobs import firing
 from engine.people import users
 from engine.records import audit
 from models import Attachment, AuditEvent
@@ -170,7 +171,7 @@ def test_case_list_marks_escalated_cases(login, people, purchase, session):
 
     from engine.timing import clock
 
-    fired = services.fire_due_timers(session, now=clock.now() + dt.timedelta(days=1))
+    fired = firing.fire_due_timers(session, now=clock.now() + dt.timedelta(days=1))
     session.commit()
     assert fired >= 1
     page = login(people["auditor"]).get("/cases").get_data(as_text=True)

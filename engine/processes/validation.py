@@ -1,63 +1,32 @@
-"""Process definitions: validate, deploy as immutable versions, and the parsed-spec cache.
+"""None"""
 
-Deploy validates every file completely before writing anything: well-formed and safe XML, the
-BPMN XSD, SpiffWorkflow's parse (including call-activity targets and DMN decisions), every
-lane or candidate group a known group, every user task with a usable form, every condition,
-script and timer expression compiled in the restricted environment. Any failure in any file
-deploys nothing; each problem names the file, the element id and, where known, the line.
-"""
 from __future__ import annotations
 
 import ast
-import copy
 import hashlib
 import logging
-import sys
-import threading
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import access
-from engine.errors import InvalidDefinition, NotAllowed, NotFound
+from engine.errors import InvalidDefinition
 from engine.processes import bpmn_xml, scripting
-from engine.records import audit
-from engine.timing import clock
-from models import Group, ProcessDefinition, User
+from models import Group, ProcessDefinition
 
 log = logging.getLogger(__name__)
+from engine.processes.catalog import latest
+from engine.processes.specs import add_bpmn, new_parser
+
 # What a user task's `measure` property may say it stands for in provider scoring
 # (engine.evaluation.provider_measures): its completion is the resolution, recovery or revocation, it is
 # an escalation, or it is the requester's confirmation (which may reopen the case).
 TASK_MEASURES = ("resolution", "recovery", "revocation", "escalation", "confirmation")
-
-
-@dataclass
-class DeployResult:
-    key: str
-    version: int
-    created: bool
-    definition: ProcessDefinition
-
-
-@dataclass
-class Loaded:
-    """A deployed version, parsed: what a running case needs."""
-
-    definition_id: int
-    key: str
-    version: int
-    spec: Any
-    subprocess_specs: dict[str, Any]
-    manifest: dict[str, Any]
 
 
 class _Batch:
@@ -70,24 +39,6 @@ class _Batch:
 
     def problem(self, file: str, element_id: str | None, line: int | None, message: str) -> None:
         self.problems.append({"file": file, "element_id": element_id, "line": line, "message": message})
-
-
-def workflows_dir() -> Path:
-    """Return the shipped process pack folder (source checkout or installed data files)."""
-    here = Path(__file__).resolve().parents[2] / "workflows"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "opsgate" / "workflows"
-
-
-def _new_parser() -> SpiffBpmnParser:
-    return SpiffBpmnParser(validator=VALIDATOR)
-
-
-def _add_bpmn(parser: SpiffBpmnParser, tree: etree._ElementTree, filename: str) -> None:
-    tree = copy.deepcopy(tree)  # the parser keeps and edits it; deepcopy keeps source lines
-    bpmn_xml.preprocess(tree)
-    parser.add_bpmn_xml(tree, filename)
 
 
 def _read_files(files: list[tuple[str, bytes]]) -> _Batch:
@@ -269,15 +220,9 @@ def _deployed_sources(session: Session, keys: set[str], skip: set[str]) -> dict[
     return found
 
 
-def latest(session: Session, key: str) -> ProcessDefinition | None:
-    """Return the newest version of a process, or None."""
-    return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                           .order_by(ProcessDefinition.version.desc()).limit(1)).first()
-
-
 def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etree._Element, Any, dict, dict]]:
     """Parse the batch with SpiffWorkflow; return (file, source, process, spec, subspecs, deps)."""
-    parser = _new_parser()
+    parser = new_parser()
     for filename, _source, tree in batch.dmn:
         try:
             parser.add_dmn_xml(tree.getroot(), filename)
@@ -286,7 +231,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
     executable: list[tuple[str, bytes, etree._Element, etree._ElementTree]] = []
     for filename, source, tree in batch.bpmn:
         try:
-            _add_bpmn(parser, tree, filename)
+            add_bpmn(parser, tree, filename)
         except ValidationException as err:
             batch.problem(filename, err.id or None, err.line_number or _line_of(tree, err.id), _msg(err))
             continue
@@ -306,7 +251,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
               for el in t.getroot().iter(f"{{{bpmn_xml.BPMN_NS}}}callActivity")}
     deployed = _deployed_sources(session, {c for c in called if c}, in_batch)
     for key, definition in deployed.items():
-        _add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), f"{key} v{definition.version}")
+        add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), f"{key} v{definition.version}")
     out = []
     for filename, source, process, tree in executable:
         key = process.get("id")
@@ -336,7 +281,7 @@ def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
     return found.sourceline if found is not None else None
 
 
-def _sha(source: bytes, dmn: list[tuple[str, bytes, Any]]) -> str:
+def source_hash(source: bytes, dmn: list[tuple[str, bytes, Any]]) -> str:
     digest = hashlib.sha256(source)
     for name, data, _tree in sorted(dmn, key=lambda d: d[0]):
         digest.update(b"\0" + name.encode() + b"\0" + data)
@@ -361,112 +306,3 @@ def validate(session: Session, files: list[tuple[str, bytes]]) -> list[tuple]:
         more = f" (and {len(batch.problems) - 1} more)" if len(batch.problems) > 1 else ""
         raise InvalidDefinition(f"{where}: {first['message']}{more}", batch.problems)
     return [(f, s, p, m, d, batch.dmn) for f, s, p, m, d in manifests]
-
-
-def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | None) -> list[DeployResult]:
-    """Validate and deploy BPMN/DMN files as new versions; identical source is a no-op."""
-    if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
-        raise NotAllowed("role: only process owners and admins deploy processes")
-    checked = validate(session, files)
-    plan: dict[str, tuple[int, bool, str]] = {}
-    for _filename, source, process, _manifest, _deps, dmn in checked:
-        key, sha = process.get("id"), _sha(source, dmn)
-        current = latest(session, key)
-        if current is not None and current.sha256 == sha:
-            plan[key] = (current.version, False, sha)
-        else:
-            plan[key] = ((current.version if current else 0) + 1, True, sha)
-    results = []
-    for filename, source, process, manifest, deps, dmn in checked:
-        key = process.get("id")
-        version, create, sha = plan[key]
-        if not create:
-            results.append(DeployResult(key, version, False, get_definition(session, key, version)))
-            continue
-        definition = ProcessDefinition(
-            key=key, version=version, name=manifest["process"]["name"], filename=filename,
-            bpmn=source.decode("utf-8"),
-            extra_files=[{"filename": n, "source": d.decode("utf-8")} for n, d, _t in dmn],
-            sha256=sha, manifest=manifest,
-            dependencies={k: (v if v is not None else plan[k][0]) for k, v in deps.items()},
-            deployed_by_id=actor.id if actor is not None else None,
-            deployed_by=actor.name if actor is not None else "system", deployed_at=clock.now(),
-        )
-        session.add(definition)
-        session.flush()
-        audit.append_system(session, actor=actor, type="process_deployed",
-                            data={"key": key, "version": version, "sha256": sha, "file": filename})
-        from engine.jobs.firing import (
-            schedule_start_timers,  # late: firing builds on services, which imports this
-        )
-
-        schedule_start_timers(session, definition)
-        log.info("deployed %s v%s from %s", key, version, filename)
-        results.append(DeployResult(key, version, True, definition))
-    return results
-
-
-def deploy_directory(session: Session, folder: Path, *, actor: User | None) -> list[DeployResult]:
-    """Deploy every .bpmn and .dmn file of a folder in one batch."""
-    paths = sorted(p for p in folder.iterdir() if p.suffix in (".bpmn", ".dmn"))
-    return deploy(session, [(p.name, p.read_bytes()) for p in paths], actor=actor)
-
-
-def get_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
-    """Return a deployed version (the latest without `version`) or raise NotFound."""
-    if version is None:
-        found = latest(session, key)
-    else:
-        found = session.scalars(select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
-    if found is None:
-        raise NotFound(f"no process {key!r}" + (f" version {version}" if version else ""))
-    return found
-
-
-def list_definitions(session: Session) -> list[ProcessDefinition]:
-    """Return the latest version of every deployed process, by key."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .group_by(ProcessDefinition.key).subquery())
-    return list(session.scalars(select(ProcessDefinition).join(
-        newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
-        .order_by(ProcessDefinition.key)))
-
-
-_cache: dict[int, Loaded] = {}
-_cache_lock = threading.Lock()
-
-
-def load_by_id(session: Session, definition_id: int) -> Loaded:
-    """Return the parsed spec of a deployed version by its row id (cached)."""
-    hit = _cache.get(definition_id)
-    if hit is not None:
-        return hit
-    definition = session.get(ProcessDefinition, definition_id)
-    if definition is None:
-        raise NotFound(f"no process definition #{definition_id}")
-    return load(session, definition)
-
-
-def load(session: Session, definition: ProcessDefinition) -> Loaded:
-    """Return the parsed spec of a deployed version, parsing it once per process."""
-    hit = _cache.get(definition.id)
-    if hit is not None:
-        return hit
-    with _cache_lock:
-        hit = _cache.get(definition.id)
-        if hit is not None:
-            return hit
-        parser = _new_parser()
-        for extra in definition.extra_files or []:
-            parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
-        _add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), definition.filename)
-        for key, version in (definition.dependencies or {}).items():
-            dep = get_definition(session, key, version)
-            for extra in dep.extra_files or []:
-                parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
-            _add_bpmn(parser, bpmn_xml.parse_xml(dep.bpmn.encode()), dep.filename)
-        loaded = Loaded(definition.id, definition.key, definition.version, parser.get_spec(definition.key),
-                        parser.get_subprocess_specs(definition.key), definition.manifest)
-        _cache[definition.id] = loaded
-        return loaded

@@ -1,0 +1,72 @@
+"""Deploying process versions: validate the whole batch, then store each changed file as a new immutable version and project its start timers."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from engine.errors import NotAllowed
+from engine.processes.catalog import get_definition, latest
+from engine.processes.schedule import schedule_start_timers
+from engine.processes.validation import source_hash, validate
+from engine.records import audit
+from engine.timing import clock
+from models import ProcessDefinition, User
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeployResult:
+    key: str
+    version: int
+    created: bool
+    definition: ProcessDefinition
+
+
+def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | None) -> list[DeployResult]:
+    """Validate and deploy BPMN/DMN files as new versions; identical source is a no-op."""
+    if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
+        raise NotAllowed("role: only process owners and admins deploy processes")
+    checked = validate(session, files)
+    plan: dict[str, tuple[int, bool, str]] = {}
+    for _filename, source, process, _manifest, _deps, dmn in checked:
+        key, sha = process.get("id"), source_hash(source, dmn)
+        current = latest(session, key)
+        if current is not None and current.sha256 == sha:
+            plan[key] = (current.version, False, sha)
+        else:
+            plan[key] = ((current.version if current else 0) + 1, True, sha)
+    results = []
+    for filename, source, process, manifest, deps, dmn in checked:
+        key = process.get("id")
+        version, create, sha = plan[key]
+        if not create:
+            results.append(DeployResult(key, version, False, get_definition(session, key, version)))
+            continue
+        definition = ProcessDefinition(
+            key=key, version=version, name=manifest["process"]["name"], filename=filename,
+            bpmn=source.decode("utf-8"),
+            extra_files=[{"filename": n, "source": d.decode("utf-8")} for n, d, _t in dmn],
+            sha256=sha, manifest=manifest,
+            dependencies={k: (v if v is not None else plan[k][0]) for k, v in deps.items()},
+            deployed_by_id=actor.id if actor is not None else None,
+            deployed_by=actor.name if actor is not None else "system", deployed_at=clock.now(),
+        )
+        session.add(definition)
+        session.flush()
+        audit.append_system(session, actor=actor, type="process_deployed",
+                            data={"key": key, "version": version, "sha256": sha, "file": filename})
+        schedule_start_timers(session, definition)
+        log.info("deployed %s v%s from %s", key, version, filename)
+        results.append(DeployResult(key, version, True, definition))
+    return results
+
+
+def deploy_directory(session: Session, folder: Path, *, actor: User | None) -> list[DeployResult]:
+    """Deploy every .bpmn and .dmn file of a folder in one batch."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix in (".bpmn", ".dmn"))
+    return deploy(session, [(p.name, p.read_bytes()) for p in paths], actor=actor)
