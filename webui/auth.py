@@ -26,7 +26,7 @@ from flask_login import (
 )
 
 from engine.errors import NotAllowed
-from engine.people import logins, users
+from engine.people import logins, tokens
 from models import User
 from webui.db import get_session
 from webui.pages.forms import LoginForm
@@ -53,7 +53,7 @@ def load_user(user_id: str) -> User | None:
 def load_user_from_request(req) -> User | None:  # noqa: ANN001 - Flask request
     header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return users.user_for_token(get_session(), header[7:].strip())
+        return tokens.user_for_token(get_session(), header[7:].strip())
     return None
 
 

@@ -14,8 +14,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.evaluation.annual import AnnualAssessment
-from engine.evaluation.report_data import report_dict, rounded
-from engine.evaluation.scorecards import Report
+from engine.evaluation.report_data import Report, report_dict, rounded
 from engine.evaluation.scoring import NO_DATA, Scorecard
 
 FORMATS = ("json", "csv", "xlsx", "html")

@@ -1,37 +1,12 @@
 """Who may act: roles, candidate groups and separation of duties, decided here and only here."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from engine.errors import NotAllowed
+from engine.people.roles import REQUESTER, staff_groups
 from models import Case, HumanTask, User
-
-# As a candidate group, "requester" means the case's own requester, not every user.
-REQUESTER = "requester"
-
-GROUPS = (
-    "requester", "manager", "service_desk", "engineer", "change_manager", "cab", "finance",
-    "security_admin", "auditor", "process_owner", "supervisor", "admin",
-)
-
-
-def check_role(actor: User, *roles: str, action: str) -> None:
-    """Refuse unless the actor is in one of `roles`."""
-    if not actor.group_names & set(roles):
-        raise NotAllowed(f"role: {action} needs one of the groups {', '.join(roles)}")
-
-
-def check_may_write(actor: User) -> None:
-    """Refuse any change by an auditor (read-only) or an inactive user."""
-    if not actor.active:
-        raise NotAllowed("role: the account is disabled")
-    if staff_groups(actor) == {"auditor"}:
-        raise NotAllowed("role: auditors read cases and change nothing")
-
-
-def check_may_start(actor: User) -> None:
-    """Refuse an auditor (read-only) or an inactive user opening a case."""
-    check_may_write(actor)
 
 
 def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any],
@@ -51,11 +26,6 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any
         if actor.name in actors_of.get(other, set()):
             raise NotAllowed(f"separation of duties: {task.name} may not be done by whoever did {other} "
                              f"in this case ({actor.name})")
-
-
-def staff_groups(actor: User) -> set[str]:
-    """The actor's groups besides `requester` (which everyone has); empty for a plain requester."""
-    return actor.group_names - {REQUESTER}
 
 
 def acting_groups(actor: User, case: Case) -> set[str]:

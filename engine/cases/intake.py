@@ -20,8 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.cases import access, services
+from engine.cases import services
 from engine.errors import InvalidData
+from engine.people import roles
 from engine.records import audit
 from engine.timing import clock
 from models import Case, User
@@ -36,7 +37,7 @@ def open_case(session: Session, body: dict[str, Any], *, actor: User) -> tuple[C
     process, title, data, dedup_key = _read_body(body)
     if dedup_key is None:
         return services.start_case(session, process, data, actor=actor, title=title), True
-    access.check_may_start(actor)
+    roles.check_may_start(actor)
     existing = find_open(session, process, dedup_key, lock=True)
     if existing is not None:
         return add_occurrence(session, existing, data, title=title, actor=actor), False
@@ -69,7 +70,7 @@ def find_open(session: Session, process: str, dedup_key: str, *, lock: bool = Fa
 def add_occurrence(session: Session, case: Case, data: dict[str, Any], *, title: str | None,
                    actor: User) -> Case:
     """Count one more occurrence of the case's alert and audit it."""
-    access.check_may_start(actor)
+    roles.check_may_start(actor)
     case.occurrences += 1
     case.updated_at = clock.now()
     audit.append(session, case, actor=actor, type="occurrence_added",

@@ -28,7 +28,7 @@ from engine import prepared
 from engine.cases import access, runtime
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox
-from engine.people import users
+from engine.people import providers, roles, users
 from engine.processes import catalog, scripting, specs
 from engine.processes.forms import Form, validate_form
 from engine.records import audit
@@ -94,7 +94,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     scheduled start), which then counts as the event the case started from.
     """
     if actor is not None:
-        access.check_may_start(actor)
+        roles.check_may_start(actor)
     definition = catalog.get_definition(session, process_key)
     loaded = specs.load(session, definition)
     cleaned = validate_form(Form.from_list(loaded.manifest.get("start_form")), data)
@@ -116,7 +116,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
                 requester_id=requester.id if requester else None, status="open", data={}, actors={}, state="",
                 serializer_version="",
                 created_at=now, updated_at=now, audit_seq=0, audit_head="")
-    case.provider = cleaned.get("provider") or users.provider_for_system(session, cleaned.get("system"))
+    case.provider = cleaned.get("provider") or providers.provider_for_system(session, cleaned.get("system"))
     session.add(case)
     flush(session)
     audit.append(session, case, actor=actor, type="case_started",
@@ -135,7 +135,7 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
     `requested_for`."""
     if name in (None, "") or (actor is not None and name == actor.name):
         return actor
-    if actor is not None and not access.staff_groups(actor):
+    if actor is not None and not roles.staff_groups(actor):
         raise NotAllowed("role: only staff open cases for someone else")
     user = users.find_user(session, str(name).strip())
     if user is None or not user.active:
@@ -161,7 +161,7 @@ def list_cases(session: Session, *, actor: User, process: str | None = None, sta
                page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[Case], int | None]:
     """Return one page of the cases the actor may read, newest first, and the next page number."""
     query = select(Case)
-    if not access.staff_groups(actor):
+    if not roles.staff_groups(actor):
         query = query.where(Case.requester_id == actor.id)
     if process:
         query = query.where(Case.process_key == process)
@@ -200,11 +200,11 @@ def start_form(session: Session, process_key: str, version: int | None = None) -
 def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
     """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
     or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
-    staff = sorted(access.staff_groups(actor))
+    staff = sorted(roles.staff_groups(actor))
     in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
     my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
                    .join(Case, Case.id == HumanTask.case_id)
-                   .where(HumanTaskGroup.group == access.REQUESTER, Case.requester_id == actor.id))
+                   .where(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
     query = select(HumanTask).where(HumanTask.state == "ready",
                                     or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)))
     if scope == "mine":
@@ -265,7 +265,7 @@ def _check_actor(task: Any, case: Case, actor: User, rules: dict[str, Any]) -> N
 @_race_safe
 def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Take a ready task so that others in the group see it as taken."""
-    access.check_may_write(actor)
+    roles.check_may_write(actor)
     task, case = _ready_task(session, task_id)
     if task.assignee_id == actor.id:
         return task
@@ -283,7 +283,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 @_race_safe
 def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Give a claimed task back to its group (its holder, or an admin)."""
-    access.check_may_write(actor)
+    roles.check_may_write(actor)
     task, case = _ready_task(session, task_id)
     if task.assignee_id is None:
         return task
@@ -301,7 +301,7 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 @_race_safe
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
-    access.check_may_write(actor)
+    roles.check_may_write(actor)
     task, case = _ready_task(session, task_id, light=True)
     if task.assignee_id is not None and task.assignee_id != actor.id:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")

@@ -15,8 +15,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.cases import access, attachments, runtime, services
+from engine.cases import attachments, runtime, services
 from engine.errors import InvalidData, NotAllowed
+from engine.people import roles
 from engine.processes import catalog, deployment, specs
 from engine.processes.forms import Field, Form
 from engine.records import audit
@@ -162,7 +163,7 @@ def case_listing(session: Session, *, actor: User, page: int = 1, process: str |
                                           page=page)
     ids = [c.id for c in rows]
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
-                       catalog.list_definitions(session), bool(access.staff_groups(actor)),
+                       catalog.list_definitions(session), bool(roles.staff_groups(actor)),
                        escalated_cases(session, ids))
 
 

@@ -1,13 +1,25 @@
 """Scorecards and assessments as JSON-ready dictionaries (API, exports, stored scorecards)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from engine.evaluation.annual import AnnualAssessment
 from engine.evaluation.scoring import CategoryScore, KpiScore, Scorecard
 
-if TYPE_CHECKING:
-    from engine.evaluation.scorecards import Report
+
+@dataclass(frozen=True)
+class Report:
+    """What `opsgate evaluate`, the API and the reports pages show for one period."""
+
+    period: str
+    scorecards: list[Scorecard]
+    assessments: list[AnnualAssessment]  # empty for a month
+
+    @property
+    def is_year(self) -> bool:
+        """True for an annual report."""
+        return len(self.period) == 4
 
 
 def rounded(value: float | None, places: int = 2) -> float | None:
@@ -63,7 +75,7 @@ def assessment_dict(result: AnnualAssessment) -> dict[str, Any]:
     }
 
 
-def report_dict(report: "Report") -> dict[str, Any]:
+def report_dict(report: Report) -> dict[str, Any]:
     """The whole report as JSON."""
     out: dict[str, Any] = {"period": report.period,
                            "scorecards": [scorecard_dict(c) for c in report.scorecards]}

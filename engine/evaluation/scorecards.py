@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from engine.evaluation.annual import AnnualAssessment, assess_year
 from engine.evaluation.config import EvaluationConfig, load_config
 from engine.evaluation.period import Period, parse_period
 from engine.evaluation.provider_measures import provider_measures
-from engine.evaluation.report_data import scorecard_dict
+from engine.evaluation.report_data import Report, scorecard_dict
 from engine.evaluation.scoring import Scorecard, score_month
 from engine.records import audit
 from engine.timing import clock
@@ -199,20 +198,6 @@ def record_config(session: Session, config: EvaluationConfig, *, actor: Any) -> 
                         data={"version": config.version, "sha256": config.sha256,
                               "file": config.source})
     return True
-
-
-@dataclass(frozen=True)
-class Report:
-    """What `opsgate evaluate`, the API and the reports pages show for one period."""
-
-    period: str
-    scorecards: list[Scorecard]
-    assessments: list[AnnualAssessment]  # empty for a month
-
-    @property
-    def is_year(self) -> bool:
-        """True for an annual report."""
-        return len(self.period) == 4
 
 
 def build_report(session: Session, period: str, *, provider: str | None = None,

@@ -10,16 +10,15 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access
 from engine.errors import InvalidData, NotFound
-from engine.people import users
+from engine.people import roles, users
 from engine.records import audit
 from engine.timing import clock
 from models import ApiToken, Group, Provider, User
 
 
 def _check_admin(actor: User) -> None:
-    access.check_role(actor, "admin", action="administration")
+    roles.check_role(actor, "admin", action="administration")
 
 
 def list_users(session: Session) -> list[User]:

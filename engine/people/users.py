@@ -1,24 +1,25 @@
 """People, groups, API tokens and providers: the administrative use cases."""
-from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import secrets
+from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access
-from engine.errors import Conflict, InvalidData, NotFound
+from engine.errors import InvalidData, NotFound
+from engine.people import roles
 from engine.records import audit
 from engine.timing import clock
-from models import ApiToken, Group, Provider, ProviderSystem, User
+from models import Group, User
 
 _hasher = PasswordHasher()
+
+
 # Verifying against this keeps the time of an unknown-user login like that of a known one.
 _DUMMY_HASH = _hasher.hash("opsgate-dummy-password")
+
+
 MIN_PASSWORD = 10
 
 
@@ -33,8 +34,8 @@ def get_group(session: Session, name: str, *, create: bool = False) -> Group:
     """Return a group by name; the product's groups are created on first use."""
     group = session.scalars(select(Group).where(Group.name == name)).first()
     if group is None:
-        if not create and name not in access.GROUPS:
-            raise NotFound(f"no group {name!r}; known groups: {', '.join(access.GROUPS)}")
+        if not create and name not in roles.GROUPS:
+            raise NotFound(f"no group {name!r}; known groups: {', '.join(roles.GROUPS)}")
         group = Group(name=name)
         session.add(group)
         session.flush()
@@ -91,74 +92,3 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(stored):
         user.password_hash = _hasher.hash(password)
     return user
-
-
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(session: Session, user_name: str, *, actor: User | None, name: str = "") -> str:
-    """Create an API token for a user; return it (shown once, stored only as a hash)."""
-    user = get_user(session, user_name)
-    token = "og_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_digest(token), created_at=clock.now()))
-    session.flush()
-    audit.append_system(session, actor=actor, type="token_created", data={"user": user.name, "name": name})
-    return token
-
-
-def user_for_token(session: Session, token: str) -> User | None:
-    """Return the active user an API token belongs to, or None."""
-    if not token or len(token) > 200:
-        return None
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_digest(token))).first()
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    return row.user
-
-
-# How fresh a token's last-use stamp is kept: a busy integration writes it once a minute, not
-# on every call.
-TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
-
-
-def record_token_use(session: Session, token: str, *, now: dt.datetime | None = None) -> bool:
-    """Stamp an API token's last use (at most once per TOKEN_USE_RESOLUTION); return whether
-    the row changed (the caller commits)."""
-    now = now or clock.now()
-    result = session.execute(
-        update(ApiToken)
-        .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None),
-               or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION))
-        .values(last_used_at=now), execution_options={"synchronize_session": False})
-    return result.rowcount == 1
-
-
-def add_provider(session: Session, name: str, systems: list[str], *, actor: User | None) -> Provider:
-    """Register a provider (or add systems to it); a system has exactly one provider."""
-    name = (name or "").strip()
-    if not name:
-        raise InvalidData("provider name is required", {"name": ["required"]})
-    provider = session.scalars(select(Provider).where(Provider.name == name)).first()
-    if provider is None:
-        provider = Provider(name=name, created_at=clock.now(), systems=[])
-        session.add(provider)
-        session.flush()
-    for system in dict.fromkeys(s.strip() for s in systems if s.strip()):
-        owner = session.scalars(select(ProviderSystem).where(ProviderSystem.system == system)).first()
-        if owner is not None and owner.provider_id != provider.id:
-            raise Conflict(f"system {system!r} is already served by provider {owner.provider.name!r}")
-        if owner is None:
-            provider.systems.append(ProviderSystem(system=system))
-    session.flush()
-    audit.append_system(session, actor=actor, type="provider_added",
-                        data={"provider": name, "systems": [s.system for s in provider.systems]})
-    return provider
-
-
-def provider_for_system(session: Session, system: str | None) -> str | None:
-    """Name the provider responsible for a system, or None."""
-    if not system:
-        return None
-    row = session.scalars(select(ProviderSystem).where(ProviderSystem.system == system)).first()
-    return row.provider.name if row is not None else None

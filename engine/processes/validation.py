@@ -14,8 +14,8 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access
 from engine.errors import InvalidDefinition
+from engine.people import roles
 from engine.processes import bpmn_xml, scripting
 from models import Group, ProcessDefinition
 
@@ -203,7 +203,7 @@ def _check_gateways(batch: _Batch, filename: str, tree: etree._ElementTree) -> N
 
 
 def _known_groups(session: Session) -> set[str]:
-    return set(access.GROUPS) | set(session.scalars(select(Group.name)))
+    return set(roles.GROUPS) | set(session.scalars(select(Group.name)))
 
 
 def _deployed_sources(session: Session, keys: set[str], skip: set[str]) -> dict[str, ProcessDefinition]:

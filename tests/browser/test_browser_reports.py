@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from engine import db
-from engine.people import users
+from engine.people import tokens, users
 from tests.browser.conftest import serving
 from tests.engine.test_evaluation_year import build_year
 
@@ -24,7 +24,7 @@ def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         users.get_group(session, "supervisor")
         build_year(session)
         users.create_user(session, "suzy", ["supervisor"], "pw-suzy-1234", actor=None)
-        token = users.create_token(session, "suzy", actor=None)
+        token = tokens.create_token(session, "suzy", actor=None)
         session.commit()
     engine.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "browser",

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from engine.people import users
+from engine.people import tokens
 from models import User
 from webui import create_app
 
@@ -99,7 +99,7 @@ def session_client(app: Flask, user: User) -> ApiClient:
 
 def token_client(app: Flask, session: Session, user: User) -> ApiClient:
     """A script holding an API token for `user`."""
-    token = users.create_token(session, user.name, actor=None, name="test")
+    token = tokens.create_token(session, user.name, actor=None, name="test")
     session.commit()
     return ApiClient(app.test_client(), user, "token", {"Authorization": f"Bearer {token}"})
 

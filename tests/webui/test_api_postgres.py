@@ -101,7 +101,7 @@ def people(pg_clean: Engine) -> dict[str, str]:
         tokens = {}
         for name in ("ann", "bob"):
             users.create_user(session, name, ["service_desk"], actor=None)
-            tokens[name] = users.create_token(session, name, actor=None)
+            tokens[name] = tokens.create_token(session, name, actor=None)
         session.commit()
     return tokens
 

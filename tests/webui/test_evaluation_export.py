@@ -7,7 +7,7 @@ from openpyxl import load_workbook
 
 from engine.evaluation.annual import assess_year
 from engine.evaluation.config import load_config
-from engine.evaluation.scorecards import Report
+from engine.evaluation.report_data import Report
 from engine.evaluation.scoring import Measurement, score_month
 from webui.exports import render
 

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from engine import db
 from engine.evaluation import scorecards
-from engine.people import users
+from engine.people import providers, tokens, users
 from engine.processes import catalog, deployment
 from engine.timing import clock
 from webui import create_app
@@ -26,7 +26,7 @@ def site(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('reports') / 'opsgate.db'}"
     engine = db.make_engine(url)
     db.upgrade(engine)
-    tokens = {}
+    issued = {}
     with db.make_sessionmaker(engine)() as session:
         for name in ("supervisor", "engineer", "auditor"):
             users.get_group(session, name)
@@ -37,24 +37,24 @@ def site(tmp_path_factory):
         deployment.deploy(session, [("rectification.bpmn",
                                       (catalog.workflows_dir() / "rectification.bpmn")
                                       .read_bytes())], actor=None)
-        users.add_provider(session, "Acme", ["erp"], actor=None)
-        users.add_provider(session, "Bolt", ["mail"], actor=None)
+        providers.add_provider(session, "Acme", ["erp"], actor=None)
+        providers.add_provider(session, "Bolt", ["mail"], actor=None)
         with clock.frozen(dt.datetime(2026, 4, 2, tzinfo=dt.timezone.utc)):
             for month in ("2026-01", "2026-02", "2026-03"):
                 scorecards.record_inputs(session, "Acme", month, BAD_MONTH, actor=supervisor)
         for name in ("suzy", "eddie", "lin"):
-            tokens[name] = users.create_token(session, name, actor=None)
+            issued[name] = tokens.create_token(session, name, actor=None)
         session.commit()
     engine.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test",
                       "WTF_CSRF_ENABLED": False, "START_WORKER": False})
-    yield app, tokens, url
+    yield app, issued, url
     app.extensions["opsgate_engine"].dispose()
 
 
 def get(site, path, who="suzy"):
-    app, tokens, _ = site
-    return app.test_client().get(path, headers={"Authorization": f"Bearer {tokens[who]}"})
+    app, issued, _ = site
+    return app.test_client().get(path, headers={"Authorization": f"Bearer {issued[who]}"})
 
 
 def test_month_page_shows_scores_no_data_and_the_trend_data(site):
@@ -115,9 +115,9 @@ def test_api_evaluations_and_metrics(site):
 
 
 def test_inputs_form_saves_and_refuses_bad_values(site):
-    app, tokens, _ = site
+    app, issued, _ = site
     client = app.test_client()
-    auth = {"Authorization": f"Bearer {tokens['suzy']}"}
+    auth = {"Authorization": f"Bearer {issued['suzy']}"}
     assert client.get("/reports/inputs?provider=Bolt&period=2026-03", headers=auth).status_code == 200
     bad = client.post("/reports/inputs?provider=Bolt&period=2026-03", headers=auth,
                       data={"qualified_staff_ratio": "3", "satisfaction": "85"})
@@ -130,7 +130,7 @@ def test_inputs_form_saves_and_refuses_bad_values(site):
     assert card["inputs"] == {"satisfaction": 85.0}
     other = app.test_client()
     assert other.post("/reports/inputs?provider=Bolt&period=2026-03", data={"satisfaction": "1"},
-                      headers={"Authorization": f"Bearer {tokens['eddie']}"}).status_code == 403
+                      headers={"Authorization": f"Bearer {issued['eddie']}"}).status_code == 403
 
 
 def test_cli_evaluate_writes_each_format(site, tmp_path):

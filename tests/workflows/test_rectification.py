@@ -8,7 +8,7 @@ from sqlalchemy import select
 from engine.cases import services
 from engine.errors import NotAllowed
 from engine.evaluation import scorecards
-from engine.people import users
+from engine.people import providers
 from engine.processes.catalog import workflows_dir
 from engine.timing import clock
 from models import AuditEvent, EvaluationScorecard
@@ -19,8 +19,8 @@ BAD_MONTH = {"planned_person_days": 20, "actual_person_days": 10, "qualified_sta
 @pytest.fixture
 def setup(session, deploy, make_user):
     deploy(workflows_dir() / "rectification.bpmn")
-    users.add_provider(session, "Acme", ["erp"], actor=None)
-    users.add_provider(session, "Bolt", ["mail"], actor=None)
+    providers.add_provider(session, "Acme", ["erp"], actor=None)
+    providers.add_provider(session, "Bolt", ["mail"], actor=None)
     supervisor = make_user("supervisor", name="suzy")
     engineer = make_user("engineer", name="eddie")
     with clock.frozen(dt.datetime(2026, 4, 2, 9, tzinfo=dt.timezone.utc)):

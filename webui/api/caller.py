@@ -21,7 +21,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import Unauthorized
 
-from engine.people import users
+from engine.people import tokens
 from models import User
 from webui.db import get_session
 
@@ -44,7 +44,7 @@ def authenticate() -> User:
     """Return the calling user (token first, then session) or raise 401 / CSRF refusal."""
     token = bearer_token()
     if token is not None:
-        user = users.user_for_token(get_session(), token)
+        user = tokens.user_for_token(get_session(), token)
         if user is None or not user.active:
             raise Unauthorized("Unknown, revoked or inactive API token.")
         _stamp_use(token)
@@ -65,7 +65,7 @@ def _stamp_use(token: str) -> None:
     # to take it costs the stamp, never the call.
     session = get_session()
     try:
-        if users.record_token_use(session, token):
+        if tokens.record_token_use(session, token):
             session.commit()
     except OperationalError as exc:
         session.rollback()

@@ -11,8 +11,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine.cases import access, intake, services
+from engine.cases import intake, services
 from engine.notifications import notices
+from engine.people import roles
 from engine.processes import catalog, deployment
 from engine.records import audit
 from webui.api import caller, shapes
@@ -234,7 +235,7 @@ def read_notice(notice_id: int) -> Response:
 @bp.get("/audit/verify")
 def verify_audit() -> Response:
     """Recompute the audit hash chain of one case or of everything."""
-    access.check_role(g.actor, "auditor", "admin", action="verifying the audit trail")
+    roles.check_role(g.actor, "auditor", "admin", action="verifying the audit trail")
     session = get_session()
     ref = request.args.get("case")
     result = audit.verify(session, services.get_case(session, ref) if ref else None)

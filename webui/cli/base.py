@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine import db
 from engine.errors import EngineError, InvalidDefinition
-from engine.people import users
+from engine.people import roles, users
 from engine.processes import catalog, deployment
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def init_database(*, quiet: bool = False) -> str | None:
     db.upgrade(_engine())
     generated = None
     with transaction() as session:
-        for name in users.access.GROUPS:
+        for name in roles.GROUPS:
             users.get_group(session, name)
         folder = catalog.workflows_dir()
         if folder.is_dir() and any(folder.glob("*.bpmn")):

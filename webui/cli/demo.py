@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from engine.cases import services
 from engine.errors import EngineError, NotAllowed
 from engine.jobs import firing
-from engine.people import users
+from engine.people import providers, users
 from engine.processes.forms import Field
 from engine.timing import clock
 from models import Case, HumanTask, User
@@ -112,7 +112,7 @@ def seed_demo(database_url: str | None, password: str | None = None) -> dict[str
                 people[name] = users.create_user(session, name, list(groups), secret, actor=None,
                                                  display_name=display)
                 passwords[name] = secret
-            users.add_provider(session, PROVIDER[0], PROVIDER[1], actor=None)
+            providers.add_provider(session, PROVIDER[0], PROVIDER[1], actor=None)
         with transaction() as session:
             people = {name: users.get_user(session, name) for name in passwords}
             try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from engine.cases import services
-from engine.people import users
+from engine.people import providers, tokens, users
 from engine.processes import deployment
 from engine.records import audit
 
@@ -75,7 +75,7 @@ def token() -> None:
 def token_create(name: str, label: str) -> None:
     """Print a new API token for a user (shown once; only its hash is stored)."""
     with transaction() as session:
-        click.echo(users.create_token(session, name, actor=None, name=label))
+        click.echo(tokens.create_token(session, name, actor=None, name=label))
 
 
 @main.group()
@@ -90,7 +90,7 @@ def provider() -> None:
 def provider_add(name: str, systems: tuple[str, ...]) -> None:
     """Register a provider and the systems it serves."""
     with transaction() as session:
-        created = users.add_provider(session, name, list(systems), actor=None)
+        created = providers.add_provider(session, name, list(systems), actor=None)
         click.echo(f"provider {created.name}: systems {', '.join(s.system for s in created.systems) or '-'}")
 
 

@@ -7,6 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.people import admin as admin_service
+from engine.people import providers as provider_service
+from engine.people import tokens as token_service
 from engine.people import users as user_service
 from webui.auth import role_required
 from webui.db import get_session
@@ -76,7 +78,7 @@ def tokens():
     form.user.choices = forms.choices((u.name, u.name) for u in admin_service.list_users(session))
     new_token = None
     if form.validate_on_submit():
-        new_token = user_service.create_token(session, form.user.data, actor=current_user, name=form.name.data or "")
+        new_token = token_service.create_token(session, form.user.data, actor=current_user, name=form.name.data or "")
         session.commit()
     status = 422 if form.is_submitted() and new_token is None else 200
     return render_template("admin/tokens.html", tokens=admin_service.list_tokens(session), form=form,
@@ -102,7 +104,7 @@ def providers():
     form = forms.ProviderForm()
     if form.validate_on_submit():
         systems = [s.strip() for s in (form.systems.data or "").split(",") if s.strip()]
-        user_service.add_provider(session, form.name.data, systems, actor=current_user)
+        provider_service.add_provider(session, form.name.data, systems, actor=current_user)
         session.commit()
         flash(_("Provider %(name)s saved.", name=form.name.data), "success")
         return redirect(url_for("admin.providers"))

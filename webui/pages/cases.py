@@ -15,9 +15,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.cases import access, attachments, services, views
+from engine.cases import attachments, services, views
 from engine.cases.evidence import build_evidence_pack
 from engine.errors import InvalidData
+from engine.people import roles
 from engine.processes import catalog
 from webui.db import get_session
 from webui.pages import forms
@@ -52,7 +53,7 @@ def index():
 @login_required
 def start_index():
     """List the processes a case can be opened for."""
-    access.check_may_start(current_user)
+    roles.check_may_start(current_user)
     processes = catalog.list_definitions(get_session())
     return render_template("cases/start_index.html", processes=processes)
 
@@ -62,7 +63,7 @@ def start_index():
 def start(process_key: str):
     """Open a new case from the process's start form."""
     session = get_session()
-    access.check_may_start(current_user)
+    roles.check_may_start(current_user)
     definition = catalog.get_definition(session, process_key)
     fields = views.start_form(definition)
     form = forms.schema_form(fields, title=True, attachments=True)

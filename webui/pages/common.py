@@ -14,9 +14,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from engine.cases import access, attachments
+from engine.cases import attachments
 from engine.errors import NotAllowed
 from engine.notifications import notices
+from engine.people import roles
 from engine.timing import clock
 from webui.auth import is_bearer_request
 from webui.db import get_session
@@ -129,7 +130,7 @@ def modeler_strings() -> dict[str, str]:
 def may_start() -> bool:
     """Tell whether the user may open cases (auditors read and change nothing)."""
     try:
-        access.check_may_start(current_user)
+        roles.check_may_start(current_user)
     except NotAllowed:
         return False
     return True

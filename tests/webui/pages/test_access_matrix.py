@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.cases import services
-from engine.people import users
+from engine.people import tokens
 
 ROLES = ["requester", "engineer", "cab", "auditor", "process_owner", "supervisor", "admin"]
 EVERYONE = frozenset(ROLES)
@@ -58,7 +58,7 @@ def world(people, make_user, purchase, session):
     someone = make_user(name="someone", password="correct-horse-1")
     other = services.start_case(session, "purchase_approval", {"item": "Desk", "amount": 300}, actor=someone,
                                 title="A desk")
-    token = users.create_token(session, "someone", actor=None, name="ci")
+    token = tokens.create_token(session, "someone", actor=None, name="ci")
     del token
     session.commit()
     from models import ApiToken
