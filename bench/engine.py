@@ -41,7 +41,7 @@ from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from engine import db
-from engine.cases import instance_cache, runtime, services
+from engine.cases import instance_cache, serializer, services
 from engine.people import users  # noqa: E402
 from engine.processes import catalog, deployment, scripting, specs
 from models import HumanTask  # noqa: E402
@@ -67,19 +67,19 @@ class Floor:
         wf.task_tree.data.update({"title": "t", "urgent": True, "system": "erp"})
         wf.do_engine_steps()
         self.next_id += 1
-        self.conn.execute("INSERT INTO instance VALUES (?, ?)", (self.next_id, runtime.dump(wf)))
+        self.conn.execute("INSERT INTO instance VALUES (?, ?)", (self.next_id, serializer.dump(wf)))
         return self.next_id
 
     def step(self, case_id: int, data: dict) -> float:
         t0 = time.perf_counter()
         self.conn.execute("BEGIN")
         (state,) = self.conn.execute("SELECT state FROM instance WHERE id = ?", (case_id,)).fetchone()
-        wf = runtime.restore(state, self.loaded)
+        wf = serializer.restore(state, self.loaded)
         task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
         task.data.update(data)
         task.run()
         wf.do_engine_steps()
-        self.conn.execute("UPDATE instance SET state = ? WHERE id = ?", (runtime.dump(wf), case_id))
+        self.conn.execute("UPDATE instance SET state = ? WHERE id = ?", (serializer.dump(wf), case_id))
         self.conn.execute("COMMIT")
         return time.perf_counter() - t0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, render_template_string, request
 
 from engine import errors
-from engine.cases.runtime import ProcessFailure
+from engine.cases.stepping import ProcessFailure
 
 STATUS = {
     errors.NotFound: 404,

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
 from engine import prepared
-from engine.cases import access, runtime
+from engine.cases import access, persistence, stepping
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox
 from engine.people import providers, roles, users
@@ -122,9 +122,9 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     audit.append(session, case, actor=actor, type="case_started",
                  data={"process": definition.key, "version": definition.version, "title": case.title,
                        "requester": audit.actor_name(requester), "data": cleaned})
-    instance = runtime.Instance(case, workflow, loaded)
-    runtime.step(instance)
-    runtime.save(session, instance, actor=actor)
+    instance = stepping.Instance(case, workflow, loaded)
+    stepping.step(instance)
+    persistence.save(session, instance, actor=actor)
     flush(session)
     log.info("%s started %s (%s v%s)", audit.actor_name(actor), key, definition.key, definition.version)
     return case
@@ -234,7 +234,7 @@ def _ready_task(session: Session, task_id: str, *, light: bool = False) -> tuple
     """Return a ready task and its case (or raise NotFound / Conflict).
 
     The task is the session's HumanTask, or, with `light` and when the session has not
-    loaded it, a plain `runtime.TaskRow`: completing a task only reads it and ends it with one
+    loaded it, a plain `persistence.TaskRow`: completing a task only reads it and ends it with one
     UPDATE, so it need not pay for an ORM object."""
     row = _TASK_WITH_CASE.first(session, {"tid": str(task_id)})
     if row is None:
@@ -243,7 +243,7 @@ def _ready_task(session: Session, task_id: str, *, light: bool = False) -> tuple
     values = {k: v for (k, _c), v in zip(_TASK_COLUMNS, row[:split], strict=True)}
     case = prepared.persistent(session, Case, {k: v for (k, _c), v in zip(_CASE_COLUMNS, row[split:], strict=True)})
     if light and session.identity_map.get(identity_key(HumanTask, values["id"])) is None:
-        task: Any = runtime.TaskRow(**values)
+        task: Any = persistence.TaskRow(**values)
     else:
         task = prepared.persistent(session, HumanTask, values)
         set_committed_value(task, "case", case)
@@ -305,7 +305,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     task, case = _ready_task(session, task_id, light=True)
     if task.assignee_id is not None and task.assignee_id != actor.id:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
-    instance = runtime.open_instance(session, case)
+    instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
     _check_actor(task, case, actor, rules)
     form = Form.from_list(rules.get("form"))
@@ -319,9 +319,9 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         values[f"{task.element_id}_by"] = actor.name
     spiff_task.data.update(values)
     spiff_task.run()
-    runtime.step(instance)
+    stepping.step(instance)
     now = clock.now()
-    runtime.end_task(session, task, state="completed", ended_at=now, completed_by_id=actor.id)
+    persistence.end_task(session, task, state="completed", ended_at=now, completed_by_id=actor.id)
     instance.ready_before -= {task.id}  # its row is no longer ready: saving need not look at it
     actors = dict(case.actors or {})
     actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
@@ -331,7 +331,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
     audit.append(session, case, actor=actor, type=kind, task=task.element_id,
                  data={"task_id": task.id, "name": task.name, "data": cleaned})
-    runtime.save(session, instance, actor=actor)
+    persistence.save(session, instance, actor=actor)
     flush(session)
     return case
 
@@ -340,12 +340,12 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
 def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
     """Fire what is due in one case as of `now`; audit each firing (a late cycle once per period)."""
     with clock.frozen(now):
-        instance = runtime.open_instance(session, case)
-        before = [t for t in timer_events.waiting_timers(instance.workflow, runtime.sla_elements(instance))
+        instance = persistence.open_instance(session, case)
+        before = [t for t in timer_events.waiting_timers(instance.workflow, stepping.sla_elements(instance))
                   if t.kind != "sla_warning" and t.due_at < now]
         if not before:
             return 0
-        runtime.refresh_timers(instance)
+        stepping.refresh_timers(instance)
         fired = timer_events.fired_timers(before, instance.workflow, now)
         manifest_timers = instance.loaded.manifest.get("timers", {})
         for timer, due in fired:
@@ -359,7 +359,7 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
                              data={"timer": element, "name": name})
                 outbox.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",
                                    body=f"{name} ran out at {due:%Y-%m-%d %H:%M} UTC; the case is escalated.")
-        runtime.save(session, instance, actor=None)
+        persistence.save(session, instance, actor=None)
         flush(session)
         return len(fired)
 

@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.cases import attachments, runtime, services
+from engine.cases import attachments, serializer, services
 from engine.errors import InvalidData, NotAllowed
 from engine.people import roles
 from engine.processes import catalog, deployment, specs
@@ -177,7 +177,7 @@ def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
 
 def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
     """Say which BPMN elements the case has passed (done) and which wait for people (current)."""
-    workflow = runtime.restore(case.state, specs.load_by_id(session, case.definition_id))
+    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id))
     done: set[str] = set()
     current: set[str] = set()
     for each in [workflow, *workflow.subprocesses.values()]:

@@ -13,7 +13,7 @@ import logging
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from engine.cases import runtime, services
+from engine.cases import persistence, services
 from engine.errors import Conflict
 from engine.notifications import outbox
 from engine.processes import schedule, specs
@@ -113,7 +113,7 @@ def fire_timer(session: Session, timer: Timer, now: dt.datetime) -> int:
 
 def fire_sla_warning(session: Session, case: Case, timer: Timer, now: dt.datetime) -> None:
     """Record and announce that 75% of an SLA clock is used."""
-    instance = runtime.open_instance(session, case)
+    instance = persistence.open_instance(session, case)
     if timer_events.mark_warned(instance.workflow, timer.task_id or ""):
         due = timer_events.sla_due(instance.workflow, timer.task_id or "")
         name = instance.loaded.manifest.get("timers", {}).get(timer.element_id, {}).get("name", timer.element_id)
@@ -123,7 +123,7 @@ def fire_sla_warning(session: Session, case: Case, timer: Timer, now: dt.datetim
         outbox.case_notice(session, case, kind="sla_warning",
                            subject=f"{timer_events.WARNING_AT:.0%} of {name} used",
                            body=f"{name} runs out at {due:%Y-%m-%d %H:%M} UTC." if due else f"{name} runs out soon.")
-    runtime.save(session, instance, actor=None)
+    persistence.save(session, instance, actor=None)
     services.flush(session)
 
 

@@ -1,4 +1,11 @@
-"""None"""
+"""Validating a deploy batch: everything is checked before anything is written.
+
+Deploy validates every file completely before writing anything: well-formed and safe XML, the
+BPMN XSD, SpiffWorkflow's parse (including call-activity targets and DMN decisions), every
+lane or candidate group a known group, every user task with a usable form, every condition,
+script and timer expression compiled in the restricted environment. Any failure in any file
+deploys nothing; each problem names the file, the element id and, where known, the line.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine.cases import instance_cache, runtime, services
+from engine.cases import instance_cache, persistence, serializer, services, stepping
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.jobs import firing
 from engine.people import users
@@ -206,7 +206,7 @@ def test_serializer_round_trip_between_every_step(session, deploy, people):
              ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "r"}, "eng2")]
     for element, data, who in steps:
         loaded = specs.load_by_id(session, case.definition_id)
-        assert runtime.dump(runtime.restore(case.state, loaded)) == case.state  # restore and dump agree
+        assert serializer.dump(serializer.restore(case.state, loaded)) == case.state  # restore and dump agree
         assert "spec" not in case.state[:200] and len(case.state) < 20000
         services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
     assert case.status == "closed"
@@ -221,7 +221,7 @@ def test_process_failure_is_reported_and_nothing_changes(session, deploy, people
     services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
     gate = task_of(session, case, "approve_fix")
     state, seq = case.state, case.audit_seq
-    with pytest.raises(runtime.ProcessFailure, match="undefined_flag"):
+    with pytest.raises(stepping.ProcessFailure, match="undefined_flag"):
         services.complete_task(session, gate.id, {"decision": "approve"}, actor=people["cm"])
     session.rollback()
     assert case.state == state and case.audit_seq == seq
@@ -297,8 +297,8 @@ def _run_four_steps(session, people) -> tuple:
 def test_the_instance_cache_changes_nothing_but_the_work(session, deploy, people, monkeypatch):
     deploy("four_steps.bpmn")
     restores = []
-    real_restore = runtime.restore
-    monkeypatch.setattr(runtime, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
+    real_restore = serializer.restore
+    monkeypatch.setattr(persistence, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
     monkeypatch.setattr(instance_cache.instances, "size", 0)
     uncached = _run_four_steps(session, people)
     assert len(restores) == 4  # every action deserialized its case
@@ -312,8 +312,8 @@ def test_the_instance_cache_changes_nothing_but_the_work(session, deploy, people
 def test_the_instance_cache_only_serves_the_exact_stored_state(session, deploy, people, monkeypatch):
     deploy("four_steps.bpmn")
     restores = []
-    real_restore = runtime.restore
-    monkeypatch.setattr(runtime, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
+    real_restore = serializer.restore
+    monkeypatch.setattr(persistence, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
     case = start(session, people)
     session.commit()
     triage = task_of(session, case, "triage").id
@@ -326,7 +326,7 @@ def test_the_instance_cache_only_serves_the_exact_stored_state(session, deploy, 
     assert restores == [1] and case.data["category"] == "hardware"
     # Another process saved the case since (its state differs from ours): restored, not reused.
     other = real_restore(case.state, specs.load_by_id(session, case.definition_id))
-    case.state = runtime.dump(other).replace('"category": "hardware"', '"category": "network"')
+    case.state = serializer.dump(other).replace('"category": "hardware"', '"category": "network"')
     services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
     assert restores == [1, 1] and case.data["category"] == "network"
     # A failed action took its instance out of the cache; the retry restores from the row.

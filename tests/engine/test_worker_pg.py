@@ -78,8 +78,9 @@ def test_a_worker_killed_between_claim_and_commit_fires_once_after_restart(pg_cl
     _open_cases(pg_clean, 1)
     script = textwrap.dedent(f"""
         import datetime as dt, os, signal
-        from engine import db, worker
-        from engine.firing import fire_timer
+        from engine import db
+        from engine.jobs import worker
+        from engine.jobs.firing import fire_timer
 
         def fire_then_die(session, timer, now):
             fire_timer(session, timer, now)      # the case moved on, the audit event is written ...

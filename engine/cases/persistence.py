@@ -1,31 +1,17 @@
-"""One case at a time: restore its SpiffWorkflow instance, step it, and save it with its projections.
+"""Loading a case for an action and saving it back: the case row (guarded by its version), the
+human-task projection (keeping claims), the timer projection and the SLA pause, all in the
+caller's transaction. The process that saved a case last reuses its instance (instance_cache)."""
 
-The serialized instance never carries the spec: a subclassed workflow converter leaves it out,
-and restoring hands the cached spec of the case's process version back in. Saving rewrites, in
-the caller's transaction, the case row (state, data snapshot, status), the human-task
-projection (keeping claims), and the timer projection.
-"""
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import json
-import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import (
-    BpmnWorkflowConverter,
-    WorkflowConverter,
-)
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.exceptions import SpiffWorkflowException
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, inspect, literal_column, update
 from sqlalchemy.orm import Session
@@ -33,79 +19,21 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import prepared
 from engine.cases.instance_cache import instances
-from engine.errors import Conflict, EngineError
-from engine.processes import scripting, specs
+from engine.cases.serializer import SERIALIZER_VERSION, dump, restore
+from engine.cases.stepping import (
+    Instance,
+    current_data,
+    live_tasks,
+    ready_ids,
+    sla_elements,
+    timer_due_times,
+)
+from engine.errors import Conflict
+from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
 from models import Case, HumanTask, HumanTaskGroup, Timer
-
-log = logging.getLogger(__name__)
-
-
-class ProcessFailure(EngineError):
-    """The process itself failed while stepping (a condition or script raised); nothing is saved."""
-
-    code = "process_error"
-
-
-class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
-    """Serialize a workflow without its spec; restore it with the spec handed in."""
-
-    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = WorkflowConverter.to_dict(self, workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
-        spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
-        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
-        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-        return workflow
-
-
-_config = dict(SPIFF_CONFIG)
-_config[BpmnWorkflow] = _SpeclessWorkflowConverter
-_registry = BpmnWorkflowSerializer.configure(_config)
-_serializer = BpmnWorkflowSerializer(_registry)
-SERIALIZER_VERSION = _serializer.VERSION
-
-
-def dump(workflow: BpmnWorkflow) -> str:
-    """Serialize an instance without its spec."""
-    return _serializer.serialize_json(workflow)
-
-
-def restore(state: str, loaded: specs.Loaded) -> BpmnWorkflow:
-    """Rebuild an instance from its stored state and its (cached) spec."""
-    dct = json.loads(state)
-    _serializer.migrate(dct)
-    dct["spec"], dct["subprocess_specs"] = loaded.spec, loaded.subprocess_specs
-    workflow = _registry.restore(dct)
-    workflow.script_engine = scripting.script_engine()
-    return workflow
-
-
-@dataclass
-class Instance:
-    """A case with its restored workflow and its process version's parsed definition.
-
-    `ready_before` and `timers_before` are the projections as last saved (they are a function
-    of the stored state), so saving only writes what changed, without reading them back."""
-
-    case: Case
-    workflow: BpmnWorkflow
-    loaded: specs.Loaded
-    ready_before: frozenset[str] = frozenset()
-    timers_before: frozenset[tuple[str, str, dt.datetime]] = frozenset()
-
-    def task_rules(self, element_id: str) -> dict[str, Any]:
-        return self.loaded.manifest["tasks"].get(element_id, {})
 
 
 def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
@@ -123,107 +51,13 @@ def open_instance(session: Session, case: Case) -> Instance:
         workflow, ready, timers = cached
         return Instance(case, workflow, loaded, ready, timers)
     workflow = restore(case.state, loaded)
-    instance = Instance(case, workflow, loaded, _ready_ids(workflow))
+    instance = Instance(case, workflow, loaded, ready_ids(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
     return instance
 
 
 def _timer_rows(timers: list[timer_events.WaitingTimer]) -> frozenset[tuple[str, str, dt.datetime]]:
     return frozenset((t.task_id, t.kind, t.due_at) for t in timers)
-
-
-def _ready_ids(workflow: BpmnWorkflow) -> frozenset[str]:
-    return frozenset(str(t.id) for t in _all_tasks(workflow) if t.state == TaskState.READY and t.task_spec.manual)
-
-
-def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
-    """Every task of the instance and of its unfinished subprocesses, in no particular order.
-
-    A flat walk of SpiffWorkflow's task dictionaries: an order of magnitude cheaper than
-    `get_tasks`' tree iterator, which matters on every save. (Like the iterator, it does not
-    look into finished subprocesses.)"""
-    yield from workflow.tasks.values()
-    for subprocess in workflow.subprocesses.values():
-        if not subprocess.completed:
-            yield from subprocess.tasks.values()
-
-
-def step(instance: Instance) -> None:
-    """Run engine tasks (gateways, scripts, events) until only people or timers can move it."""
-    try:
-        instance.workflow.do_engine_steps()
-    except (SpiffWorkflowException, scripting.ScriptError) as err:
-        raise ProcessFailure(_describe(err), {"element_id": _element_of(err)}) from None
-
-
-def refresh_timers(instance: Instance) -> None:
-    """Let due timers fire, then step."""
-    try:
-        instance.workflow.refresh_timers()
-    except (SpiffWorkflowException, scripting.ScriptError) as err:
-        raise ProcessFailure(_describe(err), {"element_id": _element_of(err)}) from None
-    step(instance)
-
-
-def _element_of(err: Exception) -> str | None:
-    task = getattr(err, "task", None)
-    return getattr(task.task_spec, "bpmn_id", None) if task is not None else None
-
-
-def _describe(err: Exception) -> str:
-    element = _element_of(err)
-    text = " ".join(str(getattr(err, "message", None) or err).split())
-    inner = getattr(err, "exception", None)
-    if inner is not None and str(inner) not in text:
-        text += f" ({type(inner).__name__}: {inner})"
-    return f"the process failed at {element}: {text}" if element else f"the process failed: {text}"
-
-
-_LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
-
-
-def live_tasks(workflow: BpmnWorkflow) -> list[Any]:
-    """Return the READY, WAITING and STARTED tasks (one walk of the task tree)."""
-    return [t for t in _all_tasks(workflow) if t.state & _LIVE]
-
-
-def current_data(workflow: BpmnWorkflow, live: list[Any] | None = None) -> dict[str, Any]:
-    """The instance's data as people should see it now (SpiffWorkflow keeps it on tasks)."""
-    if workflow.is_completed():
-        data = dict(workflow.data)
-        if not data and workflow.last_task is not None:
-            data = dict(workflow.last_task.data)
-        return data
-    merged: dict[str, Any] = {}
-    for task in sorted(live_tasks(workflow) if live is None else live, key=lambda t: t.last_state_change):
-        merged.update(task.data)
-    if not merged and workflow.last_task is not None:
-        merged.update(workflow.last_task.data)
-    return merged
-
-
-def _timer_due(task: Any) -> dt.datetime | None:
-    if timer_events.is_parked(task):
-        return None  # a paused SLA clock is due at no known time
-    value = task.task_spec.event_definition.details(task).value
-    if not value:
-        return None
-    try:
-        return clock.parse_instant(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def waiting_timers(workflow: BpmnWorkflow) -> list[tuple[Any, dt.datetime]]:
-    """Return (task, due time) for every timer event the instance is waiting on."""
-    out = []
-    for task in list(workflow.event_manager.tasks.values()):
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition) and task.state == TaskState.WAITING:
-            due = _timer_due(task)
-            if due is not None:
-                out.append((task, due))
-    return out
 
 
 def _closing(instance: Instance, data: dict[str, Any]) -> tuple[str, list[str]]:
@@ -267,7 +101,7 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         missing = [r for r in required if data.get(r) in (None, "")]
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
-    timers = waiting_timers(workflow)
+    timers = timer_due_times(workflow)
     _project_tasks(session, instance, ready, timers, now)
     timer_rows = _project_timers(session, instance, projected)
     write_case(session, case)
@@ -277,6 +111,8 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
 
 
 _case_table = Case.__table__
+
+
 # The columns a case action may write; the version column guards each write.
 _CASE_COLUMNS = frozenset(c.key for c in _case_table.c if c.key not in ("id", "version_id"))
 
@@ -294,7 +130,11 @@ def _update_case(columns: tuple[str, ...]) -> prepared.Prepared:
 
 
 _task_table = HumanTask.__table__
+
+
 _END_TASK_COLUMNS = ("state", "ended_at", "completed_by_id", "assignee_id", "claimed_at")
+
+
 _END_TASK = prepared.Prepared(
     update(_task_table)
     .where(_task_table.c.id == bindparam("_id"), _task_table.c.state == literal_column("'ready'"))
@@ -306,9 +146,15 @@ _END_TASK = prepared.Prepared(
 _INSERT_TASK = prepared.insert(_task_table, ("id", "case_id", "element_id", "name", "lane", "candidate_groups",
                                              "state", "created_at", "due_at", "assignee_id", "claimed_at",
                                              "ended_at", "completed_by_id", "announced_at"))
+
+
 _INSERT_TASK_GROUP = prepared.insert(HumanTaskGroup.__table__, ("task_id", "group"))
+
+
 _INSERT_TIMER = prepared.insert(Timer.__table__, ("case_id", "definition_id", "task_id", "element_id", "kind",
                                                   "escalation", "due_at", "claimed_by", "claimed_until"))
+
+
 _DELETE_TIMERS = prepared.Prepared(delete(Timer.__table__).where(Timer.__table__.c.case_id == bindparam("_case")))
 
 
@@ -408,11 +254,6 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
     groups = [{"task_id": r["id"], "group": g} for r in rows for g in dict.fromkeys(r["candidate_groups"])]
     if groups:
         _INSERT_TASK_GROUP.run(session, groups)
-
-
-def sla_elements(instance: Instance) -> set[str]:
-    """The timer events of the case's process that are SLA clocks (escalations)."""
-    return {k for k, v in instance.loaded.manifest.get("timers", {}).items() if v.get("escalation")}
 
 
 def _pauses_sla(rules: dict[str, Any]) -> bool:
