@@ -9,8 +9,7 @@ from engine.people.roles import REQUESTER, staff_groups
 from models import Case, HumanTask, User
 
 
-def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any],
-                  actors_of: dict[str, set[str]]) -> None:
+def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any]) -> None:
     """Refuse unless `actor` may claim or complete `task`; the message names the rule."""
     if not actor.active:
         raise NotAllowed("role: the account is disabled")
@@ -23,7 +22,7 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any
     if rules.get("sod_not_requester") and case.requester_id == actor.id:
         raise NotAllowed(f"separation of duties: {task.name} may not be done by the case's requester")
     for other in rules.get("sod_not_actor_of", ()):
-        if actor.name in actors_of.get(other, set()):
+        if actor.name in (case.actors or {}).get(other, ()):
             raise NotAllowed(f"separation of duties: {task.name} may not be done by whoever did {other} "
                              f"in this case ({actor.name})")
 

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import services
+from engine.cases import queries
 from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.records import audit
 from engine.timing import clock
@@ -61,7 +61,7 @@ def check_files(files: list[tuple[str, bytes, str]]) -> None:
 def add_attachment(session: Session, ref: str, filename: str, content: bytes, declared_type: str = "",
                    *, actor: User) -> Attachment:
     """Attach a file to a case the actor works on, and audit its sha256."""
-    case = services.get_case(session, ref, actor=actor)
+    case = queries.get_case(session, ref, actor=actor)
     if case.status != "open":
         raise NotAllowed(f"{case.key} is {case.status}: files can only be attached to open cases")
     if not may_attach(session, case, actor):
@@ -85,7 +85,7 @@ def may_attach(session: Session, case: Case, actor: User) -> bool:
         return True
     groups = actor.group_names
     return any(t.assignee_id == actor.id or groups & set(t.candidate_groups or ())
-               for t in services.open_tasks(session, case))
+               for t in queries.open_tasks(session, case))
 
 
 def list_attachments(session: Session, case: Case) -> list[Attachment]:
@@ -95,7 +95,7 @@ def list_attachments(session: Session, case: Case) -> list[Attachment]:
 
 def get_attachment(session: Session, ref: str, attachment_id: int, *, actor: User) -> Attachment:
     """Return one attachment of a case the actor may read."""
-    case = services.get_case(session, ref, actor=actor)
+    case = queries.get_case(session, ref, actor=actor)
     item = session.get(Attachment, attachment_id)
     if item is None or item.case_id != case.id:
         raise NotFound(f"{case.key} has no attachment {attachment_id}")

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import services
+from engine.cases import queries
 from engine.records import audit
 from engine.timing import clock
 from models import Attachment, AuditEvent, User
@@ -57,7 +57,7 @@ def _dump(value: Any) -> bytes:
 
 def build_evidence_pack(session: Session, ref: str, *, actor: User) -> EvidencePack:
     """Build the evidence pack of a case the actor may read."""
-    case = services.get_case(session, ref, actor=actor)
+    case = queries.get_case(session, ref, actor=actor)
     definition = case.definition
     events = session.scalars(select(AuditEvent).where(AuditEvent.chain == case.key).order_by(AuditEvent.seq))
     event_rows = [{"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "type": e.type, "task": e.task,

@@ -4,6 +4,7 @@ Each function works inside the caller's transaction and never commits. A case ro
 optimistic version: two actions on one case at once leave exactly one winner, and the other
 gets Conflict with nothing written.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, inspect, or_, select
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,15 +35,21 @@ from engine.processes.forms import Form, validate_form
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
-from models import Case, CaseCounter, HumanTask, HumanTaskGroup, User
+from models import Case, CaseCounter, HumanTask, User
 
 log = logging.getLogger(__name__)
 
+
 P = ParamSpec("P")
+
+
 R = TypeVar("R")
-PAGE_SIZE = 50
+
+
 # Case data keys the engine sets itself; a form may not overwrite them.
 RESERVED = {"case_key", "requester", "opened_by"}
+
+
 # A start-form field the engine understands: the user the case is for, when staff log it for them.
 REQUESTED_FOR = "requested_for"
 
@@ -87,11 +94,11 @@ def _next_key(session: Session, prefix: str) -> str:
 
 @_race_safe
 def start_case(session: Session, process_key: str, data: Any, *, actor: User | None,
-               title: str | None = None, started_by: str | None = None) -> Case:
+               title: str | None = None, start_event: str | None = None) -> Case:
     """Open a case of the latest version of a process, its data checked against the start form.
 
-    `actor` None is the system; `started_by` names the timer start event that fired (a
-    scheduled start), which then counts as the event the case started from.
+    `actor` None is the system; `start_event` is the element id of the timer start event that
+    fired (a scheduled start), which then counts as the event the case started from.
     """
     if actor is not None:
         roles.check_may_start(actor)
@@ -110,8 +117,8 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
     workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(requester),
                                    opened_by=audit.actor_name(actor))
-    if started_by:
-        timer_events.fire_start_event(workflow, started_by)
+    if start_event:
+        timer_events.fire_start_event(workflow, start_event)
     case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
                 requester_id=requester.id if requester else None, status="open", data={}, actors={}, state="",
                 serializer_version="",
@@ -143,86 +150,14 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
     return user
 
 
-def get_case(session: Session, ref: str | int, *, actor: User | None = None) -> Case:
-    """Return a case by id or key (e.g. INC-000001), checking the actor may read it."""
-    text = str(ref).strip()
-    if text.isdigit():
-        case = session.get(Case, int(text))
-    else:
-        case = session.scalars(select(Case).where(Case.key == text.upper())).first()
-    if case is None:
-        raise NotFound(f"no case {ref}")
-    if actor is not None and not access.may_read_case(actor, case):
-        raise NotAllowed(f"role: {actor.name} may read only their own cases")
-    return case
-
-
-def list_cases(session: Session, *, actor: User, process: str | None = None, status: str | None = None,
-               page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[Case], int | None]:
-    """Return one page of the cases the actor may read, newest first, and the next page number."""
-    query = select(Case)
-    if not roles.staff_groups(actor):
-        query = query.where(Case.requester_id == actor.id)
-    if process:
-        query = query.where(Case.process_key == process)
-    if status:
-        if status not in ("open", "closed", "cancelled"):
-            raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
-        query = query.where(Case.status == status)
-    page = max(1, int(page))
-    rows = list(session.scalars(query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
-    return rows[:per_page], (page + 1 if len(rows) > per_page else None)
-
-
-def get_task(session: Session, task_id: str, *, actor: User | None = None) -> HumanTask:
-    """Return a task (ready or ended) by id, checking the actor may read its case."""
-    task = session.get(HumanTask, str(task_id))
-    if task is None:
-        raise NotFound(f"no task {task_id}")
-    if actor is not None and not access.may_read_case(actor, task.case) \
-            and not actor.group_names & set(task.candidate_groups or ()):
-        raise NotAllowed(f"role: {actor.name} may not see this task")
-    return task
-
-
-def task_form(session: Session, task: HumanTask) -> Form:
-    """Return the form of a task."""
-    loaded = specs.load_by_id(session, task.case.definition_id)
-    return Form.from_list(loaded.manifest["tasks"].get(task.element_id, {}).get("form"))
-
-
-def start_form(session: Session, process_key: str, version: int | None = None) -> Form:
-    """Return the start form of a process version (the latest by default)."""
-    definition = catalog.get_definition(session, process_key, version)
-    return Form.from_list((definition.manifest or {}).get("start_form"))
-
-
-def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
-    """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
-    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
-    staff = sorted(roles.staff_groups(actor))
-    in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
-    my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
-                   .join(Case, Case.id == HumanTask.case_id)
-                   .where(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
-    query = select(HumanTask).where(HumanTask.state == "ready",
-                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)))
-    if scope == "mine":
-        query = query.where(HumanTask.assignee_id == actor.id)
-    elif scope == "group":
-        query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
-    else:
-        raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
-    return list(session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
-                                .limit(limit)))
-
-
 def _columns(cls: type) -> list[tuple[str, Any]]:
     mapper = inspect(cls)
     return [(mapper.get_property_by_column(column).key, column) for column in mapper.local_table.columns]
 
 
 _TASK_COLUMNS, _CASE_COLUMNS = _columns(HumanTask), _columns(Case)
+
+
 # Every action on a task starts here: one prepared statement reads the task with its case.
 _TASK_WITH_CASE = prepared.Prepared(
     select(*(c for _k, c in _TASK_COLUMNS), *(c for _k, c in _CASE_COLUMNS))
@@ -258,10 +193,6 @@ def _user_name(session: Session, user_id: int | None) -> str:
     return user.name if user is not None else "someone"
 
 
-def _check_actor(task: Any, case: Case, actor: User, rules: dict[str, Any]) -> None:
-    access.check_may_act(actor, case, task, rules, {k: set(v) for k, v in (case.actors or {}).items()})
-
-
 @_race_safe
 def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Take a ready task so that others in the group see it as taken."""
@@ -272,7 +203,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     if task.assignee_id is not None:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     rules = specs.load_by_id(session, case.definition_id).manifest["tasks"].get(task.element_id, {})
-    _check_actor(task, case, actor, rules)
+    access.check_may_act(actor, case, task, rules)
     task.assignee_id, task.claimed_at = actor.id, clock.now()
     audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
     case.updated_at = clock.now()
@@ -307,7 +238,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
-    _check_actor(task, case, actor, rules)
+    access.check_may_act(actor, case, task, rules)
     form = Form.from_list(rules.get("form"))
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
@@ -362,9 +293,3 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
         persistence.save(session, instance, actor=None)
         flush(session)
         return len(fired)
-
-
-def open_tasks(session: Session, case: Case) -> list[HumanTask]:
-    """Return a case's ready tasks."""
-    return list(session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
-                                .order_by(HumanTask.created_at)))

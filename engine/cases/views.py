@@ -15,7 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.cases import attachments, serializer, services
+from engine.cases import access, attachments, queries, serializer
 from engine.errors import InvalidData, NotAllowed
 from engine.people import roles
 from engine.processes import catalog, deployment, specs
@@ -136,7 +136,7 @@ def next_due(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
 
 def home_summary(session: Session, *, actor: User) -> HomeSummary:
     """Collect the home page: my tasks, my open cases, SLA warnings on both."""
-    tasks = services.list_tasks(session, actor=actor, scope="group", limit=20)
+    tasks = queries.list_tasks(session, actor=actor, scope="group", limit=20)
     cases = list(session.scalars(select(Case).where(Case.requester_id == actor.id, Case.status == "open")
                                  .order_by(Case.updated_at.desc()).limit(20)))
     horizon = clock.now() + SOON
@@ -159,7 +159,7 @@ def _timer_name(case: Case, element_id: str) -> str:
 def case_listing(session: Session, *, actor: User, page: int = 1, process: str | None = None,
                  status: str | None = None) -> CaseListing:
     """List one page of the cases the actor may read, with their open steps and SLA."""
-    rows, next_page = services.list_cases(session, actor=actor, process=process or None, status=status or None,
+    rows, next_page = queries.list_cases(session, actor=actor, process=process or None, status=status or None,
                                           page=page)
     ids = [c.id for c in rows]
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
@@ -203,9 +203,9 @@ def element_names(definition: ProcessDefinition) -> dict[str, str]:
 
 def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
     """Collect everything the case page shows."""
-    case = services.get_case(session, ref, actor=actor)
+    case = queries.get_case(session, ref, actor=actor)
     timers = list(session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
-    return CasePage(case=case, tasks=services.open_tasks(session, case), timers=timers,
+    return CasePage(case=case, tasks=queries.open_tasks(session, case), timers=timers,
                     timeline=audit.history(session, case), marks=path_marks(session, case),
                     names=element_names(case.definition),
                     attachments=attachments.list_attachments(session, case),
@@ -216,7 +216,7 @@ def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
 def inbox(session: Session, *, actor: User, scope: str) -> list[HumanTask]:
     """Return the actor's inbox, soonest due first (no due time last)."""
     far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    tasks = services.list_tasks(session, actor=actor, scope=scope)
+    tasks = queries.list_tasks(session, actor=actor, scope=scope)
     return sorted(tasks, key=lambda t: (t.due_at or far, t.created_at))
 
 
@@ -229,7 +229,7 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
         return f"{task.name} is claimed by {task.assignee.name}."
     rules = specs.load_by_id(session, task.case.definition_id).manifest["tasks"].get(task.element_id, {})
     try:
-        services._check_actor(task, task.case, actor, rules)
+        access.check_may_act(actor, task.case, task, rules)
     except NotAllowed as err:
         return err.message
     return None
@@ -237,8 +237,8 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
 
 def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
     """Collect the task page: the task, its form, the case's essentials, any refusal."""
-    task = services.get_task(session, task_id, actor=actor)
-    form = services.task_form(session, task)
+    task = queries.get_task(session, task_id, actor=actor)
+    form = queries.task_form(session, task)
     start = Form.from_list((task.case.definition.manifest or {}).get("start_form"))
     data = task.case.data or {}
     essentials = [(f.label or f.name, data[f.name]) for f in start.fields if data.get(f.name) not in (None, "")]
@@ -313,7 +313,7 @@ def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainChe
     """Recompute the audit chain of one case or of everything (auditors and admins)."""
     if not actor.group_names & READ_ALL:
         raise NotAllowed("role: verifying the audit chain needs one of the groups auditor, admin")
-    target = services.get_case(session, case, actor=actor) if case else None
+    target = queries.get_case(session, case, actor=actor) if case else None
     result = audit.verify(session, target)
     bad = None
     if result.first_bad is not None:

@@ -147,7 +147,7 @@ def start_scheduled_case(session: Session, timer: Timer, now: dt.datetime) -> in
     if moved != 1:
         raise Conflict(f"the schedule of {definition.key} moved on under this worker")
     session.expire(timer)
-    case = services.start_case(session, definition.key, {}, actor=None, started_by=timer.element_id)
+    case = services.start_case(session, definition.key, {}, actor=None, start_event=timer.element_id)
     audit.append(session, case, actor=None, type="timer_fired", task=timer.element_id,
                  data={"schedule": timer.element_id, "due_at": due.isoformat()})
     services.flush(session)

@@ -5,7 +5,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, select, text, update
 
-from engine.cases import services
+from engine.cases import queries, services
 from engine.records import audit
 from models import AuditEvent
 
@@ -15,9 +15,9 @@ def case(session, deploy, make_user):
     deploy("four_steps.bpmn")
     desk, eng = make_user("service_desk"), make_user("engineer")
     case = services.start_case(session, "four_steps", {"title": "t", "urgent": True}, actor=make_user())
-    services.complete_task(session, services.open_tasks(session, case)[0].id, {"category": "software"}, actor=desk)
-    services.claim_task(session, services.open_tasks(session, case)[0].id, actor=eng)
-    services.complete_task(session, services.open_tasks(session, case)[0].id, {"diagnosis": "d"}, actor=eng)
+    services.complete_task(session, queries.open_tasks(session, case)[0].id, {"category": "software"}, actor=desk)
+    services.claim_task(session, queries.open_tasks(session, case)[0].id, actor=eng)
+    services.complete_task(session, queries.open_tasks(session, case)[0].id, {"diagnosis": "d"}, actor=eng)
     session.flush()
     return case
 

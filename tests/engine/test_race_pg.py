@@ -8,7 +8,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from engine import db
-from engine.cases import services
+from engine.cases import queries, services
 from engine.errors import Conflict
 from engine.people import users
 from engine.processes import deployment
@@ -28,8 +28,8 @@ def _setup(engine):
         users.create_user(s, "eng1", ["engineer"], actor=None)
         users.create_user(s, "eng2", ["engineer"], actor=None)
         case = services.start_case(s, "four_steps", {"title": "race", "urgent": True}, actor=req)
-        services.complete_task(s, services.open_tasks(s, case)[0].id, {"category": "software"}, actor=desk)
-        return case.key, services.open_tasks(s, case)[0].id
+        services.complete_task(s, queries.open_tasks(s, case)[0].id, {"category": "software"}, actor=desk)
+        return case.key, queries.open_tasks(s, case)[0].id
 
 
 @pytest.mark.parametrize("action", ["complete", "claim"])
@@ -74,7 +74,7 @@ def test_two_threads_one_task_exactly_one_wins(pg_clean, action):
     assert sorted(v.split(":")[0] for v in outcomes.values()) == ["conflict", "won"], outcomes
     winner = next(n for n, v in outcomes.items() if v == "won")
     with maker() as s:
-        case = services.get_case(s, key)
+        case = queries.find_case(s, key)
         assert audit.verify(s, case).ok
         kinds = [e.type for e in audit.history(s, case)]
         expected = "task_completed" if action == "complete" else "task_claimed"
@@ -83,7 +83,7 @@ def test_two_threads_one_task_exactly_one_wins(pg_clean, action):
         if action == "complete":
             assert task.state == "completed" and task.completed_by.name == winner
             assert case.data["diagnosis"] == f"by {winner}"
-            assert [t.element_id for t in services.open_tasks(s, case)] == ["approve_fix"]
+            assert [t.element_id for t in queries.open_tasks(s, case)] == ["approve_fix"]
         else:
             assert task.assignee.name == winner
         assert s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.chain == key)) == len(kinds)

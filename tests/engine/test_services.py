@@ -6,7 +6,14 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine.cases import instance_cache, persistence, serializer, services, stepping
+from engine.cases import (
+    instance_cache,
+    persistence,
+    queries,
+    serializer,
+    services,
+    stepping,
+)
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.jobs import firing
 from engine.people import users
@@ -32,11 +39,11 @@ def people(make_user):
 
 
 def ready(session, case) -> list[str]:
-    return [t.element_id for t in services.open_tasks(session, case)]
+    return [t.element_id for t in queries.open_tasks(session, case)]
 
 
 def task_of(session, case, element: str) -> HumanTask:
-    return next(t for t in services.open_tasks(session, case) if t.element_id == element)
+    return next(t for t in queries.open_tasks(session, case) if t.element_id == element)
 
 
 def events(session, case) -> list[str]:
@@ -165,10 +172,10 @@ def test_requester_sees_only_own_cases(session, deploy, people, make_user):
     case = start(session, people)
     other = make_user(name="olga")
     with pytest.raises(NotAllowed):
-        services.get_case(session, case.key, actor=other)
-    assert services.get_case(session, case.key.lower(), actor=people["req"]) is case
-    assert services.list_cases(session, actor=other)[0] == []
-    assert services.list_cases(session, actor=people["auditor"])[0] == [case]
+        queries.get_case(session, case.key, actor=other)
+    assert queries.get_case(session, case.key.lower(), actor=people["req"]) is case
+    assert queries.list_cases(session, actor=other)[0] == []
+    assert queries.list_cases(session, actor=people["auditor"])[0] == [case]
 
 
 def test_camunda_file_runs_with_its_bare_pt8h_timer(session, deploy, people, make_user):
@@ -237,9 +244,9 @@ def test_a_requester_task_is_for_the_cases_own_requester(session, deploy, people
     case = services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5}, actor=people["req"])
     stranger = make_user(name="stranger")
     step = task_of(session, case, "review")
-    assert [t.id for t in services.list_tasks(session, actor=people["req"])] == [step.id]
-    assert services.list_tasks(session, actor=stranger) == []
-    assert services.list_tasks(session, actor=people["eng"]) == []
+    assert [t.id for t in queries.list_tasks(session, actor=people["req"])] == [step.id]
+    assert queries.list_tasks(session, actor=stranger) == []
+    assert queries.list_tasks(session, actor=people["eng"]) == []
     with pytest.raises(NotAllowed, match="for the case's requester only"):
         services.complete_task(session, step.id, {"review_notes": "not mine"}, actor=stranger)
     services.complete_task(session, step.id, {"review_notes": "correct"}, actor=people["req"])
@@ -253,12 +260,12 @@ def test_inbox_filters_groups_in_the_database(session, deploy, people):
         services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"},
                                actor=people["desk"])
     # Five triage tasks remain for the service desk, behind 25 diagnose tasks for engineers.
-    desk_inbox = services.list_tasks(session, actor=people["desk"], limit=5)
+    desk_inbox = queries.list_tasks(session, actor=people["desk"], limit=5)
     assert sorted(t.case.title for t in desk_inbox) == [f"case {i}" for i in range(25, 30)]
-    assert len(services.list_tasks(session, actor=people["eng"])) == 25
+    assert len(queries.list_tasks(session, actor=people["eng"])) == 25
     services.claim_task(session, task_of(session, cases[0], "diagnose").id, actor=people["eng"])
-    assert [t.case.title for t in services.list_tasks(session, actor=people["eng"], scope="mine")] == ["case 0"]
-    assert len(services.list_tasks(session, actor=people["eng2"])) == 24
+    assert [t.case.title for t in queries.list_tasks(session, actor=people["eng"], scope="mine")] == ["case 0"]
+    assert len(queries.list_tasks(session, actor=people["eng2"])) == 24
 
 
 def test_staff_open_a_case_for_someone_else(session, deploy, people, make_user):
@@ -272,7 +279,7 @@ def test_staff_open_a_case_for_someone_else(session, deploy, people, make_user):
     assert case.requester.name == "rita" and case.data["opened_by"] == "sam"
     started = audit.history(session, case)[0]
     assert started.actor == "sam" and started.data["requester"] == "rita"
-    assert [t.element_id for t in services.list_tasks(session, actor=people["req"])] == ["review"]
+    assert [t.element_id for t in queries.list_tasks(session, actor=people["req"])] == ["review"]
     with pytest.raises(NotAllowed, match="only staff open cases for someone else"):
         services.start_case(session, "purchase_approval", {"item": "pc", "amount": 5, "requested_for": "sam"},
                             actor=make_user(name="plain"))

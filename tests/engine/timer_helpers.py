@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import db
-from engine.cases import services
+from engine.cases import queries, services
 from engine.people import users
 from engine.processes import deployment
 from engine.timing import clock
@@ -54,32 +54,32 @@ class World:
 
     def complete(self, at: dt.datetime, key: str, element: str, by: str, data: dict | None = None) -> None:
         with self.tx(at) as s:
-            case = services.get_case(s, key)
+            case = queries.find_case(s, key)
             task = s.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.element_id == element,
                                                      HumanTask.state == "ready")).one()
             services.complete_task(s, task.id, data or {}, actor=self.user(s, by))
 
     def events(self, key: str, *types: str) -> list[tuple[str, str | None]]:
         with self.tx() as s:
-            case = services.get_case(s, key)
+            case = queries.find_case(s, key)
             rows = s.scalars(select(AuditEvent).where(AuditEvent.case_id == case.id).order_by(AuditEvent.seq))
             return [(e.type, e.task) for e in rows if not types or e.type in types]
 
     def ready(self, key: str) -> list[str]:
         with self.tx() as s:
-            case = services.get_case(s, key)
+            case = queries.find_case(s, key)
             return sorted(s.scalars(select(HumanTask.element_id).where(HumanTask.case_id == case.id,
                                                                        HumanTask.state == "ready")))
 
     def case(self, key: str) -> Case:
         with self.tx() as s:
-            return services.get_case(s, key)
+            return queries.find_case(s, key)
 
     def timers(self, key: str | None = None) -> list[tuple[str, str, dt.datetime]]:
         with self.tx() as s:
             query = select(Timer).order_by(Timer.due_at, Timer.id)
             if key is not None:
-                query = query.where(Timer.case_id == services.get_case(s, key).id)
+                query = query.where(Timer.case_id == queries.find_case(s, key).id)
             return [(t.element_id, t.kind, t.due_at) for t in s.scalars(query)]
 
 

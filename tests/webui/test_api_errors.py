@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cases import services
+from engine.cases import queries, services
 
 
 def assert_error(response, status: int, code: str) -> dict:
@@ -52,7 +52,7 @@ def test_an_unexpected_failure_is_a_json_500_without_traceback(api_as, ticket, m
     def explode(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(services, "list_tasks", explode)
+    monkeypatch.setattr(queries, "list_tasks", explode)
     response = api_as("service_desk").get("/tasks")
     error = assert_error(response, 500, "internal_error")
     assert "secret" not in response.get_data(as_text=True)

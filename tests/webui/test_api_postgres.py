@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from engine.cases import services
+from engine.cases import queries
 from engine.people import users
 from engine.processes import deployment
 from models import AuditEvent, Case
@@ -121,11 +121,11 @@ def test_two_clients_completing_one_task_one_wins_one_gets_409(server, people, p
         loser = next(body for status, body in answers if status == 409)
         assert loser["error"]["code"] == "conflict"
         with Session(pg_clean) as session:
-            stored = services.get_case(session, case["key"])
+            stored = queries.find_case(session, case["key"])
             completions = session.scalar(select(func.count()).select_from(AuditEvent).where(
                 AuditEvent.chain == case["key"], AuditEvent.type == "task_completed"))
             assert completions == 1
-            assert [t.name for t in services.open_tasks(session, stored)] == ["Approve fix"]
+            assert [t.name for t in queries.open_tasks(session, stored)] == ["Approve fix"]
 
 
 def test_two_clients_claiming_one_task_one_wins_one_gets_409(server, people):

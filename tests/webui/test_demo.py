@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from engine import db
-from engine.cases import services
+from engine.cases import queries
 from engine.records import audit
 from models import Case
 from webui.cli.demo import seed_demo
@@ -22,6 +22,6 @@ def test_demo_seeds_cases_in_several_states(tmp_path, capsys, monkeypatch):
         assert {"open", "closed"} <= statuses
         events = {e.type for c in cases for e in audit.history(session, c)}
         assert {"case_started", "case_escalated", "gate_approved", "case_closed"} <= events
-        waiting = [t for c in cases for t in services.open_tasks(session, c) if t.element_id == "cab_approval"]
+        waiting = [t for c in cases for t in queries.open_tasks(session, c) if t.element_id == "cab_approval"]
         assert waiting, "a change waits on the CAB"
         assert audit.verify(session).ok

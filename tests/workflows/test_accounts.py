@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from engine.cases import services
+from engine.cases import queries, services
 from engine.errors import NotAllowed
 from engine.timing import clock
 
@@ -95,7 +95,7 @@ def test_revocation_not_done_in_a_working_day_is_escalated(desk):
     friday = dt.datetime(2026, 11, 6, 10, 0, tzinfo=dt.timezone.utc)  # default calendar: Mon-Fri, UTC
     with clock.frozen(friday):
         case = start_offboarding(desk)
-    (revoke,) = [t for t in services.open_tasks(desk.session, case) if t.element_id == "revoke_accounts"]
+    (revoke,) = [t for t in queries.open_tasks(desk.session, case) if t.element_id == "revoke_accounts"]
     assert revoke.due_at.replace(tzinfo=dt.timezone.utc) == friday + dt.timedelta(days=3)  # Monday 10:00
     desk.events(case)
     assert desk.fire(friday + dt.timedelta(days=1, hours=2)) == 0  # Saturday: no working time passed

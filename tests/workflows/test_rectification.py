@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from engine.cases import services
+from engine.cases import queries, services
 from engine.errors import NotAllowed
 from engine.evaluation import scorecards
 from engine.people import providers
@@ -32,7 +32,7 @@ def setup(session, deploy, make_user):
 
 
 def ready(session, case):
-    return {t.element_id: t for t in services.open_tasks(session, case)}
+    return {t.element_id: t for t in queries.open_tasks(session, case)}
 
 
 def test_publishing_opens_one_rectification_case_per_provider_below_a_pass_mark(session, setup):

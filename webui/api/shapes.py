@@ -8,7 +8,7 @@ from typing import Any
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import Session
 
-from engine.cases import services
+from engine.cases import queries
 from engine.processes.deployment import DeployResult
 from engine.records import audit
 from models import AuditEvent, Case, HumanTask, Notification, ProcessDefinition, User
@@ -34,7 +34,7 @@ def process_json(definition: ProcessDefinition) -> dict[str, Any]:
 
 def process_detail_json(session: Session, definition: ProcessDefinition) -> dict[str, Any]:
     """Describe a process version with its start form."""
-    form = services.start_form(session, definition.key, definition.version)
+    form = queries.start_form(session, definition.key, definition.version)
     return {**process_json(definition), "deployed_by": definition.deployed_by,
             "start_form": form.to_dict()}
 
@@ -59,7 +59,7 @@ def task_json(session: Session, task: HumanTask, *, with_form: bool = False) -> 
         "due_at": stamp(task.due_at),
     }
     if with_form:
-        out["form"] = services.task_form(session, task).to_dict()
+        out["form"] = queries.task_form(session, task).to_dict()
     return out
 
 
@@ -75,7 +75,7 @@ def case_json(session: Session, case: Case) -> dict[str, Any]:
         "closed_at": stamp(case.closed_at), "data": case.data or {},
         "dedup_key": case.dedup_key, "occurrences": case.occurrences,
         "sla_paused_since": stamp(case.sla_paused_at), "sla_paused_seconds": case.sla_paused_seconds or 0,
-        "open_tasks": [task_json(session, t) for t in services.open_tasks(session, case)],
+        "open_tasks": [task_json(session, t) for t in queries.open_tasks(session, case)],
     }
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from engine.cases import services
+from engine.cases import queries, services
 from engine.errors import EngineError, NotAllowed
 from engine.jobs import firing
 from engine.people import providers, users
@@ -80,11 +80,11 @@ def walk(session: Session, case: Case, people: dict[str, User], *, until: Callab
     """Complete the case's ready tasks as the right demo users until `until(task)` or the end."""
     answers = answers or {}
     for _ in range(limit):
-        tasks = services.open_tasks(session, case)
+        tasks = queries.open_tasks(session, case)
         if not tasks or (until and until(tasks[0])):
             return case
         task = tasks[0]
-        form = services.task_form(session, task)
+        form = queries.task_form(session, task)
         for person in people.values():
             if not person.group_names & set(task.candidate_groups or ()):
                 continue
@@ -126,7 +126,7 @@ def seed_demo(database_url: str | None, password: str | None = None) -> dict[str
 
 
 def _start(session: Session, key: str, actor: User, title: str, **data: Any) -> Case:
-    form = services.start_form(session, key)
+    form = queries.start_form(session, key)
     return services.start_case(session, key, fill(form.fields, data), actor=actor, title=title)
 
 

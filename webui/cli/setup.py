@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from engine.cases import services
+from engine.cases import queries
 from engine.people import providers, tokens, users
 from engine.processes import deployment
 from engine.records import audit
@@ -105,7 +105,7 @@ def audit_group() -> None:
 def audit_verify(case_ref: str | None) -> None:
     """Recompute the audit hash chain; exit 1 naming the first bad event."""
     with transaction() as session:
-        case = services.get_case(session, case_ref) if case_ref else None
+        case = queries.find_case(session, case_ref) if case_ref else None
         result = audit.verify(session, case)
     if result.ok:
         click.echo(f"ok: {result.checked} events verified")

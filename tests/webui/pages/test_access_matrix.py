@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cases import services
+from engine.cases import queries, services
 from engine.people import tokens
 
 ROLES = ["requester", "engineer", "cab", "auditor", "process_owner", "supervisor", "admin"]
@@ -73,7 +73,7 @@ def test_forbidden_pages_answer_403_and_allowed_ones_do_not(role, world, login, 
     mine = other if role == "auditor" else services.start_case(
         session, "purchase_approval", {"item": "Pen", "amount": 2}, actor=me, title="Pen")
     session.commit()
-    task = services.open_tasks(session, other)[0]
+    task = queries.open_tasks(session, other)[0]
     client = login(me)
     wrong: list[str] = []
     for method, path, allowed in PAGES:
@@ -97,7 +97,7 @@ def _forms(app):
 
 def test_every_form_rejects_a_missing_csrf_token(csrf_app, world, session):
     admin = world["people"]["admin"]
-    task = services.open_tasks(session, world["other"])[0]
+    task = queries.open_tasks(session, world["other"])[0]
     client = csrf_app.test_client()
     # Log in with the token the login page gives, as a browser would.
     page = client.get("/login").get_data(as_text=True)

@@ -8,7 +8,7 @@ import zipfile
 
 from sqlalchemy import select
 
-from engine.cases import services
+from engine.cases import queries
 from engine.jobs import firing
 from engine.people import users
 from engine.records import audit
@@ -54,7 +54,7 @@ def test_requester_opens_a_case_from_the_generated_form(login, people, deploy, s
                                                              "attachments": upload},
                        content_type="multipart/form-data")
     assert done.status_code == 302
-    case = services.list_cases(session, actor=people["requester"])[0][0]
+    case = queries.list_cases(session, actor=people["requester"])[0][0]
     assert done.headers["Location"].endswith(f"/cases/{case.key}")
     attached = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).one()
     event = [e for e in audit.history(session, case) if e.type == "attachment_added"][0]
@@ -82,7 +82,7 @@ def test_case_page_shows_timeline_path_and_open_step(login, people, purchase):
 
 
 def test_task_completion_and_refusal_in_words(login, people, purchase, session):
-    task = services.open_tasks(session, purchase)[0]
+    task = queries.open_tasks(session, purchase)[0]
     outsider = login(people["cab"])
     refused = outsider.post(f"/tasks/{task.id}/claim")
     assert refused.status_code == 403
@@ -93,7 +93,7 @@ def test_task_completion_and_refusal_in_words(login, people, purchase, session):
     assert 'id="review_notes"' in page and "Laptop" in page
     done = engineer.post(f"/tasks/{task.id}", data={"review_notes": "fine"})
     assert done.status_code == 302
-    gate = services.open_tasks(session, purchase)[0]
+    gate = queries.open_tasks(session, purchase)[0]
     assert gate.element_id == "approve"
     manager = login(people["manager"])
     page = manager.get(f"/tasks/{gate.id}").get_data(as_text=True)
@@ -104,14 +104,14 @@ def test_task_completion_and_refusal_in_words(login, people, purchase, session):
     approved = manager.post(f"/tasks/{gate.id}", data={"decision": "approve"})
     assert approved.status_code == 302
     session.expire_all()
-    assert services.get_case(session, purchase.key).status == "closed"
+    assert queries.find_case(session, purchase.key).status == "closed"
 
 
 def test_inbox_sorted_by_due_with_claim_and_release(login, people, purchase, session):
     engineer = login(people["engineer"])
     inbox = engineer.get("/tasks").get_data(as_text=True)
     assert purchase.key in inbox and "due" in inbox
-    task = services.open_tasks(session, purchase)[0]
+    task = queries.open_tasks(session, purchase)[0]
     assert engineer.post(f"/tasks/{task.id}/claim").status_code == 302
     assert purchase.key in engineer.get("/tasks?scope=mine").get_data(as_text=True)
     assert engineer.post(f"/tasks/{task.id}/release").status_code == 302
@@ -148,7 +148,7 @@ def test_process_pages_and_comparison(login, people, purchase, deploy, session):
     assert "Check request" in diff and "Review request" in diff
     # The running case stays on version 1.
     session.expire_all()
-    assert services.get_case(session, purchase.key).definition.version == 1
+    assert queries.find_case(session, purchase.key).definition.version == 1
     broken = owner.post("/processes/deploy", data=xml.replace('candidateGroups="engineer"', 'candidateGroups="nobody"').encode(),
                         content_type="application/xml")
     assert broken.status_code == 422
@@ -244,7 +244,7 @@ def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy,
     done = client.post("/cases/new/purchase_approval", data={
         "title": "Chairs", "item": "Chairs", "amount": "4", "needed_by": "2026-12-01T09:00"})
     assert done.status_code == 302
-    case = services.list_cases(session, actor=people["requester"])[0][0]
+    case = queries.list_cases(session, actor=people["requester"])[0][0]
     assert case.data["needed_by"] == "2026-12-01T01:00:00+00:00"  # 09:00 in Shanghai, kept in UTC
     page = client.get(f"/cases/{case.key}").get_data(as_text=True)
     started = [e for e in audit.history(session, case) if e.type == "case_started"][0].at

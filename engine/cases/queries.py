@@ -1,0 +1,101 @@
+"""Reading cases and tasks for someone: each reader takes the actor and applies engine.cases.access; `find_case` is the system's unchecked lookup."""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from engine.cases import access
+from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.people import roles
+from engine.processes import catalog, specs
+from engine.processes.forms import Form
+from models import Case, HumanTask, HumanTaskGroup, User
+
+PAGE_SIZE = 50
+
+
+def find_case(session: Session, ref: str | int) -> Case:
+    """Return a case by id or key (e.g. INC-000001) with no access check: for the system's own
+    callers (the CLI, the worker); people's requests go through `get_case`."""
+    text = str(ref).strip()
+    if text.isdigit():
+        case = session.get(Case, int(text))
+    else:
+        case = session.scalars(select(Case).where(Case.key == text.upper())).first()
+    if case is None:
+        raise NotFound(f"no case {ref}")
+    return case
+
+
+def get_case(session: Session, ref: str | int, *, actor: User) -> Case:
+    """Return a case by id or key (e.g. INC-000001) that the actor may read."""
+    case = find_case(session, ref)
+    if not access.may_read_case(actor, case):
+        raise NotAllowed(f"role: {actor.name} may read only their own cases")
+    return case
+
+
+def list_cases(session: Session, *, actor: User, process: str | None = None, status: str | None = None,
+               page: int = 1, per_page: int = PAGE_SIZE) -> tuple[list[Case], int | None]:
+    """Return one page of the cases the actor may read, newest first, and the next page number."""
+    query = select(Case)
+    if not roles.staff_groups(actor):
+        query = query.where(Case.requester_id == actor.id)
+    if process:
+        query = query.where(Case.process_key == process)
+    if status:
+        if status not in ("open", "closed", "cancelled"):
+            raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
+        query = query.where(Case.status == status)
+    page = max(1, int(page))
+    rows = list(session.scalars(query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    return rows[:per_page], (page + 1 if len(rows) > per_page else None)
+
+
+def get_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
+    """Return a task (ready or ended) by id, checking the actor may read its case."""
+    task = session.get(HumanTask, str(task_id))
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if not access.may_read_case(actor, task.case) and not actor.group_names & set(task.candidate_groups or ()):
+        raise NotAllowed(f"role: {actor.name} may not see this task")
+    return task
+
+
+def task_form(session: Session, task: HumanTask) -> Form:
+    """Return the form of a task."""
+    loaded = specs.load_by_id(session, task.case.definition_id)
+    return Form.from_list(loaded.manifest["tasks"].get(task.element_id, {}).get("form"))
+
+
+def start_form(session: Session, process_key: str, version: int | None = None) -> Form:
+    """Return the start form of a process version (the latest by default)."""
+    definition = catalog.get_definition(session, process_key, version)
+    return Form.from_list((definition.manifest or {}).get("start_form"))
+
+
+def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
+    """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
+    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
+    staff = sorted(roles.staff_groups(actor))
+    in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
+    my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
+                   .join(Case, Case.id == HumanTask.case_id)
+                   .where(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
+    query = select(HumanTask).where(HumanTask.state == "ready",
+                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)))
+    if scope == "mine":
+        query = query.where(HumanTask.assignee_id == actor.id)
+    elif scope == "group":
+        query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
+    else:
+        raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
+    return list(session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
+                                .limit(limit)))
+
+
+def open_tasks(session: Session, case: Case) -> list[HumanTask]:
+    """Return a case's ready tasks."""
+    return list(session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
+                                .order_by(HumanTask.created_at)))
