@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from engine.cases import queries
-from engine.people import users
+from engine.people import tokens, users
 from engine.processes import deployment
 from models import AuditEvent, Case
 
@@ -98,12 +98,12 @@ def people(pg_clean: Engine) -> dict[str, str]:
     with Session(pg_clean) as session:
         deployment.deploy(session, [("api_ticket.bpmn", (DATA / "api_ticket.bpmn").read_bytes())],
                            actor=None)
-        tokens = {}
+        issued = {}
         for name in ("ann", "bob"):
             users.create_user(session, name, ["service_desk"], actor=None)
-            tokens[name] = tokens.create_token(session, name, actor=None)
+            issued[name] = tokens.create_token(session, name, actor=None)
         session.commit()
-    return tokens
+    return issued
 
 
 def test_two_clients_completing_one_task_one_wins_one_gets_409(server, people, pg_clean):
