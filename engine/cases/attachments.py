@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from pathlib import PurePosixPath, PureWindowsPath
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,12 +26,7 @@ ALLOWED_EXTENSIONS = frozenset({
 })
 _TYPES = {"log": "text/plain", "md": "text/markdown", "bpmn": "application/xml", "eml": "message/rfc822",
           "webp": "image/webp"}
-
-
-def clean_filename(filename: str) -> str:
-    """Keep only the last path part of an uploaded name (browsers may send a full path)."""
-    name = PureWindowsPath(PurePosixPath(filename).name).name.strip().replace("\x00", "")
-    return name[:255]
+from engine.filenames import clean_filename
 
 
 def check_file(filename: str, content: bytes) -> str:

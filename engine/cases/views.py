@@ -5,6 +5,7 @@ Read-only: nothing here writes, except verify_chain, which records nothing eithe
 audit check changes no data). Who may read what is engine.cases.access's rule, applied through
 engine.cases.services' readers.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,20 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import access, attachments, queries, serializer
-from engine.errors import InvalidData, NotAllowed
+from engine.errors import NotAllowed
 from engine.people import roles
-from engine.processes import catalog, deployment, specs
+from engine.processes import catalog, specs
 from engine.processes.forms import Field, Form
 from engine.records import audit
 from engine.timing import clock
 from models import AuditEvent, Case, HumanTask, ProcessDefinition, Timer, User
 
 SOON = dt.timedelta(hours=4)
-READ_ALL = frozenset({"auditor", "admin"})
 
 
 @dataclass(frozen=True)
@@ -77,40 +77,6 @@ class TaskPage:
     gate: bool
     essentials: list[tuple[str, Any]]
     refusal: str | None
-
-
-@dataclass
-class VersionHistory:
-    versions: list[ProcessDefinition]
-    open_counts: dict[int, int]
-
-
-@dataclass
-class AuditPage:
-    items: list[AuditEvent]
-    next_page: int | None
-
-
-@dataclass
-class AuditChoices:
-    types: list[str]
-    processes: list[str]
-
-
-@dataclass
-class Deployed:
-    key: str
-    version: int
-    unchanged: bool
-
-
-@dataclass
-class ChainCheck:
-    ok: bool
-    checked: int
-    first_bad: str | None
-    reason: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def open_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
@@ -210,7 +176,7 @@ def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
                     names=element_names(case.definition),
                     attachments=attachments.list_attachments(session, case),
                     can_attach=case.status == "open" and attachments.may_attach(session, case, actor),
-                    can_audit=bool(actor.group_names & READ_ALL))
+                    can_audit=bool(actor.group_names & roles.READ_ALL))
 
 
 def inbox(session: Session, *, actor: User, scope: str) -> list[HumanTask]:
@@ -248,74 +214,3 @@ def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
 def start_form(definition: ProcessDefinition) -> list[Field]:
     """Return a version's start form fields."""
     return list(Form.from_list((definition.manifest or {}).get("start_form")).fields)
-
-
-def process_versions(session: Session, key: str) -> VersionHistory:
-    """List a process's versions, newest first, with how many open cases run on each."""
-    versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                                    .order_by(ProcessDefinition.version.desc())))
-    if not versions:
-        catalog.get_definition(session, key)  # raises NotFound naming the process
-    counts = dict(session.execute(select(Case.definition_id, func.count()).where(
-        Case.process_key == key, Case.status == "open").group_by(Case.definition_id)).all())
-    return VersionHistory(versions, {k: int(v) for k, v in counts.items()})
-
-
-def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | None = None) -> Deployed:
-    """Validate and deploy one BPMN document from the modeler (errors name `filename`)."""
-    if not xml.strip():
-        raise InvalidData("the diagram is empty", {"bpmn": ["no XML was sent"]})
-    name = attachments.clean_filename(filename or "") or "modeler.bpmn"
-    if not name.endswith(".bpmn"):
-        name += ".bpmn"
-    results = deployment.deploy(session, [(name, xml)], actor=actor)
-    result = results[0]
-    # Keep the file name the process had, so downloads and evidence packs read well.
-    if result.created:
-        result.definition.filename = f"{result.key}.bpmn"
-    return Deployed(result.key, result.version, not result.created)
-
-
-def audit_choices(session: Session) -> AuditChoices:
-    """List the event types and processes there are, for the search form."""
-    types = sorted(session.scalars(select(AuditEvent.type).distinct()))
-    processes = sorted(session.scalars(select(ProcessDefinition.key).distinct()))
-    return AuditChoices(types, processes)
-
-
-def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int = 100,
-                 date_from: dt.date | None = None, date_to: dt.date | None = None, actor_name: str | None = None,
-                 type: str | None = None, process: str | None = None, case: str | None = None) -> AuditPage:
-    """Search audit events by period, actor, type, process and case (auditors and admins)."""
-    if not actor.group_names & READ_ALL:
-        raise NotAllowed("role: searching the audit trail needs one of the groups auditor, admin")
-    query = select(AuditEvent)
-    if date_from:
-        query = query.where(AuditEvent.at >= dt.datetime.combine(date_from, dt.time(), dt.timezone.utc))
-    if date_to:
-        query = query.where(AuditEvent.at < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(),
-                                                                dt.timezone.utc))
-    if actor_name:
-        query = query.where(AuditEvent.actor == actor_name.strip())
-    if type:
-        query = query.where(AuditEvent.type == type)
-    if process:
-        query = query.where(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process)))
-    if case:
-        query = query.where(AuditEvent.chain == case.strip().upper())
-    page = max(1, page)
-    rows = list(session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                                .offset((page - 1) * per_page).limit(per_page + 1)))
-    return AuditPage(rows[:per_page], page + 1 if len(rows) > per_page else None)
-
-
-def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainCheck:
-    """Recompute the audit chain of one case or of everything (auditors and admins)."""
-    if not actor.group_names & READ_ALL:
-        raise NotAllowed("role: verifying the audit chain needs one of the groups auditor, admin")
-    target = queries.get_case(session, case, actor=actor) if case else None
-    result = audit.verify(session, target)
-    bad = None
-    if result.first_bad is not None:
-        bad = f"{result.first_bad.chain} #{result.first_bad.seq} ({result.first_bad.type})"
-    return ChainCheck(result.ok, result.checked, bad, result.reason)

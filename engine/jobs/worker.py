@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import Conflict
+from engine.jobs import delivery
 from engine.jobs.firing import DueTimers, fire_timer
 from engine.notifications import outbox
 from engine.timing import clock
@@ -48,7 +49,7 @@ class PassResult:
     conflicts: int = 0
     errors: int = 0
     announced: int = 0
-    mail: outbox.Delivery = field(default_factory=outbox.Delivery)
+    mail: delivery.Delivery = field(default_factory=delivery.Delivery)
 
 
 def _put_aside(session: Session, timer_id: int, now: dt.datetime, error: BaseException) -> None:
@@ -92,7 +93,7 @@ def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, 
         result.announced = outbox.announce_ready_tasks(session)
     if deliver:
         with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
-            result.mail = outbox.deliver_pending(session)
+            result.mail = delivery.deliver_pending(session)
     return result
 
 

@@ -22,16 +22,13 @@ OPSGATE_SMTP_FROM      From address                                         opsg
 OPSGATE_SMTP_TIMEOUT   seconds per connection                               10
 =====================  ===================================================  ===============
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import os
-import smtplib
-import ssl
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from email.message import EmailMessage
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -48,7 +45,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from engine import prepared
-from engine.errors import InvalidData
 from engine.timing import clock
 from models import (
     Case,
@@ -63,64 +59,12 @@ from models.base import UTCDateTime
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
+
 _NOTICE_COLUMNS = ("channel", "kind", "user_id", "address", "case_id", "task_id", "subject", "body", "status",
                    "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "read_at")
+
+
 _INSERT = prepared.insert(Notification.__table__, _NOTICE_COLUMNS)
-_TLS_MODES = ("none", "starttls", "ssl")
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where and how to send e-mail."""
-
-    host: str
-    port: int = 25
-    tls: str = "none"
-    user: str | None = None
-    password: str | None = None
-    sender: str = "opsgate@localhost"
-    timeout: float = 10.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
-        """Read OPSGATE_SMTP_*; None when no host is configured."""
-        env = os.environ if environ is None else environ
-        host = env.get("OPSGATE_SMTP_HOST", "").strip()
-        if not host:
-            return None
-        user = env.get("OPSGATE_SMTP_USER") or None
-        tls = (env.get("OPSGATE_SMTP_TLS") or ("starttls" if user else "none")).strip().lower()
-        if tls not in _TLS_MODES:
-            raise InvalidData("SMTP settings", details={"OPSGATE_SMTP_TLS": [f"must be one of {', '.join(_TLS_MODES)}"]})
-        default_port = {"ssl": 465, "starttls": 587}.get(tls, 25)
-        try:
-            port = int(env.get("OPSGATE_SMTP_PORT") or default_port)
-            timeout = float(env.get("OPSGATE_SMTP_TIMEOUT") or 10)
-        except ValueError as exc:
-            raise InvalidData("SMTP settings", details={"OPSGATE_SMTP_PORT": [str(exc)]}) from exc
-        return cls(host=host, port=port, tls=tls, user=user, password=env.get("OPSGATE_SMTP_PASSWORD"),
-                   sender=env.get("OPSGATE_SMTP_FROM") or "opsgate@localhost", timeout=timeout)
-
-
-def send_mail(settings: SmtpSettings, to: str, subject: str, body: str) -> None:
-    """Send one plain-text e-mail now; raise OSError or smtplib.SMTPException on failure."""
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = to
-    message["Subject"] = subject
-    message.set_content(body)
-    if settings.tls == "ssl":
-        client: smtplib.SMTP = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                                context=ssl.create_default_context())
-    else:
-        client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
-    with client:
-        if settings.tls == "starttls":
-            client.starttls(context=ssl.create_default_context())
-        if settings.user:
-            client.login(settings.user, settings.password or "")
-        client.send_message(message)
 
 
 def _mail_wanted() -> bool:
@@ -156,6 +100,8 @@ def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: 
 _MEMBERS = (select(User.id, User.email, User.active).distinct()
             .join(user_group, user_group.c.user_id == User.id).join(Group, Group.id == user_group.c.group_id)
             .where(Group.name.in_(bindparam("groups", expanding=True)), User.active).order_by(User.id))
+
+
 _ONE = select(User.id, User.email, User.active).where(User.id == bindparam("uid"))
 
 
@@ -190,13 +136,19 @@ def _link(case: Case) -> str:
 # requester for a `requester` task) are chosen by the database, so readying a task costs one
 # prepared statement, not a read and a write.
 _task_group = HumanTaskGroup.__table__.c
+
+
 _RECIPIENTS = and_(User.active, or_(
     User.id.in_(select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
                 .join(HumanTaskGroup, _task_group.group == Group.name)
                 .where(_task_group.task_id == bindparam("task_id", type_=String),
                        _task_group.group != literal_column("'requester'"))),
     User.id == bindparam("requester_id", type_=Integer)))
+
+
 _now = bindparam("now", type_=UTCDateTime())
+
+
 _no_time = null().cast(UTCDateTime())
 
 
@@ -216,6 +168,8 @@ def _notice_select(channel: str) -> Any:
 
 
 _INSERT_APP_NOTICES = _notice_select("app")
+
+
 _INSERT_MAIL_NOTICES = _notice_select("email")
 
 
@@ -272,62 +226,3 @@ def case_notice(session: Session, case: Case, *, kind: str, subject: str, body: 
     """Tell the people working on a case (SLA warning, escalation)."""
     return notify(session, kind=kind, recipients=case_people(session, case), subject=f"{case.key}: {subject}",
                   body=f"{body}\n\n{case.key}: {case.title}{_link(case)}", case_id=case.id)
-
-
-@dataclass
-class Delivery:
-    """What one delivery pass did."""
-
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """Return the wait before the next try after `attempts` failed ones."""
-    return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
-
-
-def deliver_pending(session: Session, *, limit: int = 50, settings: SmtpSettings | None = None) -> Delivery:
-    """Send due outbox e-mails, recording success, retry or failure (caller commits).
-
-    Rows are claimed with FOR UPDATE SKIP LOCKED, so several workers never send one twice
-    within a transaction; a worker killed after sending but before its commit may resend.
-    """
-    result = Delivery()
-    problem = None
-    if settings is None:
-        try:
-            settings = SmtpSettings.from_env()
-        except InvalidData as err:
-            problem = f"{err.message}: {err.details}"
-    now = clock.now()
-    rows = session.scalars(
-        select(Notification)
-        .where(Notification.channel == "email", Notification.status == "pending",
-               Notification.next_attempt_at <= now)
-        .order_by(Notification.next_attempt_at, Notification.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for row in rows:
-        row.attempts += 1
-        try:
-            if settings is None:
-                raise RuntimeError(problem or "OPSGATE_SMTP_HOST is not set")
-            send_mail(settings, row.address or "", row.subject, row.body)
-        except (OSError, smtplib.SMTPException, RuntimeError, ValueError) as exc:
-            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if row.attempts >= MAX_ATTEMPTS:
-                row.status, row.next_attempt_at = "failed", None
-                result.failed += 1
-                log.error("e-mail %s to %s failed for good: %s", row.id, row.address, row.last_error)
-            else:
-                row.next_attempt_at = now + backoff(row.attempts)
-                result.retried += 1
-                log.warning("e-mail %s to %s failed (try %s): %s", row.id, row.address, row.attempts, row.last_error)
-        else:
-            row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", now, None, None
-            result.sent += 1
-    session.flush()
-    return result

@@ -13,6 +13,8 @@ GROUPS = (
     "requester", "manager", "service_desk", "engineer", "change_manager", "cab", "finance",
     "security_admin", "auditor", "process_owner", "supervisor", "admin",
 )
+# Groups that read every case and the whole audit trail.
+READ_ALL = frozenset({"auditor", "admin"})
 
 
 def check_role(actor: User, *roles: str, action: str) -> None:

@@ -6,7 +6,7 @@ import smtplib
 import pytest
 
 from engine.errors import InvalidData
-from engine.notifications.outbox import SmtpSettings, send_mail
+from engine.notifications.mail import SmtpSettings, send_mail
 from tests.smtp_server import free_port, smtp_server
 
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import db
-from engine.jobs import worker
+from engine.jobs import delivery, worker
 from engine.timing import clock
 from models import AuditEvent, Case
 from tests.engine.timer_helpers import UTC, World, migrated_copy
@@ -244,7 +244,6 @@ def test_notifications_reach_a_local_smtp_server(world, monkeypatch):
 
 
 def test_a_failing_mail_server_never_blocks_case_work(world, monkeypatch):
-    from engine.notifications import outbox
     from models import Notification
     from tests.smtp_server import free_port, smtp_server
 
@@ -259,15 +258,15 @@ def test_a_failing_mail_server_never_blocks_case_work(world, monkeypatch):
         row = s.scalars(select(Notification).where(Notification.channel == "email").order_by(Notification.id)).first()
         assert (row.status, row.attempts) == ("pending", 1)
         assert "ConnectionRefusedError" in row.last_error
-        assert row.next_attempt_at == T0 + 4 * H + S + outbox.backoff(1)
+        assert row.next_attempt_at == T0 + 4 * H + S + delivery.backoff(1)
     # Retries back off; after the last one the row is marked failed and kept.
     at = T0 + 4 * H + S
-    for attempt in range(2, outbox.MAX_ATTEMPTS + 1):
-        at += outbox.backoff(attempt - 1)
+    for attempt in range(2, delivery.MAX_ATTEMPTS + 1):
+        at += delivery.backoff(attempt - 1)
         run(world, at)
     with world.tx() as s:
         row = s.get(Notification, row.id)
-        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", outbox.MAX_ATTEMPTS, None)
+        assert (row.status, row.attempts, row.next_attempt_at) == ("failed", delivery.MAX_ATTEMPTS, None)
     # When the server is back, new mail goes out; the failed rows stay failed (no resend storm).
     with smtp_server() as (inbox, port):
         monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
@@ -290,7 +289,6 @@ def test_bad_smtp_settings_never_block_case_work(world, monkeypatch):
 
 
 def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
-    from engine.notifications import outbox
     from tests.smtp_server import free_port, smtp_server
 
     monkeypatch.setenv("OPSGATE_SMTP_HOST", "127.0.0.1")
@@ -299,8 +297,8 @@ def test_a_mail_retry_succeeds_once_the_server_is_back(world, monkeypatch):
     assert run(world, T0 + S).mail.retried == 1
     with smtp_server() as (inbox, port):
         monkeypatch.setenv("OPSGATE_SMTP_PORT", str(port))
-        assert run(world, T0 + S + outbox.backoff(1) - S).mail.sent == 0  # not before its retry time
-        assert run(world, T0 + S + outbox.backoff(1)).mail.sent == 1
+        assert run(world, T0 + S + delivery.backoff(1) - S).mail.sent == 0  # not before its retry time
+        assert run(world, T0 + S + delivery.backoff(1)).mail.sent == 1
     assert [m["Subject"] for m in inbox.messages] == [f"{key}: Work"]
 
 

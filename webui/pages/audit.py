@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
-from engine.cases import views
+from engine.cases import audit_views
 from webui.auth import role_required
 from webui.db import get_session
 from webui.pages import forms
@@ -19,7 +19,7 @@ AUDITORS = ("auditor", "admin")
 def _search_page(verify=None, verify_case: str | None = None, status: int = 200):
     session = get_session()
     form = forms.AuditSearchForm(request.args)
-    known = views.audit_choices(session)
+    known = audit_views.audit_choices(session)
     form.type.choices = forms.choices([("", "—")] + [(t, t) for t in known.types])
     form.process_key.choices = forms.choices([("", "—")] + [(p, p) for p in known.processes])
     page = request.args.get("page", 1, type=int)
@@ -30,7 +30,7 @@ def _search_page(verify=None, verify_case: str | None = None, status: int = 200)
             criteria["actor_name"] = criteria.pop("actor")
         if "process_key" in criteria:
             criteria["process"] = criteria.pop("process_key")
-    result = views.search_audit(session, actor=current_user, page=page, **criteria)
+    result = audit_views.search_audit(session, actor=current_user, page=page, **criteria)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("audit/search.html", form=form, events=result.items, next_page=result.next_page,
                            page=page, args=args, verify=verify, verify_case=verify_case), status
@@ -49,6 +49,6 @@ def verify():
     """Recompute the hash chain (one case's, or all) and show the result."""
     session = get_session()
     case = request.form.get("case") or None
-    result = views.verify_chain(session, case=case, actor=current_user)
+    result = audit_views.verify_chain(session, case=case, actor=current_user)
     session.commit()
     return _search_page(verify=result, verify_case=case)

@@ -19,9 +19,8 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.cases import views
 from engine.errors import InvalidData, InvalidDefinition
-from engine.processes import catalog, deployment
+from engine.processes import catalog, deployment, versions
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
@@ -44,7 +43,7 @@ def index():
 @login_required
 def detail(key: str):
     """List a process's versions with how many open cases run on each."""
-    history = views.process_versions(get_session(), key)
+    history = versions.process_versions(get_session(), key)
     return render_template("processes/detail.html", latest=history.versions[0], versions=history.versions,
                            open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS))
 
@@ -105,7 +104,7 @@ def deploy():
     session = get_session()
     xml = request.get_data()
     try:
-        result = views.deploy_one(session, xml, actor=current_user, filename=request.args.get("filename"))
+        result = versions.deploy_one(session, xml, actor=current_user, filename=request.args.get("filename"))
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
         details = exc.details if isinstance(exc.details, list) else []

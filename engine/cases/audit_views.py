@@ -1,0 +1,82 @@
+"""The auditor's pages: search the audit trail, the filter choices, and verifying a chain."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.cases import queries
+from engine.errors import NotAllowed
+from engine.records import audit
+from models import AuditEvent, Case, ProcessDefinition, User
+
+
+@dataclass
+class AuditPage:
+    items: list[AuditEvent]
+    next_page: int | None
+from engine.people import roles
+
+
+@dataclass
+class AuditChoices:
+    types: list[str]
+    processes: list[str]
+
+
+@dataclass
+class ChainCheck:
+    ok: bool
+    checked: int
+    first_bad: str | None
+    reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def audit_choices(session: Session) -> AuditChoices:
+    """List the event types and processes there are, for the search form."""
+    types = sorted(session.scalars(select(AuditEvent.type).distinct()))
+    processes = sorted(session.scalars(select(ProcessDefinition.key).distinct()))
+    return AuditChoices(types, processes)
+
+
+def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int = 100,
+                 date_from: dt.date | None = None, date_to: dt.date | None = None, actor_name: str | None = None,
+                 type: str | None = None, process: str | None = None, case: str | None = None) -> AuditPage:
+    """Search audit events by period, actor, type, process and case (auditors and admins)."""
+    if not actor.group_names & roles.READ_ALL:
+        raise NotAllowed("role: searching the audit trail needs one of the groups auditor, admin")
+    query = select(AuditEvent)
+    if date_from:
+        query = query.where(AuditEvent.at >= dt.datetime.combine(date_from, dt.time(), dt.timezone.utc))
+    if date_to:
+        query = query.where(AuditEvent.at < dt.datetime.combine(date_to + dt.timedelta(days=1), dt.time(),
+                                                                dt.timezone.utc))
+    if actor_name:
+        query = query.where(AuditEvent.actor == actor_name.strip())
+    if type:
+        query = query.where(AuditEvent.type == type)
+    if process:
+        query = query.where(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process)))
+    if case:
+        query = query.where(AuditEvent.chain == case.strip().upper())
+    page = max(1, page)
+    rows = list(session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page + 1)))
+    return AuditPage(rows[:per_page], page + 1 if len(rows) > per_page else None)
+
+
+def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainCheck:
+    """Recompute the audit chain of one case or of everything (auditors and admins)."""
+    if not actor.group_names & roles.READ_ALL:
+        raise NotAllowed("role: verifying the audit chain needs one of the groups auditor, admin")
+    target = queries.get_case(session, case, actor=actor) if case else None
+    result = audit.verify(session, target)
+    bad = None
+    if result.first_bad is not None:
+        bad = f"{result.first_bad.chain} #{result.first_bad.seq} ({result.first_bad.type})"
+    return ChainCheck(result.ok, result.checked, bad, result.reason)

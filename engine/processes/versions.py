@@ -1,0 +1,52 @@
+"""A process's versions as the process pages show them, and deploying one diagram from the modeler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import InvalidData
+from engine.filenames import clean_filename
+from engine.processes import catalog, deployment
+from models import Case, ProcessDefinition, User
+
+
+@dataclass
+class VersionHistory:
+    versions: list[ProcessDefinition]
+    open_counts: dict[int, int]
+
+
+@dataclass
+class Deployed:
+    key: str
+    version: int
+    unchanged: bool
+
+
+def process_versions(session: Session, key: str) -> VersionHistory:
+    """List a process's versions, newest first, with how many open cases run on each."""
+    versions = list(session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
+                                    .order_by(ProcessDefinition.version.desc())))
+    if not versions:
+        catalog.get_definition(session, key)  # raises NotFound naming the process
+    counts = dict(session.execute(select(Case.definition_id, func.count()).where(
+        Case.process_key == key, Case.status == "open").group_by(Case.definition_id)).all())
+    return VersionHistory(versions, {k: int(v) for k, v in counts.items()})
+
+
+def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | None = None) -> Deployed:
+    """Validate and deploy one BPMN document from the modeler (errors name `filename`)."""
+    if not xml.strip():
+        raise InvalidData("the diagram is empty", {"bpmn": ["no XML was sent"]})
+    name = clean_filename(filename or "") or "modeler.bpmn"
+    if not name.endswith(".bpmn"):
+        name += ".bpmn"
+    results = deployment.deploy(session, [(name, xml)], actor=actor)
+    result = results[0]
+    # Keep the file name the process had, so downloads and evidence packs read well.
+    if result.created:
+        result.definition.filename = f"{result.key}.bpmn"
+    return Deployed(result.key, result.version, not result.created)
