@@ -1,4 +1,5 @@
-"""The engine's errors. webui maps each class to one HTTP status in one place."""
+"""The engine's errors. Each class carries the HTTP status the web layer answers with, so
+pages and the API map an error the same way (webui.errors and webui.api.errors read it)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +9,7 @@ class EngineError(Exception):
     """Base of every refusal the engine makes; the message is for a person to act on."""
 
     code = "error"
+    status = 400
 
     def __init__(self, message: str, details: Any = None):
         super().__init__(message)
@@ -17,30 +19,45 @@ class EngineError(Exception):
 
 class NotFound(EngineError):
     code = "not_found"
+    status = 404
 
 
 class NotAllowed(EngineError):
     """The actor may not do this; the message names the rule (candidate group, SoD, role)."""
 
     code = "not_allowed"
+    status = 403
 
 
 class Conflict(EngineError):
     """The thing changed under the actor: already completed, claimed, or a concurrent action."""
 
     code = "conflict"
+    status = 409
 
 
 class InvalidData(EngineError):
     """Submitted data failed validation; details maps each field to its messages."""
 
     code = "invalid_data"
+    status = 422
 
 
 class InvalidDefinition(EngineError):
     """A BPMN/DMN file cannot deploy; details is [{file, element_id, line, message}]."""
 
     code = "invalid_definition"
+    status = 422
 
     def __init__(self, message: str, details: list[dict[str, Any]]):
         super().__init__(message, details)
+
+
+class ProcessFailure(EngineError):
+    """The process itself failed while stepping (a condition or script raised); nothing is saved.
+
+    422: the request was well formed, but the process could not move on with it; details name
+    the element (`{"element_id": ...}`)."""
+
+    code = "process_error"
+    status = 422

@@ -12,17 +12,11 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from engine.errors import EngineError
+from engine.errors import ProcessFailure
 from engine.processes import scripting, specs
 from engine.timing import clock
 from engine.timing import timers as timer_events
 from models import Case
-
-
-class ProcessFailure(EngineError):
-    """The process itself failed while stepping (a condition or script raised); nothing is saved."""
-
-    code = "process_error"
 
 
 @dataclass

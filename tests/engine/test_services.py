@@ -12,9 +12,8 @@ from engine.cases import (
     queries,
     serializer,
     services,
-    stepping,
 )
-from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound, ProcessFailure
 from engine.jobs import firing
 from engine.people import users
 from engine.processes import specs
@@ -228,7 +227,7 @@ def test_process_failure_is_reported_and_nothing_changes(session, deploy, people
     services.complete_task(session, task_of(session, case, "diagnose").id, {"diagnosis": "d"}, actor=people["eng"])
     gate = task_of(session, case, "approve_fix")
     state, seq = case.state, case.audit_seq
-    with pytest.raises(stepping.ProcessFailure, match="undefined_flag"):
+    with pytest.raises(ProcessFailure, match="undefined_flag"):
         services.complete_task(session, gate.id, {"decision": "approve"}, actor=people["cm"])
     session.rollback()
     assert case.state == state and case.audit_seq == seq

@@ -16,25 +16,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from engine.errors import (
-    Conflict,
     EngineError,
-    InvalidData,
-    InvalidDefinition,
-    NotAllowed,
-    NotFound,
 )
 
 log = logging.getLogger(__name__)
 
 API_ROOT = "/api/"
-
-ENGINE_STATUS: dict[type[EngineError], int] = {
-    NotFound: 404,
-    NotAllowed: 403,
-    Conflict: 409,
-    InvalidData: 422,
-    InvalidDefinition: 422,
-}
 
 # Werkzeug's names for these read oddly as codes; the rest are its names in snake_case.
 _HTTP_CODES = {413: "payload_too_large", 422: "invalid_data", 500: "internal_error"}
@@ -71,8 +58,7 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 def engine_error_response(exc: EngineError) -> Response:
     """Answer an engine refusal with the status its class maps to."""
-    status = next((s for cls, s in ENGINE_STATUS.items() if isinstance(exc, cls)), 400)
-    return error_response(status, exc.code, exc.message, exc.details)
+    return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
 def http_error_response(exc: HTTPException) -> Response:
