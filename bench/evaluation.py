@@ -28,12 +28,12 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from sqlalchemy import create_engine, insert, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.orm import Session
 
-from engine.evaluation import scorecards  # noqa: E402
-from engine.evaluation.config import load_config  # noqa: E402
-from models import AuditEvent, Base, Case, ProcessDefinition, Provider  # noqa: E402
+from engine.evaluation import scorecards
+from engine.evaluation.config import load_config
+from models import AuditEvent, Base, Case, ProcessDefinition, Provider
 
 UTC = dt.timezone.utc
 PROVIDERS = ["Acme", "Bolt", "Cirrus", "Delta", "Echo"]

@@ -30,16 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from engine import db
 from engine.cases import services
-from engine.jobs import worker  # noqa: E402
+from engine.jobs import worker
 from engine.people import users
 from engine.processes import deployment
 from engine.timing import clock
-from models import AuditEvent  # noqa: E402
+from models import AuditEvent
 
 BPMN = ROOT / "tests" / "data" / "timer_wait.bpmn"
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)

@@ -18,7 +18,7 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("OPSGATE_DATABASE_URL") or DEFAULT_URL
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI callback
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # DBAPI callback
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

@@ -108,7 +108,7 @@ class Prepared:
                 out = cursor.rowcount
             if connection._has_events or connection.engine._has_events:
                 connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, parameters, None, many)
-        except Exception as err:  # noqa: BLE001 - SQLAlchemy's handler wraps or re-raises it
+        except Exception as err:  # SQLAlchemy's handler wraps or re-raises it
             # (private, but the one place SQLAlchemy wraps DB-API errors and invalidates a
             # dropped connection; SQLAlchemy is pinned below 2.2 for it)
             connection._handle_dbapi_exception(err, compiled.sql, parameters, cursor, None)

@@ -1,8 +1,6 @@
 """Provider evaluation: supervisor inputs, configuration versions, published scorecards."""
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

@@ -50,7 +50,7 @@ def load_user(user_id: str) -> User | None:
 
 
 @login_manager.request_loader
-def load_user_from_request(req) -> User | None:  # noqa: ANN001 - Flask request
+def load_user_from_request(req) -> User | None:  # Flask request
     header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
         return tokens.user_for_token(get_session(), header[7:].strip())

@@ -15,7 +15,7 @@ def wants_json() -> bool:
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(errors.EngineError)
-    def engine_error(err: errors.EngineError):  # noqa: ANN202
+    def engine_error(err: errors.EngineError):
         status = err.status
         if wants_json():
             return engine_error_response(err)

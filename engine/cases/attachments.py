@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import queries
 from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.filenames import clean_filename
 from engine.records import audit
 from engine.timing import clock
 from models import Attachment, Case, User
@@ -26,7 +27,6 @@ ALLOWED_EXTENSIONS = frozenset({
 })
 _TYPES = {"log": "text/plain", "md": "text/markdown", "bpmn": "application/xml", "eml": "message/rfc822",
           "webp": "image/webp"}
-from engine.filenames import clean_filename
 
 
 def check_file(filename: str, content: bytes) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import queries
 from engine.errors import NotAllowed
+from engine.people import roles
 from engine.records import audit
 from models import AuditEvent, Case, ProcessDefinition, User
 
@@ -19,7 +20,6 @@ from models import AuditEvent, Case, ProcessDefinition, User
 class AuditPage:
     items: list[AuditEvent]
     next_page: int | None
-from engine.people import roles
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Reading cases and tasks for someone: each reader takes the actor and applies engine.cases.access; `find_case` is the system's unchecked lookup."""
+"""Reading cases and tasks for someone: each reader takes the actor and applies
+engine.cases.access; `find_case` is the system's unchecked lookup."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Serializing a case's SpiffWorkflow instance without its spec, and restoring it with the cached spec handed back in."""
+"""Serializing a case's SpiffWorkflow instance without its spec, and restoring it with the cached
+spec handed back in."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""A restored case in memory: step it, let its timers fire, and read what it holds now (live tasks, data, timer due times)."""
+"""A restored case in memory: step it, let its timers fire, and read what it holds now (live tasks,
+data, timer due times)."""
 
 from __future__ import annotations
 

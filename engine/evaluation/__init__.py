@@ -1,1 +1,2 @@
-"""Provider evaluation: process metrics, measures, scoring, monthly scorecards, the annual assessment and its configuration."""
+"""Provider evaluation: process metrics, measures, scoring, monthly scorecards, the annual
+assessment and its configuration."""

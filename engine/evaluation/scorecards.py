@@ -268,5 +268,5 @@ def publish_month(session: Session, period: str, *, actor: Any,
         "scorecards": [{"provider": card.provider, "total": row.total, "status": row.status,
                         "below_pass_mark": list(card.below_pass_mark),
                         "rectification_case": case.key if case else None}
-                       for card, (row, case) in zip(cards, published)]})
+                       for card, (row, case) in zip(cards, published, strict=False)]})
     return published

@@ -8,7 +8,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 
-class hours_between(FunctionElement[float]):  # noqa: N801 - reads like the SQL function it is
+class hours_between(FunctionElement[float]):  # reads like the SQL function it is
     """Hours from the first timestamp to the second (NULL if either is NULL)."""
 
     type = Float()

@@ -1,4 +1,5 @@
-"""Delivering the outbox after the case work committed: send each due e-mail, retry with backoff, give up after MAX_ATTEMPTS."""
+"""Delivering the outbox after the case work committed: send each due e-mail, retry with backoff,
+give up after MAX_ATTEMPTS."""
 
 from __future__ import annotations
 

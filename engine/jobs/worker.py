@@ -111,7 +111,7 @@ def _fire_one(session: Session, timer: Timer, at: dt.datetime, fire: Fire, resul
         log.info("timer %s: %s; retried next pass", timer_id, exc)
     except OperationalError:
         raise
-    except Exception as exc:  # noqa: BLE001 - one bad timer must not stop the others
+    except Exception as exc:  # one bad timer must not stop the others
         result.errors += 1
         log.exception("timer %s failed to fire", timer_id)
         due.skip.add(timer_id)
@@ -123,7 +123,7 @@ def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interv
     while not stop.is_set():
         try:
             result = run_once(factory)
-        except Exception:  # noqa: BLE001 - the loop survives a lost database connection
+        except Exception:  # the loop survives a lost database connection
             log.exception("worker pass failed")
             result = PassResult()
         if result.handled == 0:

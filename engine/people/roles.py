@@ -1,4 +1,5 @@
-"""The groups people act in (roles): the shipped catalogue, staff versus plain requesters, and the role checks every use case makes first."""
+"""The groups people act in (roles): the shipped catalogue, staff versus plain requesters, and the
+role checks every use case makes first."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Deploying process versions: validate the whole batch, then store each changed file as a new immutable version and project its start timers."""
+"""Deploying process versions: validate the whole batch, then store each changed file as a new
+immutable version and project its start timers."""
 
 from __future__ import annotations
 

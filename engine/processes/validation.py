@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from engine.errors import InvalidDefinition
 from engine.people import roles
 from engine.processes import bpmn_xml, scripting
+from engine.processes.catalog import latest
+from engine.processes.specs import add_bpmn, new_parser
 from models import Group, ProcessDefinition
 
 log = logging.getLogger(__name__)
-from engine.processes.catalog import latest
-from engine.processes.specs import add_bpmn, new_parser
 
 # What a user task's `measure` property may say it stands for in provider scoring
 # (engine.evaluation.provider_measures): its completion is the resolution, recovery or revocation, it is
@@ -117,7 +117,7 @@ def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etr
             TimerEventDefinition.parse_iso_recurring_interval(literal)
         else:
             TimerEventDefinition.parse_time_or_duration(literal)
-    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
+    except Exception:  # SpiffWorkflow raises bare Exception for bad values
         batch.problem(filename, element_id, node.sourceline, f"{tag} {literal!r} is not a valid ISO 8601 value")
 
 

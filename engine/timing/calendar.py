@@ -29,6 +29,8 @@ from typing import Any
 
 import holidays
 
+from engine.timing import clock
+
 UTC = dt.timezone.utc
 _DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar with no working time at all would make the arithmetic loop forever.
@@ -311,10 +313,6 @@ def get_calendar(name: str = "") -> BusinessCalendar:
 
 
 def _now() -> dt.datetime:
-    from engine.timing import (
-        clock,  # late: clock is light, but keep this module importable on its own
-    )
-
     return clock.now()
 
 

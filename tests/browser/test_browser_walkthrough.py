@@ -114,7 +114,7 @@ def test_auditor_reads_verifies_and_downloads(visit, change):
     events = json.loads(pack.read("events.json"))
     assert manifest["chain"]["ok"] is True
     assert manifest["process"]["version"] == 1
-    assert [e["type"] for e in events][0] == "case_started"
+    assert next(e["type"] for e in events) == "case_started"
     assert json.loads(pack.read("attachments.json"))[0]["filename"] == "plan.txt"
     aude.page.click("text=Verify chain")
     expect(aude.page.locator("#verify-result")).to_contain_text("Chain intact")

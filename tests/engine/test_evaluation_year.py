@@ -51,7 +51,7 @@ class Spec:
 
 
 def records(process: str, ok: bool = True) -> dict:
-    return {f: ("done" if ok else "") for f in REQUIRED[process]}
+    return dict.fromkeys(REQUIRED[process], "done" if ok else "")
 
 
 def incident_specs(provider: str, month: int) -> list[Spec]:

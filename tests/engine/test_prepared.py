@@ -53,7 +53,7 @@ def test_json_and_many_rows(session, deploy):
 def test_database_errors_are_sqlalchemys(session):
     _INSERT_USER.run(session, _user_row("dup"))
     nested = session.begin_nested()
-    with pytest.raises(IntegrityError, match="UNIQUE|unique"):
+    with pytest.raises(IntegrityError, match=r"UNIQUE|unique"):
         _INSERT_USER.run(session, _user_row("dup"))
     nested.rollback()
     assert session.scalar(select(text("count(*)")).select_from(User).where(User.name == "dup")) == 1

@@ -114,7 +114,7 @@ def test_rejected_gate_needs_a_comment_and_closes_rejected(session, deploy, peop
 def test_candidate_group_refusal_names_the_rule(session, deploy, people):
     deploy("four_steps.bpmn")
     case = start(session, people)
-    with pytest.raises(NotAllowed, match="candidate group: Triage is for the group.s. service_desk"):
+    with pytest.raises(NotAllowed, match=r"candidate group: Triage is for the group.s. service_desk"):
         services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"},
                                actor=people["eng"])
     # An auditor is refused every write by role, before any task rule is looked at.

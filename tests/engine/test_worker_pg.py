@@ -50,7 +50,7 @@ def _fired_per_case(engine) -> dict[int, int]:
     with maker() as s:
         rows = s.execute(select(AuditEvent.case_id, func.count()).where(AuditEvent.type == "timer_fired")
                          .group_by(AuditEvent.case_id)).all()
-        return {case_id: n for case_id, n in rows}
+        return dict(rows)
 
 
 def test_four_worker_processes_fire_500_timers_exactly_once(pg_clean):
@@ -63,7 +63,7 @@ def test_four_worker_processes_fire_500_timers_exactly_once(pg_clean):
     with maker() as s:
         case_ids = set(s.scalars(select(Case.id)))
         assert len(case_ids) == 501  # the 500, and one case the daily schedule started
-        assert fired == {case_id: 1 for case_id in case_ids}  # every timer once, none lost
+        assert fired == dict.fromkeys(case_ids, 1)  # every timer once, none lost
         assert s.scalar(select(func.count()).select_from(Case).where(Case.process_key == "timer_schedule")) == 1
         assert s.scalars(select(Timer.kind)).all() == ["start"]  # the schedule moved on to the next day
         assert s.scalar(select(func.count()).select_from(HumanTask)
@@ -97,7 +97,7 @@ def test_a_worker_killed_between_claim_and_commit_fires_once_after_restart(pg_cl
     with maker() as s:
         assert s.scalar(select(func.count()).select_from(Timer)) == 2  # still there, not lost
     restarted = _worker("--once", "--now", DUE)
-    out, err = restarted.communicate(timeout=120)
+    _out, err = restarted.communicate(timeout=120)
     assert restarted.returncode == 0, err
     again = _worker("--once", "--now", DUE)
     again.communicate(timeout=120)

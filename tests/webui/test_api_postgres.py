@@ -113,9 +113,9 @@ def test_two_clients_completing_one_task_one_wins_one_gets_409(server, people, p
         assert status == 201
         task = case["open_tasks"][0]["id"]
         answers = at_once(
-            lambda: call("POST", f"{server}/tasks/{task}/complete", people["ann"],
+            lambda task=task: call("POST", f"{server}/tasks/{task}/complete", people["ann"],
                          {"data": {"note": "ann did it"}}),
-            lambda: call("POST", f"{server}/tasks/{task}/complete", people["bob"],
+            lambda task=task: call("POST", f"{server}/tasks/{task}/complete", people["bob"],
                          {"data": {"note": "bob did it"}}))
         assert sorted(status for status, _ in answers) == [200, 409], answers
         loser = next(body for status, body in answers if status == 409)

@@ -36,7 +36,7 @@ def ready(session, case):
 
 
 def test_publishing_opens_one_rectification_case_per_provider_below_a_pass_mark(session, setup):
-    supervisor, engineer = setup
+    supervisor, _engineer = setup
     published = scorecards.publish_month(session, "2026-03", actor=supervisor)
     by_provider = {row.provider.name: (row, case) for row, case in published}
     acme_row, acme_case = by_provider["Acme"]

@@ -1,1 +1,2 @@
-"""The JSON API at /api/v1: routes, who is calling, request parsing, response shapes, errors and the OpenAPI document."""
+"""The JSON API at /api/v1: routes, who is calling, request parsing, response shapes, errors and
+the OpenAPI document."""

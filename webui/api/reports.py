@@ -1,7 +1,8 @@
 """JSON API for metrics and evaluations: GET /api/v1/metrics, GET /api/v1/evaluations.
 
 `/evaluations/cases` lists the cases behind a KPI (`measure`, `period`, optional
-`provider`, `show=met|missed`, `page`). `/metrics` takes `period` (YYYY-MM or YYYY) or `from` and `to` (ISO dates or datetimes;
+`provider`, `show=met|missed`, `page`). `/metrics` takes `period` (YYYY-MM or YYYY) or `from`
+and `to` (ISO dates or datetimes;
 a `to` date includes that whole day), plus optional `process`, `provider`, `system` and
 `priority`; without any period it reports the current month. `/evaluations` takes
 `period` (YYYY-MM: monthly scorecards; YYYY: annual assessments with their months) and

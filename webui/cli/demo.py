@@ -29,6 +29,7 @@ from engine.processes.forms import Field
 from engine.timing import clock
 from models import Case, HumanTask, User
 from webui.cli.base import database_option, init_database, main, transaction
+from webui.cli.worker import start_background_worker
 
 # login, display name, groups (everyone is also a requester)
 DEMO_USERS: list[tuple[str, str, list[str]]] = [
@@ -177,9 +178,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     app = create_app({"DATABASE_URL": url} if url else None)
     click.echo(f"opsgate demo on http://{host}:{port}/  (Ctrl+C to stop)")
-    import waitress
-
-    from webui.cli.worker import start_background_worker
+    import waitress  # here, not at the top: `opsgate --help` need not load the server
 
     start_background_worker(app)  # with SQLite: SLA timers fire without a separate `opsgate worker`
 

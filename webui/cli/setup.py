@@ -12,11 +12,11 @@ from engine.cases import queries
 from engine.people import providers, tokens, users
 from engine.processes import deployment
 from engine.records import audit
+from webui.cli.base import database_option, init_database, main, transaction
 
 log = logging.getLogger(__name__)
 
 
-from webui.cli.base import database_option, init_database, main, transaction
 
 
 @main.command()

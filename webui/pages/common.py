@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request, url_for
+from flask import Flask, current_app, jsonify, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -164,8 +164,6 @@ def nav_items() -> list[dict[str, Any]]:
 
 
 def _endpoints() -> set[str]:
-    from flask import current_app
-
     return set(current_app.view_functions)
 
 

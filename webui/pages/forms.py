@@ -154,7 +154,7 @@ def apply_errors(form: FlaskForm, details: Any) -> list[str]:
 
 
 class LoginForm(FlaskForm):
-    name = StringField(_l("User name"), validators=[DataRequired()], render_kw={"autocomplete": "username", "autofocus": True})
+    name = StringField(_l("User name"), validators=[DataRequired()], render_kw={"autocomplete": "username", "autofocus": True})  # noqa: E501 - a literal kept on one line
     password = PasswordField(_l("Password"), validators=[DataRequired()], render_kw={"autocomplete": "current-password"})
 
 

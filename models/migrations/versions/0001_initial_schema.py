@@ -1,7 +1,7 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-27 00:01:54.092785
 """
 from __future__ import annotations
@@ -10,7 +10,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import models.base
-
 
 revision = '0001'
 down_revision = None

@@ -11,7 +11,6 @@ from alembic import op
 
 import models.base
 
-
 revision = '0002_evaluation'
 down_revision = '0001'
 branch_labels = None

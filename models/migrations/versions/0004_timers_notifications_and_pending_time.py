@@ -11,7 +11,6 @@ from alembic import op
 
 import models.base
 
-
 revision = '0004_timers'
 down_revision = '0003_case_dedup'
 branch_labels = None
@@ -19,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('notification',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=10), nullable=False),
@@ -54,7 +53,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('case', schema=None) as batch_op:
         batch_op.drop_column('sla_paused_seconds')
         batch_op.drop_column('sla_paused_at')

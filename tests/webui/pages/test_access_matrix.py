@@ -108,7 +108,7 @@ def test_every_form_rejects_a_missing_csrf_token(csrf_app, world, session):
               "process_key": "purchase_approval", "key": "purchase_approval", "attachment_id": 1, "notice_id": 1}
     checked = []
     for rule in _forms(csrf_app):
-        url = rule.build({**{arg: "x" for arg in rule.arguments}, **values})[1]
+        url = rule.build({**dict.fromkeys(rule.arguments, "x"), **values})[1]
         assert url, rule.rule
         response = client.post(url, data={})
         body = response.get_data(as_text=True)

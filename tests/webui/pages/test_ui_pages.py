@@ -57,7 +57,7 @@ def test_requester_opens_a_case_from_the_generated_form(login, people, deploy, s
     case = queries.list_cases(session, actor=people["requester"])[0][0]
     assert done.headers["Location"].endswith(f"/cases/{case.key}")
     attached = session.scalars(select(Attachment).where(Attachment.case_id == case.id)).one()
-    event = [e for e in audit.history(session, case) if e.type == "attachment_added"][0]
+    event = next(e for e in audit.history(session, case) if e.type == "attachment_added")
     assert event.data["sha256"] == attached.sha256 and event.data["filename"] == "quote.pdf"
 
 
@@ -247,7 +247,7 @@ def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy,
     case = queries.list_cases(session, actor=people["requester"])[0][0]
     assert case.data["needed_by"] == "2026-12-01T01:00:00+00:00"  # 09:00 in Shanghai, kept in UTC
     page = client.get(f"/cases/{case.key}").get_data(as_text=True)
-    started = [e for e in audit.history(session, case) if e.type == "case_started"][0].at
+    started = next(e for e in audit.history(session, case) if e.type == "case_started").at
     local = (started + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
     assert local in page and "Times in Asia/Shanghai" in page
     assert "<td>needed_by</td><td>2026-12-01 09:00</td>" in page  # case data in the zone too
