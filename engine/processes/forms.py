@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from engine.errors import InvalidData
 
-FIELD_TYPES = ("string", "text", "integer", "number", "boolean", "date", "datetime", "enum")
 # What Camunda Modeler writes, read as ours.
 TYPE_ALIASES = {"long": "integer", "double": "number", "float": "number", "int": "integer", "textarea": "text"}
 GATE_DECISIONS = ("approve", "reject", "rework")
@@ -70,74 +70,100 @@ def check_field_name(name: str) -> str | None:
     return None
 
 
-def _coerce(f: Field, value: Any) -> Any:
-    """Convert one submitted value to the field's type, or raise ValueError with the message."""
-    if f.type in ("string", "text"):
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ValueError("must be text")
-        text = str(value).strip()
-        limit = MAX_TEXT if f.type == "text" else MAX_STRING
-        if len(text) > limit:
-            raise ValueError(f"must be at most {limit} characters")
-        if f.min is not None and len(text) < f.min:
-            raise ValueError(f"must be at least {int(f.min)} characters")
-        if f.max is not None and len(text) > f.max:
-            raise ValueError(f"must be at most {int(f.max)} characters")
-        return text
-    if f.type == "integer":
-        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-            raise ValueError("must be a whole number")
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValueError("must be a whole number") from None
-        return _bounded(f, number)
-    if f.type == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-            raise ValueError("must be a number")
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if number != number or number in (float("inf"), float("-inf")):
-            raise ValueError("must be a finite number")
-        return _bounded(f, number)
-    if f.type == "boolean":
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("true", "1", "yes", "on", "y"):
-            return True
-        if text in ("false", "0", "no", "off", "n"):
-            return False
-        raise ValueError("must be true or false")
-    if f.type == "date":
-        try:
-            return dt.date.fromisoformat(str(value).strip()).isoformat()
-        except ValueError:
-            raise ValueError("must be a date like 2026-12-31") from None
-    if f.type == "datetime":
-        try:
-            moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError("must be a date and time like 2026-12-31T09:00:00Z") from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
-        return moment.astimezone(dt.timezone.utc).isoformat()
-    if f.type == "enum":
-        allowed = [v for v, _ in f.choices]
-        if str(value) not in allowed:
-            raise ValueError("must be one of: " + ", ".join(allowed))
-        return str(value)
-    raise ValueError(f"has unknown type {f.type}")
+def _text(f: Field, value: Any, limit: int) -> str:
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+        raise ValueError("must be text")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise ValueError(f"must be at most {limit} characters")
+    if f.min is not None and len(text) < f.min:
+        raise ValueError(f"must be at least {int(f.min)} characters")
+    if f.max is not None and len(text) > f.max:
+        raise ValueError(f"must be at most {int(f.max)} characters")
+    return text
 
 
-def _bounded(f: Field, number: float) -> Any:
+def _number(f: Field, value: Any, convert: Callable[[str], float], what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, str, float)):
+        raise ValueError(f"must be {what}")
+    try:
+        number = convert(str(value).strip())
+    except ValueError:
+        raise ValueError(f"must be {what}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("must be a finite number")
     if f.min is not None and number < f.min:
         raise ValueError(f"must be at least {f.min:g}")
     if f.max is not None and number > f.max:
         raise ValueError(f"must be at most {f.max:g}")
     return number
+
+
+def _boolean(_f: Field, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on", "y"):
+        return True
+    if text in ("false", "0", "no", "off", "n"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _date(_f: Field, value: Any) -> str:
+    try:
+        return dt.date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValueError("must be a date like 2026-12-31") from None
+
+
+def _datetime(_f: Field, value: Any) -> str:
+    try:
+        moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError("must be a date and time like 2026-12-31T09:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc).isoformat()
+
+
+def _choice(f: Field, value: Any) -> str:
+    allowed = [v for v, _ in f.choices]
+    if str(value) not in allowed:
+        raise ValueError("must be one of: " + ", ".join(allowed))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class FieldType:
+    """One form field type: how a submitted value is checked and converted (`parse`, which
+    raises ValueError with the message), what `min`/`max` bound (`bounds`: the text's length,
+    the number's value, or nothing), and which input a page shows (`widget`; webui maps each
+    widget to a WTForms field, and a test holds the two in step)."""
+
+    name: str
+    widget: str
+    parse: Callable[[Field, Any], Any]
+    bounds: str | None = None  # "length" | "value" | None
+
+
+# The field types of a form schema (CONTRACT.md, "Field types"): the engine validates with
+# them, and the pages render from them.
+FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
+    FieldType("string", "line", lambda f, v: _text(f, v, MAX_STRING), "length"),
+    FieldType("text", "text", lambda f, v: _text(f, v, MAX_TEXT), "length"),
+    FieldType("integer", "integer", lambda f, v: int(_number(f, v, int, "a whole number")), "value"),
+    FieldType("number", "number", lambda f, v: _number(f, v, float, "a number"), "value"),
+    FieldType("boolean", "checkbox", _boolean),
+    FieldType("date", "date", _date),
+    FieldType("datetime", "datetime", _datetime),
+    FieldType("enum", "choice", _choice),
+)}
+
+
+def field_type(name: str) -> FieldType:
+    """Return a registered field type (`string` for an unknown name, as forms read before)."""
+    return FIELD_TYPES.get(name) or FIELD_TYPES["string"]
 
 
 def _empty(value: Any) -> bool:
@@ -164,7 +190,7 @@ def validate_form(form: Form, data: Any, *, extra_allowed: bool = False) -> dict
                 cleaned[f.name] = f.default
             continue
         try:
-            cleaned[f.name] = _coerce(f, value)
+            cleaned[f.name] = field_type(f.type).parse(f, value)
         except ValueError as err:
             errors.setdefault(f.name, []).append(f"{f.label or f.name} {err}")
     if form.is_gate and cleaned.get("decision") in ("reject", "rework") and _empty(cleaned.get("comment")):

@@ -9,7 +9,7 @@ engine checks the cleaned data again (it is the authority, the form is the conve
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -22,6 +22,7 @@ from wtforms import (
     FloatField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -35,67 +36,67 @@ from wtforms.validators import (
     Optional,
 )
 
+from engine.processes.forms import Field, FieldType, field_type
 from webui.i18n import display_zone, localized
 
-try:  # WTForms 3.3 declares options as SelectChoice; older versions take (value, label) pairs
-    from wtforms import SelectChoice
-except ImportError:  # pragma: no cover - WTForms < 3.3
-    SelectChoice = None
 
-
-def choices(pairs: Iterable[tuple[str, Any]]) -> list[Any]:
-    """Declare select options the way the installed WTForms wants them."""
-    return [SelectChoice(v, str(label)) if SelectChoice else (v, label) for v, label in pairs]
+def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
+    """Declare select options as WTForms 3.3 wants them."""
+    return [SelectChoice(v, str(label)) for v, label in pairs]
 
 DECISIONS = ("approve", "reject", "rework")
 
 
-def _get(field: Any, name: str, default: Any = None) -> Any:
-    """Read a schema attribute from a dataclass or a dict alike."""
-    if isinstance(field, dict):
-        return field.get(name, default)
-    return getattr(field, name, default)
+def _choice_field(field: Field, options: dict[str, Any]) -> Any:
+    pairs = [(str(value), label) for value, label in field.choices]
+    if not field.required:
+        pairs.insert(0, ("", "—"))
+    return SelectField(choices=choices(pairs), **options)
 
 
-def _field_for(spec: Any) -> Any:
+def _checkbox(field: Field, options: dict[str, Any]) -> Any:
+    default = field.default
+    options["default"] = str(default).lower() in ("true", "1", "yes") if default is not None else False
+    return BooleanField(**options)
+
+
+# One input per widget of the engine's field types (engine.processes.forms.FIELD_TYPES);
+# tests/webui check that every widget there has one here.
+WIDGETS: dict[str, Callable[[Field, dict[str, Any]], Any]] = {
+    "line": lambda _f, options: StringField(**options),
+    "text": lambda _f, options: TextAreaField(**options),
+    "integer": lambda _f, options: IntegerField(**options),
+    "number": lambda _f, options: FloatField(**options),
+    "checkbox": _checkbox,
+    "date": lambda _f, options: DateField(**options),
+    "datetime": lambda _f, options: DateTimeLocalField(format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], **options),
+    "choice": _choice_field,
+}
+
+
+def _validators(field: Field, kind: FieldType) -> list[Any]:
+    numeric = kind.bounds == "value"
+    first = (InputRequired() if numeric and field.required
+             else DataRequired() if field.required and kind.widget != "checkbox" else Optional())
+    validators: list[Any] = [first]
+    if field.min is not None or field.max is not None:
+        if numeric:
+            validators.append(NumberRange(min=field.min, max=field.max))
+        elif kind.bounds == "length":
+            validators.append(Length(min=int(field.min) if field.min is not None else -1,
+                                     max=int(field.max) if field.max is not None else -1))
+    return validators
+
+
+def _field_for(field: Field) -> Any:
     """Build one unbound WTForms field from one BPMN form field."""
-    kind = _get(spec, "type", "string") or "string"
-    required = bool(_get(spec, "required", False))
-    label = localized(_get(spec, "label") or _get(spec, "name") or _get(spec, "id"), _get(spec, "label_zh"))
-    validators: list[Any] = [InputRequired() if kind in ("integer", "number") and required
-                             else DataRequired() if required and kind != "boolean" else Optional()]
-    low, high = _get(spec, "min"), _get(spec, "max")
-    if kind in ("integer", "number") and (low is not None or high is not None):
-        validators.append(NumberRange(min=low, max=high))
-    if kind in ("string", "text"):
-        shortest, longest = _get(spec, "minlength"), _get(spec, "maxlength")
-        if shortest is not None or longest is not None:
-            validators.append(Length(min=shortest if shortest is not None else -1,
-                                     max=longest if longest is not None else -1))
-    default = _get(spec, "default")
-    options: dict[str, Any] = {"label": label, "validators": validators, "default": default}
-    if kind == "text":
-        return TextAreaField(**options)
-    if kind == "integer":
-        return IntegerField(**options)
-    if kind == "number":
-        return FloatField(**options)
-    if kind == "boolean":
-        options["default"] = str(default).lower() in ("true", "1", "yes") if default is not None else False
-        return BooleanField(**options)
-    if kind == "date":
-        return DateField(**options)
-    if kind == "datetime":
-        return DateTimeLocalField(format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"], **options)
-    if kind == "enum":
-        pairs = [(str(value), label) for value, label in (_get(spec, "choices") or [])]
-        if not required:
-            pairs.insert(0, ("", "—"))
-        return SelectField(choices=choices(pairs), **options)
-    return StringField(**options)
+    kind = field_type(field.type)
+    options: dict[str, Any] = {"label": localized(field.label or field.name, field.label_zh),
+                               "validators": _validators(field, kind), "default": field.default}
+    return WIDGETS[kind.widget](field, options)
 
 
-def schema_form(fields: Iterable[Any], *, title: bool = False, attachments: bool = False,
+def schema_form(fields: Iterable[Field], *, title: bool = False, attachments: bool = False,
                 **kwargs: Any) -> FlaskForm:
     """Build and bind a form for a BPMN form schema (start form or task form)."""
 
@@ -106,10 +107,9 @@ def schema_form(fields: Iterable[Any], *, title: bool = False, attachments: bool
     if title:
         SchemaForm.title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
         names.append("title")
-    for spec in fields:
-        name = _get(spec, "name") or _get(spec, "id")
-        setattr(SchemaForm, name, _field_for(spec))
-        names.append(name)
+    for field in fields:
+        setattr(SchemaForm, field.name, _field_for(field))
+        names.append(field.name)
     if attachments:
         SchemaForm.attachments = MultipleFileField(_l("Attachments"))
     form = SchemaForm(**kwargs)
@@ -117,9 +117,9 @@ def schema_form(fields: Iterable[Any], *, title: bool = False, attachments: bool
     return form
 
 
-def is_gate(fields: Iterable[Any]) -> bool:
+def is_gate(fields: Iterable[Field]) -> bool:
     """Tell whether a task form is an approval gate (it has a decision field)."""
-    return any((_get(f, "name") or _get(f, "id")) == "decision" for f in fields)
+    return any(f.name == "decision" for f in fields)
 
 
 def cleaned(form: FlaskForm) -> dict[str, Any]:
