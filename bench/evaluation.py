@@ -50,7 +50,7 @@ def load(session: Session, n: int, layout: str, rng: random.Random) -> int:
     session.add_all(Provider(name=p, created_at=now) for p in PROVIDERS)
     defs = {k: ProcessDefinition(key=k, version=1, name=k, filename=f"{k}.bpmn", bpmn="<d/>",
                                  extra_files=[], sha256=k.ljust(64, "0"),
-                                 manifest={"required_records": v}, dependencies={},
+                                 manifest={"process": {"key": k, "required_records": v}}, dependencies={},
                                  deployed_by="bench", deployed_at=now)
             for k, v in REQUIRED.items()}
     session.add_all(defs.values())

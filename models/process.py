@@ -9,7 +9,7 @@ from .base import Base, intpk, json_data, timestamp
 
 class ProcessDefinition(Base):
     __tablename__ = "process_definition"
-    # AUTOINCREMENT: an id is never reused on SQLite, so the spec cache keyed by id stays right.
+    # AUTOINCREMENT: a committed id is never reused on SQLite.
     __table_args__ = (UniqueConstraint("key", "version"), {"sqlite_autoincrement": True})
 
     id: Mapped[intpk]
@@ -17,9 +17,10 @@ class ProcessDefinition(Base):
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(200))
     filename: Mapped[str] = mapped_column(String(255))
-    bpmn: Mapped[str] = mapped_column(Text)
+    # The sources load only when read (parsing a version, a download): lists and lookups skip them.
+    bpmn: Mapped[str] = mapped_column(Text, deferred=True)
     # Companion DMN files deployed with this BPMN: [{"filename": ..., "source": ...}].
-    extra_files: Mapped[json_data]
+    extra_files: Mapped[json_data] = mapped_column(deferred=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     # What the engine reads besides the spec: forms, candidate groups, SoD, outcomes, prefix.
     manifest: Mapped[json_data]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import db
 from engine.cases import instance_cache
 from engine.people import users
-from engine.processes import deployment, specs
+from engine.processes import deployment
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"
@@ -65,12 +65,11 @@ def _real_sqlite_transactions(engine: Engine) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Iterator[None]:
-    # Rolled-back tests reuse row ids; a real database never does (AUTOINCREMENT, sequences).
-    specs._cache.clear()
+def _fresh_instances() -> Iterator[None]:
+    # Each test starts with no instance in memory, as a freshly started process would. (The spec
+    # cache needs no clearing: it is keyed by content, so a reused row id cannot hit it.)
     instance_cache.instances.clear()
     yield
-    specs._cache.clear()
     instance_cache.instances.clear()
 
 

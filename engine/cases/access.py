@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from engine.errors import NotAllowed
 from engine.people.roles import REQUESTER, staff_groups
+from engine.processes.manifest import TaskRules
 from models import Case, HumanTask, User
 
 
-def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any]) -> None:
+def check_may_act(actor: User, case: Case, task: HumanTask, rules: TaskRules) -> None:
     """Refuse unless `actor` may claim or complete `task`; the message names the rule."""
     if not actor.active:
         raise NotAllowed("role: the account is disabled")
@@ -19,9 +18,9 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: dict[str, Any
             raise NotAllowed(f"candidate group: {task.name} is for the case's requester only")
         raise NotAllowed(f"candidate group: {task.name} is for the group(s) {', '.join(sorted(groups))}, "
                          f"and {actor.name} is in none of them")
-    if rules.get("sod_not_requester") and case.requester_id == actor.id:
+    if rules.sod_not_requester and case.requester_id == actor.id:
         raise NotAllowed(f"separation of duties: {task.name} may not be done by the case's requester")
-    for other in rules.get("sod_not_actor_of", ()):
+    for other in rules.sod_not_actor_of:
         if actor.name in (case.actors or {}).get(other, ()):
             raise NotAllowed(f"separation of duties: {task.name} may not be done by whoever did {other} "
                              f"in this case ({actor.name})")

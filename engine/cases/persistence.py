@@ -62,16 +62,19 @@ def _timer_rows(timers: list[timer_events.WaitingTimer]) -> frozenset[tuple[str,
 
 def _closing(instance: Instance, data: dict[str, Any]) -> tuple[str, list[str]]:
     """Return the outcome and the records owed, from the end event reached (latest first)."""
-    ends = instance.loaded.manifest.get("end_events", {})
+    manifest = instance.loaded.manifest
     reached = [t for t in instance.workflow.get_tasks(state=TaskState.COMPLETED, spec_class=EndEvent)
                if t.workflow is instance.workflow]
     outcome, required = None, None
     for task in sorted(reached, key=lambda t: t.last_state_change, reverse=True):
-        rules = ends.get(getattr(task.task_spec, "bpmn_id", None) or "", {})
-        outcome = outcome or rules.get("outcome")
-        required = rules.get("required_records") if required is None else required
+        rules = manifest.end_events.get(getattr(task.task_spec, "bpmn_id", None) or "")
+        if rules is None:
+            continue
+        outcome = outcome or rules.outcome
+        required = list(rules.required_records) if required is None and rules.required_records is not None \
+            else required
     if required is None:
-        required = instance.loaded.manifest["process"].get("required_records", [])
+        required = list(manifest.process.required_records)
     return outcome or str(data.get("outcome") or "completed"), required
 
 
@@ -245,7 +248,7 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
         rows.append({
             "id": str(task.id), "case_id": case.id, "element_id": element,
             "name": task.task_spec.bpmn_name or element, "lane": task.task_spec.lane,
-            "candidate_groups": rules.get("candidate_groups") or [], "state": "ready", "created_at": now,
+            "candidate_groups": list(rules.candidate_groups), "state": "ready", "created_at": now,
             "due_at": due_by_parent.get(task.parent.id) if task.parent is not None else None,
             "assignee_id": None, "claimed_at": None, "ended_at": None, "completed_by_id": None,
             "announced_at": None,  # the worker tells its people (engine.notifications.outbox.announce_ready_tasks)
@@ -256,18 +259,12 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
         _INSERT_TASK_GROUP.run(session, groups)
 
 
-def _pauses_sla(rules: dict[str, Any]) -> bool:
-    # A task of the requester pauses the SLA unless its `pauses_sla` property says otherwise.
-    explicit = rules.get("pauses_sla")
-    return bool(explicit) if explicit is not None else list(rules.get("candidate_groups") or []) == ["requester"]
-
-
 def _track_pause(session: Session, instance: Instance, ready: Iterable[Any], now: dt.datetime, actor: Any) -> None:
     """Stop the SLA clocks while the case waits on its requester (one of the `ready` user
     tasks pauses them); restart them after."""
     case, workflow = instance.case, instance.workflow
     pausing = [] if workflow.is_completed() else [
-        t.task_spec.bpmn_id for t in ready if _pauses_sla(instance.task_rules(t.task_spec.bpmn_id))]
+        t.task_spec.bpmn_id for t in ready if instance.task_rules(t.task_spec.bpmn_id).pauses]
     paused = timer_events.apply_pause(workflow, pausing, sla_elements(instance))
     if paused and case.sla_paused_at is None:
         case.sla_paused_at = now
@@ -290,13 +287,13 @@ def _project_timers(session: Session, instance: Instance,
         _DELETE_TIMERS.run(session, {"_case": case.id})
     if not after:
         return after
-    manifest_timers = instance.loaded.manifest.get("timers", {})
+    manifest_timers = instance.loaded.manifest.timers
     rows = []
     for timer in projected:
-        info = manifest_timers.get(timer.element_id, {})
+        info = manifest_timers.get(timer.element_id)
         rows.append({"case_id": case.id, "definition_id": case.definition_id, "task_id": timer.task_id,
                      "element_id": timer.element_id, "kind": timer.kind,
-                     "escalation": timer.kind != "sla_warning" and bool(info.get("escalation")),
+                     "escalation": timer.kind != "sla_warning" and info is not None and info.escalation,
                      "due_at": timer.due_at, "claimed_by": None, "claimed_until": None})
     _INSERT_TIMER.run(session, rows)
     return after

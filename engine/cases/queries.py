@@ -67,13 +67,13 @@ def get_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 def task_form(session: Session, task: HumanTask) -> Form:
     """Return the form of a task."""
     loaded = specs.load_by_id(session, task.case.definition_id)
-    return Form.from_list(loaded.manifest["tasks"].get(task.element_id, {}).get("form"))
+    return loaded.manifest.task(task.element_id).form
 
 
 def start_form(session: Session, process_key: str, version: int | None = None) -> Form:
     """Return the start form of a process version (the latest by default)."""
     definition = catalog.get_definition(session, process_key, version)
-    return Form.from_list((definition.manifest or {}).get("start_form"))
+    return specs.manifest_of(definition).start_form
 
 
 def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:

@@ -31,7 +31,7 @@ from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox
 from engine.people import providers, roles, users
 from engine.processes import catalog, scripting, specs
-from engine.processes.forms import Form, validate_form
+from engine.processes.forms import validate_form
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
@@ -104,7 +104,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
         roles.check_may_start(actor)
     definition = catalog.get_definition(session, process_key)
     loaded = specs.load(session, definition)
-    cleaned = validate_form(Form.from_list(loaded.manifest.get("start_form")), data)
+    cleaned = validate_form(loaded.manifest.start_form, data)
     clash = RESERVED & set(cleaned)
     if clash:
         raise InvalidData("reserved field names", {k: ["is set by the engine"] for k in clash})
@@ -113,7 +113,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     if len(title) > 300:
         raise InvalidData("title is too long", {"title": ["must be at most 300 characters"]})
     now = clock.now()
-    key = _next_key(session, loaded.manifest["process"]["case_prefix"])
+    key = _next_key(session, loaded.manifest.process.case_prefix)
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
     workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(requester),
                                    opened_by=audit.actor_name(actor))
@@ -202,7 +202,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
         return task
     if task.assignee_id is not None:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
-    rules = specs.load_by_id(session, case.definition_id).manifest["tasks"].get(task.element_id, {})
+    rules = specs.load_by_id(session, case.definition_id).manifest.task(task.element_id)
     access.check_may_act(actor, case, task, rules)
     task.assignee_id, task.claimed_at = actor.id, clock.now()
     audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
@@ -239,7 +239,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
     access.check_may_act(actor, case, task, rules)
-    form = Form.from_list(rules.get("form"))
+    form = rules.form
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
     if spiff_task is None or spiff_task.state != TaskState.READY:
@@ -278,14 +278,14 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
             return 0
         stepping.refresh_timers(instance)
         fired = timer_events.fired_timers(before, instance.workflow, now)
-        manifest_timers = instance.loaded.manifest.get("timers", {})
+        manifest_timers = instance.loaded.manifest.timers
         for timer, due in fired:
             element = timer.element_id
-            info = manifest_timers.get(element, {})
-            name = info.get("name", element)
+            info = manifest_timers.get(element)
+            name = instance.loaded.manifest.element_name(element)
             audit.append(session, case, actor=None, type="timer_fired", task=element,
                          data={"task_id": timer.task_id, "name": name, "due_at": due.isoformat()})
-            if info.get("escalation"):
+            if info is not None and info.escalation:
                 audit.append(session, case, actor=None, type="case_escalated", task=element,
                              data={"timer": element, "name": name})
                 outbox.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",

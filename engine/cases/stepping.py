@@ -15,6 +15,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import ProcessFailure
 from engine.processes import scripting, specs
+from engine.processes.manifest import TaskRules
 from engine.timing import clock
 from engine.timing import timers as timer_events
 from models import Case
@@ -33,8 +34,8 @@ class Instance:
     ready_before: frozenset[str] = frozenset()
     timers_before: frozenset[tuple[str, str, dt.datetime]] = frozenset()
 
-    def task_rules(self, element_id: str) -> dict[str, Any]:
-        return self.loaded.manifest["tasks"].get(element_id, {})
+    def task_rules(self, element_id: str) -> TaskRules:
+        return self.loaded.manifest.task(element_id)
 
 
 def ready_ids(workflow: BpmnWorkflow) -> frozenset[str]:
@@ -133,4 +134,4 @@ def timer_due_times(workflow: BpmnWorkflow) -> list[tuple[Any, dt.datetime]]:
 
 def sla_elements(instance: Instance) -> set[str]:
     """The timer events of the case's process that are SLA clocks (escalations)."""
-    return {k for k, v in instance.loaded.manifest.get("timers", {}).items() if v.get("escalation")}
+    return set(instance.loaded.manifest.sla_timers())

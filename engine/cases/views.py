@@ -20,7 +20,7 @@ from engine.cases import access, attachments, queries, serializer
 from engine.errors import NotAllowed
 from engine.people import roles
 from engine.processes import catalog, specs
-from engine.processes.forms import Field, Form
+from engine.processes.forms import Field
 from engine.records import audit
 from engine.timing import clock
 from models import AuditEvent, Case, HumanTask, ProcessDefinition, Timer, User
@@ -118,8 +118,7 @@ def home_summary(session: Session, *, actor: User) -> HomeSummary:
 
 
 def _timer_name(case: Case, element_id: str) -> str:
-    timers = (case.definition.manifest or {}).get("timers", {})
-    return timers.get(element_id, {}).get("name", element_id)
+    return specs.manifest_of(case.definition).element_name(element_id)
 
 
 def case_listing(session: Session, *, actor: User, page: int = 1, process: str | None = None,
@@ -161,10 +160,8 @@ def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
 
 def element_names(definition: ProcessDefinition) -> dict[str, str]:
     """Map the element ids of a version's tasks and timers to their names."""
-    manifest = definition.manifest or {}
-    names = {k: v.get("name", k) for k, v in manifest.get("timers", {}).items()}
-    names.update({k: v.get("name", k) for k, v in manifest.get("tasks", {}).items()})
-    return names
+    manifest = specs.manifest_of(definition)
+    return {element: manifest.element_name(element) for element in [*manifest.timers, *manifest.tasks]}
 
 
 def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
@@ -193,7 +190,7 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
         return f"{task.name} is already {task.state}{who}."
     if task.assignee_id is not None and task.assignee_id != actor.id:
         return f"{task.name} is claimed by {task.assignee.name}."
-    rules = specs.load_by_id(session, task.case.definition_id).manifest["tasks"].get(task.element_id, {})
+    rules = specs.load_by_id(session, task.case.definition_id).manifest.task(task.element_id)
     try:
         access.check_may_act(actor, task.case, task, rules)
     except NotAllowed as err:
@@ -205,7 +202,7 @@ def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
     """Collect the task page: the task, its form, the case's essentials, any refusal."""
     task = queries.get_task(session, task_id, actor=actor)
     form = queries.task_form(session, task)
-    start = Form.from_list((task.case.definition.manifest or {}).get("start_form"))
+    start = specs.manifest_of(task.case.definition).start_form
     data = task.case.data or {}
     essentials = [(f.label or f.name, data[f.name]) for f in start.fields if data.get(f.name) not in (None, "")]
     return TaskPage(task, list(form.fields), form.is_gate, essentials, refusal_for(session, task, actor))
@@ -213,4 +210,4 @@ def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
 
 def start_form(definition: ProcessDefinition) -> list[Field]:
     """Return a version's start form fields."""
-    return list(Form.from_list((definition.manifest or {}).get("start_form")).fields)
+    return list(specs.manifest_of(definition).start_form.fields)

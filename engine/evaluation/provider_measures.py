@@ -51,6 +51,7 @@ from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
 from engine.evaluation.sqlfuncs import hours_between
+from engine.processes.manifest import Manifest
 from models import AuditEvent, Case, ProcessDefinition
 
 # Conventions of the shipped process pack (workflows/); see the module docstring.
@@ -86,20 +87,20 @@ class MeasureSql:
     value: ColumnElement[Any] | None = None  # mean measures
 
 
-def manifests(session: Session) -> list[tuple[int, Any]]:
+def manifests(session: Session) -> list[tuple[int, Manifest]]:
     """(definition id, manifest) of every deployed version: what the measures read of them."""
-    return [(row[0], row[1]) for row in session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest))]
+    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest))
+    return [(definition_id, Manifest.from_dict(raw)) for definition_id, raw in rows]
 
 
-def task_roles(deployed: list[tuple[int, Any]]) -> dict[str, tuple[str, ...]]:
+def task_roles(deployed: list[tuple[int, Manifest]]) -> dict[str, tuple[str, ...]]:
     """The task element ids standing for each measure role: those a deployed version declares
     with its `measure` property, and the DEFAULT_ROLES ids (`deployed` from manifests)."""
     roles = {role: set(ids) for role, ids in DEFAULT_ROLES.items()}
     for _definition_id, manifest in deployed:
-        for element, rules in ((manifest or {}).get("tasks") or {}).items():
-            role = (rules or {}).get("measure")
-            if role in roles:
-                roles[role].add(element)
+        for element, rules in manifest.tasks.items():
+            if rules.measure in roles:
+                roles[rules.measure].add(element)
     return {role: tuple(sorted(ids)) for role, ids in roles.items()}
 
 
@@ -163,34 +164,25 @@ class RecordRule:
     except_outcomes: tuple[str, ...] = ()
 
 
-def _fields(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return [v.strip() for v in value or [] if isinstance(v, str) and v.strip()]
-
-
-def record_rules(manifest: Any) -> list[RecordRule]:
+def record_rules(manifest: Manifest) -> list[RecordRule]:
     """The required-records rules of a definition's manifest.
 
     A process declares the records every case owes (`required_records` on the process); an
     end event that declares its own replaces them for the outcome it gives (a rejection
     path may owe fewer, as engine.cases.runtime enforces at closing).
     """
-    if not isinstance(manifest, dict):
-        return []
-    process = manifest.get("process") if isinstance(manifest.get("process"), dict) else manifest
-    base = _fields(process.get("required_records"))
-    by_outcome: dict[str, list[str]] = {}
-    for end in (manifest.get("end_events") or {}).values():
-        if isinstance(end, dict) and end.get("outcome") and "required_records" in end:
-            by_outcome[end["outcome"]] = _fields(end["required_records"])
-    rules = [RecordRule(tuple(f), outcome=o) for o, f in by_outcome.items() if f]
+    base = manifest.process.required_records
+    by_outcome: dict[str, tuple[str, ...]] = {}
+    for end in manifest.end_events.values():
+        if end.outcome and end.required_records is not None:
+            by_outcome[end.outcome] = end.required_records
+    rules = [RecordRule(f, outcome=o) for o, f in by_outcome.items() if f]
     if base:
         rules.append(RecordRule(tuple(base), except_outcomes=tuple(by_outcome)))
     return rules
 
 
-def records_condition(deployed: list[tuple[int, Any]]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+def records_condition(deployed: list[tuple[int, Manifest]]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(has required records, carries them all), from every definition's manifest."""
     has: list[ColumnElement[bool]] = []
     carries: list[ColumnElement[bool]] = []

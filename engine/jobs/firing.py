@@ -116,7 +116,7 @@ def fire_sla_warning(session: Session, case: Case, timer: Timer, now: dt.datetim
     instance = persistence.open_instance(session, case)
     if timer_events.mark_warned(instance.workflow, timer.task_id or ""):
         due = timer_events.sla_due(instance.workflow, timer.task_id or "")
-        name = instance.loaded.manifest.get("timers", {}).get(timer.element_id, {}).get("name", timer.element_id)
+        name = instance.loaded.manifest.element_name(timer.element_id)
         audit.append(session, case, actor=None, type="sla_warning", task=timer.element_id,
                      data={"timer": timer.element_id, "name": name, "due_at": due.isoformat() if due else None,
                            "used": f"{timer_events.WARNING_AT:.0%}"})

@@ -13,6 +13,7 @@ from typing import Any
 from lxml import etree
 
 from engine.processes import forms
+from engine.processes.manifest import EndRules, ProcessInfo, TaskRules
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -208,41 +209,42 @@ def element_index(tree: etree._ElementTree) -> dict[str, etree._Element]:
     return {el.get("id"): el for el in tree.getroot().iter(f"{{{BPMN_NS}}}*") if el.get("id")}
 
 
-def process_properties(process: etree._Element) -> dict[str, Any]:
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def process_properties(process: etree._Element) -> ProcessInfo:
     """Read a process's opsgate properties (case prefix, required records, Chinese name)."""
     props = _props(process)
     key = process.get("id", "")
     prefix = (props.get("case_prefix") or re.sub(r"[^A-Za-z]", "", key)[:3] or "CASE").upper()
-    records = [r.strip() for r in props.get("required_records", "").split(",") if r.strip()]
-    return {"key": key, "name": process.get("name") or key, "case_prefix": prefix,
-            "required_records": records, "name_zh": props.get("name_zh")}
+    return ProcessInfo(key=key, name=process.get("name") or key, case_prefix=prefix,
+                       required_records=_names(props.get("required_records", "")), name_zh=props.get("name_zh"))
 
 
-def task_rules(element: etree._Element) -> dict[str, Any]:
+def task_rules(element: etree._Element) -> TaskRules:
     """Read a user task's candidate groups attribute, separation-of-duties properties and the
-    provider measure it stands for (`measure`, engine.evaluation.provider_measures)."""
+    provider measure it stands for (`measure`, engine.evaluation.provider_measures); the caller
+    adds its name, lane and form."""
     props = _props(element)
-    groups = [g.strip() for g in (element.get(f"{{{CAMUNDA_NS}}}candidateGroups") or "").split(",") if g.strip()]
-    not_actor_of = [t.strip() for t in props.get("sod_not_actor_of", "").split(",") if t.strip()]
-    return {
-        "candidate_groups": groups,
-        "sod_not_requester": props.get("sod_not_requester", "").lower() == "true",
-        "sod_not_actor_of": not_actor_of,
-        "pauses_sla": {"true": True, "false": False}.get(props.get("pauses_sla", "").lower()),
-        "measure": props.get("measure", "").strip().lower() or None,
-        "name_zh": props.get("name_zh"),
-    }
+    return TaskRules(
+        candidate_groups=_names(element.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""),
+        sod_not_requester=props.get("sod_not_requester", "").lower() == "true",
+        sod_not_actor_of=_names(props.get("sod_not_actor_of", "")),
+        pauses_sla={"true": True, "false": False}.get(props.get("pauses_sla", "").lower()),
+        measure=props.get("measure", "").strip().lower() or None,
+        name_zh=props.get("name_zh"),
+    )
 
 
-def end_rules(element: etree._Element) -> dict[str, Any]:
-    """Read an end event's outcome and, when the path owes other records, its required_records."""
+def end_rules(element: etree._Element) -> EndRules | None:
+    """Read an end event's outcome and, when the path owes other records, its required_records
+    (None when it says neither)."""
     props = _props(element)
-    out: dict[str, Any] = {}
-    if props.get("outcome"):
-        out["outcome"] = props["outcome"]
-    if "required_records" in props:
-        out["required_records"] = [r.strip() for r in props["required_records"].split(",") if r.strip()]
-    return out
+    if not props.get("outcome") and "required_records" not in props:
+        return None
+    records = _names(props["required_records"]) if "required_records" in props else None
+    return EndRules(outcome=props.get("outcome") or None, required_records=records)
 
 
 def timer_escalates(element: etree._Element) -> bool:

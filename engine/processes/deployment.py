@@ -34,26 +34,26 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
         raise NotAllowed("role: only process owners and admins deploy processes")
     checked = validate(session, files)
     plan: dict[str, tuple[int, bool, str]] = {}
-    for _filename, source, process, _manifest, _deps, dmn in checked:
-        key, sha = process.get("id"), source_hash(source, dmn)
+    for item in checked:
+        key, sha = item.key, source_hash(item.source, item.dmn)
         current = latest(session, key)
         if current is not None and current.sha256 == sha:
             plan[key] = (current.version, False, sha)
         else:
             plan[key] = ((current.version if current else 0) + 1, True, sha)
     results = []
-    for filename, source, process, manifest, deps, dmn in checked:
-        key = process.get("id")
+    for item in checked:
+        key, filename = item.key, item.filename
         version, create, sha = plan[key]
         if not create:
             results.append(DeployResult(key, version, False, get_definition(session, key, version)))
             continue
         definition = ProcessDefinition(
-            key=key, version=version, name=manifest["process"]["name"], filename=filename,
-            bpmn=source.decode("utf-8"),
-            extra_files=[{"filename": n, "source": d.decode("utf-8")} for n, d, _t in dmn],
-            sha256=sha, manifest=manifest,
-            dependencies={k: (v if v is not None else plan[k][0]) for k, v in deps.items()},
+            key=key, version=version, name=item.manifest.process.name, filename=filename,
+            bpmn=item.source.decode("utf-8"),
+            extra_files=[{"filename": n, "source": d.decode("utf-8")} for n, d, _t in item.dmn],
+            sha256=sha, manifest=item.manifest.to_dict(),
+            dependencies={k: (v if v is not None else plan[k][0]) for k, v in item.dependencies.items()},
             deployed_by_id=actor.id if actor is not None else None,
             deployed_by=actor.name if actor is not None else "system", deployed_at=clock.now(),
         )

@@ -56,7 +56,11 @@ class Form:
         return any(f.name == "decision" for f in self.fields)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fields": [f.to_dict() for f in self.fields]}
+        return {"fields": self.to_list()}
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The fields as a manifest stores them."""
+        return [f.to_dict() for f in self.fields]
 
     @classmethod
     def from_list(cls, raw: list[dict[str, Any]] | None) -> Form:

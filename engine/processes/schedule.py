@@ -25,7 +25,7 @@ def schedule_start_timers(session: Session, definition: ProcessDefinition) -> li
     skips nor repeats a start.
     """
     loaded = specs.load(session, definition)
-    starts = [k for k, v in loaded.manifest.get("timers", {}).items() if v.get("kind") == "start" and v.get("top_level")]
+    starts = loaded.manifest.start_timers()
     old = list(session.scalars(
         select(Timer).join(ProcessDefinition, Timer.definition_id == ProcessDefinition.id)
         .where(Timer.case_id.is_(None), ProcessDefinition.key == definition.key)))

@@ -1,9 +1,18 @@
-"""Parsed specs of deployed versions, each parsed once per process and cached: what a running case needs."""
+"""Parsed specs of deployed versions, each parsed once per process and kept in a bounded cache:
+what a running case needs.
 
+The cache is keyed by content, not by row id: the database it came from, the version's sha256
+(its BPMN and DMN files) and the versions of the processes it calls. Two databases in one
+process (tests, the benchmark) or a row id handed out again after a rolled-back deploy can
+therefore never be served another version's spec. The least recently used entries go first
+once `size` is reached (EngineConfig.spec_cache).
+"""
 from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,19 +23,20 @@ from sqlalchemy.orm import Session
 from engine.errors import NotFound
 from engine.processes import bpmn_xml
 from engine.processes.catalog import get_definition
+from engine.processes.manifest import Manifest
 from models import ProcessDefinition
 
+DEFAULT_SIZE = 64
 
-@dataclass
+
+@dataclass(frozen=True)
 class Loaded:
     """A deployed version, parsed: what a running case needs."""
 
-    definition_id: int
     key: str
-    version: int
     spec: Any
     subprocess_specs: dict[str, Any]
-    manifest: dict[str, Any]
+    manifest: Manifest
 
 
 def new_parser() -> SpiffBpmnParser:
@@ -39,17 +49,50 @@ def add_bpmn(parser: SpiffBpmnParser, tree: etree._ElementTree, filename: str) -
     parser.add_bpmn_xml(tree, filename)
 
 
-_cache: dict[int, Loaded] = {}
+class SpecCache:
+    """Parsed versions by content key, least recently used first out."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, Loaded] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Loaded | None:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: Hashable, loaded: Loaded) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key] = loaded
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
-_cache_lock = threading.Lock()
+cache = SpecCache()
+_parse_lock = threading.Lock()
+
+
+def content_key(session: Session, definition: ProcessDefinition) -> Hashable:
+    """What identifies a parsed version: its database, its sources' sha256 and what it calls."""
+    database = session.get_bind().engine.url.render_as_string(hide_password=True)
+    return database, definition.sha256, tuple(sorted((definition.dependencies or {}).items()))
 
 
 def load_by_id(session: Session, definition_id: int) -> Loaded:
-    """Return the parsed spec of a deployed version by its row id (cached)."""
-    hit = _cache.get(definition_id)
-    if hit is not None:
-        return hit
+    """Return the parsed spec of a deployed version by its row id."""
     definition = session.get(ProcessDefinition, definition_id)
     if definition is None:
         raise NotFound(f"no process definition #{definition_id}")
@@ -58,23 +101,48 @@ def load_by_id(session: Session, definition_id: int) -> Loaded:
 
 def load(session: Session, definition: ProcessDefinition) -> Loaded:
     """Return the parsed spec of a deployed version, parsing it once per process."""
-    hit = _cache.get(definition.id)
+    key = content_key(session, definition)
+    hit = cache.get(key)
     if hit is not None:
         return hit
-    with _cache_lock:
-        hit = _cache.get(definition.id)
+    with _parse_lock:
+        hit = cache.get(key)
         if hit is not None:
             return hit
-        parser = new_parser()
-        for extra in definition.extra_files or []:
-            parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
-        add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), definition.filename)
-        for key, version in (definition.dependencies or {}).items():
-            dep = get_definition(session, key, version)
-            for extra in dep.extra_files or []:
-                parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
-            add_bpmn(parser, bpmn_xml.parse_xml(dep.bpmn.encode()), dep.filename)
-        loaded = Loaded(definition.id, definition.key, definition.version, parser.get_spec(definition.key),
-                        parser.get_subprocess_specs(definition.key), definition.manifest)
-        _cache[definition.id] = loaded
+        loaded = _parse(session, definition)
+        cache.put(key, loaded)
         return loaded
+
+
+def _parse(session: Session, definition: ProcessDefinition) -> Loaded:
+    parser = new_parser()
+    for extra in definition.extra_files or []:
+        parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
+    add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), definition.filename)
+    for key, version in (definition.dependencies or {}).items():
+        dep = get_definition(session, key, version)
+        for extra in dep.extra_files or []:
+            parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
+        add_bpmn(parser, bpmn_xml.parse_xml(dep.bpmn.encode()), dep.filename)
+    return Loaded(definition.key, parser.get_spec(definition.key), parser.get_subprocess_specs(definition.key),
+                  manifest_of(definition))
+
+
+_manifests: OrderedDict[str, Manifest] = OrderedDict()
+_manifest_lock = threading.Lock()
+
+
+def manifest_of(definition: ProcessDefinition) -> Manifest:
+    """Return a version's manifest, read from its row once per content (its sha256; bounded)."""
+    key = definition.sha256
+    with _manifest_lock:
+        hit = _manifests.get(key)
+        if hit is not None:
+            _manifests.move_to_end(key)
+            return hit
+    manifest = Manifest.from_dict(definition.manifest)
+    with _manifest_lock:
+        _manifests[key] = manifest
+        while len(_manifests) > max(cache.size, DEFAULT_SIZE) * 4:
+            _manifests.popitem(last=False)
+    return manifest

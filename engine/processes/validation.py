@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lxml import etree
@@ -25,6 +26,8 @@ from engine.errors import InvalidDefinition
 from engine.people import roles
 from engine.processes import bpmn_xml, scripting
 from engine.processes.catalog import latest
+from engine.processes.forms import Form
+from engine.processes.manifest import EndRules, Manifest, TaskRules, TimerInfo
 from engine.processes.specs import add_bpmn, new_parser
 from models import Group, ProcessDefinition
 
@@ -132,60 +135,67 @@ def _string_constant(text: str) -> str | None:
 
 
 def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, process: etree._Element,
-                    spec: Any, subprocess_specs: dict[str, Any], known_groups: set[str]) -> dict[str, Any]:
+                    spec: Any, subprocess_specs: dict[str, Any], known_groups: set[str]) -> Manifest:
     index = bpmn_xml.element_index(tree)
-    manifest: dict[str, Any] = {"process": bpmn_xml.process_properties(process), "start_form": [],
-                                "tasks": {}, "end_events": {}, "timers": {}}
-    all_specs = [spec, *subprocess_specs.values()]
-    for each in all_specs:
+    start_form: Form | None = None
+    tasks: dict[str, TaskRules] = {}
+    end_events: dict[str, EndRules] = {}
+    timers: dict[str, TimerInfo] = {}
+    for each in [spec, *subprocess_specs.values()]:
         for ts in each.task_specs.values():
             bpmn_id = getattr(ts, "bpmn_id", None)
             element = index.get(bpmn_id) if bpmn_id else None
             if element is None:
                 continue
             local = etree.QName(element).localname
-            if local == "startEvent" and each is spec and not manifest["start_form"]:
-                read = bpmn_xml.read_form(element)
-                manifest["start_form"] = read.fields
-                for p in read.problems:
-                    batch.problem(filename, p.element_id, p.line, p.message)
+            if local == "startEvent" and each is spec and not (start_form and start_form.fields):
+                start_form = _read_form(batch, filename, element)
             elif getattr(ts, "manual", False):
-                read = bpmn_xml.read_form(element)
-                for p in read.problems:
-                    batch.problem(filename, p.element_id, p.line, p.message)
-                rules = bpmn_xml.task_rules(element)
-                groups = rules["candidate_groups"] or ([ts.lane] if ts.lane else [])
-                if not groups:
-                    batch.problem(filename, bpmn_id, element.sourceline,
-                                  "user task has no candidate group: put it in a lane named after a group "
-                                  "or set camunda:candidateGroups")
-                for group in groups:
-                    if group not in known_groups:
-                        batch.problem(filename, bpmn_id, element.sourceline,
-                                      f"group {group!r} (lane or candidate group) is not a known group; "
-                                      f"known: {', '.join(sorted(known_groups))}")
-                if not read.fields:
-                    batch.problem(filename, bpmn_id, element.sourceline,
-                                  "user task has no form: add camunda:formData fields (at least one)")
-                manifest["tasks"][bpmn_id] = {**rules, "name": ts.bpmn_name or bpmn_id, "lane": ts.lane,
-                                              "candidate_groups": groups, "form": read.fields}
+                tasks[bpmn_id] = _user_task(batch, filename, element, ts, known_groups)
             elif local == "endEvent" and each is spec:
                 rules = bpmn_xml.end_rules(element)
-                if rules:
-                    manifest["end_events"][bpmn_id] = rules
+                if rules is not None:
+                    end_events[bpmn_id] = rules
             if element.xpath("./bpmn:timerEventDefinition", namespaces=bpmn_xml.NS):
                 kind = {"boundaryEvent": "boundary", "startEvent": "start"}.get(local, "intermediate")
-                manifest["timers"][bpmn_id] = {"kind": kind, "escalation": bpmn_xml.timer_escalates(element),
-                                               "name": ts.bpmn_name or bpmn_id,
-                                               "top_level": each is spec}
-    for task_id, rules in manifest["tasks"].items():
-        for other in rules["sod_not_actor_of"]:
-            if other not in manifest["tasks"]:
+                timers[bpmn_id] = TimerInfo(kind=kind, escalation=bpmn_xml.timer_escalates(element),
+                                            name=ts.bpmn_name or bpmn_id, top_level=each is spec)
+    for task_id, rules in tasks.items():
+        for other in rules.sod_not_actor_of:
+            if other not in tasks:
                 batch.problem(filename, task_id, None, f"sod_not_actor_of names {other!r}, which is not a user task")
-        if rules.get("measure") and rules["measure"] not in TASK_MEASURES:
-            batch.problem(filename, task_id, None, f"measure {rules['measure']!r} is not one of "
-                                                   f"{', '.join(TASK_MEASURES)}")
-    return manifest
+        if rules.measure and rules.measure not in TASK_MEASURES:
+            batch.problem(filename, task_id, None, f"measure {rules.measure!r} is not one of {', '.join(TASK_MEASURES)}")
+    return Manifest(process=bpmn_xml.process_properties(process), start_form=start_form or Form(), tasks=tasks,
+                    end_events=end_events, timers=timers)
+
+
+def _read_form(batch: _Batch, filename: str, element: etree._Element) -> Form:
+    read = bpmn_xml.read_form(element)
+    for p in read.problems:
+        batch.problem(filename, p.element_id, p.line, p.message)
+    return Form.from_list(read.fields)
+
+
+def _user_task(batch: _Batch, filename: str, element: etree._Element, ts: Any, known_groups: set[str]) -> TaskRules:
+    """A user task's rules, its groups checked against the known ones and its form read."""
+    bpmn_id = ts.bpmn_id
+    form = _read_form(batch, filename, element)
+    rules = bpmn_xml.task_rules(element)
+    groups = rules.candidate_groups or ((ts.lane,) if ts.lane else ())
+    if not groups:
+        batch.problem(filename, bpmn_id, element.sourceline,
+                      "user task has no candidate group: put it in a lane named after a group "
+                      "or set camunda:candidateGroups")
+    for group in groups:
+        if group not in known_groups:
+            batch.problem(filename, bpmn_id, element.sourceline,
+                          f"group {group!r} (lane or candidate group) is not a known group; "
+                          f"known: {', '.join(sorted(known_groups))}")
+    if not form.fields:
+        batch.problem(filename, bpmn_id, element.sourceline,
+                      "user task has no form: add camunda:formData fields (at least one)")
+    return replace(rules, name=ts.bpmn_name or bpmn_id, lane=ts.lane, candidate_groups=groups, form=form)
 
 
 def _check_gateways(batch: _Batch, filename: str, tree: etree._ElementTree) -> None:
@@ -295,7 +305,19 @@ def source_hash(source: bytes, dmn: list[tuple[str, bytes, Any]]) -> str:
     return digest.hexdigest()
 
 
-def validate(session: Session, files: list[tuple[str, bytes]]) -> list[tuple]:
+@dataclass(frozen=True)
+class Checked:
+    """One executable process of a deploy batch that passed every check."""
+
+    filename: str
+    source: bytes
+    key: str
+    manifest: Manifest
+    dependencies: dict[str, int | None]  # called process -> deployed version (None: in this batch)
+    dmn: list[tuple[str, bytes, Any]]
+
+
+def validate(session: Session, files: list[tuple[str, bytes]]) -> list[Checked]:
     """Validate a deploy batch completely; raise InvalidDefinition listing every problem."""
     batch = _read_files(files)
     parsed = _parse_batch(session, batch) if not batch.problems else []
@@ -312,4 +334,4 @@ def validate(session: Session, files: list[tuple[str, bytes]]) -> list[tuple]:
             (f", line {first['line']}" if first["line"] else "")
         more = f" (and {len(batch.problems) - 1} more)" if len(batch.problems) > 1 else ""
         raise InvalidDefinition(f"{where}: {first['message']}{more}", batch.problems)
-    return [(f, s, p, m, d, batch.dmn) for f, s, p, m, d in manifests]
+    return [Checked(f, s, p.get("id"), m, d, batch.dmn) for f, s, p, m, d in manifests]

@@ -178,7 +178,7 @@ def build_year(session):
         definitions[key] = ProcessDefinition(
             key=key, version=1, name=key, filename=f"{key}.bpmn", bpmn="<definitions/>",
             extra_files=[], sha256=hashlib.sha256(key.encode()).hexdigest(),
-            manifest={"required_records": fields}, dependencies={}, deployed_by="test",
+            manifest={"process": {"key": key, "required_records": fields}}, dependencies={}, deployed_by="test",
             deployed_at=now)
     session.add_all(definitions.values())
     session.flush()

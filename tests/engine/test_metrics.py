@@ -35,7 +35,7 @@ def add_case(db_session):
             definitions[process] = ProcessDefinition(
                 key=process, version=1, name=process, filename=f"{process}.bpmn", bpmn="<d/>",
                 extra_files=[], sha256=hashlib.sha256(process.encode()).hexdigest(),
-                manifest={"required_records": list(required)}, dependencies={},
+                manifest={"process": {"key": process, "required_records": list(required)}}, dependencies={},
                 deployed_by="t", deployed_at=T0)
             session.add(definitions[process])
             session.flush()
@@ -142,15 +142,16 @@ def test_no_cases_gives_no_data_not_zero(session):
 
 def test_required_records_can_depend_on_the_outcome():
     from engine.evaluation.provider_measures import RecordRule, record_rules
-    manifest = {"process": {"required_records": ["change_plan"]},
+    from engine.processes.manifest import Manifest
+    manifest = Manifest.from_dict({"process": {"required_records": ["change_plan"]},
                 "end_events": {"done": {"outcome": "implemented",
                                         "required_records": ["change_plan", "implementation_record"]},
                                "no": {"outcome": "rejected", "required_records": []},
-                               "back": {"outcome": "rolled_back"}}}
+                               "back": {"outcome": "rolled_back"}}})
     assert record_rules(manifest) == [
         RecordRule(("change_plan", "implementation_record"), outcome="implemented"),
         RecordRule(("change_plan",), except_outcomes=("implemented", "rejected"))]
-    assert record_rules({"process": {"required_records": []}}) == []
+    assert record_rules(Manifest.from_dict({"process": {"required_records": []}})) == []
 
 
 def test_records_complete_counts_outcome_specific_records(db_session, add_case):

@@ -18,7 +18,9 @@ from engine.cases import attachments
 from engine.errors import NotAllowed
 from engine.notifications import notices
 from engine.people import roles
+from engine.processes import specs
 from engine.timing import clock
+from models import ProcessDefinition
 from webui.auth import is_bearer_request
 from webui.db import get_session
 from webui.i18n import localized
@@ -57,11 +59,10 @@ def error_title(status: int) -> str:
     return str(ERROR_TITLES.get(status, _l("Something went wrong")))
 
 
-def process_name(definition: Any) -> str:
+def process_name(definition: ProcessDefinition) -> str:
     """Return a process's name as its owner wrote it (name_zh in Chinese when given)."""
-    manifest = getattr(definition, "manifest", None) or {}
-    name_zh = manifest.get("name_zh") if isinstance(manifest, dict) else None
-    return localized(getattr(definition, "name", "") or getattr(definition, "key", ""), name_zh)
+    info = specs.manifest_of(definition).process
+    return localized(definition.name or definition.key, info.name_zh)
 
 
 def status_label(status: str) -> str:

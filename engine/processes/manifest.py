@@ -1,0 +1,169 @@
+"""What opsgate reads from a process version besides SpiffWorkflow's spec: its properties, the
+start form, each user task's rules and form, its end events and timers.
+
+Deploy builds a `Manifest` from the BPMN (engine.processes.validation) and stores it as JSON on
+the version's row; everything that runs or shows a case reads it back through `Manifest`
+(`from_dict` accepts what older versions stored, so no stored row needs rewriting). The types are
+frozen: a manifest describes an immutable version.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.processes.forms import Form
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    return tuple(str(v) for v in value or ())
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """The process's own properties (docs/bpmn.md, "Process properties")."""
+
+    key: str
+    name: str
+    case_prefix: str
+    required_records: tuple[str, ...] = ()
+    name_zh: str | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ProcessInfo:
+        key = str(raw.get("key") or "")
+        return cls(key=key, name=str(raw.get("name") or key), case_prefix=str(raw.get("case_prefix") or "CASE"),
+                   required_records=_strings(raw.get("required_records")), name_zh=raw.get("name_zh"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "name": self.name, "case_prefix": self.case_prefix,
+                "required_records": list(self.required_records), "name_zh": self.name_zh}
+
+
+@dataclass(frozen=True)
+class TaskRules:
+    """A user task's rules: who may act (candidate groups, separation of duties), whether it
+    pauses the SLA, the provider measure it stands for, and its form."""
+
+    name: str = ""
+    lane: str | None = None
+    candidate_groups: tuple[str, ...] = ()
+    sod_not_requester: bool = False
+    sod_not_actor_of: tuple[str, ...] = ()
+    pauses_sla: bool | None = None  # None: a task of the requester pauses it, others do not
+    measure: str | None = None
+    name_zh: str | None = None
+    form: Form = field(default_factory=Form)
+
+    @property
+    def pauses(self) -> bool:
+        """Whether this task, while ready, stops the case's SLA clocks."""
+        if self.pauses_sla is not None:
+            return self.pauses_sla
+        return self.candidate_groups == ("requester",)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TaskRules:
+        return cls(name=str(raw.get("name") or ""), lane=raw.get("lane"),
+                   candidate_groups=_strings(raw.get("candidate_groups")),
+                   sod_not_requester=bool(raw.get("sod_not_requester")),
+                   sod_not_actor_of=_strings(raw.get("sod_not_actor_of")),
+                   pauses_sla=raw.get("pauses_sla"), measure=raw.get("measure") or None,
+                   name_zh=raw.get("name_zh"), form=Form.from_list(raw.get("form")))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "lane": self.lane, "candidate_groups": list(self.candidate_groups),
+                "sod_not_requester": self.sod_not_requester, "sod_not_actor_of": list(self.sod_not_actor_of),
+                "pauses_sla": self.pauses_sla, "measure": self.measure, "name_zh": self.name_zh,
+                "form": self.form.to_list()}
+
+
+NO_RULES = TaskRules()
+
+
+@dataclass(frozen=True)
+class EndRules:
+    """An end event's outcome and, where its path owes other records, those records."""
+
+    outcome: str | None = None
+    required_records: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> EndRules:
+        records = raw.get("required_records")
+        return cls(outcome=raw.get("outcome") or None,
+                   required_records=None if records is None else _strings(records))
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.outcome:
+            out["outcome"] = self.outcome
+        if self.required_records is not None:
+            out["required_records"] = list(self.required_records)
+        return out
+
+
+@dataclass(frozen=True)
+class TimerInfo:
+    """A timer event: its kind (boundary, intermediate, start), whether firing it escalates the
+    case (an SLA clock), its name, and whether it belongs to the top-level process."""
+
+    kind: str
+    escalation: bool
+    name: str
+    top_level: bool = True
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> TimerInfo:
+        return cls(kind=str(raw.get("kind") or "intermediate"), escalation=bool(raw.get("escalation")),
+                   name=str(raw.get("name") or ""), top_level=bool(raw.get("top_level", True)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "escalation": self.escalation, "name": self.name, "top_level": self.top_level}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Everything opsgate reads of one deployed version, by element id."""
+
+    process: ProcessInfo
+    start_form: Form = field(default_factory=Form)
+    tasks: Mapping[str, TaskRules] = field(default_factory=dict)
+    end_events: Mapping[str, EndRules] = field(default_factory=dict)
+    timers: Mapping[str, TimerInfo] = field(default_factory=dict)
+
+    def task(self, element_id: str) -> TaskRules:
+        """Return a user task's rules (no rules for an element that is not a user task)."""
+        return self.tasks.get(element_id, NO_RULES)
+
+    def element_name(self, element_id: str) -> str:
+        """The name a person reads for a task or timer element (its id when it has none)."""
+        found = self.tasks.get(element_id) or self.timers.get(element_id)
+        return (found.name if found is not None else "") or element_id
+
+    def sla_timers(self) -> frozenset[str]:
+        """The timer events that are SLA clocks (firing one escalates the case)."""
+        return frozenset(k for k, t in self.timers.items() if t.escalation)
+
+    def start_timers(self) -> list[str]:
+        """The timer start events of the top-level process (scheduled starts)."""
+        return [k for k, t in self.timers.items() if t.kind == "start" and t.top_level]
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any] | None) -> Manifest:
+        """Read a stored manifest (any version opsgate has written)."""
+        raw = raw or {}
+        return cls(
+            process=ProcessInfo.from_dict(raw.get("process") or {}),
+            start_form=Form.from_list(raw.get("start_form")),
+            tasks={k: TaskRules.from_dict(v) for k, v in (raw.get("tasks") or {}).items()},
+            end_events={k: EndRules.from_dict(v) for k, v in (raw.get("end_events") or {}).items()},
+            timers={k: TimerInfo.from_dict(v) for k, v in (raw.get("timers") or {}).items()},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON stored on the version's row."""
+        return {"process": self.process.to_dict(), "start_form": self.start_form.to_list(),
+                "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
+                "end_events": {k: v.to_dict() for k, v in self.end_events.items()},
+                "timers": {k: v.to_dict() for k, v in self.timers.items()}}

@@ -1,0 +1,52 @@
+"""The parsed-spec cache is keyed by content and bounded: it never serves another version's spec."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine import db
+from engine.processes import catalog, deployment, specs
+from tests.conftest import DATA, rolled_back_session
+
+
+def _deploy(session, name):
+    path = DATA / name
+    return deployment.deploy(session, [(path.name, path.read_bytes())], actor=None)[0].definition
+
+
+def test_a_row_id_given_out_again_after_a_rollback_gets_its_own_spec(session):
+    savepoint = session.begin_nested()
+    first = _deploy(session, "four_steps.bpmn")
+    first_id = first.id
+    assert specs.load(session, first).spec.name == first.key
+    savepoint.rollback()  # the deploy never happened; SQLite hands the id out again
+    second = _deploy(session, "camunda_approval.bpmn")
+    assert second.id == first_id and second.key != first.key
+    loaded = specs.load_by_id(session, second.id)
+    assert loaded.key == second.key == loaded.spec.name
+    assert set(loaded.manifest.tasks) == set(catalog.get_definition(session, second.key).manifest["tasks"])
+
+
+def test_two_databases_with_the_same_ids_keep_their_specs_apart(tmp_path: Path):
+    loaded = []
+    for name, source in (("a", "four_steps.bpmn"), ("b", "camunda_approval.bpmn")):
+        engine = db.make_engine(f"sqlite:///{tmp_path / name}.db")
+        db.upgrade(engine)
+        with rolled_back_session(engine) as session:
+            definition = _deploy(session, source)
+            assert definition.id == 1
+            loaded.append(specs.load_by_id(session, 1).key)
+        engine.dispose()
+    assert loaded == ["four_steps", "purchase_approval"]
+
+
+def test_the_cache_keeps_at_most_its_size(session, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(specs, "cache", specs.SpecCache(size=1))
+    first = _deploy(session, "four_steps.bpmn")
+    second = _deploy(session, "camunda_approval.bpmn")
+    a = specs.load(session, first)
+    specs.load(session, second)
+    assert len(specs.cache) == 1
+    again = specs.load(session, first)  # evicted: parsed anew, the same process
+    assert again is not a and again.spec.name == a.spec.name
