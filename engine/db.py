@@ -1,7 +1,6 @@
 """Database engines and schema upgrades (Alembic), for the CLI, the web app, workers and tests."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -9,13 +8,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+from engine.config import DEFAULT_DATABASE_URL, EngineConfig, bind
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "models" / "migrations"
-DEFAULT_URL = "sqlite:///instance/opsgate.db"
-
-
-def database_url(explicit: str | None = None) -> str:
-    """Resolve the database URL: explicit, OPSGATE_DATABASE_URL, or the instance SQLite file."""
-    return explicit or os.environ.get("OPSGATE_DATABASE_URL") or DEFAULT_URL
+DEFAULT_URL = DEFAULT_DATABASE_URL
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # DBAPI callback
@@ -28,8 +24,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # DBAPI callback
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """Create an Engine; SQLite gets WAL, foreign keys and a busy timeout, its folder is created."""
-    url = database_url(url)
+    """Create an Engine (the instance SQLite file without a URL); SQLite gets WAL, foreign keys and a
+    busy timeout, and its folder is created."""
+    url = url or DEFAULT_URL
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -40,9 +37,13 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker:
-    """Sessions that keep loaded objects usable after commit (the edge commits once per action)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, config: EngineConfig | None = None) -> sessionmaker:
+    """Sessions that keep loaded objects usable after commit (the edge commits once per action) and
+    carry the engine's configuration (engine.config.settings)."""
+    info: dict[str, object] = {}
+    if config is not None:
+        bind(info, config)
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -15,8 +15,9 @@ from webui.pages import admin, audit, cases, common, notices, processes, reports
 csrf = CSRFProtect()
 
 
-def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then instance config or OPSGATE_* environment, or the test config."""
+def create_app(test_config: dict[str, Any] | None = None, *, database_url: str | None = None) -> Flask:
+    """Build the app: defaults, then instance config or OPSGATE_* environment, or the test config;
+    `database_url` (opsgate serve's --database-url) wins over both."""
     app = Flask(__name__, instance_path=os.path.abspath(os.environ.get("OPSGATE_INSTANCE", "instance")),
                 instance_relative_config=True)
     app.config.from_mapping(config.DEFAULTS)
@@ -25,6 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(config.from_environment())
     else:
         app.config.update(test_config)
+    if database_url:
+        app.config["DATABASE_URL"] = database_url
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(app.instance_path)
     db.init_app(app)

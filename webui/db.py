@@ -5,12 +5,16 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from engine import db
+from engine.config import EngineConfig
 
 
 def init_app(app: Flask) -> None:
-    engine = db.make_engine(app.config.get("DATABASE_URL"))
+    """Open the database and bind the engine's settings (read once, here) to the app's sessions."""
+    config = app.config.get("ENGINE_CONFIG") or EngineConfig.from_environ(database_url=app.config.get("DATABASE_URL"))
+    engine = db.make_engine(config.database_url)
     app.extensions["opsgate_engine"] = engine
-    app.extensions["opsgate_sessionmaker"] = db.make_sessionmaker(engine)
+    app.extensions["opsgate_config"] = config
+    app.extensions["opsgate_sessionmaker"] = db.make_sessionmaker(engine, config)
     app.teardown_appcontext(_close_session)
 
 

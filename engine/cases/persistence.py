@@ -28,6 +28,7 @@ from engine.cases.stepping import (
     sla_elements,
     timer_due_times,
 )
+from engine.config import settings
 from engine.errors import Conflict
 from engine.processes import specs
 from engine.records import audit
@@ -45,11 +46,12 @@ def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
 def open_instance(session: Session, case: Case) -> Instance:
     """Restore a case's workflow (from the instance cache when this process saved it last),
     for an action that saves it again. Read-only callers use `restore`."""
-    loaded = specs.load_by_id(session, case.definition_id)
-    cached = instances.take(_cache_key(session, case), loaded, case.state)
+    limit = settings(session).instance_cache
+    cached = instances.take(_cache_key(session, case), case.definition_id, case.state, limit=limit)
     if cached is not None:
-        workflow, ready, timers = cached
+        loaded, workflow, ready, timers = cached
         return Instance(case, workflow, loaded, ready, timers)
+    loaded = specs.load_by_id(session, case.definition_id)
     workflow = restore(case.state, loaded)
     instance = Instance(case, workflow, loaded, ready_ids(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
@@ -109,8 +111,8 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
     timer_rows = _project_timers(session, instance, projected)
     write_case(session, case)
     if case.status == "open":
-        instances.put(_cache_key(session, case), instance.loaded, case.state, workflow, frozenset(ready),
-                      timer_rows)
+        instances.put(_cache_key(session, case), case.definition_id, instance.loaded, case.state, workflow,
+                      frozenset(ready), timer_rows, limit=settings(session).instance_cache)
 
 
 _case_table = Case.__table__

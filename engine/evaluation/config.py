@@ -8,12 +8,14 @@ changed file is always told apart even when someone forgets to bump the version.
 from __future__ import annotations
 
 import hashlib
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
+from engine.config import settings
 from engine.errors import EngineError
 from engine.evaluation.measures import MEASURES
 
@@ -110,14 +112,15 @@ class EvaluationConfig:
 _cache: dict[tuple[str, float], EvaluationConfig] = {}
 
 
-def config_path() -> Path:
-    """Return the configuration file in effect."""
-    return Path(os.environ.get("OPSGATE_EVALUATION_CONFIG") or DEFAULT_PATH)
+def evaluation_config(session: Session) -> EvaluationConfig:
+    """The evaluation configuration this installation uses (OPSGATE_EVALUATION_CONFIG, read at
+    the edge into engine.config; the shipped defaults without one)."""
+    return load_config(settings(session).evaluation_config)
 
 
 def load_config(path: str | Path | None = None) -> EvaluationConfig:
     """Load, check and cache the evaluation configuration (the shipped defaults if no path)."""
-    file = Path(path) if path is not None else config_path()
+    file = Path(path) if path is not None else DEFAULT_PATH
     try:
         stamp = file.stat().st_mtime
     except OSError as exc:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine.cases import services
 from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.evaluation.annual import AnnualAssessment, assess_year
-from engine.evaluation.config import EvaluationConfig, load_config
+from engine.evaluation.config import EvaluationConfig, evaluation_config
 from engine.evaluation.period import Period, parse_period
 from engine.evaluation.provider_measures import provider_measures
 from engine.evaluation.report_data import Report, scorecard_dict
@@ -97,7 +97,7 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
                   config: EvaluationConfig | None = None) -> EvaluationInput:
     """Record (or replace) a provider's inputs for a month, with an audit event."""
     require_supervisor(actor, "enter evaluation inputs")
-    config = config or load_config()
+    config = config or evaluation_config(session)
     month = parse_period(period)
     if month.is_year:
         raise InvalidData("period: inputs are entered per month (YYYY-MM)",
@@ -147,7 +147,7 @@ def _input_source(row: EvaluationInput | None) -> dict[str, Any]:
 def monthly_scorecards(session: Session, period: str | Period, *, provider: str | None = None,
                        config: EvaluationConfig | None = None) -> list[Scorecard]:
     """Each registered provider's scorecard for one month (or one provider's)."""
-    config = config or load_config()
+    config = config or evaluation_config(session)
     month = parse_period(period) if isinstance(period, str) else period
     if month.is_year:
         raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
@@ -170,7 +170,7 @@ def annual_assessments(session: Session, year: str | int | Period, *,
                        config: EvaluationConfig | None = None
                        ) -> list[tuple[AnnualAssessment, list[Scorecard]]]:
     """Each provider's annual assessment with the twelve monthly scorecards behind it."""
-    config = config or load_config()
+    config = config or evaluation_config(session)
     period = year if isinstance(year, Period) else parse_period(str(year))
     if not period.is_year:
         raise InvalidData("period: the annual assessment is for a year (YYYY)",
@@ -231,7 +231,7 @@ def publish_month(session: Session, period: str, *, actor: Any,
     """Store the month's scorecards and open a rectification case for each provider below a
     pass mark (once per provider and month: publishing again opens no second case)."""
     require_supervisor(actor, "publish scorecards", person=True)
-    config = config or load_config()
+    config = config or evaluation_config(session)
     month = parse_period(period)
     if month.is_year:
         raise InvalidData("period: scorecards are published per month (YYYY-MM)",

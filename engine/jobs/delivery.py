@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.config import settings as engine_settings
 from engine.errors import InvalidData
 from engine.notifications.mail import SmtpSettings, send_mail
 from engine.timing import clock
@@ -45,7 +46,7 @@ def deliver_pending(session: Session, *, limit: int = 50, settings: SmtpSettings
     problem = None
     if settings is None:
         try:
-            settings = SmtpSettings.from_env()
+            settings = SmtpSettings.from_env(dict(engine_settings(session).smtp))
         except InvalidData as err:
             problem = f"{err.message}: {err.details}"
     now = clock.now()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -27,9 +26,9 @@ class SmtpSettings:
     timeout: float = 10.0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> SmtpSettings | None:
+    def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings | None:
         """Read OPSGATE_SMTP_*; None when no host is configured."""
-        env = os.environ if environ is None else environ
+        env = environ
         host = env.get("OPSGATE_SMTP_HOST", "").strip()
         if not host:
             return None

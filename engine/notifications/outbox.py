@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -45,6 +44,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from engine import prepared
+from engine.config import settings
 from engine.timing import clock
 from models import (
     Case,
@@ -67,16 +67,11 @@ _NOTICE_COLUMNS = ("channel", "kind", "user_id", "address", "case_id", "task_id"
 _INSERT = prepared.insert(Notification.__table__, _NOTICE_COLUMNS)
 
 
-def _mail_wanted() -> bool:
-    # Only whether mail is wanted: a bad setting shows at delivery, never in the case's transaction.
-    return bool(os.environ.get("OPSGATE_SMTP_HOST", "").strip())
-
-
 def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: str, body: str = "",
            case_id: int | None = None, task_id: str | None = None) -> int:
     """Queue an in-app notice, and an e-mail where possible, for each recipient; return the rows written."""
     now = clock.now()
-    mail = _mail_wanted()
+    mail = settings(session).mail_wanted
     rows: list[dict[str, object]] = []
     seen: set[int] = set()
     for user in recipients:
@@ -126,8 +121,8 @@ def task_people(session: Session, case: Case, task: HumanTask) -> list[User]:
     return _people(session, case, task.assignee, task.candidate_groups or ())
 
 
-def _link(case: Case) -> str:
-    base = os.environ.get("OPSGATE_BASE_URL", "").rstrip("/")
+def _link(session: Session, case: Case) -> str:
+    base = settings(session).base_url
     return f"\n\n{base}/cases/{case.key}" if base else ""
 
 
@@ -209,10 +204,10 @@ def task_ready(session: Session, case: Case, *, task_id: str, name: str, candida
     due = f"\nDue: {due_at:%Y-%m-%d %H:%M} UTC" if due_at else ""
     params = {"requester_id": case.requester_id if "requester" in (candidate_groups or ()) else None,
               "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],
-              "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(case)}",
+              "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(session, case)}",
               "now": clock.now()}
     _INSERT_APP_NOTICES.run(session, params)
-    if _mail_wanted():
+    if settings(session).mail_wanted:
         _INSERT_MAIL_NOTICES.run(session, params)
 
 
@@ -225,4 +220,4 @@ def case_people(session: Session, case: Case) -> list[User]:
 def case_notice(session: Session, case: Case, *, kind: str, subject: str, body: str) -> int:
     """Tell the people working on a case (SLA warning, escalation)."""
     return notify(session, kind=kind, recipients=case_people(session, case), subject=f"{case.key}: {subject}",
-                  body=f"{body}\n\n{case.key}: {case.title}{_link(case)}", case_id=case.id)
+                  body=f"{body}\n\n{case.key}: {case.title}{_link(session, case)}", case_id=case.id)

@@ -5,7 +5,7 @@ The cache is keyed by content, not by row id: the database it came from, the ver
 (its BPMN and DMN files) and the versions of the processes it calls. Two databases in one
 process (tests, the benchmark) or a row id handed out again after a rolled-back deploy can
 therefore never be served another version's spec. The least recently used entries go first
-once `size` is reached (EngineConfig.spec_cache).
+once EngineConfig.spec_cache are kept.
 """
 from __future__ import annotations
 
@@ -20,13 +20,12 @@ from lxml import etree
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy.orm import Session
 
+from engine.config import settings
 from engine.errors import NotFound
 from engine.processes import bpmn_xml
 from engine.processes.catalog import get_definition
 from engine.processes.manifest import Manifest
 from models import ProcessDefinition
-
-DEFAULT_SIZE = 64
 
 
 @dataclass(frozen=True)
@@ -50,10 +49,10 @@ def add_bpmn(parser: SpiffBpmnParser, tree: etree._ElementTree, filename: str) -
 
 
 class SpecCache:
-    """Parsed versions by content key, least recently used first out."""
+    """Parsed versions by content key, least recently used first out; how many are kept is the
+    caller's `limit` (EngineConfig.spec_cache)."""
 
-    def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self.size = size
+    def __init__(self) -> None:
         self._entries: OrderedDict[Hashable, Loaded] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -64,13 +63,13 @@ class SpecCache:
                 self._entries.move_to_end(key)
             return hit
 
-    def put(self, key: Hashable, loaded: Loaded) -> None:
-        if self.size <= 0:
+    def put(self, key: Hashable, loaded: Loaded, *, limit: int) -> None:
+        if limit <= 0:
             return
         with self._lock:
             self._entries[key] = loaded
             self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
+            while len(self._entries) > limit:
                 self._entries.popitem(last=False)
 
     def __len__(self) -> int:
@@ -110,7 +109,7 @@ def load(session: Session, definition: ProcessDefinition) -> Loaded:
         if hit is not None:
             return hit
         loaded = _parse(session, definition)
-        cache.put(key, loaded)
+        cache.put(key, loaded, limit=settings(session).spec_cache)
         return loaded
 
 
@@ -129,6 +128,7 @@ def _parse(session: Session, definition: ProcessDefinition) -> Loaded:
 
 
 _manifests: OrderedDict[str, Manifest] = OrderedDict()
+_MANIFESTS_KEPT = 512  # small objects, read by pages for every version they show
 _manifest_lock = threading.Lock()
 
 
@@ -143,6 +143,6 @@ def manifest_of(definition: ProcessDefinition) -> Manifest:
     manifest = Manifest.from_dict(definition.manifest)
     with _manifest_lock:
         _manifests[key] = manifest
-        while len(_manifests) > max(cache.size, DEFAULT_SIZE) * 4:
+        while len(_manifests) > _MANIFESTS_KEPT:
             _manifests.popitem(last=False)
     return manifest

@@ -6,8 +6,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from engine import config
 from engine.cases import (
-    instance_cache,
     persistence,
     queries,
     serializer,
@@ -305,11 +305,11 @@ def test_the_instance_cache_changes_nothing_but_the_work(session, deploy, people
     restores = []
     real_restore = serializer.restore
     monkeypatch.setattr(persistence, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
-    monkeypatch.setattr(instance_cache.instances, "size", 0)
+    config.bind(session.info, config.EngineConfig(instance_cache=0))
     uncached = _run_four_steps(session, people)
     assert len(restores) == 4  # every action deserialized its case
     restores.clear()
-    monkeypatch.setattr(instance_cache.instances, "size", 256)
+    config.bind(session.info, config.EngineConfig(instance_cache=256))
     cached = _run_four_steps(session, people)
     assert restores == []  # every action reused the instance this process saved
     assert cached == uncached

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import db
+from engine import config, db
 from engine.processes import catalog, deployment, specs
 from tests.conftest import DATA, rolled_back_session
 
@@ -42,7 +42,8 @@ def test_two_databases_with_the_same_ids_keep_their_specs_apart(tmp_path: Path):
 
 
 def test_the_cache_keeps_at_most_its_size(session, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(specs, "cache", specs.SpecCache(size=1))
+    monkeypatch.setattr(specs, "cache", specs.SpecCache())
+    config.bind(session.info, config.EngineConfig(spec_cache=1))
     first = _deploy(session, "four_steps.bpmn")
     second = _deploy(session, "camunda_approval.bpmn")
     a = specs.load(session, first)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import db
 from engine.cases import queries, services
+from engine.config import EngineConfig
 from engine.people import users
 from engine.processes import deployment
 from engine.timing import clock
@@ -26,7 +27,11 @@ class World:
 
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.factory: sessionmaker[Session] = db.make_sessionmaker(engine)
+
+    @property
+    def factory(self) -> sessionmaker[Session]:
+        """Sessions configured from the environment as it is now, as a worker started now would be."""
+        return db.make_sessionmaker(self.engine, EngineConfig.from_environ())
 
     @contextmanager
     def tx(self, at: dt.datetime | None = None) -> Iterator[Session]:

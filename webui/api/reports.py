@@ -22,7 +22,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from engine.errors import InvalidData, NotAllowed
 from engine.evaluation import scorecards
-from engine.evaluation.config import load_config
+from engine.evaluation.config import evaluation_config
 from engine.evaluation.metrics import Filters, process_metrics
 from engine.evaluation.period import Period, month_period, parse_period
 from engine.evaluation.provider_measures import cases_behind_page
@@ -74,7 +74,7 @@ def metrics_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
     period = metrics_period(args)
     filters = Filters(process=args.get("process") or None, provider=args.get("provider") or None,
                       system=args.get("system") or None, priority=args.get("priority") or None)
-    return process_metrics(session, load_config(), period, filters).as_dict()
+    return process_metrics(session, evaluation_config(session), period, filters).as_dict()
 
 
 PAGE_SIZE = 100
@@ -89,7 +89,7 @@ def cases_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
     page = args.get("page", "1")
     if not page.isdigit() or int(page) < 1:
         raise InvalidData("page: must be a positive integer", {"page": ["must be a positive integer"]})
-    rows, more = cases_behind_page(session, load_config(), period, args.get("measure", ""),
+    rows, more = cases_behind_page(session, evaluation_config(session), period, args.get("measure", ""),
                                    provider=args.get("provider") or None,
                                    met=None if show is None else show == "met", page=int(page), per_page=PAGE_SIZE)
     items = [{"key": c.key, "process": c.process_key, "title": c.title, "status": c.status,

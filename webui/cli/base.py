@@ -11,9 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine import db
+from engine.config import EngineConfig
 from engine.errors import EngineError, InvalidDefinition
 from engine.people import roles, users
 from engine.processes import catalog, deployment
@@ -38,18 +40,33 @@ def database_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _engine():
+def engine_config() -> EngineConfig:
+    """The engine's settings for this command: the environment, and --database-url over it."""
+    ctx = click.get_current_context().find_root()
+    ctx.ensure_object(dict)
+    if "config" not in ctx.obj:
+        ctx.obj["config"] = EngineConfig.from_environ(database_url=ctx.obj.get("database_url"))
+    return ctx.obj["config"]
+
+
+def database() -> Engine:
+    """The command's database engine (one per command)."""
     ctx = click.get_current_context().find_root()
     ctx.ensure_object(dict)
     if "engine" not in ctx.obj:
-        ctx.obj["engine"] = db.make_engine(ctx.obj.get("database_url"))
+        ctx.obj["engine"] = db.make_engine(engine_config().database_url)
     return ctx.obj["engine"]
+
+
+def sessions() -> sessionmaker[Session]:
+    """Sessions on the command's database, carrying its settings."""
+    return db.make_sessionmaker(database(), engine_config())
 
 
 @contextlib.contextmanager
 def transaction() -> Iterator[Session]:
     """One unit of work: commit on success, roll back and report an engine error on failure."""
-    maker = db.make_sessionmaker(_engine())
+    maker = sessions()
     session = maker()
     try:
         yield session
@@ -96,7 +113,7 @@ def init_database(*, quiet: bool = False) -> str | None:
     """Upgrade the schema, create the groups, deploy workflows/, create `admin` if missing.
 
     Return the admin password when one was generated (it is shown once)."""
-    db.upgrade(_engine())
+    db.upgrade(database())
     generated = None
     with transaction() as session:
         for name in roles.GROUPS:

@@ -1,14 +1,13 @@
 """`opsgate serve`: the web UI and the API behind waitress (a production WSGI server)."""
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 from flask import Flask
 
 from webui.cli import serving
-from webui.cli.base import _engine, database_option, main
+from webui.cli.base import database, database_option, engine_config, main
 from webui.cli.worker import start_background_worker
 
 
@@ -20,11 +19,11 @@ from webui.cli.worker import start_background_worker
 @database_option
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web UI and the API (scale out: gunicorn 'webui:create_app()')."""
-    problem = serving.schema_problem(_engine())
+    problem = serving.schema_problem(database())
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(1)
-    app = _app(_engine().url.render_as_string(hide_password=False))
+    app = _app(engine_config().database_url)
     # With SQLite one in-process thread fires timers; with PostgreSQL run `opsgate worker`.
     stop_worker = start_background_worker(app)
     click.echo(f"opsgate on http://{host}:{port}/ (API: /api/v1, stop with Ctrl-C)"
@@ -38,15 +37,7 @@ def serve(host: str, port: int, threads: int) -> None:
 
 def _app(database_url: str) -> Flask:
     """Build the app as gunicorn would (instance config, OPSGATE_* environment) on this database."""
-    from webui import create_app
+    from webui import create_app  # here: `opsgate --help` need not load the whole app
 
-    saved = os.environ.get("OPSGATE_DATABASE_URL")
-    os.environ["OPSGATE_DATABASE_URL"] = database_url
-    try:
-        return create_app()
-    finally:
-        if saved is None:
-            del os.environ["OPSGATE_DATABASE_URL"]
-        else:
-            os.environ["OPSGATE_DATABASE_URL"] = saved
+    return create_app(database_url=database_url)
 

@@ -8,10 +8,9 @@ import threading
 import click
 from flask import Flask
 
-from engine import db
 from engine.jobs import worker
 from engine.timing import clock
-from webui.cli.base import _engine, database_option, main
+from webui.cli.base import database_option, main, sessions
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ def worker_command(once: bool, now_text: str | None, interval: float) -> None:
         now = clock.parse_instant(now_text) if now_text else None
     except ValueError:
         raise click.BadParameter(f"{now_text!r} is not an ISO 8601 instant", param_hint="--now") from None
-    factory = db.make_sessionmaker(_engine())
+    factory = sessions()
     if once or now is not None:
         result = worker.run_once(factory, now=now)
         click.echo(f"fired {result.fired} timer event(s) from {result.handled} due timer(s); "

@@ -28,7 +28,7 @@ from wtforms.validators import NumberRange, Optional
 
 from engine.errors import InvalidData, NotAllowed
 from engine.evaluation import scorecards
-from engine.evaluation.config import EvaluationConfig, InputDef, load_config
+from engine.evaluation.config import EvaluationConfig, InputDef, evaluation_config
 from engine.evaluation.metrics import Filters, hot_spots
 from engine.evaluation.period import month_period, parse_period
 from engine.evaluation.provider_measures import cases_behind_page
@@ -112,7 +112,7 @@ def _trend(session: Any, period: str, provider: str | None,
 def index():
     """Monthly scorecards of every provider, trends per category, service-desk hot spots."""
     session = get_session()
-    config = load_config()
+    config = evaluation_config(session)
     period = parse_period(request.args.get("period") or _last_month())
     if period.is_year:
         return redirect(url_for("reports.annual", year=period.label,
@@ -141,7 +141,7 @@ def scorecard(provider: str, period: str):
 def cases():
     """The cases a KPI was computed from (all, those that met it, those that missed it)."""
     session = get_session()
-    config = load_config()
+    config = evaluation_config(session)
     period = parse_period(request.args.get("period", ""))
     measure = request.args.get("measure", "")
     provider = request.args.get("provider") or None
@@ -211,7 +211,7 @@ def input_form(config: EvaluationConfig, data: dict[str, Any] | None = None) -> 
 def inputs():
     """The supervisor's monthly inputs for one provider (?provider=&period=; each save is audited)."""
     session = get_session()
-    config = load_config()
+    config = evaluation_config(session)
     provider = request.args.get("provider", "")
     if not provider:
         raise InvalidData("provider: required", {"provider": ["choose a provider"]})
