@@ -103,4 +103,4 @@ def _read_body(body: dict[str, Any]) -> tuple[str, str | None, dict[str, Any], s
         errors[name] = ["unknown field; case data goes inside 'data'"]
     if errors:
         raise InvalidData("The case request is invalid.", errors)
-    return process.strip(), title, data, dedup_key
+    return str(process).strip(), title, data, dedup_key

@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
@@ -85,10 +85,9 @@ def _next_key(session: Session, prefix: str) -> str:
     """Hand out the next case number for a prefix, atomically on SQLite and PostgreSQL."""
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(CaseCounter).values(prefix=prefix, last=1)
-    stmt = stmt.on_conflict_do_update(index_elements=[CaseCounter.prefix],
-                                      set_={"last": CaseCounter.last + 1}).returning(CaseCounter.last)
-    number = session.execute(stmt).scalar_one()
+    upsert = insert(CaseCounter).values(prefix=prefix, last=1).on_conflict_do_update(
+        index_elements=[CaseCounter.prefix], set_={"last": CaseCounter.last + 1})
+    number = session.execute(upsert.returning(CaseCounter.last)).scalar_one()
     return f"{prefix}-{number:06d}"
 
 
@@ -151,7 +150,7 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
 
 
 def _columns(cls: type) -> list[tuple[str, Any]]:
-    mapper = inspect(cls)
+    mapper: Mapper[Any] = inspect(cls)
     return [(mapper.get_property_by_column(column).key, column) for column in mapper.local_table.columns]
 
 

@@ -95,7 +95,7 @@ def next_due(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
     due: dict[int, dt.datetime] = {}
     if case_ids:
         for timer in session.scalars(select(Timer).where(Timer.case_id.in_(case_ids))):
-            if timer.case_id not in due or timer.due_at < due[timer.case_id]:
+            if timer.case_id is not None and (timer.case_id not in due or timer.due_at < due[timer.case_id]):
                 due[timer.case_id] = timer.due_at
     return due
 
@@ -110,9 +110,9 @@ def home_summary(session: Session, *, actor: User) -> HomeSummary:
     mine = {c.id: c for c in cases}
     if mine:
         for timer in session.scalars(select(Timer).where(Timer.case_id.in_(mine), Timer.due_at <= horizon)):
-            if not any(w.case_key == mine[timer.case_id].key for w in warnings):
-                warnings.append(Warning(timer.due_at, mine[timer.case_id].key,
-                                        _timer_name(mine[timer.case_id], timer.element_id)))
+            case = mine.get(timer.case_id or 0)
+            if case is not None and not any(w.case_key == case.key for w in warnings):
+                warnings.append(Warning(timer.due_at, case.key, _timer_name(case, timer.element_id)))
     warnings.sort(key=lambda w: w.due_at)
     return HomeSummary(tasks, cases, open_steps(session, list(mine)), warnings)
 
@@ -189,7 +189,7 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
         who = f" by {task.completed_by.name}" if task.completed_by is not None else ""
         return f"{task.name} is already {task.state}{who}."
     if task.assignee_id is not None and task.assignee_id != actor.id:
-        return f"{task.name} is claimed by {task.assignee.name}."
+        return f"{task.name} is claimed by {task.assignee.name if task.assignee else 'someone'}."
     rules = specs.load_by_id(session, task.case.definition_id).manifest.task(task.element_id)
     try:
         access.check_may_act(actor, task.case, task, rules)

@@ -141,14 +141,13 @@ def _satisfaction_item(config: EvaluationConfig, cards: Sequence[Scorecard]) -> 
     minimum = config.annual.satisfaction_min
     key, en, zh = "satisfaction", "User satisfaction", "用户部门满意度"
     threshold = f">= {minimum:g}"
-    values = [(c.period, c.inputs.get("satisfaction")) for c in cards]
-    values = [(p, v) for p, v in values if v is not None]
+    values = [(c.period, float(v)) for c in cards if (v := c.inputs.get("satisfaction")) is not None]
     if not values:
         return AnnualItem(key, en, zh, NO_DATA, None, threshold, (),
                           f"{en}: no satisfaction survey result was entered this year.",
                           f"{zh}:全年未录入满意度调查结果。")
-    mean = sum(float(v) for _, v in values) / len(values)
-    low = tuple(p for p, v in values if float(v) < minimum)
+    mean = sum(v for _, v in values) / len(values)
+    low = tuple(p for p, v in values if v < minimum)
     status = PASS if mean >= minimum else FAIL
     return AnnualItem(key, en, zh, status, mean, threshold, low,
                       f"{en}: mean survey result {mean:.1f} over {len(values)} month(s)"

@@ -291,6 +291,7 @@ def aggregate_columns(specs: dict[str, MeasureSql]) -> list[Any]:
         if spec.value is not None:
             numerator = func.sum(case((spec.population, spec.value), else_=None))
         else:
+            assert spec.success is not None, key  # a ratio measure has a success condition
             numerator = func.sum(case((and_(spec.population, spec.success), 1), else_=0))
         columns.append(numerator.label(f"{key}__n"))
         columns.append(func.sum(case((spec.population, 1), else_=0)).label(f"{key}__d"))
@@ -323,7 +324,7 @@ def provider_measures(session: Session, config: EvaluationConfig, period: Period
 
 
 def cases_behind(session: Session, config: EvaluationConfig, period: Period, measure: str, *,
-                 provider: str | None = None, met: bool | None = None) -> Select[tuple[Case]]:
+                 provider: str | None = None, met: bool | None = None) -> Select[Case]:
     """The cases a measure was computed from (met=True/False: only those that met or missed)."""
     window = window_condition(period)
     if provider is not None:

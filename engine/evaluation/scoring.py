@@ -198,8 +198,9 @@ def score_month(config: EvaluationConfig, provider: str, period: str,
         c if c.score is None else _with_share(c, c.weight / weight) for c in scored)
     below = [c.key for c in categories if c.status == FAIL]
     if with_data:
-        total: float | None = sum(c.weight * (c.score or 0.0) for c in with_data) / weight
-        status = PASS if _passes(total, config.total_pass_mark) else FAIL
+        weighted = sum(c.weight * (c.score or 0.0) for c in with_data) / weight
+        total: float | None = weighted
+        status = PASS if _passes(weighted, config.total_pass_mark) else FAIL
         if status == FAIL:
             below.append("total")
     else:

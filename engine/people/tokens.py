@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.people.users import get_user
@@ -48,9 +49,9 @@ def record_token_use(session: Session, token: str, *, now: dt.datetime | None = 
     """Stamp an API token's last use (at most once per TOKEN_USE_RESOLUTION); return whether
     the row changed (the caller commits)."""
     now = now or clock.now()
-    result = session.execute(
+    result = cast(CursorResult[Any], session.execute(  # an UPDATE's result is a CursorResult
         update(ApiToken)
         .where(ApiToken.token_hash == _token_digest(token), ApiToken.revoked_at.is_(None),
                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_USE_RESOLUTION))
-        .values(last_used_at=now), execution_options={"synchronize_session": False})
+        .values(last_used_at=now), execution_options={"synchronize_session": False}))
     return result.rowcount == 1

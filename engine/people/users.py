@@ -63,13 +63,15 @@ def create_user(session: Session, name: str, groups: list[str], password: str | 
         raise InvalidData(f"password must be at least {MIN_PASSWORD} characters",
                           {"password": [f"at least {MIN_PASSWORD} characters"]})
     wanted = [get_group(session, g) for g in dict.fromkeys(["requester", *groups])]
-    user = session.scalars(select(User).where(User.name == name)).first()
-    created = user is None
-    if created:
+    found = session.scalars(select(User).where(User.name == name)).first()
+    created = found is None
+    if found is None:
         user = User(name=name, display_name=display_name or name, email=email, created_at=clock.now(),
                     password_hash=_hasher.hash(password) if password else None, groups=[])
         session.add(user)
-    elif password:
+    else:
+        user = found
+    if password and not created:
         user.password_hash = _hasher.hash(password)
     added = [g.name for g in wanted if g not in user.groups]
     user.groups.extend(g for g in wanted if g not in user.groups)

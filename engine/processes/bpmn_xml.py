@@ -179,8 +179,8 @@ def read_form(element: etree._Element) -> FormRead:
             "label_zh": props.get("label_zh"),
             "readonly": "readonly" in constraints,
         }
-        for key, names in (("min", ("min", "minlength")), ("max", ("max", "maxlength"))):
-            for cname in names:
+        for key, spellings in (("min", ("min", "minlength")), ("max", ("max", "maxlength"))):
+            for cname in spellings:
                 if constraints.get(cname) not in (None, ""):
                     try:
                         item[key] = float(constraints[cname])

@@ -15,7 +15,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from RestrictedPython import compile_restricted
 from RestrictedPython.Guards import (
@@ -98,7 +98,7 @@ class _Checker(ast.NodeVisitor):
 
 
 @functools.lru_cache(maxsize=4096)
-def compile_code(source: str, mode: str) -> Any:
+def compile_code(source: str, mode: Literal["eval", "exec"]) -> Any:
     """Compile `source` ("eval" or "exec") under the rules; raise ScriptError saying why not."""
     try:
         tree = ast.parse(source, mode=mode)

@@ -143,9 +143,9 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
     timers: dict[str, TimerInfo] = {}
     for each in [spec, *subprocess_specs.values()]:
         for ts in each.task_specs.values():
-            bpmn_id = getattr(ts, "bpmn_id", None)
+            bpmn_id: str | None = getattr(ts, "bpmn_id", None)
             element = index.get(bpmn_id) if bpmn_id else None
-            if element is None:
+            if bpmn_id is None or element is None:
                 continue
             local = etree.QName(element).localname
             if local == "startEvent" and each is spec and not (start_form and start_form.fields):
@@ -153,9 +153,9 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
             elif getattr(ts, "manual", False):
                 tasks[bpmn_id] = _user_task(batch, filename, element, ts, known_groups)
             elif local == "endEvent" and each is spec:
-                rules = bpmn_xml.end_rules(element)
-                if rules is not None:
-                    end_events[bpmn_id] = rules
+                ending = bpmn_xml.end_rules(element)
+                if ending is not None:
+                    end_events[bpmn_id] = ending
             if element.xpath("./bpmn:timerEventDefinition", namespaces=bpmn_xml.NS):
                 kind = {"boundaryEvent": "boundary", "startEvent": "start"}.get(local, "intermediate")
                 timers[bpmn_id] = TimerInfo(kind=kind, escalation=bpmn_xml.timer_escalates(element),
@@ -237,8 +237,9 @@ def _deployed_sources(session: Session, keys: set[str], skip: set[str]) -> dict[
     return found
 
 
-def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etree._Element, Any, dict, dict]]:
-    """Parse the batch with SpiffWorkflow; return (file, source, process, spec, subspecs, deps)."""
+def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etree._Element, etree._ElementTree, Any,
+                                                               dict[str, Any], dict[str, int | None]]]:
+    """Parse the batch with SpiffWorkflow; return (file, source, process, tree, spec, subspecs, deps)."""
     parser = new_parser()
     for filename, _source, tree in batch.dmn:
         try:

@@ -13,7 +13,7 @@ def run_migrations_online() -> None:
     if connection is None:
         from sqlalchemy import create_engine
 
-        connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
+        connection = create_engine(str(context.config.get_main_option("sqlalchemy.url"))).connect()
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
     with context.begin_transaction():
