@@ -114,12 +114,17 @@ def pg_engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def pg_clean(pg_engine: Engine) -> Engine:
-    """A PostgreSQL engine whose tables are emptied before the test (tests here really commit)."""
+def pg_clean(pg_engine: Engine) -> Iterator[Engine]:
+    """A PostgreSQL engine whose tables are emptied before and after the test (tests here really commit).
+
+    Emptied after too: a committed row left behind (a schedule due on a fixed date) would be
+    fired by later tests that fire everything due in the database."""
     names = ", ".join(f'"{t.name}"' for t in reversed(Base.metadata.sorted_tables))
     with pg_engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    return pg_engine
+    yield pg_engine
+    with pg_engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture
