@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine.processes import scripting, specs
+from engine.timing import definitions
 
 
 class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
@@ -42,6 +43,10 @@ _config = dict(SPIFF_CONFIG)
 
 
 _config[BpmnWorkflow] = _SpeclessWorkflowConverter
+
+
+# opsgate's timer definitions, for when one sits in a task's internal data (a multiple event's seen events).
+_config.update(definitions.SERIALIZER_CONFIG)
 
 
 _registry = BpmnWorkflowSerializer.configure(_config)

@@ -16,7 +16,6 @@ from SpiffWorkflow.util.task import TaskState
 from engine.errors import ProcessFailure
 from engine.processes import scripting, specs
 from engine.processes.manifest import TaskRules
-from engine.timing import clock
 from engine.timing import timers as timer_events
 from models import Case
 
@@ -109,15 +108,8 @@ def current_data(workflow: BpmnWorkflow, live: list[Any] | None = None) -> dict[
 
 
 def _timer_due(task: Any) -> dt.datetime | None:
-    if timer_events.is_parked(task):
-        return None  # a paused SLA clock is due at no known time
-    value = task.task_spec.event_definition.details(task).value
-    if not value:
-        return None
-    try:
-        return clock.parse_instant(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    """When a waiting timer task is due; None for a paused SLA clock (due at no known time) or a spent cycle."""
+    return timer_events.definition(task).due(task)
 
 
 def timer_due_times(workflow: BpmnWorkflow) -> list[tuple[Any, dt.datetime]]:

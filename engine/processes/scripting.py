@@ -194,5 +194,4 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 @functools.cache
 def script_engine() -> PythonScriptEngine:
     """Return the one restricted script engine every workflow runs with."""
-    clock.install()
     return PythonScriptEngine(environment=RestrictedEnvironment())

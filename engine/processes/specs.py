@@ -6,6 +6,10 @@ The cache is keyed by content, not by row id: the database it came from, the ver
 process (tests, the benchmark) or a row id handed out again after a rolled-back deploy can
 therefore never be served another version's spec. The least recently used entries go first
 once EngineConfig.spec_cache are kept.
+
+Every parse puts opsgate's timer event definitions in place of SpiffWorkflow's (`build`,
+engine.timing.definitions.adopt): the spec is never stored with a case, so a restored case
+always runs on adopted timers.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from engine.errors import NotFound
 from engine.processes import bpmn_xml
 from engine.processes.catalog import get_definition
 from engine.processes.manifest import Manifest
+from engine.timing import definitions
 from models import ProcessDefinition
 
 
@@ -40,6 +45,14 @@ class Loaded:
 
 def new_parser() -> SpiffBpmnParser:
     return SpiffBpmnParser(validator=VALIDATOR)
+
+
+def build(parser: SpiffBpmnParser, key: str) -> tuple[Any, dict[str, Any]]:
+    """Return a process's spec and subprocess specs from a parser, with opsgate's timer definitions."""
+    spec = parser.get_spec(key)
+    subprocess_specs = parser.get_subprocess_specs(key)
+    definitions.adopt([spec, *subprocess_specs.values()])
+    return spec, subprocess_specs
 
 
 def add_bpmn(parser: SpiffBpmnParser, tree: etree._ElementTree, filename: str) -> None:
@@ -123,8 +136,8 @@ def _parse(session: Session, definition: ProcessDefinition) -> Loaded:
         for extra in dep.extra_files or []:
             parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
         add_bpmn(parser, bpmn_xml.parse_xml(dep.bpmn.encode()), dep.filename)
-    return Loaded(definition.key, parser.get_spec(definition.key), parser.get_subprocess_specs(definition.key),
-                  manifest_of(definition))
+    spec, subprocess_specs = build(parser, definition.key)
+    return Loaded(definition.key, spec, subprocess_specs, manifest_of(definition))
 
 
 _manifests: OrderedDict[str, Manifest] = OrderedDict()

@@ -17,7 +17,6 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +27,8 @@ from engine.processes import bpmn_xml, scripting
 from engine.processes.catalog import latest
 from engine.processes.forms import Form
 from engine.processes.manifest import EndRules, Manifest, TaskRules, TimerInfo
-from engine.processes.specs import add_bpmn, new_parser
+from engine.processes.specs import add_bpmn, build, new_parser
+from engine.timing import clock, definitions
 from models import Group, ProcessDefinition
 
 log = logging.getLogger(__name__)
@@ -116,12 +116,10 @@ def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etr
         if literal is None:
             return  # a data-dependent expression: checked when it runs
     try:
-        if tag == "timeCycle":
-            TimerEventDefinition.parse_iso_recurring_interval(literal)
-        else:
-            TimerEventDefinition.parse_time_or_duration(literal)
-    except Exception:  # SpiffWorkflow raises bare Exception for bad values
-        batch.problem(filename, element_id, node.sourceline, f"{tag} {literal!r} is not a valid ISO 8601 value")
+        # The parse the running timer does (engine.timing.definitions): a value deploys if it runs.
+        definitions.BY_TAG[tag].parse_value(literal, clock.now())
+    except definitions.InvalidTimerValue as err:
+        batch.problem(filename, element_id, node.sourceline, str(err))
 
 
 def _string_constant(text: str) -> str | None:
@@ -239,7 +237,8 @@ def _deployed_sources(session: Session, keys: set[str], skip: set[str]) -> dict[
 
 def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etree._Element, etree._ElementTree, Any,
                                                                dict[str, Any], dict[str, int | None]]]:
-    """Parse the batch with SpiffWorkflow; return (file, source, process, tree, spec, subspecs, deps)."""
+    """Parse the batch with SpiffWorkflow (opsgate's timer definitions adopted, as when cases run);
+    return (file, source, process, tree, spec, subspecs, deps)."""
     parser = new_parser()
     for filename, _source, tree in batch.dmn:
         try:
@@ -274,8 +273,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
     for filename, source, process, tree in executable:
         key = process.get("id")
         try:
-            spec = parser.get_spec(key)
-            subspecs = parser.get_subprocess_specs(key)
+            spec, subspecs = build(parser, key)
         except ValidationException as err:
             batch.problem(filename, err.id or key, err.line_number or _line_of(tree, err.id), _msg(err))
             continue

@@ -1,8 +1,8 @@
 """The engine's clock: real UTC time, or a frozen instant for drills, `--now` and tests.
 
-SpiffWorkflow's timer events read `datetime.now(timezone.utc)` directly; `install()` swaps the
-`datetime` name in its timer module for a subclass that asks this clock, so a frozen instant
-is seen by timer evaluation too.
+Everything in the engine that needs the time asks `now()`; timer evaluation does too, through
+opsgate's own timer event definitions (engine.timing.definitions). Nothing patches SpiffWorkflow.
+The frozen instant is a context variable: it holds for the thread (or task) that froze it.
 """
 from __future__ import annotations
 
@@ -30,22 +30,6 @@ def frozen(instant: _dt.datetime) -> Iterator[_dt.datetime]:
         yield instant
     finally:
         _frozen.reset(token)
-
-
-class _ClockDatetime(_dt.datetime):
-    @classmethod
-    def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
-        value = _frozen.get()
-        if value is None:
-            return _dt.datetime.now(tz)
-        return value.astimezone(tz) if tz is not None else value.astimezone().replace(tzinfo=None)
-
-
-def install() -> None:
-    """Make SpiffWorkflow's timers read this clock (idempotent)."""
-    from SpiffWorkflow.bpmn.specs.event_definitions import timer
-
-    timer.datetime = _ClockDatetime  # type: ignore[attr-defined]
 
 
 def parse_instant(text: str) -> _dt.datetime:

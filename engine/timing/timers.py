@@ -1,45 +1,41 @@
 """Timer events of one process instance: what waits, when it is due, SLA warnings and pauses.
 
-Everything here reads or edits a SpiffWorkflow instance in memory; the runtime turns the
-result into `Timer` rows when it saves a case, and the worker fires those rows.
+Everything here reads or edits a SpiffWorkflow instance in memory, through the methods of
+opsgate's timer event definitions (engine.timing.definitions, which own the keys in a task's
+internal data); engine.cases.persistence turns the result into `Timer` rows when it saves a
+case, and the worker (engine.jobs) fires those rows.
 
 * Every waiting timer event (boundary, intermediate catch, a timer start event, cycles) is a
   `WaitingTimer` with its next due instant.
 * A boundary timer the process counts as an escalation (every boundary timer unless its
-  `escalation` property says false; see `runtime.sla_elements`) and that is not a cycle is an
+  `escalation` property says false; see `engine.cases.stepping.sla_elements`) and that is not a cycle is an
   **SLA clock**: it gets a warning row at 75% of its length (`WARNING_AT`). Cycles fire once
   per period and get no warning.
 * **Pending time**: while the case has a ready task that pauses the SLA (a task of the
-  requester, see `runtime`), its SLA clocks stop: the remaining time is kept in the timer
-  task's internal data and the due instant moves out of reach; when no pausing task is ready
-  any more the clock restarts with the time it had left. A clock whose expression uses
+  requester, see `engine.cases.persistence`), its SLA clocks stop: the definition keeps the
+  time left and drops the due instant (a paused clock is due at no known time and does not
+  fire); when no pausing task is ready any more the clock restarts with the time it had left. A clock whose expression uses
   business time (`business_hours`, `business_days`) counts what is left in working time.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    TimerEventDefinition,
-)
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
-from engine.timing import calendar, clock
+from engine.timing import calendar, clock, definitions
+from engine.timing.definitions import OpsgateCycle, OpsgateTimer
 
 UTC = dt.timezone.utc
 WARNING_AT = 0.75
-# Where a paused clock's due instant is parked: SpiffWorkflow compares it like any other.
-PARKED = "9999-12-31T00:00:00+00:00"
-_TOTAL = "opsgate_sla_total"
-_WARNED = "opsgate_sla_warned"
-_REMAINING = "opsgate_sla_remaining"
 _CALENDAR_ARG = re.compile(r"calendar\s*=\s*[\"']([^\"']*)[\"']")
 
 
@@ -58,8 +54,12 @@ class WaitingTimer:
     cycles_left: int | None = None  # a cycle's remaining repetitions (-1: for ever)
 
 
-def _parse(value: str) -> dt.datetime:
-    return TimerEventDefinition.get_datetime(value)
+def definition(task: Any) -> OpsgateTimer:
+    """Return the opsgate timer definition of a timer event task (TypeError for anything else)."""
+    found = definitions.ours(task.task_spec.event_definition)
+    if found is None:
+        raise TypeError(f"{task.task_spec.bpmn_id} is not a timer event")
+    return found
 
 
 def _timer_tasks(wf: BpmnWorkflow) -> list[Any]:
@@ -85,30 +85,14 @@ def _attached_to(task: Any) -> str | None:
 
 
 def _is_sla(task: Any, sla_elements: Collection[str] | None) -> bool:
-    if not isinstance(task.task_spec, BoundaryEvent) or isinstance(
-            task.task_spec.event_definition, CycleTimerEventDefinition):
+    if not isinstance(task.task_spec, BoundaryEvent) or isinstance(task.task_spec.event_definition, OpsgateCycle):
         return False
     return sla_elements is None or task.task_spec.bpmn_id in sla_elements
 
 
 def is_parked(task: Any) -> bool:
     """Tell whether a timer task is a paused SLA clock."""
-    return task._get_internal_data(_REMAINING) is not None
-
-
-def _due(task: Any) -> dt.datetime | None:
-    value = task._get_internal_data("event_value")
-    if isinstance(value, dict):  # a cycle: {"cycles", "next", "duration"}
-        return _parse(value["next"]) if value.get("cycles") != 0 else None
-    return _parse(value) if isinstance(value, str) else None
-
-
-def _set_due(task: Any, due: dt.datetime) -> None:
-    value = task._get_internal_data("event_value")
-    if isinstance(value, dict):
-        task._set_internal_data(event_value={**value, "next": due.isoformat()})
-    else:
-        task._set_internal_data(event_value=due.isoformat())
+    return definition(task).is_paused(task)
 
 
 def _business_calendar(task: Any) -> calendar.BusinessCalendar | None:
@@ -148,33 +132,37 @@ def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None
     now = clock.now()
     result = []
     for task in _timer_tasks(wf):
-        due = _due(task)
-        if due is None or is_parked(task):
-            continue  # done, or a paused SLA clock
+        timer = definition(task)
+        due = timer.due(task)
+        if due is None or timer.is_paused(task):
+            continue  # not yet evaluated, done, or a paused SLA clock
         sla = _is_sla(task, sla_elements)
-        common = dict(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), attached_to=_attached_to(task))
-        value = task._get_internal_data("event_value")
-        cycle = isinstance(value, dict)
-        result.append(WaitingTimer(kind=_kind(task), due_at=due, sla=sla, cycle=cycle,
-                                   period=float(value["duration"]) if cycle else None,
-                                   cycles_left=int(value["cycles"]) if cycle else None, **common))
+        cycle = timer.cycle(task)
+        waiting = WaitingTimer(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), kind=_kind(task),
+                               due_at=due, sla=sla, attached_to=_attached_to(task), cycle=cycle is not None,
+                               period=cycle[1] if cycle else None, cycles_left=cycle[0] if cycle else None)
+        result.append(waiting)
         if not sla:
             continue
-        total = task._get_internal_data(_TOTAL)
+        total = timer.sla_total(task)
         if total is None:
             total = _left(task, due, now)
-            task._set_internal_data(**{_TOTAL: total})
-        if not task._get_internal_data(_WARNED, False):
-            result.append(WaitingTimer(kind="sla_warning", due_at=_warning_due(task, due, total), sla=True, **common))
+            timer.record_sla_total(task, total)
+        if not timer.sla_warned(task):
+            result.append(dataclasses.replace(waiting, kind="sla_warning", due_at=_warning_due(task, due, total),
+                                              cycle=False, period=None, cycles_left=None))
     return result
 
 
 def mark_warned(wf: BpmnWorkflow, task_id: str) -> bool:
     """Record that the SLA warning of a timer task went out; False if it is gone or was sent."""
     task = _find(wf, task_id)
-    if task is None or task._get_internal_data(_WARNED, False) or task._get_internal_data(_REMAINING) is not None:
+    if task is None:
         return False
-    task._set_internal_data(**{_WARNED: True})
+    timer = definition(task)
+    if timer.sla_warned(task) or timer.is_paused(task):
+        return False
+    timer.mark_sla_warned(task)
     return True
 
 
@@ -188,7 +176,7 @@ def _find(wf: BpmnWorkflow, task_id: str) -> Any:
 def sla_due(wf: BpmnWorkflow, task_id: str) -> dt.datetime | None:
     """Return when an SLA clock runs out, for messages."""
     task = _find(wf, task_id)
-    return None if task is None or is_parked(task) else _due(task)
+    return None if task is None else definition(task).due(task)
 
 
 def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
@@ -204,15 +192,14 @@ def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
     for task in _timer_tasks(wf):
         if not _is_sla(task, sla_elements) or _attached_to(task) in pausing:
             continue
-        remaining = task._get_internal_data(_REMAINING)
-        due = _due(task)
+        timer = definition(task)
+        remaining = timer.remaining(task)
+        due = timer.due(task)
         if pausing and remaining is None and due is not None:
-            task._set_internal_data(**{_REMAINING: _left(task, due, now)})
-            _set_due(task, _parse(PARKED))
+            timer.pause(task, _left(task, due, now))
         elif not pausing and remaining is not None:
-            _set_due(task, _after(task, now, remaining))
-            task.internal_data.pop(_REMAINING, None)
-        paused = paused or is_parked(task)
+            timer.resume(task, _after(task, now, remaining))
+        paused = paused or timer.is_paused(task)
     return paused
 
 
@@ -227,7 +214,7 @@ def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
         task = after.get(timer.task_id)
         if timer.cycle and timer.period:
             period = dt.timedelta(seconds=timer.period)
-            new_due = _due(task) if task is not None else None
+            new_due = definition(task).due(task) if task is not None else None
             if new_due is not None:
                 times = round((new_due - timer.due_at) / period)
             else:  # finished: every period up to now, as far as repetitions were left
@@ -235,7 +222,7 @@ def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
                 if timer.cycles_left is not None and timer.cycles_left >= 0:
                     times = min(times, timer.cycles_left)
             fired += [(timer, timer.due_at + period * k) for k in range(times)]
-        elif task is None or _due(task) != timer.due_at:
+        elif task is None or definition(task).due(task) != timer.due_at:
             fired.append((timer, timer.due_at))
     return fired
 
@@ -243,12 +230,11 @@ def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
 def fire_start_event(wf: BpmnWorkflow, element_id: str) -> None:
     """Make a new instance start from its timer start event now (a scheduled start)."""
     for task in wf.get_tasks(spec_name=element_id):
-        if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
-            # A cycle start event adds one path per period: make exactly one period due.
-            past = (clock.now() - dt.timedelta(microseconds=1)).isoformat()
-            task._set_internal_data(event_value={"cycles": 1, "next": past, "duration": 1.0})
+        timer = definition(task)
+        if isinstance(timer, OpsgateCycle):
+            timer.start_one_period(task)  # a cycle start event adds one path per period: exactly one
         else:
-            task._set_internal_data(event_fired=True)
+            timer.fire_now(task)
 
 
 def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:
@@ -269,8 +255,8 @@ def next_start_due(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt
 
 
 def _period(duration: str, start: dt.datetime) -> dt.timedelta:
-    # SpiffWorkflow's parser; months and years count from `start` (it consumes the dict).
-    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(duration), start)
+    # What the timer definitions count with: months and years from `start`, bounded.
+    return definitions.span(duration, start)
 
 
 def _next_in_cycle(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt.datetime | None:

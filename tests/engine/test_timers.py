@@ -8,7 +8,7 @@ import pytest
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 
-from engine.timing import clock, timers
+from engine.timing import clock, definitions, timers
 
 DATA = Path(__file__).parent.parent / "data"
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
@@ -17,11 +17,12 @@ H = dt.timedelta(hours=1)
 
 @pytest.fixture
 def wf() -> BpmnWorkflow:
-    clock.install()
     parser = SpiffBpmnParser()
     parser.add_bpmn_file(str(DATA / "timer_sla.bpmn"))
+    spec = parser.get_spec("sla")
+    definitions.adopt([spec])
     with clock.frozen(T0):
-        workflow = BpmnWorkflow(parser.get_spec("sla"))
+        workflow = BpmnWorkflow(spec)
         workflow.do_engine_steps()
     return workflow
 
