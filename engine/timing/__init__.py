@@ -1,1 +1,1 @@
-"""The clock, business calendars and the timer events of an instance: what waits and when (no case logic)."""
+"""The clock, business calendars, opsgate's timer event definitions and the timer projection (no case logic)."""
