@@ -30,11 +30,13 @@ cases, engine.processes.validation at deploy time, with the same parsing of time
 (`OpsgateTimer.parse_value`) for both.
 
 **Cases stored before these definitions** carry SpiffWorkflow's `event_value` / `event_fired`
-keys. The first time a definition touches such a task (`_data`), it moves them to ours: the
-due instant (UTC), a cycle's `{"cycles", "next", "duration"}` as `opsgate_cycle` plus
-`opsgate_due`, a paused clock's parked instant (9999-12-31) dropped, `event_fired` as
-`opsgate_fired`; the old keys are removed, and only ours are written from then on. Finished
-tasks nobody evaluates again keep their old keys; nothing reads them.
+keys. Every method here reads a task's data through `_data`, so the first time a definition
+touches such a task, `migrate` moves them to ours: the due instant (UTC), a cycle's
+`{"cycles", "next", "duration"}` as `opsgate_cycle` plus `opsgate_due`, a paused clock's
+parked instant (9999-12-31) dropped, `event_fired` as `opsgate_fired`; the old keys are
+removed, and only ours are written from then on. Tasks no definition touches again (finished
+ones) keep their old keys; nothing reads them. tests/engine/test_timer_migration.py covers it
+with states the old code wrote.
 
 What opsgate relies on from SpiffWorkflow here is pinned by tests/engine/test_spiff_contract.py.
 """
@@ -358,11 +360,11 @@ def _data(task: Any) -> MutableMapping[str, Any]:
     """A timer task's internal data, with the keys of a case stored before these definitions moved to ours."""
     data: MutableMapping[str, Any] = task.internal_data
     if LEGACY_VALUE in data or LEGACY_FIRED in data:
-        _migrate(data)
+        migrate(data)
     return data
 
 
-def _migrate(data: MutableMapping[str, Any]) -> None:
+def migrate(data: MutableMapping[str, Any]) -> None:
     """Move SpiffWorkflow's timer keys of a case stored before these definitions to ours (once)."""
     value = data.pop(LEGACY_VALUE, None)
     fired = data.pop(LEGACY_FIRED, None)

@@ -9,6 +9,7 @@ and what is saved afterwards carries only opsgate's keys.
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,46 @@ def test_saving_writes_only_opsgates_keys(name):
             assert "event_value" not in data and "event_fired" not in data, (element, data)
     again = serializer.restore(state, _loaded(entry["file"], entry["process"]))
     assert projection(name, again, dt.datetime.fromisoformat(entry["at"])) == (entry["waiting"], entry["due_times"])
+
+
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("legacy_timer_states", DATA / "legacy_timer_states.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tasks(state: str) -> list[tuple[str, int, dict[str, Any]]]:
+    dct = json.loads(state)
+    tasks = list(dct["tasks"].values()) + [t for sp in dct["subprocesses"].values() for t in sp["tasks"].values()]
+    return sorted(((t["task_spec"], t["state"], t["internal_data"]) for t in tasks), key=lambda t: (t[0], t[1]))
+
+
+def test_todays_code_takes_the_same_steps_to_the_same_states(monkeypatch):
+    """The scenarios the fixture was made with, replayed on today's parse: every task in the same
+    state, the same projection, and each timer's data what the migration makes of the old one."""
+    generator = _generator()
+    monkeypatch.setattr(generator, "BUILD", specs.build)
+    today = generator.scenarios()
+    assert sorted(today) == sorted(LEGACY)
+    for name, entry in LEGACY.items():
+        assert (today[name]["waiting"], today[name]["due_times"]) == (entry["waiting"], entry["due_times"]), name
+        old, new = _tasks(entry["state"]), _tasks(today[name]["state"])
+        assert [(e, s) for e, s, _d in old] == [(e, s) for e, s, _d in new], name
+        for (element, _state, before), (_e, _s, after) in zip(old, new, strict=True):
+            migrated = dict(before)
+            if isinstance(definitions.ours(_definition(entry, element)), definitions.OpsgateTimer):
+                definitions.migrate(migrated)
+            assert migrated == after, (name, element)
+
+
+def _definition(entry: dict[str, Any], element: str) -> Any:
+    loaded = _loaded(entry["file"], entry["process"])
+    for spec in (loaded.spec, *loaded.subprocess_specs.values()):
+        if element in spec.task_specs:
+            return getattr(spec.task_specs[element], "event_definition", None)
+    return None
 
 
 def test_a_cycle_goes_on_from_where_it_was():
