@@ -90,11 +90,6 @@ def _is_sla(task: Any, sla_elements: Collection[str] | None) -> bool:
     return sla_elements is None or task.task_spec.bpmn_id in sla_elements
 
 
-def is_parked(task: Any) -> bool:
-    """Tell whether a timer task is a paused SLA clock."""
-    return definition(task).is_paused(task)
-
-
 def _business_calendar(task: Any) -> calendar.BusinessCalendar | None:
     """The calendar an SLA clock counts in, when its expression uses business time."""
     expression = str(getattr(task.task_spec.event_definition, "expression", "") or "")
