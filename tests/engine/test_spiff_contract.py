@@ -34,6 +34,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.cases import serializer
 from engine.processes import bpmn_xml, scripting, specs
+from engine.processes.manifest import Manifest
 from engine.timing import clock, definitions, timers
 
 DATA = Path(__file__).parent.parent / "data"
@@ -167,7 +168,7 @@ def loaded() -> specs.Loaded:
     parser = specs.new_parser()
     specs.add_bpmn(parser, bpmn_xml.parse_xml((DATA / "timer_sla.bpmn").read_bytes()), "timer_sla.bpmn")
     spec, subspecs = specs.build(parser, "sla")
-    return specs.Loaded(0, "sla", 1, spec, subspecs, {})
+    return specs.Loaded("sla", spec, subspecs, Manifest.from_dict(None))
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from engine import db
 from engine.cases import queries, serializer, stepping
 from engine.jobs import worker
 from engine.processes import bpmn_xml, scripting, specs
+from engine.processes.manifest import Manifest
 from engine.timing import clock, definitions, timers
 from models import Case
 from tests.engine.timer_helpers import World, migrated_copy
@@ -48,7 +49,7 @@ def _loaded(filename: str, key: str) -> specs.Loaded:
     parser = specs.new_parser()
     specs.add_bpmn(parser, bpmn_xml.parse_xml((DATA / filename).read_bytes()), filename)
     spec, subspecs = specs.build(parser, key)
-    return specs.Loaded(0, key, 1, spec, subspecs, {})
+    return specs.Loaded(key, spec, subspecs, Manifest.from_dict(None))
 
 
 def restored(name: str) -> BpmnWorkflow:
