@@ -52,7 +52,7 @@ def open_instance(session: Session, case: Case) -> Instance:
         loaded, workflow, ready, timers = cached
         return Instance(case, workflow, loaded, ready, timers)
     loaded = specs.load_by_id(session, case.definition_id)
-    workflow = restore(case.state, loaded)
+    workflow = restore(case.state, loaded, settings(session))
     instance = Instance(case, workflow, loaded, ready_ids(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
     return instance

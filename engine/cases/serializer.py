@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import (
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.config import DEFAULTS, EngineConfig
 from engine.processes import scripting, specs
 from engine.timing import definitions
 
@@ -63,11 +64,11 @@ def dump(workflow: BpmnWorkflow) -> str:
     return _serializer.serialize_json(workflow)
 
 
-def restore(state: str, loaded: specs.Loaded) -> BpmnWorkflow:
-    """Rebuild an instance from its stored state and its (cached) spec."""
+def restore(state: str, loaded: specs.Loaded, config: EngineConfig = DEFAULTS) -> BpmnWorkflow:
+    """Rebuild an instance from its stored state and its (cached) spec, to run under `config`."""
     dct = json.loads(state)
     _serializer.migrate(dct)
     dct["spec"], dct["subprocess_specs"] = loaded.spec, loaded.subprocess_specs
     workflow = _registry.restore(dct)
-    workflow.script_engine = scripting.script_engine()
+    workflow.script_engine = scripting.script_engine(config)
     return workflow

@@ -27,6 +27,7 @@ from sqlalchemy.orm.util import identity_key
 
 from engine import prepared
 from engine.cases import access, persistence, stepping
+from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox
 from engine.people import providers, roles, users
@@ -113,7 +114,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
         raise InvalidData("title is too long", {"title": ["must be at most 300 characters"]})
     now = clock.now()
     key = _next_key(session, loaded.manifest.process.case_prefix)
-    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
+    workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine(settings(session)))
     workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(requester),
                                    opened_by=audit.actor_name(actor))
     if start_event:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import access, attachments, queries, serializer
+from engine.config import settings
 from engine.errors import NotAllowed
 from engine.people import roles
 from engine.processes import catalog, specs
@@ -142,7 +143,7 @@ def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
 
 def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
     """Say which BPMN elements the case has passed (done) and which wait for people (current)."""
-    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id))
+    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id), settings(session))
     done: set[str] = set()
     current: set[str] = set()
     for each in [workflow, *workflow.subprocesses.values()]:

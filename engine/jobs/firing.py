@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.cases import persistence, services
+from engine.config import settings
 from engine.errors import Conflict
 from engine.notifications import outbox
 from engine.processes import schedule, specs
@@ -135,7 +136,7 @@ def start_scheduled_case(session: Session, timer: Timer, now: dt.datetime) -> in
         return 0
     loaded = specs.load(session, definition)
     due = timer.due_at
-    following = timer_events.next_start_due(schedule.start_value(loaded, timer.element_id), after=due,
+    following = timer_events.next_start_due(schedule.start_value(loaded, timer.element_id, settings(session)), after=due,
                                             anchor=definition.deployed_at)
     # Move the schedule first, guarded by the due instant we read: of two workers that read
     # the same row (SQLite has no row locks), only one moves it and starts the case.

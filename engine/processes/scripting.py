@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
     BasePythonScriptEngineEnvironment,
 )
 
+from engine.config import DEFAULTS, EngineConfig
 from engine.timing import calendar, clock
 
 TIME_LIMIT = 1.0  # seconds for one expression or script
@@ -72,8 +73,9 @@ def iso_duration(days: float = 0, hours: float = 0, minutes: float = 0) -> str:
     return text
 
 
-# Business-time helpers (engine.timing.calendar): business_hours(n), business_days(n).
-HELPERS.update(calendar.EXPRESSION_HELPERS)
+# Business-time helpers (engine.timing.calendar): business_hours(n), business_days(n), on the
+# calendars of the configuration the script engine was made for (script_engine(config)).
+_DEFAULT_CALENDARS = calendar.Calendars()
 
 
 class ScriptError(Exception):
@@ -112,7 +114,7 @@ def compile_code(source: str, mode: Literal["eval", "exec"]) -> Any:
         raise ScriptError("; ".join(messages)) from None
 
 
-def _globals() -> dict[str, Any]:
+def _globals(calendars: calendar.Calendars = _DEFAULT_CALENDARS) -> dict[str, Any]:
     return {
         "__builtins__": _SAFE_BUILTINS,
         "_getattr_": safer_getattr,
@@ -123,6 +125,7 @@ def _globals() -> dict[str, Any]:
         "_write_": full_write_guard,
         "_inplacevar_": _inplacevar,
         **HELPERS,
+        **calendars.helpers(),
     }
 
 
@@ -154,18 +157,18 @@ def _run_bounded(fn: Callable[[], Any]) -> Any:
         sys.settrace(previous)
 
 
-def evaluate(expression: str, data: dict[str, Any]) -> Any:
+def evaluate(expression: str, data: dict[str, Any], calendars: calendar.Calendars = _DEFAULT_CALENDARS) -> Any:
     """Evaluate a restricted expression over `data`."""
     code = compile_code(expression.strip(), "eval")
-    scope = _globals()
+    scope = _globals(calendars)
     scope.update(data)
     return _run_bounded(lambda: eval(code, scope))
 
 
-def execute(script: str, data: dict[str, Any]) -> None:
+def execute(script: str, data: dict[str, Any], calendars: calendar.Calendars = _DEFAULT_CALENDARS) -> None:
     """Run a restricted script that reads and writes `data` in place."""
     code = compile_code(script, "exec")
-    base = _globals()
+    base = _globals(calendars)
     scope = dict(base)
     scope.update(data)
     _run_bounded(lambda: exec(code, scope))
@@ -178,20 +181,31 @@ def execute(script: str, data: dict[str, Any]) -> None:
 
 
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
-    """SpiffWorkflow's script environment, restricted."""
+    """SpiffWorkflow's script environment, restricted, with one configuration's calendars."""
+
+    def __init__(self, calendars: calendar.Calendars = _DEFAULT_CALENDARS) -> None:
+        super().__init__()
+        self.calendars = calendars
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
-        return evaluate(expression, {**(external_context or {}), **context})
+        return evaluate(expression, {**(external_context or {}), **context}, self.calendars)
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
-        execute(script, context)
+        execute(script, context, self.calendars)
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
         raise ScriptError("service tasks are not supported")
 
 
-@functools.cache
-def script_engine() -> PythonScriptEngine:
-    """Return the one restricted script engine every workflow runs with."""
-    return PythonScriptEngine(environment=RestrictedEnvironment())
+def script_engine(config: EngineConfig = DEFAULTS) -> PythonScriptEngine:
+    """Return the restricted script engine workflows run with under this configuration."""
+    return _script_engine(config.calendar)
+
+
+@functools.lru_cache(maxsize=8)
+def _script_engine(calendar_settings: tuple[tuple[str, str], ...]) -> PythonScriptEngine:
+    return PythonScriptEngine(environment=RestrictedEnvironment(calendar.Calendars(calendar_settings)))
+
+
+

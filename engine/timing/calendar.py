@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import os
 import tomllib
 import zoneinfo
 from collections.abc import Iterable, Iterator, Mapping
@@ -271,9 +270,11 @@ def calendar_from_mapping(config: Mapping[str, Any]) -> BusinessCalendar:
     return BusinessCalendar(**kwargs)
 
 
-def load_calendars(environ: Mapping[str, str] | None = None) -> dict[str, BusinessCalendar]:
-    """Read the calendars from the configured TOML file or environment; "" is the default."""
-    env = os.environ if environ is None else environ
+def load_calendars(settings: Mapping[str, str]) -> dict[str, BusinessCalendar]:
+    """Read the calendars from the configured TOML file (OPSGATE_CALENDAR) or the single
+    calendar's settings (OPSGATE_CALENDAR_*), as EngineConfig.calendar holds them; "" is the
+    organisation's default."""
+    env = settings
     path = env.get("OPSGATE_CALENDAR")
     if path:
         try:
@@ -294,36 +295,33 @@ def load_calendars(environ: Mapping[str, str] | None = None) -> dict[str, Busine
     return {"": calendar_from_mapping(config)}
 
 
+@dataclass(frozen=True)
+class Calendars:
+    """The business calendars of one configuration (EngineConfig.calendar), by name, with the
+    helpers BPMN expressions call."""
+
+    settings: tuple[tuple[str, str], ...] = ()
+
+    def get(self, name: str = "") -> BusinessCalendar:
+        """Return a calendar by name ("" is the organisation's default)."""
+        try:
+            return _load(self.settings)[name]
+        except KeyError:
+            raise CalendarError(f"calendar: no calendar named {name!r}") from None
+
+    def business_hours(self, hours: float, calendar: str = "") -> str:
+        """Return the ISO UTC instant `hours` working hours from now (for a timeDate timer)."""
+        return self.get(calendar).add_hours(clock.now(), float(hours)).isoformat()
+
+    def business_days(self, days: int, calendar: str = "") -> str:
+        """Return the ISO UTC instant `days` working days from now (for a timeDate timer)."""
+        return self.get(calendar).add_days(clock.now(), int(days)).isoformat()
+
+    def helpers(self) -> dict[str, Any]:
+        """The business-time helpers of BPMN expressions: business_hours(n), business_days(n)."""
+        return {"business_hours": self.business_hours, "business_days": self.business_days}
+
+
 @functools.lru_cache(maxsize=8)
-def _cached(path: str | None, env_key: tuple[tuple[str, str], ...]) -> dict[str, BusinessCalendar]:
-    return load_calendars(dict(env_key))
-
-
-def get_calendar(name: str = "") -> BusinessCalendar:
-    """Return the configured calendar by name ("" is the organisation's default)."""
-    env_key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("OPSGATE_CALENDAR")))
-    calendars = _cached(os.environ.get("OPSGATE_CALENDAR"), env_key)
-    try:
-        return calendars[name]
-    except KeyError:
-        raise CalendarError(f"calendar: no calendar named {name!r}") from None
-
-
-# -- helpers for timer expressions ----------------------------------------------------------
-
-
-def _now() -> dt.datetime:
-    return clock.now()
-
-
-def business_hours(hours: float, calendar: str = "") -> str:
-    """Return the ISO UTC instant `hours` working hours from now (for a timeDate timer)."""
-    return get_calendar(calendar).add_hours(_now(), float(hours)).isoformat()
-
-
-def business_days(days: int, calendar: str = "") -> str:
-    """Return the ISO UTC instant `days` working days from now (for a timeDate timer)."""
-    return get_calendar(calendar).add_days(_now(), int(days)).isoformat()
-
-
-EXPRESSION_HELPERS = {"business_hours": business_hours, "business_days": business_days}
+def _load(settings: tuple[tuple[str, str], ...]) -> dict[str, BusinessCalendar]:
+    return load_calendars(dict(settings))

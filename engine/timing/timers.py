@@ -96,7 +96,13 @@ def _business_calendar(task: Any) -> calendar.BusinessCalendar | None:
     if "business_hours" not in expression and "business_days" not in expression:
         return None
     named = _CALENDAR_ARG.search(expression)
-    return calendar.get_calendar(named.group(1) if named else "")
+    # The calendars of the configuration the workflow's script engine was made for (its
+    # environment carries them: engine.processes.scripting.script_engine).
+    environment = getattr(task.workflow.script_engine, "environment", None)
+    calendars = getattr(environment, "calendars", None)
+    if not isinstance(calendars, calendar.Calendars):
+        calendars = calendar.Calendars()
+    return calendars.get(named.group(1) if named else "")
 
 
 def _left(task: Any, due: dt.datetime, now: dt.datetime) -> float:

@@ -5,7 +5,10 @@ import datetime as dt
 
 import pytest
 
+from engine.config import EngineConfig
+from engine.processes import scripting
 from engine.timing import calendar as cal
+from engine.timing import clock
 from engine.timing.calendar import (
     BusinessCalendar,
     CalendarError,
@@ -111,13 +114,14 @@ def test_toml_file_with_named_calendars(tmp_path, monkeypatch):
         encoding="utf-8",
     )
     monkeypatch.setenv("OPSGATE_CALENDAR", str(path))
-    default = cal.get_calendar()
+    calendars = cal.Calendars(EngineConfig.from_environ().calendar)  # as the edge reads it
+    default = calendars.get()
     assert default.country == "DE" and default.hours == ((dt.time(8), dt.time(16)),)
     assert not default.is_working_day(dt.date(2026, 1, 6))  # Epiphany in Bavaria
-    shanghai = cal.get_calendar("shanghai")
+    shanghai = calendars.get("shanghai")
     assert shanghai.country == "CN" and shanghai.hours == default.hours
     with pytest.raises(CalendarError, match="no calendar named 'mars'"):
-        cal.get_calendar("mars")
+        calendars.get("mars")
 
 
 def test_environment_configuration(monkeypatch):
@@ -125,14 +129,24 @@ def test_environment_configuration(monkeypatch):
     monkeypatch.setenv("OPSGATE_CALENDAR_COUNTRY", "US")
     monkeypatch.setenv("OPSGATE_CALENDAR_TIMEZONE", "America/New_York")
     monkeypatch.setenv("OPSGATE_CALENDAR_HOURS", "09:00-17:00")
-    c = cal.get_calendar()
+    c = cal.Calendars(EngineConfig.from_environ().calendar).get()
     assert c.country == "US" and not c.is_working_day(dt.date(2026, 11, 26))  # Thanksgiving
 
 
-def test_expression_helpers_return_iso_instants(monkeypatch):
-    for key in ("OPSGATE_CALENDAR", "OPSGATE_CALENDAR_COUNTRY", "OPSGATE_CALENDAR_TIMEZONE",
-                "OPSGATE_CALENDAR_HOURS", "OPSGATE_CALENDAR_SUBDIVISION"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setattr(cal, "_now", lambda: at("2026-11-27T15:00:00+00:00"))
-    assert cal.business_hours(4) == "2026-11-30T11:00:00+00:00"
-    assert cal.business_days(1) == "2026-11-30T15:00:00+00:00"
+def test_expression_helpers_return_iso_instants():
+    calendars = cal.Calendars()  # the default: no settings
+    with clock.frozen(at("2026-11-27T15:00:00+00:00")):
+        assert calendars.business_hours(4) == "2026-11-30T11:00:00+00:00"
+        assert calendars.business_days(1) == "2026-11-30T15:00:00+00:00"
+
+
+def test_a_script_engine_counts_in_its_configurations_calendars(tmp_path):
+    path = tmp_path / "calendar.toml"
+    path.write_text('[calendar]\ncountry = "CN"\ntimezone = "Asia/Shanghai"\nhours = ["09:00-17:00"]\n',
+                    encoding="utf-8")
+    shanghai = EngineConfig.from_environ({"OPSGATE_CALENDAR": str(path)})
+    with clock.frozen(at("2026-09-30T08:00:00+00:00")):  # 16:00 in Shanghai, before the October holidays
+        ours = scripting.script_engine(shanghai).environment.evaluate("business_hours(2)", {})
+        default = scripting.script_engine().environment.evaluate("business_hours(2)", {})
+    assert ours == "2026-10-08T02:00:00+00:00"  # 1 h today, 1 h after Golden Week (CN holidays)
+    assert default != ours

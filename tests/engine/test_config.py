@@ -39,4 +39,4 @@ def test_nothing_in_the_engine_reads_the_environment_but_its_configuration():
     engine_dir = Path(__file__).resolve().parents[2] / "engine"
     readers = sorted(str(p.relative_to(engine_dir)) for p in engine_dir.rglob("*.py")
                      if "os.environ" in p.read_text() or "getenv(" in p.read_text())
-    assert readers in (["config.py"], ["config.py", "timing/calendar.py"])  # calendar: see engine.config's table
+    assert readers == ["config.py"]

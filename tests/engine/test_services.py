@@ -304,7 +304,7 @@ def test_the_instance_cache_changes_nothing_but_the_work(session, deploy, people
     deploy("four_steps.bpmn")
     restores = []
     real_restore = serializer.restore
-    monkeypatch.setattr(persistence, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
+    monkeypatch.setattr(persistence, "restore", lambda state, loaded, *config: restores.append(1) or real_restore(state, loaded, *config))
     config.bind(session.info, config.EngineConfig(instance_cache=0))
     uncached = _run_four_steps(session, people)
     assert len(restores) == 4  # every action deserialized its case
@@ -319,7 +319,7 @@ def test_the_instance_cache_only_serves_the_exact_stored_state(session, deploy, 
     deploy("four_steps.bpmn")
     restores = []
     real_restore = serializer.restore
-    monkeypatch.setattr(persistence, "restore", lambda state, loaded: restores.append(1) or real_restore(state, loaded))
+    monkeypatch.setattr(persistence, "restore", lambda state, loaded, *config: restores.append(1) or real_restore(state, loaded, *config))
     case = start(session, people)
     session.commit()
     triage = task_of(session, case, "triage").id
