@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Executable, delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.cases import persistence, services
@@ -136,16 +137,17 @@ def start_scheduled_case(session: Session, timer: Timer, now: dt.datetime) -> in
         return 0
     loaded = specs.load(session, definition)
     due = timer.due_at
-    following = timer_events.next_start_due(schedule.start_value(loaded, timer.element_id, settings(session)), after=due,
-                                            anchor=definition.deployed_at)
+    value = schedule.start_value(loaded, timer.element_id, settings(session))
+    following = timer_events.next_start_due(value, after=due, anchor=definition.deployed_at)
     # Move the schedule first, guarded by the due instant we read: of two workers that read
     # the same row (SQLite has no row locks), only one moves it and starts the case.
+    guard = (Timer.id == timer.id) & (Timer.due_at == due)
     if following is None:
-        moved = session.execute(Timer.__table__.delete().where(Timer.id == timer.id, Timer.due_at == due)).rowcount
+        statement: Executable = delete(Timer).where(guard)
     else:
-        moved = session.execute(update(Timer).where(Timer.id == timer.id, Timer.due_at == due)
-                                .values(due_at=following), execution_options={"synchronize_session": False}).rowcount
-    if moved != 1:
+        statement = update(Timer).where(guard).values(due_at=following)
+    moved = cast(CursorResult[Any], session.execute(statement, execution_options={"synchronize_session": False}))
+    if moved.rowcount != 1:
         raise Conflict(f"the schedule of {definition.key} moved on under this worker")
     session.expire(timer)
     case = services.start_case(session, definition.key, {}, actor=None, start_event=timer.element_id)
