@@ -22,13 +22,17 @@ OPSGATE_SMTP_TIMEOUT       seconds per connection                               
 OPSGATE_CALENDAR           business calendars file (TOML), see engine.timing.calendar  built-in
 OPSGATE_CALENDAR_*         single calendar settings without a file
 OPSGATE_EVALUATION_CONFIG  evaluation weights and targets (TOML)                       shipped file
+OPSGATE_SECRET_KEY         the installation's secret (sessions; webhook secrets' key)  instance file
+OPSGATE_WEBHOOK_TIMEOUT    seconds to wait for a webhook receiver                      10
+OPSGATE_DIRECTORY_CONFIG   LDAP / Active Directory settings (TOML), engine.people.directory  (none)
+OPSGATE_OIDC_CONFIG        OpenID Connect providers (TOML), engine.people.oidc         (none)
 =========================  ==========================================================  ===========
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -60,6 +64,12 @@ class EngineConfig:
     # The calendar settings (OPSGATE_CALENDAR and OPSGATE_CALENDAR_*), read by engine.timing.calendar.
     calendar: tuple[tuple[str, str], ...] = ()
     evaluation_config: Path | None = None
+    # The installation's secret (OPSGATE_SECRET_KEY, else the instance folder's file: the edge
+    # fills it in); webhook signing secrets are encrypted under a key derived from it.
+    secret_key: str = field(default="", repr=False)
+    webhook_timeout: int = 10
+    directory_config: Path | None = None
+    oidc_config: Path | None = None
 
     @property
     def mail_wanted(self) -> bool:
@@ -71,6 +81,8 @@ class EngineConfig:
         """Read the OPSGATE_* settings (an explicit database URL wins over the environment's)."""
         env = os.environ if environ is None else environ
         evaluation = (env.get("OPSGATE_EVALUATION_CONFIG") or "").strip()
+        directory = (env.get("OPSGATE_DIRECTORY_CONFIG") or "").strip()
+        oidc = (env.get("OPSGATE_OIDC_CONFIG") or "").strip()
         return cls(
             database_url=database_url or (env.get("OPSGATE_DATABASE_URL") or "").strip() or DEFAULT_DATABASE_URL,
             instance_cache=_int(env, "OPSGATE_INSTANCE_CACHE", 256),
@@ -79,6 +91,10 @@ class EngineConfig:
             smtp=tuple(sorted((k, v) for k, v in env.items() if k.startswith("OPSGATE_SMTP_"))),
             calendar=tuple(sorted((k, v) for k, v in env.items() if k.startswith("OPSGATE_CALENDAR"))),
             evaluation_config=Path(evaluation) if evaluation else None,
+            secret_key=(env.get("OPSGATE_SECRET_KEY") or "").strip(),
+            webhook_timeout=max(1, _int(env, "OPSGATE_WEBHOOK_TIMEOUT", 10)),
+            directory_config=Path(directory) if directory else None,
+            oidc_config=Path(oidc) if oidc else None,
         )
 
 

@@ -1,11 +1,14 @@
 """Database engines and schema upgrades (Alembic), for the CLI, the web app, workers and tests."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
 from engine.config import DEFAULT_DATABASE_URL, EngineConfig, bind
@@ -60,3 +63,14 @@ def upgrade(engine: Engine) -> None:
     with engine.begin() as connection:
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, "head")
+
+
+def schema_revisions(connection: Connection) -> tuple[set[str], set[str]]:
+    """The database's Alembic revisions and the code's heads (equal when the schema is current)."""
+    return set(MigrationContext.configure(connection).get_current_heads()), set(_code_heads())
+
+
+@functools.cache
+def _code_heads() -> tuple[str, ...]:
+    # Read the migration scripts once per process (/readyz asks every few seconds).
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())

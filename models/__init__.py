@@ -4,6 +4,7 @@ from .audit import AuditChain, AuditEvent
 from .base import Base
 from .case import Case, CaseCounter
 from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScorecard
+from .integration import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
 from .notification import Notification
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
@@ -13,5 +14,6 @@ from .user import ApiToken, Group, User, user_group
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
     "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "HumanTaskGroup", "Notification",
-    "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "user_group",
+    "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "WebhookDelivery", "WebhookSubscription",
+    "WorkerHeartbeat", "user_group",
 ]

@@ -35,6 +35,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str] = mapped_column(String(10), default="en")
     created_at: Mapped[timestamp]
+    # Where the account comes from: "local" (a password here), "ldap", or "oidc:<provider>";
+    # `external_id` is the directory's DN or the provider's subject.
+    auth_source: Mapped[str] = mapped_column(String(60), server_default="local")
+    external_id: Mapped[str | None] = mapped_column(String(500))
 
     groups: Mapped[list[Group]] = relationship(secondary=user_group, lazy="selectin", order_by=Group.name)
 

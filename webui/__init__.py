@@ -1,7 +1,6 @@
 """The opsgate web application: people's pages and the JSON API over the engine."""
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Flask
@@ -18,7 +17,7 @@ csrf = CSRFProtect()
 def create_app(test_config: dict[str, Any] | None = None, *, database_url: str | None = None) -> Flask:
     """Build the app: defaults, then instance config or OPSGATE_* environment, or the test config;
     `database_url` (opsgate serve's --database-url) wins over both."""
-    app = Flask(__name__, instance_path=os.path.abspath(os.environ.get("OPSGATE_INSTANCE", "instance")),
+    app = Flask(__name__, instance_path=config.instance_path(),
                 instance_relative_config=True)
     app.config.from_mapping(config.DEFAULTS)
     if test_config is None:

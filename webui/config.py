@@ -19,6 +19,11 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def instance_path() -> str:
+    """The instance folder: OPSGATE_INSTANCE, or ./instance."""
+    return os.path.abspath(os.environ.get("OPSGATE_INSTANCE", "instance"))
+
+
 def secret_key(instance_path: str) -> str:
     """Return OPSGATE_SECRET_KEY, or the key generated once and kept in the instance folder."""
     if os.environ.get("OPSGATE_SECRET_KEY"):

@@ -1,6 +1,8 @@
 """One SQLAlchemy session per request; routes commit once, errors roll back."""
 from __future__ import annotations
 
+import dataclasses
+
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,8 @@ from engine.config import EngineConfig
 def init_app(app: Flask) -> None:
     """Open the database and bind the engine's settings (read once, here) to the app's sessions."""
     config = app.config.get("ENGINE_CONFIG") or EngineConfig.from_environ(database_url=app.config.get("DATABASE_URL"))
+    if not config.secret_key:
+        config = dataclasses.replace(config, secret_key=app.config["SECRET_KEY"])
     engine = db.make_engine(config.database_url)
     app.extensions["opsgate_engine"] = engine
     app.extensions["opsgate_config"] = config

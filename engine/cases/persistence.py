@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, inspect, literal_column, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import prepared
+from engine import logcontext, prepared
 from engine.cases.instance_cache import instances
 from engine.cases.serializer import SERIALIZER_VERSION, dump, restore
 from engine.cases.stepping import (
@@ -30,6 +30,7 @@ from engine.cases.stepping import (
 )
 from engine.config import settings
 from engine.errors import Conflict
+from engine.notifications import webhooks
 from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
@@ -46,6 +47,7 @@ def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
 def open_instance(session: Session, case: Case) -> Instance:
     """Restore a case's workflow (from the instance cache when this process saved it last),
     for an action that saves it again. Read-only callers use `restore`."""
+    logcontext.set_case(case.key)
     limit = settings(session).instance_cache
     cached = instances.take(_cache_key(session, case), case.definition_id, case.state, limit=limit)
     if cached is not None:
@@ -106,6 +108,7 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
         missing = [r for r in required if data.get(r) in (None, "")]
         audit.append(session, case, actor=actor, type="case_closed",
                      data={"outcome": case.outcome, "missing_records": missing})
+        webhooks.emit(session, "case.closed", case)
     timers = timer_due_times(workflow)
     _project_tasks(session, instance, ready, timers, now)
     timer_rows = _project_timers(session, instance, projected)

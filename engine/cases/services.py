@@ -25,11 +25,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.util import identity_key
 
-from engine import prepared
+from engine import logcontext, prepared
 from engine.cases import access, persistence, stepping
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
-from engine.notifications import outbox
+from engine.notifications import outbox, webhooks
 from engine.people import providers, roles, users
 from engine.processes import catalog, scripting, specs
 from engine.processes.forms import validate_form
@@ -133,6 +133,8 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     stepping.step(instance)
     persistence.save(session, instance, actor=actor)
     flush(session)
+    logcontext.set_case(key)
+    webhooks.emit(session, "case.opened", case)
     log.info("%s started %s (%s v%s)", audit.actor_name(actor), key, definition.key, definition.version)
     return case
 
@@ -290,6 +292,7 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
                              data={"timer": element, "name": name})
                 outbox.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",
                                    body=f"{name} ran out at {due:%Y-%m-%d %H:%M} UTC; the case is escalated.")
+                webhooks.emit(session, "case.escalated", case, sla={"timer": element, "name": name, "due_at": due})
         persistence.save(session, instance, actor=None)
         flush(session)
         return len(fired)

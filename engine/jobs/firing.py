@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine.cases import persistence, services
 from engine.config import settings
 from engine.errors import Conflict
-from engine.notifications import outbox
+from engine.notifications import outbox, webhooks
 from engine.processes import schedule, specs
 from engine.records import audit
 from engine.timing import clock
@@ -125,6 +125,7 @@ def fire_sla_warning(session: Session, case: Case, timer: Timer, now: dt.datetim
         outbox.case_notice(session, case, kind="sla_warning",
                            subject=f"{timer_events.WARNING_AT:.0%} of {name} used",
                            body=f"{name} runs out at {due:%Y-%m-%d %H:%M} UTC." if due else f"{name} runs out soon.")
+        webhooks.emit(session, "sla.warning", case, sla={"timer": timer.element_id, "name": name, "due_at": due})
     persistence.save(session, instance, actor=None)
     services.flush(session)
 

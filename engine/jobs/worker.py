@@ -18,6 +18,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,14 +28,18 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine import logcontext
 from engine.errors import Conflict
-from engine.jobs import delivery
+from engine.jobs import delivery, health, webhooks
 from engine.jobs.firing import DueTimers, fire_timer
 from engine.notifications import outbox
 from engine.timing import clock
 from models import Timer
 
 log = logging.getLogger(__name__)
+# One line per job (a timer fired, a delivery pass that did something); JSON with OPSGATE_LOG_FORMAT=json.
+jobs_log = logging.getLogger("opsgate.jobs")
+_STARTED = dt.datetime.now(dt.timezone.utc)
 
 RETRY_AFTER = dt.timedelta(minutes=5)
 BATCH = 20
@@ -50,6 +55,7 @@ class PassResult:
     errors: int = 0
     announced: int = 0
     mail: delivery.Delivery = field(default_factory=delivery.Delivery)
+    webhooks: delivery.Delivery = field(default_factory=delivery.Delivery)
 
 
 def _put_aside(session: Session, timer_id: int, now: dt.datetime, error: BaseException) -> None:
@@ -63,7 +69,8 @@ Fire = Callable[[Session, Timer, dt.datetime], Any]
 
 
 def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, limit: int | None = None,
-             fire: Fire | None = None, deliver: bool = True, batch: int = BATCH) -> PassResult:
+             fire: Fire | None = None, deliver: bool = True, batch: int = BATCH,
+             name: str | None = None) -> PassResult:
     """Fire every timer due at `now` (default: the clock), tell the people of newly ready
     tasks, then send due e-mail; return counts.
 
@@ -91,31 +98,49 @@ def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, 
             log.info("worker batch rolled back: %s; retried next pass", exc)
     with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
         result.announced = outbox.announce_ready_tasks(session)
+        # The pass got this far: the worker is alive (/readyz, /metrics). Real time, not `now`.
+        health.heartbeat(session, name or health.worker_name(), started_at=_STARTED,
+                         at=dt.datetime.now(dt.timezone.utc))
     if deliver:
         with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
             result.mail = delivery.deliver_pending(session)
+        with factory() as session, session.begin(), clock.frozen(now) if now else contextlib.nullcontext():
+            result.webhooks = webhooks.deliver_webhooks(session)
+    if result.announced or result.mail.sent or result.webhooks.sent or result.mail.failed or result.webhooks.failed:
+        jobs_log.info("worker pass", extra={"job": "deliver", "announced": result.announced,
+                                            "mail_sent": result.mail.sent, "mail_failed": result.mail.failed,
+                                            "webhooks_sent": result.webhooks.sent,
+                                            "webhooks_failed": result.webhooks.failed})
     return result
 
 
 def _fire_one(session: Session, timer: Timer, at: dt.datetime, fire: Fire, result: PassResult,
               due: DueTimers) -> None:
-    timer_id = timer.id
-    try:
-        with session.begin_nested():
-            result.fired += fire(session, timer, at) or 0
-        result.handled += 1
-    except Conflict as exc:
-        # Someone changed the case meanwhile: the next pass fires what is still due.
-        result.conflicts += 1
-        due.skip.add(timer_id)
-        log.info("timer %s: %s; retried next pass", timer_id, exc)
-    except OperationalError:
-        raise
-    except Exception as exc:  # one bad timer must not stop the others
-        result.errors += 1
-        log.exception("timer %s failed to fire", timer_id)
-        due.skip.add(timer_id)
-        _put_aside(session, timer_id, at, exc)
+    timer_id, kind, element = timer.id, timer.kind, timer.element_id
+    started = time.perf_counter()
+    outcome = "fired"
+    with logcontext.scope(request_id=f"timer-{timer_id}", user="system"):
+        try:
+            with session.begin_nested():
+                result.fired += fire(session, timer, at) or 0
+            result.handled += 1
+        except Conflict as exc:
+            # Someone changed the case meanwhile: the next pass fires what is still due.
+            result.conflicts += 1
+            due.skip.add(timer_id)
+            outcome = "conflict"
+            log.info("timer %s: %s; retried next pass", timer_id, exc)
+        except OperationalError:
+            raise
+        except Exception as exc:  # one bad timer must not stop the others
+            result.errors += 1
+            outcome = "error"
+            log.exception("timer %s failed to fire", timer_id)
+            due.skip.add(timer_id)
+            _put_aside(session, timer_id, at, exc)
+        jobs_log.info("timer %s %s", element, outcome,
+                      extra={"job": "timer", "timer_kind": kind, "element": element, "outcome": outcome,
+                             "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
 
 
 def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interval: float = 5.0) -> None:

@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from engine import prepared
 from engine.config import settings
+from engine.notifications import webhooks
 from engine.timing import clock
 from models import (
     Case,
@@ -193,6 +194,8 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
     for task, case in ready:
         task_ready(session, case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
                    due_at=task.due_at)
+        webhooks.emit(session, "task.ready", case, task={"id": task.id, "name": task.name, "due_at": task.due_at,
+                                                         "candidate_groups": sorted(task.candidate_groups or ())})
     return len(ready)
 
 

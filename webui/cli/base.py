@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import os
@@ -19,6 +20,7 @@ from engine.config import EngineConfig
 from engine.errors import EngineError, InvalidDefinition
 from engine.people import roles, users
 from engine.processes import catalog, deployment
+from webui import config as webui_config
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,10 @@ def engine_config() -> EngineConfig:
     ctx = click.get_current_context().find_root()
     ctx.ensure_object(dict)
     if "config" not in ctx.obj:
-        ctx.obj["config"] = EngineConfig.from_environ(database_url=ctx.obj.get("database_url"))
+        found = EngineConfig.from_environ(database_url=ctx.obj.get("database_url"))
+        if not found.secret_key:  # the same key the web app uses (webhook secrets are encrypted under it)
+            found = dataclasses.replace(found, secret_key=webui_config.secret_key(webui_config.instance_path()))
+        ctx.obj["config"] = found
     return ctx.obj["config"]
 
 
