@@ -41,3 +41,10 @@ def set_user(name: str | None) -> None:
 def current() -> dict[str, str | None]:
     """The request id, user and case of the current scope (None where unknown)."""
     return {"request_id": _request_id.get(), "user": _user.get(), "case": _case.get()}
+
+
+def set_request(request_id: str | None) -> None:
+    """Start a new request or job: its id, with no user or case known yet."""
+    _request_id.set(request_id)
+    _user.set(None)
+    _case.set(None)

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from webui import auth, config, db, errors, i18n
+from webui import auth, config, db, errors, i18n, logs, monitoring
 from webui.api import reports as api_reports
 from webui.api import routes
 from webui.pages import admin, audit, cases, common, notices, processes, reports, tasks
@@ -29,7 +29,10 @@ def create_app(test_config: dict[str, Any] | None = None, *, database_url: str |
         app.config["DATABASE_URL"] = database_url
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(app.instance_path)
+    if app.config.get("LOG_FORMAT"):
+        logs.configure(app.config["LOG_FORMAT"])
     db.init_app(app)
+    monitoring.init_app(app)
     csrf.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)

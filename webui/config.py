@@ -16,6 +16,9 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,
     "START_WORKER": None,  # None: an in-process timer worker with SQLite, none with PostgreSQL
     "TIMEZONE": "UTC",  # the IANA zone pages show times in and read form times in (OPSGATE_TIMEZONE)
+    "METRICS_TOKEN": "",  # OPSGATE_METRICS_TOKEN: /metrics wants it as a bearer token when set
+    "READY_WORKER_SECONDS": 60,  # OPSGATE_READY_WORKER_SECONDS: /readyz wants a worker pass this recent
+    "LOG_FORMAT": None,  # OPSGATE_LOG_FORMAT: text or json (None: leave logging as the host set it up)
 }
 
 
@@ -43,6 +46,14 @@ def from_environment() -> dict[str, Any]:
         out["DATABASE_URL"] = os.environ["OPSGATE_DATABASE_URL"]
     if os.environ.get("OPSGATE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"):
         out["SESSION_COOKIE_SECURE"] = out["REMEMBER_COOKIE_SECURE"] = True
+    if os.environ.get("OPSGATE_METRICS_TOKEN"):
+        out["METRICS_TOKEN"] = os.environ["OPSGATE_METRICS_TOKEN"].strip()
+    if os.environ.get("OPSGATE_READY_WORKER_SECONDS"):
+        text = os.environ["OPSGATE_READY_WORKER_SECONDS"].strip()
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"OPSGATE_READY_WORKER_SECONDS must be a whole number of seconds, not {text!r}")
+        out["READY_WORKER_SECONDS"] = int(text)
+    out["LOG_FORMAT"] = os.environ.get("OPSGATE_LOG_FORMAT", "text")
     if os.environ.get("OPSGATE_TIMEZONE"):
         out["TIMEZONE"] = os.environ["OPSGATE_TIMEZONE"].strip()
     return out

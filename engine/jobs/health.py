@@ -70,6 +70,8 @@ def readiness(session: Session, *, worker_within: dt.timedelta) -> Readiness:
     if current != head:
         result.migrations = (f"the schema is at {', '.join(sorted(current)) or 'nothing'}, the code expects "
                              f"{', '.join(sorted(head))}: run `opsgate init`")
+        result.worker = "not checked"  # its table may not exist yet
+        return result
     seen = session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
     now = clock.now()
     if seen is None:
@@ -112,8 +114,8 @@ def figures(session: Session) -> Figures:
             out.closed[key] = out.closed.get(key, 0) + count
     ready = (select(HumanTaskGroup.group, func.count()).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
              .where(HumanTask.state == "ready").group_by(HumanTaskGroup.group))
-    out.open_tasks = dict(session.execute(ready))
-    out.overdue_tasks = dict(session.execute(ready.where(HumanTask.due_at < now)))
+    out.open_tasks = dict(iter(session.execute(ready)))  # a Result has keys(): dict() would take it for a mapping
+    out.overdue_tasks = dict(iter(session.execute(ready.where(HumanTask.due_at < now))))
     for process, type_, count in session.execute(
             select(Case.process_key, AuditEvent.type, func.count()).join(Case, Case.id == AuditEvent.case_id)
             .where(AuditEvent.type.in_(("sla_warning", "case_escalated")))

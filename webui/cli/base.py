@@ -21,6 +21,7 @@ from engine.errors import EngineError, InvalidDefinition
 from engine.people import roles, users
 from engine.processes import catalog, deployment
 from webui import config as webui_config
+from webui import logs
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,10 @@ def main(ctx: click.Context, database_url: str | None, verbose: bool) -> None:
     """opsgate: IT operations processes (ITIL) as BPMN."""
     ctx.ensure_object(dict)
     ctx.obj["database_url"] = database_url
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        logs.configure(verbose=verbose)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
 
 
 def init_database(*, quiet: bool = False) -> str | None:
