@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from engine import logcontext
 from engine.cases import access
 from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.people import roles
@@ -26,6 +27,7 @@ def find_case(session: Session, ref: str | int) -> Case:
         case = session.scalars(select(Case).where(Case.key == text.upper())).first()
     if case is None:
         raise NotFound(f"no case {ref}")
+    logcontext.set_case(case.key)
     return case
 
 
@@ -61,6 +63,7 @@ def get_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
         raise NotFound(f"no task {task_id}")
     if not access.may_read_case(actor, task.case) and not actor.group_names & set(task.candidate_groups or ()):
         raise NotAllowed(f"role: {actor.name} may not see this task")
+    logcontext.set_case(task.case.key)
     return task
 
 

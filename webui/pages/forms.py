@@ -203,3 +203,22 @@ class ProviderForm(FlaskForm):
     name = StringField(_l("Provider"), validators=[DataRequired(), Length(max=120)])
     systems = StringField(_l("Systems"), validators=[Optional()],
                           description=_l("Comma-separated; each system belongs to one provider."))
+
+
+WEBHOOK_EVENTS = [("case.opened", _l("Case opened")), ("case.escalated", _l("Case escalated")),
+                  ("case.closed", _l("Case closed")), ("task.ready", _l("Task ready")),
+                  ("sla.warning", _l("SLA warning"))]
+WEBHOOK_PRESETS = [("generic", _l("Generic JSON (signed)")), ("wecom", _l("WeCom group robot")),
+                   ("dingtalk", _l("DingTalk custom robot")), ("slack", _l("Slack-compatible incoming webhook"))]
+
+
+class WebhookForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    url = StringField(_l("URL"), validators=[DataRequired(), Length(max=2000)],
+                      description=_l("The receiver's http:// or https:// address (chat robots: the whole hook URL)."))
+    events = SelectMultipleField(_l("Events"), choices=choices(WEBHOOK_EVENTS), validators=[DataRequired()])
+    preset = SelectField(_l("Body"), choices=choices(WEBHOOK_PRESETS), default="generic")
+    secret = PasswordField(_l("Signing secret"), validators=[Optional(), Length(max=500)],
+                           description=_l("Required for generic JSON (at least 16 characters); "
+                                          "for DingTalk, the robot's 加签 secret. Stored encrypted."),
+                           render_kw={"autocomplete": "new-password"})

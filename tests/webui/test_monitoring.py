@@ -156,3 +156,32 @@ def test_request_id_is_echoed_or_made(world):
     assert given.headers["X-Request-Id"] == "lb-1234"
     made = client.get("/healthz", headers={"X-Request-Id": "bad id; with spaces"})
     assert made.headers["X-Request-Id"] != "bad id; with spaces" and len(made.headers["X-Request-Id"]) == 32
+
+
+def test_multiprocess_mode_adds_up_the_processes(tmp_path, world):
+    """Two processes (as gunicorn's workers) write request timings to PROMETHEUS_MULTIPROC_DIR;
+    /metrics in a third adds them up."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "prom"
+    folder.mkdir()
+    script = (
+        "import sys; from webui import create_app\n"
+        "app = create_app({'TESTING': True, 'SECRET_KEY': 'x', 'DATABASE_URL': sys.argv[1], 'START_WORKER': False})\n"
+        "c = app.test_client()\n"
+        "for _ in range(int(sys.argv[2])): assert c.get('/healthz').status_code == 200\n"
+        "if sys.argv[2] == '0': print(c.get('/metrics').get_data(as_text=True))\n"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "OPSGATE_LOG_FORMAT": "text"}
+    for count in ("3", "2"):
+        subprocess.run([sys.executable, "-c", script, str(world.engine.url), count], env=env, check=True,
+                       cwd=Path(__file__).parents[2], timeout=120)
+    out = subprocess.run([sys.executable, "-c", script, str(world.engine.url), "0"], env=env, check=True,
+                         capture_output=True, text=True, cwd=Path(__file__).parents[2], timeout=120).stdout
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in text_string_to_metric_families(out) for s in f.samples}
+    assert value(samples, "opsgate_http_request_duration_seconds_count", method="GET", route="/healthz",
+                 status="200") == 5
+    assert ("opsgate_cases_opened_total", ()) not in samples  # no cases: no process label, no series

@@ -1,0 +1,32 @@
+"""gunicorn settings for opsgate with Prometheus' multi-process mode:
+
+    gunicorn -c python:webui.gunicorn_conf -w 4 -b 0.0.0.0:5000 'webui:create_app()'
+
+Each gunicorn worker is a process with its own memory, so request timings are kept in files
+under `PROMETHEUS_MULTIPROC_DIR` (made here when unset; it must be set before anything imports
+prometheus_client, which is why this file sets it first) and /metrics adds them up across the
+workers. The folder is emptied when gunicorn starts, and a dead worker's live gauges are dropped.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+_DIR = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="opsgate-prometheus-"))
+
+from prometheus_client import multiprocess  # noqa: E402 - after the variable, as prometheus_client requires
+
+
+def on_starting(server: Any) -> None:
+    """Start from an empty metrics folder (files of a previous run would be added in)."""
+    folder = Path(_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Forget a worker that exited (prometheus_client's documented gunicorn hook)."""
+    multiprocess.mark_process_dead(worker.pid)
