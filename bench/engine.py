@@ -41,7 +41,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import db
-from engine.cases import instance_cache, serializer, services
+from engine.cases import serializer, services
+from engine.config import EngineConfig
 from engine.people import users
 from engine.processes import catalog, deployment, scripting, specs
 from models import HumanTask
@@ -96,7 +97,8 @@ class Opsgate:
                 conn.execute(text("DROP SCHEMA public CASCADE"))
                 conn.execute(text("CREATE SCHEMA public"))
         db.upgrade(engine)
-        self.maker = db.make_sessionmaker(engine)
+        # The uncached side's sessions carry instance_cache=0 (EngineConfig), so every step restores.
+        self.maker = db.make_sessionmaker(engine, EngineConfig(database_url=url, instance_cache=256 if cached else 0))
         with self.maker.begin() as s:
             deployment.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
             for name, groups in (("req", []), ("desk", ["service_desk"]), ("eng", ["engineer"]),
@@ -108,13 +110,7 @@ class Opsgate:
 
     @contextlib.contextmanager
     def _cache(self) -> Iterator[None]:
-        # The uncached side switches the process-wide instance cache off while it acts.
-        size = instance_cache.instances.size
-        instance_cache.instances.size = size if self.cached else 0
-        try:
-            yield
-        finally:
-            instance_cache.instances.size = size
+        yield  # the cache size travels with the sessions (EngineConfig.instance_cache)
 
     def start(self) -> int:
         with self._cache(), self.maker.begin() as s:

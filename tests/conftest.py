@@ -161,6 +161,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     outcome = yield
     report = outcome.get_result()
     if os.environ.get("OPSGATE_REQUIRE_ALL_SUITES") == "1" and report.skipped and \
-            not hasattr(report, "wasxfail") and ("postgres" in item.keywords or "browser" in item.keywords):
+            not hasattr(report, "wasxfail") and any(m in item.keywords for m in ("postgres", "browser", "ldap", "oidc")):
         report.outcome = "failed"
         report.longrepr = f"{item.nodeid}: this suite must run in CI but was skipped: {report.longrepr}"

@@ -26,7 +26,7 @@ from flask_login import (
 )
 
 from engine.errors import NotAllowed
-from engine.people import logins, tokens
+from engine.people import directory, logins, tokens
 from models import User
 from webui.db import get_session
 from webui.pages.forms import LoginForm
@@ -100,7 +100,7 @@ def login():
     form = LoginForm()
     if form.validate_on_submit():
         db = get_session()
-        user = logins.log_in(db, form.name.data, form.password.data, source=request.remote_addr or "")
+        user = directory.log_in(db, form.name.data, form.password.data, source=request.remote_addr or "")
         db.commit()  # a failed attempt is audited too: keep that record
         if user is not None:
             target = _safe_next(request.args.get("next"))
