@@ -44,6 +44,7 @@ What it does, and the choices made:
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import tomllib
@@ -223,10 +224,8 @@ class Directory:
 
     @staticmethod
     def _close(conn: Connection) -> None:
-        try:
+        with contextlib.suppress(LDAPException):
             conn.unbind()
-        except LDAPException:
-            pass
         sock = getattr(conn, "socket", None)  # ldap3 leaves a half-opened (TLS-refused) socket open
         if sock is not None:
             sock.close()
