@@ -28,6 +28,7 @@ from flask_login import (
 from engine.errors import NotAllowed
 from engine.people import directory, logins, tokens
 from models import User
+from webui import sso
 from webui.db import get_session
 from webui.pages.forms import LoginForm
 
@@ -120,10 +121,11 @@ def logout():
         db = get_session()
         logins.log_out(db, current_user, source=request.remote_addr or "")
         db.commit()
+    at_provider = sso.end_session_url()  # signed in through an OpenID provider: log out there too
     logout_user()
     session.clear()
     flash(_("You are logged out."), "success")
-    return redirect(url_for("auth.login"))
+    return redirect(at_provider or url_for("auth.login"))
 
 
 @bp.post("/language")
