@@ -155,6 +155,18 @@ def deploy(session: Session) -> Callable[..., list[deployment.DeployResult]]:
     return run
 
 
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real OpenLDAP (Debian's slapd) with the test directory of tests/directory_server.py."""
+    from tests import directory_server
+
+    if not directory_server.available():
+        pytest.skip("Debian's slapd is not installed (apt-get install slapd)")
+    server = directory_server.start(tmp_path_factory.mktemp("slapd"))
+    yield server
+    server.stop()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """With OPSGATE_REQUIRE_ALL_SUITES=1 (CI), a skipped PostgreSQL or browser test is a failure."""

@@ -4,7 +4,6 @@ no mapped group, and `opsgate directory sync` after someone leaves."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,13 +25,6 @@ GROUPS = """
 "ops-engineers" = ["engineer"]
 "cn=ops-cab,ou=groups,dc=example,dc=org" = ["cab", "change_manager"]
 """
-
-
-@pytest.fixture(scope="module")
-def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ds.Directory]:
-    server = ds.start(tmp_path_factory.mktemp("slapd"))
-    yield server
-    server.stop()
 
 
 def bind_config(slapd: ds.Directory) -> str:
