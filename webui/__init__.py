@@ -30,7 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, database_url: str |
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config.secret_key(app.instance_path)
     if app.config.get("LOG_FORMAT"):
-        logs.configure(app.config["LOG_FORMAT"])
+        logs.configure(app.config["LOG_FORMAT"], keep_existing=True)
     db.init_app(app)
     monitoring.init_app(app)
     csrf.init_app(app)

@@ -69,10 +69,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False, default=str)
 
 
-def configure(fmt: str | None = None, level: str | None = None, *, verbose: bool = False) -> None:
+def configure(fmt: str | None = None, level: str | None = None, *, verbose: bool = False,
+              keep_existing: bool = False) -> None:
     """Set up the root logger once per process: JSON or text lines on stderr with the context filter.
 
-    `fmt` and `level` default to OPSGATE_LOG_FORMAT and OPSGATE_LOG_LEVEL."""
+    `fmt` and `level` default to OPSGATE_LOG_FORMAT and OPSGATE_LOG_LEVEL. With `keep_existing`,
+    a set-up done already (the `opsgate` command, with its --verbose) stays as it is."""
+    if keep_existing and any(getattr(h, _MARK, False) for h in logging.getLogger().handlers):
+        return
     fmt = (fmt if fmt is not None else os.environ.get("OPSGATE_LOG_FORMAT", "text")).strip().lower() or "text"
     if fmt not in ("text", "json"):
         raise ValueError(f"OPSGATE_LOG_FORMAT must be text or json, not {fmt!r}")
