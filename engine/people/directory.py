@@ -338,8 +338,12 @@ def _refuse(session: Session, name: str, source: str, reason: str) -> None:
 def log_in(session: Session, name: str, password: str, *, source: str = "") -> User | None:
     """Sign in with a name and password: local accounts locally, everyone else at the directory
     when one is configured. Every attempt is audited; returns the user or None."""
-    config = configured(session)
     name = (name or "").strip()
+    try:
+        config = configured(session)
+    except InvalidData as err:  # a broken file must not lock out the local admin (break-glass)
+        log.error("directory sign-in is off: %s %s", err.message, err.details)
+        config = None
     if config is None:
         return logins.log_in(session, name, password, source=source)
     existing = session.scalars(select(User).where(User.name == name)).first()

@@ -181,3 +181,12 @@ def test_sync_without_a_directory_says_what_to_set(session):
     session.info["opsgate.config"] = dataclasses.replace(EngineConfig(), directory_config=None)
     with pytest.raises(InvalidData, match="no directory is configured"):
         directory.sync(session)
+
+
+def test_a_broken_directory_file_leaves_local_sign_in_working(session, tmp_path):
+    path = tmp_path / "directory.toml"
+    path.write_text("[ldap]\nurl = 'not a url'\n")
+    session.info["opsgate.config"] = EngineConfig(directory_config=path)
+    users.create_user(session, "admin", ["admin"], "break-glass-password", actor=None)
+    assert directory.log_in(session, "admin", "break-glass-password") is not None
+    assert directory.log_in(session, "bob", ds.password("bob")) is None
