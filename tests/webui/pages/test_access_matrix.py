@@ -105,7 +105,8 @@ def test_every_form_rejects_a_missing_csrf_token(csrf_app, world, session):
     logged = client.post("/login", data={"name": admin.name, "password": "correct-horse-1", "csrf_token": token})
     assert logged.status_code == 302
     values = {"ref": world["other"].key, "task_id": task.id, "user_id": admin.id, "token_id": world["token_id"],
-              "process_key": "purchase_approval", "key": "purchase_approval", "attachment_id": 1, "notice_id": 1}
+              "process_key": "purchase_approval", "key": "purchase_approval", "attachment_id": 1, "notice_id": 1,
+              "sub_id": 1}
     checked = []
     for rule in _forms(csrf_app):
         url = rule.build({**dict.fromkeys(rule.arguments, "x"), **values})[1]
@@ -116,7 +117,8 @@ def test_every_form_rejects_a_missing_csrf_token(csrf_app, world, session):
         assert "security token" in body or "CSRF" in body, rule.rule
         checked.append(rule.rule)
     assert {"/login", "/logout", "/language", "/tasks/<task_id>", "/tasks/<task_id>/claim",
-            "/cases/new/<process_key>", "/processes/deploy", "/admin/users"} <= set(checked)
+            "/cases/new/<process_key>", "/processes/deploy", "/admin/users", "/admin/webhooks/",
+            "/admin/webhooks/<int:sub_id>/delete"} <= set(checked)
     # A logged-out form is refused too.
     anonymous = csrf_app.test_client()
     assert anonymous.post("/login", data={"name": admin.name, "password": "correct-horse-1"}).status_code == 400
