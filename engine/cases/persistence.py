@@ -8,12 +8,12 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, inspect, literal_column, update
+from sqlalchemy import Table, bindparam, delete, inspect, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -82,8 +82,11 @@ def _closing(instance: Instance, data: dict[str, Any]) -> tuple[str, list[str]]:
     return outcome or str(data.get("outcome") or "completed"), required
 
 
-def save(session: Session, instance: Instance, *, actor: Any) -> None:
-    """Write the instance back: state, data snapshot, status, and both projections."""
+def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTask | None = None) -> None:
+    """Write the instance back: state, data snapshot, status, and both projections.
+
+    `completed` is the task the actor has just completed: its row is ended by the statement
+    that adds the rows of the tasks that became ready (see `_project_tasks`)."""
     case, workflow = instance.case, instance.workflow
     now = clock.now()
     live = live_tasks(workflow)
@@ -110,7 +113,7 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
                      data={"outcome": case.outcome, "missing_records": missing})
         webhooks.emit(session, "case.closed", case)
     timers = timer_due_times(workflow)
-    _project_tasks(session, instance, ready, timers, now)
+    _project_tasks(session, instance, ready, timers, now, completed, actor)
     timer_rows = _project_timers(session, instance, projected)
     write_case(session, case)
     if case.status == "open":
@@ -118,150 +121,175 @@ def save(session: Session, instance: Instance, *, actor: Any) -> None:
                       frozenset(ready), timer_rows, limit=settings(session).instance_cache)
 
 
-_case_table = Case.__table__
+# The mapped tables, typed as Table (mypy knows `__table__` only as a FromClause).
+_case_table = cast(Table, Case.__table__)
 
 
-# The columns a case action may write; the version column guards each write.
+# The columns a case action may write with `write_case`; the version column guards each write.
 _CASE_COLUMNS = frozenset(c.key for c in _case_table.c if c.key not in ("id", "version_id"))
 
 
 @functools.lru_cache(maxsize=256)
 def _update_case(columns: tuple[str, ...]) -> prepared.Prepared:
-    """A prepared UPDATE of the given case columns, matching only the version read.
+    """The UPDATE of the given case columns (version_id among them), matching only the version read.
 
     Only changed columns are written, as the unit of work would: an index whose columns an
     UPDATE does not name is left alone (SQLite rewrites every index an UPDATE names)."""
-    return prepared.Prepared(
-        update(_case_table)
-        .where(_case_table.c.id == bindparam("_id"), _case_table.c.version_id == bindparam("_old"))
-        .values({**{c: bindparam(c) for c in columns}, "version_id": bindparam("_new")}))
+    return prepared.Prepared(update(_case_table)
+                             .where(_case_table.c.id == bindparam("case_id"),
+                                    _case_table.c.version_id == bindparam("version_read"))
+                             .values({c: bindparam(c) for c in columns}))
 
 
-_task_table = HumanTask.__table__
+_task_table = cast(Table, HumanTask.__table__)
 
 
-_END_TASK_COLUMNS = ("state", "ended_at", "completed_by_id", "assignee_id", "claimed_at")
+_timer_table = cast(Table, Timer.__table__)
 
 
-_END_TASK = prepared.Prepared(
-    update(_task_table)
-    .where(_task_table.c.id == bindparam("_id"), _task_table.c.state == literal_column("'ready'"))
-    .values({c: bindparam(c) for c in _END_TASK_COLUMNS}))
+_END_COLUMNS = ("state", "ended_at", "completed_by_id", "assignee_id", "claimed_at")
 
 
-# The rows a case action writes go in with prepared statements (engine.prepared): same
-# transaction, none of the per-statement cost of the unit of work or of Core's execute.
-_INSERT_TASK = prepared.insert(_task_table, ("id", "case_id", "element_id", "name", "lane", "candidate_groups",
-                                             "state", "created_at", "due_at", "assignee_id", "claimed_at",
-                                             "ended_at", "completed_by_id", "announced_at"))
+_END_TASK = prepared.Prepared(update(_task_table)
+                              .where(_task_table.c.id == bindparam("task_id"), _task_table.c.state == "ready")
+                              .values({c: bindparam(c) for c in _END_COLUMNS}))
 
 
-_INSERT_TASK_GROUP = prepared.insert(HumanTaskGroup.__table__, ("task_id", "group"))
+def _write_tasks(dialect_insert: Any) -> Any:
+    """INSERT task rows; a row whose id exists already is a ready task being ended: only its
+    end columns are set, and only while it is still `ready` (else the row counts as unwritten)."""
+    stmt = dialect_insert(_task_table).inline().values({c.key: bindparam(c.key) for c in _task_table.c})
+    return prepared.Prepared(stmt.on_conflict_do_update(index_elements=[_task_table.c.id],
+                                                        set_={c: stmt.excluded[c] for c in _END_COLUMNS},
+                                                        where=_task_table.c.state == "ready"))
 
 
-_INSERT_TIMER = prepared.insert(Timer.__table__, ("case_id", "definition_id", "task_id", "element_id", "kind",
-                                                  "escalation", "due_at", "claimed_by", "claimed_until"))
+_WRITE_TASKS = {"sqlite": _write_tasks(sqlite.insert), "postgresql": _write_tasks(postgresql.insert)}
 
 
-_DELETE_TIMERS = prepared.Prepared(delete(Timer.__table__).where(Timer.__table__.c.case_id == bindparam("_case")))
+_INSERT_TASK_GROUPS = prepared.insert(cast(Table, HumanTaskGroup.__table__), ("task_id", "group"))
+
+
+_INSERT_TIMERS = prepared.insert(_timer_table, ("case_id", "definition_id", "task_id", "element_id", "kind",
+                                                   "escalation", "due_at", "claimed_by", "claimed_until"))
+
+
+_DELETE_TIMERS = prepared.Prepared(delete(_timer_table).where(_timer_table.c.case_id == bindparam("case_id")))
 
 
 def write_case(session: Session, case: Case) -> None:
-    """Write a case with one prepared UPDATE guarded by its version.
+    """Write a case's changed columns with one UPDATE guarded by its version.
 
-    The unit of work would do the same with far more bookkeeping on the hottest path; the ORM
-    object is then told its new committed values, so callers keep an accurate Case. An UPDATE
-    that matches no row means another action won the race: Conflict, and the caller rolls back."""
+    This is the UPDATE the unit of work would emit for the mapper's `version_id_col` (only the
+    changed columns, `version_id` moved on, matching only the version read), without a flush's
+    bookkeeping on the hottest path. An UPDATE that matches no row means another action won
+    the race: Conflict, and the caller rolls back. The Case is then told the row as written,
+    so callers keep an accurate object with nothing left to flush."""
     state = inspect(case)
-    changed = state.committed_state
-    if state.pending or state.transient or not changed.keys() <= _CASE_COLUMNS:
-        session.flush([case])  # a new case, or a change only the unit of work knows how to write
+    if state.pending or state.transient:
+        session.flush()  # a new case: the unit of work inserts it
         return
+    if not state.modified:
+        return
+    unmodified = state.unmodified
+    if not unmodified >= _CASE_RELATIONSHIPS:
+        session.flush()  # a changed relationship: the unit of work writes it (version guard included)
+        return
+    changed = _CASE_COLUMNS - unmodified
     if not changed:
         return
-    old = case.version_id
-    columns = tuple(sorted(changed))
-    params = {c: getattr(case, c) for c in columns}
-    if _update_case(columns).run(session, {**params, "_id": case.id, "_old": old, "_new": old + 1}) != 1:
+    values = {key: getattr(case, key) for key in changed}
+    values["version_id"] = case.version_id + 1
+    written = _update_case(tuple(sorted(values))).run(session, {**values, "case_id": case.id,
+                                                                 "version_read": case.version_id})
+    if written != 1:
         raise Conflict("the case was changed by someone else at the same time; reload it and try again")
-    set_committed_value(case, "version_id", old + 1)
-    _mark_written(session, case)
+    _now_committed(session, case, values)
 
 
-def _mark_written(session: Session, obj: Any) -> None:
-    # What a flush does after writing a row: everything committed, nothing left to flush.
-    # (SQLAlchemy's InstanceState._commit_all; pinned to SQLAlchemy < 2.2 in pyproject.)
-    state = inspect(obj)
-    state._commit_all(state.dict, session.identity_map)
+_CASE_RELATIONSHIPS = frozenset(inspect(Case).relationships.keys())
 
 
-@dataclass(frozen=True)
-class TaskRow:
-    """A human_task row as read, for an action that ends the task without an ORM object."""
-
-    id: str
-    case_id: int
-    element_id: str
-    name: str
-    lane: str | None
-    candidate_groups: Any
-    assignee_id: int | None
-    state: str
-    created_at: dt.datetime
-    due_at: dt.datetime | None
-    claimed_at: dt.datetime | None
-    ended_at: dt.datetime | None
-    completed_by_id: int | None
-    announced_at: dt.datetime | None
+_CASE_ATTRIBUTES = frozenset(inspect(Case).attrs.keys())
 
 
-def end_task(session: Session, task: HumanTask | TaskRow, *, state: str, ended_at: dt.datetime,
+def _now_committed(session: Session, case: Case, written: dict[str, Any]) -> None:
+    """Tell the session that the case's row now holds what the object holds, `written` (the
+    new version) included: no history left, nothing for a flush to do.
+
+    In SQLAlchemy's public API an object sheds its changes when it is expired; each value it
+    held is then set back as committed (`set_committed_value`, which loads nothing)."""
+    held = {key: value for key, value in inspect(case).dict.items() if key in _CASE_ATTRIBUTES}
+    held.update(written)
+    session.expire(case)
+    for key, value in held.items():
+        set_committed_value(case, key, value)
+
+
+def _ending(task: HumanTask, state: str, ended_at: dt.datetime, by: int | None) -> dict[str, Any]:
+    # Whoever completes a task is on record as its assignee, as if they had claimed it.
+    return {"state": state, "ended_at": ended_at, "completed_by_id": by,
+            "assignee_id": task.assignee_id if task.assignee_id or by is None else by,
+            "claimed_at": task.claimed_at if task.claimed_at or by is None else ended_at}
+
+
+def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.datetime,
              completed_by_id: int | None = None) -> None:
-    """Move a ready task row to its end state with one UPDATE that only a ready row matches
-    (a HumanTask the session holds is told its new committed values)."""
-    values = {"state": state, "ended_at": ended_at, "completed_by_id": completed_by_id,
-              "assignee_id": task.assignee_id if task.assignee_id or completed_by_id is None else completed_by_id,
-              "claimed_at": task.claimed_at if task.claimed_at or completed_by_id is None else ended_at}
-    if _END_TASK.run(session, {**values, "_id": task.id}) != 1:
+    """Move a ready task row to its end state with one UPDATE that only a ready row matches,
+    and tell the session's HumanTask its new committed values."""
+    values = _ending(task, state, ended_at, completed_by_id)
+    if _END_TASK.run(session, {**values, "task_id": task.id}) != 1:
         raise Conflict(f"{task.name} is no longer ready")
-    if isinstance(task, HumanTask):
-        for key, value in values.items():
-            set_committed_value(task, key, value)
-        _mark_written(session, task)
+    for key, value in values.items():
+        set_committed_value(task, key, value)
 
 
-def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any],
-                   timers: list[tuple[Any, dt.datetime]], now: dt.datetime) -> None:
-    case = instance.case
-    for task_id in instance.ready_before - set(ready):
+def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], timers: list[tuple[Any, dt.datetime]],
+                   now: dt.datetime, completed: HumanTask | None, actor: Any) -> None:
+    """End the rows of tasks that are no longer ready and add rows for the tasks that became ready.
+
+    The completed task's row and the new rows go in one statement (an INSERT whose existing
+    row, the completed task's, is ended only if it is still `ready`); a row counted short
+    means another action ended that task first: Conflict, and the caller rolls back."""
+    gone = instance.ready_before - set(ready) - ({completed.id} if completed is not None else set())
+    for task_id in gone:
         row = session.get(HumanTask, task_id)
         if row is not None and row.state == "ready":
             end_task(session, row, state="cancelled", ended_at=now)
-    new = [task for task_id, task in ready.items() if task_id not in instance.ready_before]
-    if not new:
+    rows = [_new_task_row(instance, task, timers, now) for task_id, task in ready.items()
+            if task_id not in instance.ready_before]
+    ending: dict[str, Any] = {}
+    if completed is not None:
+        ending = _ending(completed, "completed", now, getattr(actor, "id", None))
+        rows.insert(0, {c.key: getattr(completed, c.key) for c in _task_table.c} | ending)
+    if not rows:
         return
-    # An SLA boundary timer attached to a task is that task's due time.
-    due_by_parent: dict[Any, dt.datetime] = {}
-    for timer_task, due in timers:
-        parent = timer_task.parent.id if timer_task.parent is not None else None
-        if parent is not None and (parent not in due_by_parent or due < due_by_parent[parent]):
-            due_by_parent[parent] = due
-    rows = []
-    for task in new:
-        element = task.task_spec.bpmn_id
-        rules = instance.task_rules(element)
-        rows.append({
-            "id": str(task.id), "case_id": case.id, "element_id": element,
-            "name": task.task_spec.bpmn_name or element, "lane": task.task_spec.lane,
-            "candidate_groups": list(rules.candidate_groups), "state": "ready", "created_at": now,
-            "due_at": due_by_parent.get(task.parent.id) if task.parent is not None else None,
-            "assignee_id": None, "claimed_at": None, "ended_at": None, "completed_by_id": None,
-            "announced_at": None,  # the worker tells its people (engine.notifications.outbox.announce_ready_tasks)
-        })
-    _INSERT_TASK.run(session, rows)
-    groups = [{"task_id": r["id"], "group": g} for r in rows for g in dict.fromkeys(r["candidate_groups"])]
+    written = _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows)
+    if completed is not None:
+        if written != len(rows):
+            raise Conflict(f"{completed.name} is no longer ready")
+        for key, value in ending.items():
+            set_committed_value(completed, key, value)
+    groups = [{"task_id": r["id"], "group": g} for r in rows if r["state"] == "ready"
+              for g in dict.fromkeys(r["candidate_groups"])]
     if groups:
-        _INSERT_TASK_GROUP.run(session, groups)
+        _INSERT_TASK_GROUPS.run(session, groups)
+
+
+def _new_task_row(instance: Instance, task: Any, timers: list[tuple[Any, dt.datetime]], now: dt.datetime) -> dict:
+    """The human_task row of a task that became ready; an SLA boundary timer attached to it is its due time."""
+    parent = task.parent.id if task.parent is not None else None
+    due = min((d for timer, d in timers if timer.parent is not None and timer.parent.id == parent), default=None) \
+        if parent is not None else None
+    element = task.task_spec.bpmn_id
+    return {
+        "id": str(task.id), "case_id": instance.case.id, "element_id": element,
+        "name": task.task_spec.bpmn_name or element, "lane": task.task_spec.lane,
+        "candidate_groups": list(instance.task_rules(element).candidate_groups), "state": "ready",
+        "created_at": now, "due_at": due, "assignee_id": None, "claimed_at": None, "ended_at": None,
+        "completed_by_id": None,
+        "announced_at": None,  # the worker tells its people (engine.notifications.outbox.announce_ready_tasks)
+    }
 
 
 def _track_pause(session: Session, instance: Instance, ready: Iterable[Any], now: dt.datetime, actor: Any) -> None:
@@ -289,7 +317,7 @@ def _project_timers(session: Session, instance: Instance,
     if after == instance.timers_before:
         return after
     if instance.timers_before:
-        _DELETE_TIMERS.run(session, {"_case": case.id})
+        _DELETE_TIMERS.run(session, {"case_id": case.id})
     if not after:
         return after
     manifest_timers = instance.loaded.manifest.timers
@@ -300,5 +328,5 @@ def _project_timers(session: Session, instance: Instance,
                      "element_id": timer.element_id, "kind": timer.kind,
                      "escalation": timer.kind != "sla_warning" and info is not None and info.escalation,
                      "due_at": timer.due_at, "claimed_by": None, "claimed_until": None})
-    _INSERT_TIMER.run(session, rows)
+    _INSERT_TIMERS.run(session, rows)
     return after

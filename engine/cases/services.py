@@ -17,15 +17,13 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, inspect, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from sqlalchemy.orm.util import identity_key
 
-from engine import logcontext, prepared
+from engine import logcontext
 from engine.cases import access, persistence, stepping
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
@@ -152,38 +150,17 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
     return user
 
 
-def _columns(cls: type) -> list[tuple[str, Any]]:
-    mapper: Mapper[Any] = inspect(cls)
-    return [(mapper.get_property_by_column(column).key, column) for column in mapper.local_table.columns]
+# Every action on a task starts here: one statement reads the task with its case.
+_TASK_WITH_CASE = (select(HumanTask, Case).join_from(HumanTask, Case, Case.id == HumanTask.case_id)
+                   .where(HumanTask.id == bindparam("task_id")))
 
 
-_TASK_COLUMNS, _CASE_COLUMNS = _columns(HumanTask), _columns(Case)
-
-
-# Every action on a task starts here: one prepared statement reads the task with its case.
-_TASK_WITH_CASE = prepared.Prepared(
-    select(*(c for _k, c in _TASK_COLUMNS), *(c for _k, c in _CASE_COLUMNS))
-    .join_from(HumanTask.__table__, Case.__table__, Case.__table__.c.id == HumanTask.__table__.c.case_id)
-    .where(HumanTask.__table__.c.id == bindparam("tid")))
-
-
-def _ready_task(session: Session, task_id: str, *, light: bool = False) -> tuple[Any, Case]:
-    """Return a ready task and its case (or raise NotFound / Conflict).
-
-    The task is the session's HumanTask, or, with `light` and when the session has not
-    loaded it, a plain `persistence.TaskRow`: completing a task only reads it and ends it with one
-    UPDATE, so it need not pay for an ORM object."""
-    row = _TASK_WITH_CASE.first(session, {"tid": str(task_id)})
+def _ready_task(session: Session, task_id: str) -> tuple[HumanTask, Case]:
+    """Return a ready task and its case, as the session's objects (or raise NotFound / Conflict)."""
+    row = session.execute(_TASK_WITH_CASE, {"task_id": str(task_id)}).first()
     if row is None:
         raise NotFound(f"no task {task_id}")
-    split = len(_TASK_COLUMNS)
-    values = {k: v for (k, _c), v in zip(_TASK_COLUMNS, row[:split], strict=True)}
-    case = prepared.persistent(session, Case, {k: v for (k, _c), v in zip(_CASE_COLUMNS, row[split:], strict=True)})
-    if light and session.identity_map.get(identity_key(HumanTask, values["id"])) is None:
-        task: Any = persistence.TaskRow(**values)
-    else:
-        task = prepared.persistent(session, HumanTask, values)
-        set_committed_value(task, "case", case)
+    task, case = row
     if task.state != "ready":
         who = f" by {_user_name(session, task.completed_by_id)}" if task.completed_by_id is not None else ""
         raise Conflict(f"{task.name} is already {task.state}{who}")
@@ -235,7 +212,7 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
     roles.check_may_write(actor)
-    task, case = _ready_task(session, task_id, light=True)
+    task, case = _ready_task(session, task_id)
     if task.assignee_id is not None and task.assignee_id != actor.id:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     instance = persistence.open_instance(session, case)
@@ -253,9 +230,6 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     spiff_task.data.update(values)
     spiff_task.run()
     stepping.step(instance)
-    now = clock.now()
-    persistence.end_task(session, task, state="completed", ended_at=now, completed_by_id=actor.id)
-    instance.ready_before -= {task.id}  # its row is no longer ready: saving need not look at it
     actors = dict(case.actors or {})
     actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
     case.actors = actors
@@ -264,7 +238,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
     audit.append(session, case, actor=actor, type=kind, task=task.element_id,
                  data={"task_id": task.id, "name": task.name, "data": cleaned})
-    persistence.save(session, instance, actor=actor)
+    persistence.save(session, instance, actor=actor, completed=task)
     flush(session)
     return case
 

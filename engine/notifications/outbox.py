@@ -35,6 +35,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    insert,
     literal_column,
     null,
     or_,
@@ -43,7 +44,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from engine import prepared
 from engine.config import settings
 from engine.notifications import webhooks
 from engine.timing import clock
@@ -65,7 +65,7 @@ _NOTICE_COLUMNS = ("channel", "kind", "user_id", "address", "case_id", "task_id"
                    "attempts", "next_attempt_at", "last_error", "created_at", "sent_at", "read_at")
 
 
-_INSERT = prepared.insert(Notification.__table__, _NOTICE_COLUMNS)
+_INSERT = insert(Notification)
 
 
 def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: str, body: str = "",
@@ -87,7 +87,7 @@ def notify(session: Session, *, kind: str, recipients: Iterable[User], subject: 
             rows.append({**common, "channel": "email", "status": "pending", "sent_at": None,
                          "address": user.email, "next_attempt_at": now})
     if rows:
-        _INSERT.run(session, rows)
+        session.connection().execute(_INSERT, rows)
     return len(rows)
 
 
@@ -130,15 +130,14 @@ def _link(session: Session, case: Case) -> str:
 # A newly ready task's notices in one INSERT ... SELECT per channel: the recipients (active
 # members of the task's candidate groups as human_task_group lists them, plus the case's
 # requester for a `requester` task) are chosen by the database, so readying a task costs one
-# prepared statement, not a read and a write.
-_task_group = HumanTaskGroup.__table__.c
+# statement, not a read and a write.
 
 
 _RECIPIENTS = and_(User.active, or_(
     User.id.in_(select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
-                .join(HumanTaskGroup, _task_group.group == Group.name)
-                .where(_task_group.task_id == bindparam("task_id", type_=String),
-                       _task_group.group != literal_column("'requester'"))),
+                .join(HumanTaskGroup, HumanTaskGroup.group == Group.name)
+                .where(HumanTaskGroup.task_id == bindparam("task_id", type_=String),
+                       HumanTaskGroup.group != literal_column("'requester'"))),
     User.id == bindparam("requester_id", type_=Integer)))
 
 
@@ -150,7 +149,7 @@ _no_time = null().cast(UTCDateTime())
 
 def _notice_select(channel: str) -> Any:
     mail = channel == "email"
-    values = (literal_column(f"'{channel}'"), bindparam("kind", type_=String), User.id,
+    values: tuple[Any, ...] = (literal_column(f"'{channel}'"), bindparam("kind", type_=String), User.id,
               User.email if mail else null(), bindparam("case_id", type_=Integer),
               bindparam("task_id", type_=String), bindparam("subject", type_=String),
               bindparam("body", type_=String), literal_column("'pending'" if mail else "'sent'"),
@@ -159,8 +158,7 @@ def _notice_select(channel: str) -> Any:
     query = select(*values).where(_RECIPIENTS)
     if mail:
         query = query.where(User.email.is_not(None), User.email != literal_column("''"))
-    insert = Notification.__table__.insert().inline()
-    return prepared.Prepared(insert.from_select(_NOTICE_COLUMNS, query.order_by(User.id)))
+    return insert(Notification).inline().from_select(_NOTICE_COLUMNS, query.order_by(User.id))
 
 
 _INSERT_APP_NOTICES = _notice_select("app")
@@ -209,9 +207,10 @@ def task_ready(session: Session, case: Case, *, task_id: str, name: str, candida
               "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],
               "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(session, case)}",
               "now": clock.now()}
-    _INSERT_APP_NOTICES.run(session, params)
+    connection = session.connection()
+    connection.execute(_INSERT_APP_NOTICES, params)
     if settings(session).mail_wanted:
-        _INSERT_MAIL_NOTICES.run(session, params)
+        connection.execute(_INSERT_MAIL_NOTICES, params)
 
 
 def case_people(session: Session, case: Case) -> list[User]:

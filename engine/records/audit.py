@@ -12,9 +12,9 @@ import datetime
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from engine import prepared
@@ -58,8 +58,8 @@ def append(session: Session, case: Case, *, actor: User | str | None, type: str,
            task: str | None = None, data: Any = None) -> dict[str, Any]:
     """Append an event to a case's chain (the case row, flushed by the caller, keeps the head).
 
-    The row is written at once with a prepared INSERT: events are never changed afterwards,
-    so they need no unit-of-work bookkeeping, and a racing second writer of the same sequence
+    The row is written at once with a Core INSERT on the session's connection: events are
+    never changed afterwards, so they need no ORM object, and a racing second writer of the same sequence
     number fails here, on the (chain, seq) unique key. Returns the written row as a dict."""
     seq = case.audit_seq + 1
     event = _make(case.key, case.id, seq, case.audit_head or GENESIS, actor, type, task, data)
@@ -68,8 +68,8 @@ def append(session: Session, case: Case, *, actor: User | str | None, type: str,
     return event
 
 
-_INSERT = prepared.insert(AuditEvent.__table__, ("chain", "case_id", "seq", "at", "actor", "type", "task", "data",
-                                                   "prev_hash", "hash"))
+_INSERT = prepared.insert(cast(Table, AuditEvent.__table__),
+                          ("chain", "case_id", "seq", "at", "actor", "type", "task", "data", "prev_hash", "hash"))
 
 
 def append_system(session: Session, *, actor: User | str | None, type: str, data: Any = None) -> dict[str, Any]:

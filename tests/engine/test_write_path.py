@@ -1,0 +1,172 @@
+"""The case-action write path: which statements one completion runs, what they leave in the session,
+and how a lost race ends (Conflict, nothing written)."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event, func, inspect, select, text, update
+
+from engine.cases import persistence, services
+from engine.errors import Conflict
+from models import AuditEvent, Case, HumanTask, HumanTaskGroup
+from tests.engine.test_services import start, task_of
+
+
+@pytest.fixture
+def people(make_user):
+    return {"req": make_user(name="rita"), "desk": make_user("service_desk", name="sam"),
+            "eng": make_user("engineer", name="erin"), "eng2": make_user("engineer", name="ed"),
+            "cm": make_user("change_manager", name="carl")}
+
+
+@contextlib.contextmanager
+def statements(session) -> Iterator[list[str]]:
+    """Collect the statements the session's connection sends to the database, as
+    'VERB table' (savepoints, which the test session adds, left out)."""
+    seen: list[str] = []
+    connection = session.connection()
+
+    def listener(_conn, _cursor, statement, _params, _context, _many):
+        words = re.sub(r"\s+", " ", statement).strip()
+        if words.startswith(("SAVEPOINT", "RELEASE")):
+            return
+        verb = words.split(" ", 1)[0]
+        table = re.search(r"(?:INTO|UPDATE|FROM) \"?(\w+)\"?", words)
+        seen.append(f"{verb} {table.group(1) if table else '?'}")
+
+    event.listen(connection, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", listener)
+
+
+def _row(session, sql: str, **params):
+    return session.execute(text(sql), params).one()
+
+
+def test_one_completion_runs_five_statements(session, deploy, people):
+    """The hot path's statement budget. Adding a statement here costs every action a round
+    trip on PostgreSQL: if this fails, look for a read the action already holds or a write
+    that can join another (README, Performance)."""
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    triage = task_of(session, case, "triage").id
+    session.expunge_all()  # as a request starts: nothing loaded yet
+    with statements(session) as seen:
+        services.complete_task(session, triage, {"category": "software"}, actor=people["desk"])
+    assert seen == [
+        "SELECT human_task",        # the task with its case, one read
+        "INSERT audit_event",       # task_completed, with its hash
+        "INSERT human_task",        # the next task's row; the completed one ended in the same statement
+        "INSERT human_task_group",  # the next task's candidate groups
+        "UPDATE case",              # the case row, guarded by its version
+    ]
+
+
+def test_the_last_completion_ends_its_task_and_closes_the_case(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    for element, data, who in [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
+                               ("approve_fix", {"decision": "approve"}, "cm")]:
+        services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
+    implement = task_of(session, case, "implement").id
+    with statements(session) as seen:
+        services.complete_task(session, implement, {"result": "done"}, actor=people["eng2"])
+    assert seen == ["SELECT human_task", "INSERT audit_event", "INSERT audit_event", "INSERT human_task",
+                    "UPDATE case"]
+    assert _row(session, "SELECT state, completed_by_id FROM human_task WHERE id = :id", id=implement) == \
+        ("completed", people["eng2"].id)
+    assert case.status == "closed"
+
+
+def test_after_a_completion_the_session_holds_what_the_database_holds(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    task = task_of(session, case, "triage")
+    version = case.version_id
+    services.complete_task(session, task.id, {"category": "software"}, actor=people["desk"])
+    # Nothing left for a flush to write: the objects are clean ...
+    assert not session.dirty and not inspect(case).modified and not inspect(task).modified
+    # ... and say what the rows say.
+    stored = _row(session, 'SELECT version_id, audit_seq, audit_head, state, status FROM "case" WHERE id = :id',
+                  id=case.id)
+    assert stored == (case.version_id, case.audit_seq, case.audit_head, case.state, case.status)
+    assert case.version_id == version + 1
+    assert case.actors == {"triage": ["sam"]}
+    stored_task = session.get(HumanTask, task.id)
+    assert stored_task is task and (task.state, task.completed_by_id, task.assignee_id) == \
+        ("completed", people["desk"].id, people["desk"].id)
+    assert _row(session, "SELECT state, ended_at IS NOT NULL FROM human_task WHERE id = :id", id=task.id) == \
+        ("completed", 1)
+    diagnose = task_of(session, case, "diagnose")
+    assert diagnose.candidate_groups == ["engineer"]
+    assert list(session.scalars(select(HumanTaskGroup.group).where(HumanTaskGroup.task_id == diagnose.id))) == \
+        ["engineer"]
+
+
+def _written(session, case) -> tuple[int, int, int]:
+    return (session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.case_id == case.id)),
+            session.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.case_id == case.id)),
+            session.scalar(select(Case.version_id).where(Case.id == case.id)))
+
+
+def test_a_case_changed_meanwhile_is_conflict_and_nothing_is_written(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    triage = task_of(session, case, "triage").id
+    # Another action saved the case after this one read it: the row's version moved on.
+    session.execute(update(Case).where(Case.id == case.id).values(version_id=Case.version_id + 1)
+                    .execution_options(synchronize_session=False))
+    before = _written(session, case)
+    attempt = session.begin_nested()
+    with pytest.raises(Conflict, match="changed by someone else"):
+        services.complete_task(session, triage, {"category": "software"}, actor=people["desk"])
+    attempt.rollback()  # what the request does with a Conflict
+    assert _written(session, case) == before
+    assert _row(session, "SELECT state FROM human_task WHERE id = :id", id=triage) == ("ready",)
+
+
+def test_a_task_ended_meanwhile_is_conflict_and_nothing_is_written(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    task = task_of(session, case, "triage")  # loaded as ready
+    # Another action ended the task after this one read it (the object in memory still says ready).
+    session.execute(update(HumanTask).where(HumanTask.id == task.id).values(state="cancelled")
+                    .execution_options(synchronize_session=False))
+    before = _written(session, case)
+    attempt = session.begin_nested()
+    with pytest.raises(Conflict, match="Triage is no longer ready"):
+        services.complete_task(session, task.id, {"category": "software"}, actor=people["desk"])
+    attempt.rollback()
+    assert _written(session, case) == before
+
+
+def test_write_case_writes_only_changed_columns_as_the_orm_would(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    version = case.version_id
+    closed = dt.datetime(2026, 11, 27, 18, 0, 0, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    case.data = {**case.data, "note": "再次确认"}
+    case.closed_at = closed
+    with statements(session) as seen:
+        persistence.write_case(session, case)
+    assert seen == ["UPDATE case"]
+    assert not inspect(case).modified and case.version_id == version + 1
+    session.expire(case)  # read everything back from the row
+    assert (case.data["note"], case.closed_at, case.version_id) == ("再次确认", closed, version + 1)
+    assert case.closed_at.tzinfo == dt.timezone.utc
+
+
+def test_write_case_leaves_a_relationship_change_to_the_unit_of_work(session, deploy, people):
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    version = case.version_id
+    case.requester = people["eng"]
+    persistence.write_case(session, case)
+    assert not session.dirty and case.version_id == version + 1
+    assert session.scalar(select(Case.requester_id).where(Case.id == case.id)) == people["eng"].id
