@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from typing import cast
 
 import pytest
-from sqlalchemy import Table, bindparam, event, func, select, text
+from sqlalchemy import Engine, Table, bindparam, event, func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine import prepared
 from models import AuditEvent, HumanTask, HumanTaskGroup, User
 from tests.conftest import rolled_back_session
 from tests.engine.test_services import start
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[Session]:
+    """Each test on SQLite and, when configured, on PostgreSQL (rolled back after)."""
+    engine = sqlite_engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+    with rolled_back_session(engine) as sess:
+        yield sess
+
 
 AT = dt.datetime(2026, 11, 27, 9, 30, 15, 123456, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 DATA = {"note": "打印机着火", "nested": {"list": [1, 2.5, None, True]}, "empty": {}}

@@ -8,12 +8,22 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import event, func, inspect, select, text, update
+from sqlalchemy import Engine, event, func, inspect, select, text, update
+from sqlalchemy.orm import Session
 
 from engine.cases import persistence, services
 from engine.errors import Conflict
 from models import AuditEvent, Case, HumanTask, HumanTaskGroup
+from tests.conftest import rolled_back_session
 from tests.engine.test_services import start, task_of
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[Session]:
+    """Each test on SQLite and, when configured, on PostgreSQL (rolled back after)."""
+    engine = sqlite_engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+    with rolled_back_session(engine) as sess:
+        yield sess
 
 
 @pytest.fixture
@@ -101,8 +111,8 @@ def test_after_a_completion_the_session_holds_what_the_database_holds(session, d
     stored_task = session.get(HumanTask, task.id)
     assert stored_task is task and (task.state, task.completed_by_id, task.assignee_id) == \
         ("completed", people["desk"].id, people["desk"].id)
-    assert _row(session, "SELECT state, ended_at IS NOT NULL FROM human_task WHERE id = :id", id=task.id) == \
-        ("completed", 1)
+    state, ended = _row(session, "SELECT state, ended_at IS NOT NULL FROM human_task WHERE id = :id", id=task.id)
+    assert (state, bool(ended)) == ("completed", True)
     diagnose = task_of(session, case, "diagnose")
     assert diagnose.candidate_groups == ["engineer"]
     assert list(session.scalars(select(HumanTaskGroup.group).where(HumanTaskGroup.task_id == diagnose.id))) == \
