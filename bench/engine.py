@@ -69,11 +69,8 @@ class Floor:
         self.next_id = 0
 
     def start(self) -> int:
-        wf = BpmnWorkflow(self.loaded.spec, self.loaded.subprocess_specs, script_engine=scripting.script_engine())
-        wf.task_tree.data.update({"title": "t", "urgent": True, "system": "erp"})
-        wf.do_engine_steps()
         self.next_id += 1
-        self.conn.execute("INSERT INTO instance VALUES (?, ?)", (self.next_id, serializer.dump(wf)))
+        self.conn.execute("INSERT INTO instance VALUES (?, ?)", (self.next_id, _started(self.loaded)))
         return self.next_id
 
     def step(self, case_id: int, data: dict) -> tuple[float, float]:
@@ -83,6 +80,14 @@ class Floor:
         self.conn.execute("UPDATE instance SET state = ? WHERE id = ?", (_advance(self.loaded, state, data), case_id))
         self.conn.execute("COMMIT")
         return time.perf_counter() - t0, time.thread_time() - c0
+
+
+def _started(loaded: specs.Loaded) -> str:
+    """A new instance of the process, stepped to its first user task, serialized."""
+    wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine())
+    wf.task_tree.data.update({"title": "t", "urgent": True, "system": "erp"})
+    wf.do_engine_steps()
+    return serializer.dump(wf)
 
 
 def _advance(loaded: specs.Loaded, state: str, data: dict) -> str:
@@ -109,11 +114,8 @@ class PostgresFloor:
         self.next_id = 0
 
     def start(self) -> int:
-        wf = BpmnWorkflow(self.loaded.spec, self.loaded.subprocess_specs, script_engine=scripting.script_engine())
-        wf.task_tree.data.update({"title": "t", "urgent": True, "system": "erp"})
-        wf.do_engine_steps()
         self.next_id += 1
-        self.conn.execute("INSERT INTO bench_floor_instance VALUES (%s, %s)", (self.next_id, serializer.dump(wf)))
+        self.conn.execute("INSERT INTO bench_floor_instance VALUES (%s, %s)", (self.next_id, _started(self.loaded)))
         self.conn.commit()
         return self.next_id
 
