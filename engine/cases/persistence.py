@@ -156,12 +156,13 @@ _END_TASK = prepared.Prepared(update(_task_table)
 
 
 def _write_tasks(dialect_insert: Any) -> Any:
-    """INSERT task rows; a row whose id exists already is a ready task being ended: only its
-    end columns are set, and only while it is still `ready` (else the row counts as unwritten)."""
+    """INSERT task rows. A row that ends a task whose row exists sets only the end columns,
+    and only while the stored row is still `ready`; any other clash (a ready row whose id is
+    taken) writes nothing. A row not written is missing from the rowcount."""
     stmt = dialect_insert(_task_table).inline().values({c.key: bindparam(c.key) for c in _task_table.c})
-    return prepared.Prepared(stmt.on_conflict_do_update(index_elements=[_task_table.c.id],
-                                                        set_={c: stmt.excluded[c] for c in _END_COLUMNS},
-                                                        where=_task_table.c.state == "ready"))
+    return prepared.Prepared(stmt.on_conflict_do_update(
+        index_elements=[_task_table.c.id], set_={c: stmt.excluded[c] for c in _END_COLUMNS},
+        where=(_task_table.c.state == "ready") & (stmt.excluded.state != "ready")))
 
 
 _WRITE_TASKS = {"sqlite": _write_tasks(sqlite.insert), "postgresql": _write_tasks(postgresql.insert)}
@@ -264,12 +265,11 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
         rows.insert(0, {c.key: getattr(completed, c.key) for c in _task_table.c} | ending)
     if not rows:
         return
-    written = _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows)
-    if completed is not None:
-        if written != len(rows):
-            raise Conflict(f"{completed.name} is no longer ready")
-        for key, value in ending.items():
-            set_committed_value(completed, key, value)
+    if _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows) != len(rows):
+        raise Conflict(f"{completed.name} is no longer ready" if completed is not None else
+                       "the case was changed by someone else at the same time; reload it and try again")
+    for key, value in ending.items():
+        set_committed_value(completed, key, value)
     groups = [{"task_id": r["id"], "group": g} for r in rows if r["state"] == "ready"
               for g in dict.fromkeys(r["candidate_groups"])]
     if groups:

@@ -8,11 +8,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, event, func, inspect, select, text, update
+from sqlalchemy import Engine, event, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from engine.cases import persistence, services
+from engine.cases import persistence, serializer, services
 from engine.errors import Conflict
+from engine.processes import specs
 from models import AuditEvent, Case, HumanTask, HumanTaskGroup
 from tests.conftest import rolled_back_session
 from tests.engine.test_services import start, task_of
@@ -180,3 +181,24 @@ def test_write_case_leaves_a_relationship_change_to_the_unit_of_work(session, de
     persistence.write_case(session, case)
     assert not session.dirty and case.version_id == version + 1
     assert session.scalar(select(Case.requester_id).where(Case.id == case.id)) == people["eng"].id
+
+
+def test_a_new_task_whose_row_exists_is_conflict_and_the_row_is_kept(session, deploy, people):
+    # The next task's id taken by a ready row already (a projection gone wrong): the old row,
+    # its claim included, must survive, and the action must not half-write.
+    deploy("four_steps.bpmn")
+    case = start(session, people)
+    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id))
+    diagnose = next(t for t in workflow.get_tasks() if t.task_spec.bpmn_id == "diagnose")
+    session.execute(insert(HumanTask).values(
+        id=str(diagnose.id), case_id=case.id, element_id="diagnose", name="Diagnose", candidate_groups=["engineer"],
+        state="ready", created_at=case.created_at, assignee_id=people["eng"].id, claimed_at=case.created_at))
+    before = _written(session, case)
+    attempt = session.begin_nested()
+    with pytest.raises(Conflict):  # (counted short, it reads as the completed task's race)
+        services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"},
+                               actor=people["desk"])
+    attempt.rollback()
+    assert _written(session, case) == before
+    assert _row(session, "SELECT state, assignee_id FROM human_task WHERE id = :id", id=str(diagnose.id)) == \
+        ("ready", people["eng"].id)
