@@ -8,11 +8,12 @@ compiled (`ClauseElement.compile`: the SQL and its parameter order, and each typ
 `Connection.exec_driver_sql`, SQLAlchemy's public way to run SQL text on the DB-API cursor. So it
 runs on the session's connection and in its transaction, cursor events and `echo` see it, DB-API
 errors arrive as `sqlalchemy.exc` exceptions and a dropped connection is invalidated, as with
-`Connection.execute`.
+`Connection.execute`. Measured inside a case action, that is 15-25 us a statement less than
+`Connection.execute` (README, Performance), and an action runs four of them.
 
 Rules for a prepared statement: INSERT, UPDATE or DELETE without RETURNING, every value a named
-`bindparam` or a literal of the statement (no Python-side column defaults, no expanding IN);
-each call passes every parameter.
+`bindparam` without a value of its own, or a literal of the statement (no Python-side column
+defaults, no expanding IN); each call passes every parameter.
 """
 from __future__ import annotations
 
