@@ -29,6 +29,14 @@ def get_session() -> Session:
     return g.db_session
 
 
+def discard_session_changes() -> None:
+    """Roll back this request's session, if it has one: after an engine error, nothing the failed
+    action changed may be flushed by what the request still does (logging, rendering)."""
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
 def _close_session(exc: BaseException | None) -> None:
     session = g.pop("db_session", None)
     if session is not None:

@@ -5,6 +5,7 @@ from flask import Flask, render_template, render_template_string, request
 
 from engine import errors
 from webui.api.errors import engine_error_response
+from webui.db import discard_session_changes
 
 _PAGE = """<!doctype html><title>{{ status }}</title><h1>{{ status }}</h1><p>{{ message }}</p>"""
 
@@ -16,6 +17,7 @@ def wants_json() -> bool:
 def init_app(app: Flask) -> None:
     @app.errorhandler(errors.EngineError)
     def engine_error(err: errors.EngineError):
+        discard_session_changes()
         status = err.status
         if wants_json():
             return engine_error_response(err)

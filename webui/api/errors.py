@@ -18,6 +18,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from engine.errors import (
     EngineError,
 )
+from webui.db import discard_session_changes
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ def unexpected_error_response(exc: Exception) -> Response:
 
 def api_error_response(exc: Exception) -> Response:
     """Answer any exception raised while serving /api/ as the JSON error model."""
+    if isinstance(exc, EngineError | StaleDataError):
+        discard_session_changes()  # a failed action's changes must not be flushed by what follows
     if isinstance(exc, EngineError):
         return engine_error_response(exc)
     if isinstance(exc, CSRFError):
