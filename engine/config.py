@@ -26,6 +26,11 @@ OPSGATE_SECRET_KEY         the installation's secret (sessions; webhook secrets'
 OPSGATE_WEBHOOK_TIMEOUT    seconds to wait for a webhook receiver                      10
 OPSGATE_DIRECTORY_CONFIG   LDAP / Active Directory settings (TOML), engine.people.directory  (none)
 OPSGATE_OIDC_CONFIG        OpenID Connect providers (TOML), engine.people.oidc         (none)
+OPSGATE_SCRIPT_SECONDS     wall time one sandboxed expression or script may take       1
+OPSGATE_SCRIPT_MEMORY_MB   memory one sandbox may allocate beyond its start-up size    256
+OPSGATE_SANDBOX_WORKERS    sandbox processes one opsgate process keeps                 2
+OPSGATE_STEP_BUDGET        engine steps (tasks run) one case action may take           5000
+OPSGATE_MAX_INSTANCES      instances one multi-instance task may make                  1000
 =========================  ==========================================================  ===========
 """
 from __future__ import annotations
@@ -39,6 +44,19 @@ from sqlalchemy.orm import Session
 
 DEFAULT_DATABASE_URL = "sqlite:///instance/opsgate.db"
 _KEY = "opsgate.config"
+
+
+def _float(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = (environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name} must be more than 0 and at most 3600 seconds, not {text!r}")
+    return value
 
 
 def _int(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -70,6 +88,12 @@ class EngineConfig:
     webhook_timeout: int = 10
     directory_config: Path | None = None
     oidc_config: Path | None = None
+    # The deploy gate (engine.processes.scripting, engine.cases.stepping; docs/bpmn.md, "Limits").
+    script_seconds: float = 1.0
+    script_memory_mb: int = 256
+    sandbox_workers: int = 2
+    step_budget: int = 5000
+    max_instances: int = 1000
 
     @property
     def mail_wanted(self) -> bool:
@@ -95,6 +119,11 @@ class EngineConfig:
             webhook_timeout=max(1, _int(env, "OPSGATE_WEBHOOK_TIMEOUT", 10)),
             directory_config=Path(directory) if directory else None,
             oidc_config=Path(oidc) if oidc else None,
+            script_seconds=_float(env, "OPSGATE_SCRIPT_SECONDS", 1.0),
+            script_memory_mb=max(16, _int(env, "OPSGATE_SCRIPT_MEMORY_MB", 256)),
+            sandbox_workers=max(1, _int(env, "OPSGATE_SANDBOX_WORKERS", 2)),
+            step_budget=max(10, _int(env, "OPSGATE_STEP_BUDGET", 5000)),
+            max_instances=_int(env, "OPSGATE_MAX_INSTANCES", 1000),
         )
 
 

@@ -228,8 +228,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         values[f"{task.element_id}_decision"] = cleaned["decision"]
         values[f"{task.element_id}_by"] = actor.name
     spiff_task.data.update(values)
-    spiff_task.run()
-    stepping.step(instance)
+    stepping.run_task(instance, spiff_task)
     actors = dict(case.actors or {})
     actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
     case.actors = actors

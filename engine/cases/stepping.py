@@ -1,18 +1,33 @@
 """A restored case in memory: step it, let its timers fire, and read what it holds now (live tasks,
-data, timer due times)."""
+data, timer due times).
+
+Stepping is bounded (docs/bpmn.md, "Limits"): every expression runs under the session's
+`scripting.Limits`; one action runs at most `EngineConfig.step_budget` engine tasks (a loop with
+no wait state stops there instead of growing the case forever); a multi-instance task makes at
+most `max_instances` instances, whether counted by a cardinality or by an input collection; and a
+case whose tokens all ran out without reaching an end event fails instead of closing as
+completed. Each of these raises ProcessFailure naming the element, and the caller saves nothing.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy.orm import object_session
 
+from engine.config import DEFAULTS, EngineConfig, settings
 from engine.errors import ProcessFailure
 from engine.processes import scripting, specs
 from engine.processes.manifest import TaskRules
@@ -53,21 +68,126 @@ def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
             yield from subprocess.tasks.values()
 
 
-def step(instance: Instance) -> None:
-    """Run engine tasks (gateways, scripts, events) until only people or timers can move it."""
+# SpiffWorkflow walks a case's task tree no deeper than 1,000 levels (TaskIterator's max_depth):
+# past that it no longer sees the ready tasks and takes the case for completed. A case stops well
+# before (each task run in sequence is one level; a loop adds levels on every lap).
+MAX_DEPTH = 900
+
+
+class _Stop(Exception):
+    def __init__(self, task: Any, message: str):
+        super().__init__(message)
+        self.task = task
+        self.message = message
+
+
+def _config(instance: Instance) -> EngineConfig:
+    session = object_session(instance.case)
+    return settings(session) if session is not None else DEFAULTS
+
+
+@contextlib.contextmanager
+def _bounded(instance: Instance) -> Iterator[Callable[[Any], None]]:
+    """Run a piece of the case under the limits; yield the callback that counts engine steps."""
+    config = _config(instance)
+    budget, count = config.step_budget, 0
+
+    def counted(task: Any) -> None:
+        nonlocal count
+        count += 1
+        if count > budget:
+            raise _Stop(task, f"the process ran more than {budget:,} steps in one action without waiting for a "
+                              "person or a timer: it loops; give the loop a wait state or an exit "
+                              "(OPSGATE_STEP_BUDGET)")
+        if task.depth >= MAX_DEPTH:
+            raise _Stop(task, f"the case has run {MAX_DEPTH} steps in a row, more than the engine can follow: "
+                              "a loop runs without end; give it an exit that a person or a timer decides")
+
+    _bound_inputs(instance.loaded)
     try:
-        instance.workflow.do_engine_steps()
+        with scripting.bounded(scripting.Limits.of(config)):
+            yield counted
+    except _Stop as stop:
+        element = getattr(stop.task.task_spec, "bpmn_id", None)
+        raise ProcessFailure(f"{stop.message} (last at {_where(stop.task)})", {"element_id": element}) from None
     except (SpiffWorkflowException, scripting.ScriptError) as err:
         raise ProcessFailure(_describe(err), {"element_id": _element_of(err)}) from None
+
+
+def step(instance: Instance) -> None:
+    """Run engine tasks (gateways, scripts, events) until only people or timers can move it."""
+    workflow = instance.workflow
+    was_completed = workflow.is_completed()
+    with _bounded(instance) as counted:
+        workflow.do_engine_steps(did_complete_task=counted)
+    if not was_completed and workflow.is_completed() and not _reached_end(workflow):
+        last = workflow.last_task
+        element = getattr(last.task_spec, "bpmn_id", None) if last is not None else None
+        raise ProcessFailure(
+            f"the process stopped at {_where(last)} without reaching an end event, so the case cannot close: "
+            "connect that element to an end event", {"element_id": element})
+
+
+def run_task(instance: Instance, task: Any) -> None:
+    """Complete a ready (human) task, then step: what follows it runs under the same limits."""
+    with _bounded(instance):
+        task.run()
+    step(instance)
 
 
 def refresh_timers(instance: Instance) -> None:
     """Let due timers fire, then step."""
-    try:
+    with _bounded(instance):
         instance.workflow.refresh_timers()
-    except (SpiffWorkflowException, scripting.ScriptError) as err:
-        raise ProcessFailure(_describe(err), {"element_id": _element_of(err)}) from None
     step(instance)
+
+
+def _reached_end(workflow: BpmnWorkflow) -> bool:
+    """Whether a token of the top-level process reached one of its end events."""
+    return any(t.state == TaskState.COMPLETED and isinstance(t.task_spec, EndEvent) and t.workflow is workflow
+               for t in workflow.tasks.values())
+
+
+class _BoundedInput:
+    """A multi-instance input collection, read through a check of its size (at most
+    Limits.max_instances items, else the task fails before any instance is made)."""
+
+    def __init__(self, reference: Any, element: str | None):
+        self.reference = reference
+        self.element = element
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reference, name)
+
+    def get(self, my_task: Any) -> Any:
+        value = self.reference.get(my_task)
+        try:
+            size = len(value)
+        except TypeError:
+            return value
+        try:
+            scripting.check_instances(size, f"the input collection {self.reference.bpmn_id!r} has {size} items; it")
+        except scripting.ScriptError as err:
+            raise WorkflowDataException(str(err), my_task) from None
+        return value
+
+
+_bounded_specs: dict[int, Any] = {}
+
+
+def _bound_inputs(loaded: specs.Loaded) -> None:
+    """Put the size check in front of every multi-instance input collection of a parsed version
+    (once per parsed spec; the cache keeps specs, so this runs once per version and process)."""
+    if _bounded_specs.get(id(loaded.spec)) is loaded.spec:
+        return
+    for each in [loaded.spec, *loaded.subprocess_specs.values()]:
+        for ts in each.task_specs.values():
+            if isinstance(ts, MultiInstanceTask) and ts.data_input is not None \
+                    and not isinstance(ts.data_input, _BoundedInput):
+                ts.data_input = _BoundedInput(ts.data_input, getattr(ts, "bpmn_id", None))
+    if len(_bounded_specs) > 4096:
+        _bounded_specs.clear()
+    _bounded_specs[id(loaded.spec)] = loaded.spec
 
 
 def _element_of(err: Exception) -> str | None:
@@ -75,13 +195,52 @@ def _element_of(err: Exception) -> str | None:
     return getattr(task.task_spec, "bpmn_id", None) if task is not None else None
 
 
+def _where(task: Any) -> str:
+    """An element as people know it: its name and id."""
+    spec = task.task_spec if task is not None else None
+    element, label = getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None)
+    return f"{label} ({element})" if label and element else (element or "")
+
+
+def _root_cause(err: BaseException) -> BaseException:
+    """The first error under SpiffWorkflow's wrappers (what the expression or script raised)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        if not isinstance(current, SpiffWorkflowException):
+            return current
+        current = getattr(current, "exception", None) or current.__cause__ or current.__context__
+    return err
+
+
+_EXPRESSION = re.compile(r"Error evaluating expression '(.*?)'\.?(?:\s|$)", re.S)
+_ROW = re.compile(r"(?:Rule failed on row|Failed to execute DMN Rule on row) (\d+)")
+
+
 def _describe(err: Exception) -> str:
-    element = _element_of(err)
+    """Say in words where the process failed and why, for the person who acted and the owner."""
+    task = getattr(err, "task", None)
+    spec = task.task_spec if task is not None else None
+    where = _where(task)
     text = " ".join(str(getattr(err, "message", None) or err).split())
-    inner = getattr(err, "exception", None)
-    if inner is not None and str(inner) not in text:
-        text += f" ({type(inner).__name__}: {inner})"
-    return f"the process failed at {element}: {text}" if element else f"the process failed: {text}"
+    notes = " ".join(getattr(err, "__notes__", []) or [])
+    cause = _root_cause(err)
+    if cause is err:
+        reason = text
+    else:
+        detail = " ".join(str(cause).split())
+        reason = detail if isinstance(cause, scripting.ScriptError) else f"{type(cause).__name__}: {detail}"
+        expression = _EXPRESSION.search(text)
+        if expression:
+            shown = expression.group(1).strip().replace("dmninputexpr", "?")
+            reason = f"the expression {shown!r} failed: {reason}"
+        elif getattr(spec, "script", None):
+            reason = f"its script failed: {reason}"
+    row = _ROW.search(text + " " + notes)
+    if row:
+        reason += f" (decision table row {row.group(1)})"
+    return f"the process failed at {where}: {reason}" if where else f"the process failed: {reason}"
 
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
