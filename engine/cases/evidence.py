@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import queries
+from engine.filenames import clean_filename
 from engine.records import audit
 from engine.timing import clock
 from models import Attachment, AuditEvent, User
@@ -72,10 +73,10 @@ def build_evidence_pack(session: Session, ref: str, *, actor: User) -> EvidenceP
     files: dict[str, bytes] = {
         "events.json": _dump(event_rows),
         "attachments.json": _dump(attachment_rows),
-        f"process/{definition.filename or definition.key + '.bpmn'}": definition.bpmn.encode(),
+        f"process/{clean_filename(definition.filename or '') or definition.key + '.bpmn'}": definition.bpmn.encode(),
     }
     for extra in definition.extra_files or []:
-        files[f"process/{extra['filename']}"] = extra["source"].encode()
+        files[f"process/{clean_filename(str(extra['filename'])) or 'decision.dmn'}"] = extra["source"].encode()
     files["README.txt"] = README.format(key=case.key, at=now.isoformat(), by=actor.name, process=definition.key,
                                         version=definition.version, sha256=definition.sha256).encode()
     manifest = {

@@ -53,9 +53,36 @@ def parse_xml(source: bytes) -> etree._ElementTree:
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False, remove_comments=False)
     try:
-        return etree.ElementTree(etree.fromstring(source, parser))
+        tree = etree.ElementTree(etree.fromstring(source, parser))
     except etree.XMLSyntaxError as err:
+        if "encoding" in (err.msg or "").lower():
+            raise XmlProblem(f"cannot read the file's characters ({err.msg}): save it as UTF-8", err.lineno) from None
         raise XmlProblem(f"not well-formed XML: {err.msg}", err.lineno) from None
+    except (ValueError, LookupError, MemoryError, RecursionError) as err:
+        raise XmlProblem(f"cannot read the file ({type(err).__name__}): save it as UTF-8 XML") from None
+    if tree.docinfo.doctype:  # a DOCTYPE in an encoding the byte check above cannot see
+        raise XmlProblem("DOCTYPE and ENTITY declarations are not allowed in BPMN/DMN files", 1)
+    return tree
+
+
+_DECLARED_ENCODING = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])[^"']*\2""")
+_UTF8_NAMES = {"UTF-8", "UTF8", "ASCII", "US-ASCII"}
+
+
+def as_utf8(source: bytes, tree: etree._ElementTree) -> bytes:
+    """Return a parsed file's source as UTF-8 text, whatever encoding it declared (UTF-16,
+    Latin-1 ...), with its XML declaration saying so: opsgate stores and serves UTF-8 only."""
+    encoding = (tree.docinfo.encoding or "UTF-8").upper()
+    if encoding in _UTF8_NAMES:
+        return source[3:] if source.startswith(b"\xef\xbb\xbf") else source
+    try:
+        text = source.decode(encoding)
+    except (LookupError, UnicodeDecodeError):
+        raise XmlProblem(f"the file declares the encoding {encoding}, which opsgate cannot read: save it as UTF-8",
+                         1) from None
+    text = _DECLARED_ENCODING.sub(lambda m: f"{m.group(1)}{m.group(2)}UTF-8{m.group(2)}", text.lstrip("\ufeff"),
+                                  count=1)
+    return text.encode("utf-8")
 
 
 def kind_of(tree: etree._ElementTree) -> str:

@@ -4,8 +4,9 @@ immutable version and project its start timers."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +27,7 @@ class DeployResult:
     version: int
     created: bool
     definition: ProcessDefinition
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # lint findings that do not block
 
 
 def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | None) -> list[DeployResult]:
@@ -46,7 +48,8 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
         key, filename = item.key, item.filename
         version, create, sha = plan[key]
         if not create:
-            results.append(DeployResult(key, version, False, get_definition(session, key, version)))
+            results.append(DeployResult(key, version, False, get_definition(session, key, version),
+                                        list(item.warnings)))
             continue
         definition = ProcessDefinition(
             key=key, version=version, name=item.manifest.process.name, filename=filename,
@@ -63,7 +66,7 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
                             data={"key": key, "version": version, "sha256": sha, "file": filename})
         schedule_start_timers(session, definition)
         log.info("deployed %s v%s from %s", key, version, filename)
-        results.append(DeployResult(key, version, True, definition))
+        results.append(DeployResult(key, version, True, definition, list(item.warnings)))
     return results
 
 

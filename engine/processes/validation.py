@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,10 +22,13 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.config import settings
 from engine.errors import InvalidDefinition
+from engine.filenames import clean_filename
 from engine.people import roles
-from engine.processes import bpmn_xml, scripting
+from engine.processes import bpmn_xml, checks, scripting
 from engine.processes.catalog import latest
+from engine.processes.checks import TOO_DEEP
 from engine.processes.forms import Form
 from engine.processes.manifest import EndRules, Manifest, TaskRules, TimerInfo
 from engine.processes.specs import add_bpmn, build, new_parser
@@ -44,19 +48,27 @@ class _Batch:
 
     def __init__(self) -> None:
         self.problems: list[dict[str, Any]] = []
+        self.warnings: list[dict[str, Any]] = []
         self.bpmn: list[tuple[str, bytes, etree._ElementTree]] = []
         self.dmn: list[tuple[str, bytes, etree._ElementTree]] = []
+        self.executable: list[tuple[str, etree._Element]] = []
 
-    def problem(self, file: str, element_id: str | None, line: int | None, message: str) -> None:
-        self.problems.append({"file": file, "element_id": element_id, "line": line, "message": message})
+    def problem(self, file: str, element_id: str | None, line: int | None, message: str,
+                rule: str | None = None) -> None:
+        item = {"file": file, "element_id": element_id, "line": line, "message": message}
+        if rule:
+            item["rule"] = rule
+        self.problems.append(item)
 
 
 def _read_files(files: list[tuple[str, bytes]]) -> _Batch:
     batch = _Batch()
-    for filename, source in files:
+    for given, source in files:
+        filename = safe_name(given)
         try:
             tree = bpmn_xml.parse_xml(source)
             kind = bpmn_xml.kind_of(tree)
+            source = bpmn_xml.as_utf8(source, tree)
         except bpmn_xml.XmlProblem as err:
             batch.problem(filename, None, err.line, str(err))
             continue
@@ -197,24 +209,14 @@ def _user_task(batch: _Batch, filename: str, element: etree._Element, ts: Any, k
 
 
 def _check_gateways(batch: _Batch, filename: str, tree: etree._ElementTree) -> None:
+    """Every sequence flow joins two elements that exist (conditions: lint's conditional-flows)."""
     ns = bpmn_xml.NS
     index = bpmn_xml.element_index(tree)
-    flows = tree.getroot().xpath("//bpmn:sequenceFlow", namespaces=ns)
-    for flow in flows:
+    for flow in tree.getroot().xpath("//bpmn:sequenceFlow", namespaces=ns):
         for end in ("sourceRef", "targetRef"):
             ref = flow.get(end)
             if ref not in index:
                 batch.problem(filename, flow.get("id"), flow.sourceline, f"{end} {ref!r} names no element")
-    for gw in tree.getroot().xpath("//bpmn:exclusiveGateway | //bpmn:inclusiveGateway", namespaces=ns):
-        outgoing = [f for f in flows if f.get("sourceRef") == gw.get("id")]
-        if len(outgoing) < 2:
-            continue
-        default = gw.get("default")
-        for f in outgoing:
-            has_cond = f.xpath("./bpmn:conditionExpression", namespaces=ns)
-            if not has_cond and f.get("id") != default:
-                batch.problem(filename, f.get("id"), f.sourceline,
-                              f"flow out of gateway {gw.get('id')} needs a condition or must be the default flow")
 
 
 def _known_groups(session: Session) -> set[str]:
@@ -245,15 +247,21 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
             parser.add_dmn_xml(tree.getroot(), filename)
         except (ValidationException, SpiffWorkflowException, etree.LxmlError) as err:
             batch.problem(filename, getattr(err, "id", None), getattr(err, "line_number", None), _msg(err))
+        except (LookupError, ValueError, TypeError, AttributeError, RecursionError) as err:
+            batch.problem(filename, None, None, f"the decision table cannot be read ({type(err).__name__}: {err}): "
+                                                "check that every rule has one entry per input and output")
     executable: list[tuple[str, bytes, etree._Element, etree._ElementTree]] = []
     for filename, source, tree in batch.bpmn:
         try:
             add_bpmn(parser, tree, filename)
         except ValidationException as err:
-            batch.problem(filename, err.id or None, err.line_number or _line_of(tree, err.id), _msg(err))
+            batch.problem(filename, err.id or None, err.line_number or _line_of(tree, err.id), _words(err))
             continue
-        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as err:
-            batch.problem(filename, None, None, _msg(err))
+        except (SpiffWorkflowException, etree.LxmlError, LookupError, ValueError, TypeError, AttributeError) as err:
+            batch.problem(filename, None, None, f"the engine cannot read this file: {_msg(err)}")
+            continue
+        except RecursionError:
+            batch.problem(filename, None, None, TOO_DEEP)
             continue
         procs = tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=bpmn_xml.NS)
         if not procs:
@@ -275,10 +283,13 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
         try:
             spec, subspecs = build(parser, key)
         except ValidationException as err:
-            batch.problem(filename, err.id or key, err.line_number or _line_of(tree, err.id), _msg(err))
+            batch.problem(filename, err.id or key, err.line_number or _line_of(tree, err.id), _words(err))
             continue
-        except (SpiffWorkflowException, KeyError, ValueError) as err:
+        except (SpiffWorkflowException, LookupError, ValueError, TypeError, AttributeError) as err:
             batch.problem(filename, key, None, f"cannot build the process: {_msg(err)}")
+            continue
+        except RecursionError:
+            batch.problem(filename, key, None, TOO_DEEP)
             continue
         deps = {k: (deployed[k].version if k in deployed else None) for k in subspecs if k in deployed or k in in_batch}
         out.append((filename, source, process, tree, spec, subspecs, deps))
@@ -290,11 +301,57 @@ def _msg(err: Exception) -> str:
     return " ".join(str(text).split())
 
 
+# SpiffWorkflow's parse messages, said as what the process owner must change.
+_SPIFF_WORDS: list[tuple[str, str]] = [
+    ("There is no support implemented for this task type",
+     "{what} is not supported by the engine: replace it with a supported element (docs/bpmn.md lists them)"),
+    ("Multiple outgoing flows are not supported for tasks of type",
+     "{what} has more than one outgoing flow: split the flow with a gateway after it"),
+    ("No start event found", "{what} has no start event: add one"),
+    ("A SubWorkflow Must contain an End event", "{what} has no end event: add one inside it"),
+    ("When looking for a task spec, we found two items",
+     "{what} leads to an element whose id is also used by a form field or value: give them different ids"),
+    ("Duplicate process ID", "{what}: the same process id is defined twice in this deploy; give each its own id"),
+    ("RecursionError", TOO_DEEP),
+]
+
+
+_XSD_VALUE = re.compile(r"Element '(?:\{[^}]*\})?(\w+)'(?:, attribute '(\w+)')?: '(.*)' is not a valid value of "
+                        r"the atomic type 'xs:(\w+)'")
+_XSD_KINDS = {"ID": "id (a letter or _ first, then letters, digits, -, _ or ., no spaces)",
+              "IDREF": "reference to an element id", "QName": "reference to an element id"}
+
+
+def _words(err: ValidationException) -> str:
+    """A SpiffWorkflow validation message in words, naming the element and what to change."""
+    text = _msg(err)
+    xsd = _XSD_VALUE.search(text)
+    if xsd:
+        element, attribute, value, kind = xsd.groups()
+        where = f"attribute {attribute} of {element}" if attribute else element
+        return f"{where}: {value!r} is not a valid {_XSD_KINDS.get(kind, kind)}; correct it"
+    if "Unknown Time Specification" in text:
+        return (f"timer event {getattr(err, 'id', '') or ''} has no time: give it a timeDuration, timeDate or "
+                "timeCycle").replace("  ", " ")
+    tag = str(getattr(err, "tag", None) or "the element").rpartition("}")[2].rpartition(":")[2]
+    what = f"{tag} {err.id}" if getattr(err, "id", None) else tag
+    for needle, words in _SPIFF_WORDS:
+        if needle in text:
+            return words.format(what=what)
+    return text
+
+
 def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
     if not element_id:
         return None
     found = bpmn_xml.element_index(tree).get(element_id)
     return found.sourceline if found is not None else None
+
+
+def safe_name(filename: str) -> str:
+    """A deploy file's name reduced to a safe base name (stored, shown, reused in evidence packs)."""
+    name = clean_filename(filename or "")
+    return name if name not in ("", ".", "..") else "upload.bpmn"
 
 
 def source_hash(source: bytes, dmn: list[tuple[str, bytes, Any]]) -> str:
@@ -314,23 +371,52 @@ class Checked:
     manifest: Manifest
     dependencies: dict[str, int | None]  # called process -> deployed version (None: in this batch)
     dmn: list[tuple[str, bytes, Any]]
+    warnings: tuple[dict[str, Any], ...] = ()  # lint findings that do not block, for this file
+
+
+def _check_structure(batch: _Batch) -> None:
+    """Lint and size every BPMN file; compile every DMN cell (before SpiffWorkflow reads them)."""
+    for filename, _source, tree in batch.bpmn:
+        too_big = checks.size_problems(filename, tree)
+        batch.problems += too_big
+        if too_big:
+            continue
+        _check_gateways(batch, filename, tree)
+        errors, warnings = checks.lint_findings(filename, tree)
+        batch.problems += errors
+        batch.warnings += warnings
+        executable = tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=bpmn_xml.NS)
+        for process in executable:
+            batch.executable.append((filename, process))
+    for filename, _source, tree in batch.dmn:
+        batch.problems += checks.dmn_problems(filename, tree)
 
 
 def validate(session: Session, files: list[tuple[str, bytes]]) -> list[Checked]:
     """Validate a deploy batch completely; raise InvalidDefinition listing every problem."""
     batch = _read_files(files)
+    if not batch.problems:
+        _check_structure(batch)
+        batch.problems += checks.call_cycle_problems(session, batch.executable)
+    if not batch.problems:
+        batch.dmn += checks.resolve_decisions(session, batch.bpmn, batch.dmn)
     parsed = _parse_batch(session, batch) if not batch.problems else []
     known = _known_groups(session)
+    max_instances = settings(session).max_instances
     manifests = []
     for filename, source, process, tree, spec, subspecs, deps in parsed:
         _check_expressions(batch, filename, tree)
-        _check_gateways(batch, filename, tree)
+        batch.problems += checks.loop_problems(filename, tree, max_instances)
         manifest = _build_manifest(batch, filename, tree, process, spec, subspecs, known)
         manifests.append((filename, source, process, manifest, deps))
+    if not batch.problems:
+        batch.problems += checks.prefix_problems(
+            session, [(f, p.get("id"), m, p.sourceline) for f, _s, p, m, _d in manifests])
     if batch.problems:
         first = batch.problems[0]
         where = first["file"] + (f", element {first['element_id']}" if first["element_id"] else "") + \
             (f", line {first['line']}" if first["line"] else "")
         more = f" (and {len(batch.problems) - 1} more)" if len(batch.problems) > 1 else ""
         raise InvalidDefinition(f"{where}: {first['message']}{more}", batch.problems)
-    return [Checked(f, s, p.get("id"), m, d, batch.dmn) for f, s, p, m, d in manifests]
+    return [Checked(f, s, p.get("id"), m, d, batch.dmn,
+                    tuple(w for w in batch.warnings if w["file"] == f)) for f, s, p, m, d in manifests]

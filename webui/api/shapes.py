@@ -45,7 +45,8 @@ def deploy_json(results: list[DeployResult]) -> dict[str, Any]:
     return {"key": first.key, "version": first.version,
             "changed": any(r.created for r in results),
             "deployed": [{"key": r.key, "version": r.version, "created": r.created}
-                         for r in results]}
+                         for r in results],
+            "warnings": [w for r in results for w in r.warnings]}
 
 
 def task_json(session: Session, task: HumanTask, *, with_form: bool = False) -> dict[str, Any]:

@@ -40,6 +40,10 @@ def deploy(files: tuple[Path, ...], as_user: str | None) -> None:
         results = deployment.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor)
         for r in results:
             click.echo(f"{r.key} v{r.version} {'deployed' if r.created else 'unchanged'}")
+            for w in r.warnings:
+                where = w["file"] + (f":{w['line']}" if w.get("line") else "") + \
+                    (f" [{w['element_id']}]" if w.get("element_id") else "")
+                click.echo(f"warning: {where}: {w['message']}", err=True)
 
 
 @main.group()
