@@ -298,6 +298,12 @@ def pool(spawn: Spawn) -> Pool:
         return found
 
 
+def busy() -> int:
+    """How many sandboxes of this process are running something now (tests, metrics)."""
+    with _pools_lock:
+        return sum(p.busy for p in _pools.values())
+
+
 @atexit.register
 def close_all() -> None:
     """Stop every idle sandbox of this process (at exit; tests call it too)."""

@@ -65,8 +65,11 @@ def _stamp_use(token: str) -> None:
     # to take it costs the stamp, never the call.
     session = get_session()
     try:
-        if tokens.record_token_use(session, token):
-            session.commit()
+        tokens.record_token_use(session, token)
+        # Commit even when the stamp was recent and nothing changed: on SQLite the UPDATE took
+        # the write lock all the same, and holding it through the route would make every other
+        # writer wait for this call (a slow case action would stall the whole server).
+        session.commit()
     except OperationalError as exc:
         session.rollback()
         log.warning("could not record an API token's use: %s", exc)
