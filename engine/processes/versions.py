@@ -1,13 +1,15 @@
-"""A process's versions as the process pages show them, and deploying one diagram from the modeler."""
+"""A process's versions as the process pages show them, and deploying one diagram from the modeler
+or one edited decision table (DMN) from the decision table editor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData
+from engine.errors import InvalidData, NotFound
 from engine.filenames import clean_filename
 from engine.processes import catalog, deployment
 from models import Case, ProcessDefinition, User
@@ -24,6 +26,7 @@ class Deployed:
     key: str
     version: int
     unchanged: bool
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def process_versions(session: Session, key: str) -> VersionHistory:
@@ -49,4 +52,27 @@ def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | Non
     # Keep the file name the process had, so downloads and evidence packs read well.
     if result.created:
         result.definition.filename = f"{result.key}.bpmn"
-    return Deployed(result.key, result.version, not result.created)
+    return Deployed(result.key, result.version, not result.created, result.warnings)
+
+
+def decision_file(session: Session, key: str, version: int | None, name: str) -> tuple[ProcessDefinition, str]:
+    """Return a version's DMN file by name (NotFound naming what is missing)."""
+    definition = catalog.get_definition(session, key, version)
+    for extra in definition.extra_files or []:
+        if extra.get("filename") == name:
+            return definition, str(extra.get("source", ""))
+    raise NotFound(f"process {key} version {definition.version} has no decision file {name!r}")
+
+
+def deploy_decision(session: Session, key: str, name: str, xml: bytes, *, actor: User) -> Deployed:
+    """Deploy an edited decision table with the latest version of its process, as a new version
+    (the BPMN and the other files stay as they are)."""
+    if not xml.strip():
+        raise InvalidData("the decision table is empty", {"dmn": ["no XML was sent"]})
+    definition, _source = decision_file(session, key, None, name)
+    files = [(definition.filename or f"{key}.bpmn", definition.bpmn.encode())]
+    files += [(str(e["filename"]), xml if e["filename"] == name else str(e["source"]).encode())
+              for e in definition.extra_files or []]
+    results = deployment.deploy(session, files, actor=actor)
+    result = next(r for r in results if r.key == key)
+    return Deployed(result.key, result.version, not result.created, result.warnings)

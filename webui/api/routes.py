@@ -21,6 +21,7 @@ from webui.api.errors import api_error_response
 from webui.api.openapi import document
 from webui.api.params import json_object, paged, query_choice, query_int, uploaded_files
 from webui.db import get_session
+from webui.downloads import definition_file
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -105,7 +106,7 @@ def get_process(key: str) -> Response:
 def get_process_bpmn(key: str) -> Response:
     """Return a process version's BPMN XML."""
     definition = catalog.get_definition(get_session(), key, query_int("version"))
-    return Response(definition.bpmn, mimetype="application/xml")
+    return definition_file(definition.bpmn, f"{definition.key}-v{definition.version}.bpmn")
 
 
 @bp.post("/processes")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    Response,
     flash,
     jsonify,
     redirect,
@@ -20,11 +19,12 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from engine.errors import InvalidData, InvalidDefinition
-from engine.processes import catalog, deployment, versions
+from engine.processes import catalog, deployment, lint, versions
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
-from webui.pages.common import modeler_strings
+from webui.downloads import definition_file
+from webui.pages.common import modeler_strings, process_name
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -59,12 +59,43 @@ def view(key: str, version: int):
 @bp.get("/<key>/<int:version>/bpmn")
 @login_required
 def bpmn(key: str, version: int):
-    """Serve one version's BPMN XML (as a download with ?download=1)."""
+    """Serve one version's BPMN XML, always as a download (webui.downloads says why)."""
     definition = catalog.get_definition(get_session(), key, version)
-    headers = {}
-    if request.args.get("download"):
-        headers["Content-Disposition"] = f'attachment; filename="{definition.key}-v{definition.version}.bpmn"'
-    return Response(definition.bpmn, mimetype="application/xml", headers=headers)
+    return definition_file(definition.bpmn, f"{definition.key}-v{definition.version}.bpmn")
+
+
+@bp.get("/<key>/<int:version>/files/<name>")
+@login_required
+def decision(key: str, version: int, name: str):
+    """Serve one of a version's DMN files, as a download."""
+    _definition, source = versions.decision_file(get_session(), key, version, name)
+    return definition_file(source, name)
+
+
+@bp.get("/<key>/decisions/<name>/edit")
+@role_required(*DEPLOYERS)
+def edit_decision(key: str, name: str):
+    """Open the latest version's decision table in the DMN editor."""
+    definition, _source = versions.decision_file(get_session(), key, None, name)
+    return render_template("processes/edit_decision.html", definition=definition, name=name,
+                           title=process_name(definition), modeler_strings=modeler_strings(),
+                           dmn_url=url_for("processes.decision", key=key, version=definition.version, name=name),
+                           deploy_url=url_for("processes.deploy_decision", key=key, name=name))
+
+
+@bp.post("/<key>/decisions/<name>/deploy")
+@role_required(*DEPLOYERS)
+def deploy_decision(key: str, name: str):
+    """Validate and deploy an edited decision table with its process; answer JSON like deploy."""
+    session = get_session()
+    try:
+        result = versions.deploy_decision(session, key, name, request.get_data(), actor=current_user)
+    except (InvalidDefinition, InvalidData) as exc:
+        session.rollback()
+        details = exc.details if isinstance(exc.details, list) else []
+        return jsonify({"error": {"code": exc.code, "message": exc.message, "details": details}}), 422
+    session.commit()
+    return jsonify(_deployed_json(result))
 
 
 @bp.get("/<key>/compare")
@@ -84,7 +115,7 @@ def edit(key: str):
     """Open the latest version in the modeler."""
     definition = catalog.get_definition(get_session(), key)
     return render_template("processes/edit.html", definition=definition, title=definition.name or key,
-                           filename=definition.key, modeler_strings=modeler_strings(),
+                           filename=definition.key, modeler_strings=modeler_strings(), lint_rules=lint.RULES,
                            bpmn_url=url_for("processes.bpmn", key=key, version=definition.version))
 
 
@@ -93,7 +124,7 @@ def edit(key: str):
 def new():
     """Open the modeler on a blank executable process."""
     return render_template("processes/edit.html", definition=None, title=_("a new process"),
-                           filename="new_process", modeler_strings=modeler_strings(),
+                           filename="new_process", modeler_strings=modeler_strings(), lint_rules=lint.RULES,
                            bpmn_url=url_for("static", filename="bpmn/new_process.bpmn"))
 
 
@@ -110,14 +141,17 @@ def deploy():
         details = exc.details if isinstance(exc.details, list) else []
         return jsonify({"error": {"code": exc.code, "message": exc.message, "details": details}}), 422
     session.commit()
+    return jsonify(_deployed_json(result))
+
+
+def _deployed_json(result: versions.Deployed) -> dict[str, object]:
     if result.unchanged:
         message = _("Nothing changed: version %(v)s is identical.", v=result.version)
     else:
         message = _("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
                     key=result.key, v=result.version)
-    return jsonify({"key": result.key, "version": result.version, "unchanged": result.unchanged,
-                    "message": message,
-                    "url": url_for("processes.view", key=result.key, version=result.version)})
+    return {"key": result.key, "version": result.version, "unchanged": result.unchanged, "message": message,
+            "warnings": result.warnings, "url": url_for("processes.view", key=result.key, version=result.version)}
 
 
 @bp.post("/upload")

@@ -2,8 +2,13 @@
  * (forms as camunda:formData, candidate groups, timers, properties), as CONTRACT.md asks.
  *
  * Save posts the XML to data-deploy-url; the server validates and deploys a new version
- * and answers JSON: {key, version, url, unchanged} or {error: {message, details: [{file,
- * element_id, line, message}]}}. Each error is drawn on its element and listed below.
+ * and answers JSON: {key, version, url, unchanged, warnings} or {error: {message, details:
+ * [{file, element_id, line, message, rule}]}}. Each error is drawn on its element and listed
+ * below; warnings (lint findings that do not block) are listed too.
+ *
+ * While the person edits, bpmnlint (vendor/bpmnlint, with opsgate's rules from lint_rules.js)
+ * marks the same findings on the elements, configured with the server's rule table
+ * (data-lint-rules, engine.processes.lint.RULES).
  */
 (function () {
   "use strict";
@@ -32,7 +37,7 @@
     errorList.innerHTML = "";
   }
 
-  function showErrors(details) {
+  function showErrors(details, kind) {
     var registry = modeler.get("elementRegistry");
     var canvas = modeler.get("canvas");
     var overlays = modeler.get("overlays");
@@ -52,7 +57,7 @@
         });
         item.appendChild(link);
         item.appendChild(document.createTextNode(": " + detail.message));
-        if (!element.waypoints) {
+        if (!element.waypoints && kind !== "warning") {
           canvas.addMarker(element.id, "og-error");
           errorMarked.push(element.id);
           var note = document.createElement("div");
@@ -65,6 +70,7 @@
         item.textContent = where + detail.message;
       }
       item.dataset.elementId = detail.element_id || "";
+      if (kind) { item.className = kind; }
       errorList.appendChild(item);
     });
   }
@@ -96,6 +102,9 @@
           say(answer.body.message, "success");
           root.dataset.deployed = String(answer.body.version);
         }
+        if (!answer.body.error && (answer.body.warnings || []).length) {
+          showErrors(answer.body.warnings, "warning");
+        }
       })
       .catch(function (error) { say((strings.failed || "Saving failed:") + " " + error.message, "error"); })
       .then(function () { saveButton.disabled = false; });
@@ -114,16 +123,25 @@
 
   function start(camunda, xml) {
     var panel = window.BpmnJSPropertiesPanel;
-    modeler = new window.BpmnJS({
+    var modules = [
+      panel.BpmnPropertiesPanelModule,
+      panel.BpmnPropertiesProviderModule,
+      panel.CamundaPlatformPropertiesProviderModule
+    ];
+    var options = {
       container: root.querySelector(".canvas"),
       propertiesPanel: { parent: root.querySelector(".properties") },
-      additionalModules: [
-        panel.BpmnPropertiesPanelModule,
-        panel.BpmnPropertiesProviderModule,
-        panel.CamundaPlatformPropertiesProviderModule
-      ],
+      additionalModules: modules,
       moddleExtensions: { camunda: camunda }
-    });
+    };
+    if (window.BpmnLint) {
+      modules.push(window.BpmnLint.lintModule);
+      options.linting = {
+        active: true,
+        bpmnlint: window.BpmnLint.config(JSON.parse(root.dataset.lintRules || "{}"), window.OpsgateLintRules || {})
+      };
+    }
+    modeler = new window.BpmnJS(options);
     window.opsgateModeler = modeler;  // for the browser tests and the curious
     return modeler.importXML(xml).then(function () {
       modeler.get("canvas").zoom("fit-viewport", "auto");
