@@ -71,7 +71,8 @@ def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
 # SpiffWorkflow walks a case's task tree no deeper than 1,000 levels (TaskIterator's max_depth):
 # past that it no longer sees the ready tasks and takes the case for completed. A case stops well
 # before (each task run in sequence is one level; a loop adds levels on every lap).
-MAX_DEPTH = 900
+MAX_DEPTH = 850
+_DEPTH_EVERY = 25  # steps between depth checks (a step adds a few levels at most: 850 + 25 x 3 < 1,000)
 
 
 class _Stop(Exception):
@@ -99,13 +100,13 @@ def _bounded(instance: Instance) -> Iterator[Callable[[Any], None]]:
             raise _Stop(task, f"the process ran more than {budget:,} steps in one action without waiting for a "
                               "person or a timer: it loops; give the loop a wait state or an exit "
                               "(OPSGATE_STEP_BUDGET)")
-        if task.depth >= MAX_DEPTH:
+        if count % _DEPTH_EVERY == 0 and task.depth >= MAX_DEPTH:
             raise _Stop(task, f"the case has run {MAX_DEPTH} steps in a row, more than the engine can follow: "
                               "a loop runs without end; give it an exit that a person or a timer decides")
 
     _bound_inputs(instance.loaded)
     try:
-        with scripting.bounded(scripting.Limits.of(config)):
+        with scripting.bounded(scripting.limits_of(config)):
             yield counted
     except _Stop as stop:
         element = getattr(stop.task.task_spec, "bpmn_id", None)
@@ -117,10 +118,9 @@ def _bounded(instance: Instance) -> Iterator[Callable[[Any], None]]:
 def step(instance: Instance) -> None:
     """Run engine tasks (gateways, scripts, events) until only people or timers can move it."""
     workflow = instance.workflow
-    was_completed = workflow.is_completed()
     with _bounded(instance) as counted:
         workflow.do_engine_steps(did_complete_task=counted)
-    if not was_completed and workflow.is_completed() and not _reached_end(workflow):
+    if _ended_without_end_event(workflow):
         last = workflow.last_task
         element = getattr(last.task_spec, "bpmn_id", None) if last is not None else None
         raise ProcessFailure(
@@ -140,6 +140,17 @@ def refresh_timers(instance: Instance) -> None:
     with _bounded(instance):
         instance.workflow.refresh_timers()
     step(instance)
+
+
+def _ended_without_end_event(workflow: BpmnWorkflow) -> bool:
+    """Whether no token is left although none reached an end event (a case must not close so).
+
+    A flat look at the task table rather than `is_completed()`'s tree walk, which costs a walk
+    down the whole history on every step of a long case."""
+    # Newest first: a live task is among the last made, so a waiting case answers at once.
+    if not workflow.completed and any(t.state & TaskState.NOT_FINISHED_MASK for t in reversed(workflow.tasks.values())):
+        return False
+    return not _reached_end(workflow)
 
 
 def _reached_end(workflow: BpmnWorkflow) -> bool:

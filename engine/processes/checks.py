@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeAlias
 
 from lxml import etree
 from sqlalchemy import select
@@ -23,8 +23,8 @@ from engine.processes.catalog import latest
 from engine.processes.manifest import Manifest
 from models import ProcessDefinition
 
-Problem = dict[str, Any]
-Tree = etree._ElementTree
+Problem: TypeAlias = dict[str, Any]
+Tree: TypeAlias = etree._ElementTree
 
 MAX_FLOW_NODES = 1000  # per file
 # SpiffWorkflow's parser follows the flow recursively, a few Python frames per element.
@@ -45,7 +45,8 @@ def problem(file: str, element_id: str | None, line: int | None, message: str, r
 
 def lint_findings(filename: str, tree: Tree) -> tuple[list[Problem], list[Problem]]:
     """The lint rules' errors and warnings for one BPMN file."""
-    errors, warnings = [], []
+    errors: list[Problem] = []
+    warnings: list[Problem] = []
     for found in lint.check(tree):
         item = problem(filename, found.element_id, found.line, f"[{found.rule}] {found.message}", found.rule)
         (errors if found.level == "error" else warnings).append(item)
@@ -55,8 +56,8 @@ def lint_findings(filename: str, tree: Tree) -> tuple[list[Problem], list[Proble
 def size_problems(filename: str, tree: Tree) -> list[Problem]:
     """More elements, or longer chains, than the engine can read without running out of stack."""
     out: list[Problem] = []
-    count = sum(1 for e in tree.getroot().iter() if isinstance(e.tag, str)
-                and etree.QName(e).localname in lint.FLOW_NODES)
+    count = len([e for e in tree.getroot().iter() if isinstance(e.tag, str)
+                 and etree.QName(e).localname in lint.FLOW_NODES])
     if count > MAX_FLOW_NODES:
         return [problem(filename, None, None, f"the file has {count} flow elements; the engine takes at most "
                                               f"{MAX_FLOW_NODES} per file: split it into several processes")]

@@ -73,6 +73,12 @@ class Limits:
 
 
 _DEFAULT_LIMITS = Limits()
+
+
+@functools.lru_cache(maxsize=32)
+def limits_of(config: EngineConfig) -> Limits:
+    """The limits an installation's configuration sets (cached: configurations are few and frozen)."""
+    return Limits.of(config)
 _limits: contextvars.ContextVar[Limits | None] = contextvars.ContextVar("opsgate_script_limits", default=None)
 
 
