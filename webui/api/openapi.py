@@ -336,7 +336,7 @@ def _schemas() -> dict[str, Any]:
     }
     problem = {"type": "object", "required": ["file", "message"], "properties": {
         "file": _STR, "element_id": _nullable(_STR), "line": _nullable({"type": "integer"}),
-        "message": _STR}}
+        "message": _STR, "rule": {"type": "string", "description": "the lint rule, for lint findings"}}}
     return {
         "Error": error,
         "FormField": form_field,
@@ -348,7 +348,9 @@ def _schemas() -> dict[str, Any]:
             "key": _STR, "version": {"type": "integer"}, "changed": {"type": "boolean"},
             "deployed": {"type": "array", "items": {"type": "object", "properties": {
                 "key": _STR, "version": {"type": "integer"},
-                "created": {"type": "boolean"}}}}}},
+                "created": {"type": "boolean"}}}},
+            "warnings": {"type": "array", "items": problem,
+                         "description": "Lint findings that do not block (docs/bpmn.md, 'Lint rules')."}}},
         "Me": {"type": "object", "required": ["name", "groups", "auth"], "properties": {
             "name": _STR, "display_name": _STR, "groups": {"type": "array", "items": _STR},
             "auth": {"type": "string", "enum": ["token", "session"]},
