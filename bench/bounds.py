@@ -96,17 +96,19 @@ def steps(rounds: int) -> dict[str, float]:
         workflow.do_engine_steps()
     approve = serializer.dump(workflow)  # at the approval gate: completing it runs the gateway
     times: dict[str, list[float]] = {"bare do_engine_steps": [], "bounded stepping.step": []}
+    case = Case()  # not in a session: the default configuration's limits
     for round_ in range(rounds):
         for side in (list(times) if round_ % 2 else list(times)[::-1]):  # alternate which goes first
             wf = serializer.restore(approve, loaded)
             task = wf.get_tasks(state=TaskState.READY, manual=True)[0]
             task.data.update(decision="approve")
             task.run()
+            instance = stepping.Instance(case, wf, loaded)
             t0 = time.perf_counter()
             if side == "bare do_engine_steps":
                 wf.do_engine_steps()
             else:
-                stepping.step(stepping.Instance(Case(), wf, loaded))
+                stepping.step(instance)
             times[side].append(time.perf_counter() - t0)
     return {k: _median_us(v) for k, v in times.items()}
 

@@ -120,19 +120,25 @@ def step(instance: Instance) -> None:
     workflow = instance.workflow
     with _bounded(instance) as counted:
         workflow.do_engine_steps(did_complete_task=counted)
+    _check_ended(workflow)
+
+
+def run_task(instance: Instance, task: Any) -> None:
+    """Complete a ready (human) task, then step: what follows it runs under the same limits."""
+    workflow = instance.workflow
+    with _bounded(instance) as counted:
+        task.run()
+        workflow.do_engine_steps(did_complete_task=counted)
+    _check_ended(workflow)
+
+
+def _check_ended(workflow: BpmnWorkflow) -> None:
     if _ended_without_end_event(workflow):
         last = workflow.last_task
         element = getattr(last.task_spec, "bpmn_id", None) if last is not None else None
         raise ProcessFailure(
             f"the process stopped at {_where(last)} without reaching an end event, so the case cannot close: "
             "connect that element to an end event", {"element_id": element})
-
-
-def run_task(instance: Instance, task: Any) -> None:
-    """Complete a ready (human) task, then step: what follows it runs under the same limits."""
-    with _bounded(instance):
-        task.run()
-    step(instance)
 
 
 def refresh_timers(instance: Instance) -> None:

@@ -75,10 +75,18 @@ class Limits:
 _DEFAULT_LIMITS = Limits()
 
 
-@functools.lru_cache(maxsize=32)
+_limits_by_config: dict[int, tuple[EngineConfig, Limits]] = {}
+
+
 def limits_of(config: EngineConfig) -> Limits:
-    """The limits an installation's configuration sets (cached: configurations are few and frozen)."""
-    return Limits.of(config)
+    """The limits an installation's configuration sets (kept per configuration object: they are
+    few, frozen, and hashing one on every step would cost more than the rest of the check)."""
+    found = _limits_by_config.get(id(config))
+    if found is None or found[0] is not config:
+        if len(_limits_by_config) > 64:
+            _limits_by_config.clear()
+        found = _limits_by_config[id(config)] = (config, Limits.of(config))
+    return found[1]
 _limits: contextvars.ContextVar[Limits | None] = contextvars.ContextVar("opsgate_script_limits", default=None)
 
 

@@ -41,6 +41,19 @@ def test_deploy_reports_each_problem_and_exits_1(cli, tmp_path):
     assert "purchase_approval" not in cli("deploy", str(DATA / "four_steps.bpmn")).output
 
 
+def test_deploy_prints_lint_warnings_and_refuses_lint_errors(cli, tmp_path):
+    cli("init")
+    warned = cli("deploy", str(DATA / "four_steps.bpmn"))
+    assert warned.exit_code == 0
+    assert "warning: four_steps.bpmn:" in warned.output and "[label-required]" in warned.output
+    orphan = tmp_path / "orphan.bpmn"
+    orphan.write_text((DATA / "four_steps.bpmn").read_text().replace(
+        '<bpmn:endEvent id="end_done"', '<bpmn:task id="orphan" name="Orphan" /><bpmn:endEvent id="end_done"'))
+    refused = cli("deploy", str(orphan))
+    assert refused.exit_code == 1
+    assert "[orphan]" in refused.output and "[no-disconnected] Orphan (orphan) is not connected" in refused.output
+
+
 def test_user_token_and_provider(cli):
     cli("init")
     added = cli("user", "add", "erin", "--group", "engineer", "--group", "cab", "--password-stdin",
