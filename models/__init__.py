@@ -8,12 +8,12 @@ from .integration import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
 from .notification import Notification
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
-from .task import HumanTask, HumanTaskGroup, Timer
+from .task import HumanTask, HumanTaskBar, HumanTaskGroup, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
-    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "HumanTaskGroup", "Notification",
+    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "Notification",
     "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "WebhookDelivery", "WebhookSubscription",
     "WorkerHeartbeat", "user_group",
 ]

@@ -69,3 +69,14 @@ class HumanTaskGroup(Base):
 
     task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
     group: Mapped[str] = mapped_column(String(120), primary_key=True)
+
+
+class HumanTaskBar(Base):
+    """A person separation of duties bars from a ready task (engine.cases.persistence writes
+    these with the task), so inboxes and notices leave the task out in SQL."""
+
+    __tablename__ = "human_task_bar"
+    __table_args__ = (Index("ix_human_task_bar_user", "user_id", "task_id"), {"sqlite_with_rowid": False})
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)

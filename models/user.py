@@ -22,6 +22,10 @@ class Group(Base):
     id: Mapped[intpk]
     name: Mapped[name_str] = mapped_column(unique=True)
     description: Mapped[str] = mapped_column(String(300), default="")
+    # What people read for the group (engine.people.groups: the shipped groups have names in a
+    # catalogue; these columns, when set by an admin, take their place).
+    title: Mapped[str] = mapped_column(String(200), default="")
+    title_zh: Mapped[str] = mapped_column(String(200), default="")
 
 
 class User(Base):

@@ -12,7 +12,7 @@ from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, bindparam, delete, inspect, update
+from sqlalchemy import Table, bindparam, delete, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -35,7 +35,7 @@ from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
-from models import Case, HumanTask, HumanTaskGroup, Timer
+from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, Timer, User
 
 
 def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
@@ -113,7 +113,8 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
                      data={"outcome": case.outcome, "missing_records": missing})
         webhooks.emit(session, "case.closed", case)
     timers = timer_due_times(workflow)
-    _project_tasks(session, instance, ready, timers, now, completed, actor)
+    new = _project_tasks(session, instance, ready, timers, now, completed, actor)
+    _project_bars(session, instance, ready, new)
     timer_rows = _project_timers(session, instance, projected)
     write_case(session, case)
     if case.status == "open":
@@ -246,8 +247,9 @@ def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.date
 
 
 def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], timers: list[tuple[Any, dt.datetime]],
-                   now: dt.datetime, completed: HumanTask | None, actor: Any) -> None:
-    """End the rows of tasks that are no longer ready and add rows for the tasks that became ready.
+                   now: dt.datetime, completed: HumanTask | None, actor: Any) -> set[str]:
+    """End the rows of tasks that are no longer ready and add rows for the tasks that became ready;
+    return the new rows' ids.
 
     The completed task's row and the new rows go in one statement (an INSERT whose existing
     row, the completed task's, is ended only if it is still `ready`); a row counted short
@@ -264,7 +266,7 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
         ending = _ending(completed, "completed", now, getattr(actor, "id", None))
         rows.insert(0, {c.key: getattr(completed, c.key) for c in _task_table.c} | ending)
     if not rows:
-        return
+        return set()
     if _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows) != len(rows):
         raise Conflict(f"{completed.name} is no longer ready" if completed is not None else
                        "the case was changed by someone else at the same time; reload it and try again")
@@ -274,6 +276,42 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
               for g in dict.fromkeys(r["candidate_groups"])]
     if groups:
         _INSERT_TASK_GROUPS.run(session, groups)
+    return {r["id"] for r in rows if r["state"] == "ready"}
+
+
+_INSERT_BAR = prepared.insert(cast(Table, HumanTaskBar.__table__), ("task_id", "user_id"))
+
+
+def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], new: set[str]) -> None:
+    """Write who separation of duties bars from each ready task (human_task_bar), so inboxes and
+    notices leave it out in SQL. Only tasks with such rules cost anything: a new task gets its
+    rows; a task that stays ready gains the people who since did a task its rules name (a
+    parallel branch)."""
+    case = instance.case
+    plan: list[tuple[str, bool, set[str]]] = []
+    for task_id, task in ready.items():
+        rules = instance.task_rules(task.task_spec.bpmn_id)
+        if rules.sod_not_requester or rules.sod_not_actor_of:
+            names = {n for other in rules.sod_not_actor_of for n in (case.actors or {}).get(other, ())}
+            plan.append((task_id, rules.sod_not_requester, names))
+    if not plan:
+        return
+    wanted_names = set().union(*(names for _, _, names in plan))
+    ids: dict[str, int] = {}
+    if wanted_names:
+        for name, uid in session.execute(select(User.name, User.id).where(User.name.in_(sorted(wanted_names)))):
+            ids[name] = uid
+    kept = [task_id for task_id, _, _ in plan if task_id not in new]
+    have = {(task_id, uid) for task_id, uid in session.execute(
+        select(HumanTaskBar.task_id, HumanTaskBar.user_id).where(HumanTaskBar.task_id.in_(kept)))} if kept else set()
+    rows = []
+    for task_id, not_requester, names in plan:
+        barred = {ids[n] for n in names if n in ids}
+        if not_requester and case.requester_id is not None:
+            barred.add(case.requester_id)
+        rows += [{"task_id": task_id, "user_id": uid} for uid in sorted(barred) if (task_id, uid) not in have]
+    if rows:
+        _INSERT_BAR.run(session, rows)
 
 
 def _new_task_row(instance: Instance, task: Any, timers: list[tuple[Any, dt.datetime]], now: dt.datetime) -> dict:

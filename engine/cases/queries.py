@@ -3,7 +3,7 @@ engine.cases.access; `find_case` is the system's unchecked lookup."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from engine import logcontext
@@ -12,7 +12,7 @@ from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.people import roles
 from engine.processes import catalog, specs
 from engine.processes.forms import Form
-from models import Case, HumanTask, HumanTaskGroup, User
+from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, User
 
 PAGE_SIZE = 50
 
@@ -81,14 +81,17 @@ def start_form(session: Session, process_key: str, version: int | None = None) -
 
 def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
     """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
-    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases)."""
+    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases),
+    leaving out those separation of duties bars them from."""
     staff = sorted(roles.staff_groups(actor))
     in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
     my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
                    .join(Case, Case.id == HumanTask.case_id)
                    .where(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
+    # Separation of duties bars some people from some tasks (human_task_bar): not offered to them.
+    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
     query = select(HumanTask).where(HumanTask.state == "ready",
-                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)))
+                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)), ~barred)
     if scope == "mine":
         query = query.where(HumanTask.assignee_id == actor.id)
     elif scope == "group":

@@ -5,12 +5,14 @@ page and through `/api/v1/notices`.
 """
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from typing import Any
+
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
 from engine.timing import clock
-from models import Case, Notification, User
+from models import Case, HumanTask, HumanTaskBar, Notification, User
 
 PAGE_SIZE = 100
 
@@ -19,10 +21,18 @@ def _mine(actor: User) -> tuple[object, ...]:
     return (Notification.user_id == actor.id, Notification.channel == "app")
 
 
+def _current(actor: User) -> Any:
+    """A notice about a task lasts while the task is ready and the actor is not barred from it:
+    once someone completes it (or the case moves on), it is gone from the list and the count."""
+    live = exists().where(HumanTask.id == Notification.task_id, HumanTask.state == "ready",
+                          ~exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id))
+    return or_(Notification.task_id.is_(None), live)
+
+
 def list_notices(session: Session, *, actor: User, unread: bool = False,
                  limit: int = PAGE_SIZE) -> list[Notification]:
     """Return the actor's in-app notices, newest first."""
-    query = select(Notification).where(*_mine(actor))
+    query = select(Notification).where(*_mine(actor), _current(actor))
     if unread:
         query = query.where(Notification.read_at.is_(None))
     return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
@@ -39,7 +49,7 @@ def case_keys(session: Session, notices: list[Notification]) -> dict[int, str]:
 def count_unread(session: Session, *, actor: User) -> int:
     """Return how many of the actor's in-app notices are unread."""
     return int(session.scalar(select(func.count()).select_from(Notification)
-                              .where(*_mine(actor), Notification.read_at.is_(None))) or 0)
+                              .where(*_mine(actor), Notification.read_at.is_(None), _current(actor))) or 0)
 
 
 def mark_read(session: Session, notice_id: int | None = None, *, actor: User) -> int:

@@ -51,6 +51,7 @@ from models import (
     Case,
     Group,
     HumanTask,
+    HumanTaskBar,
     HumanTaskGroup,
     Notification,
     User,
@@ -138,7 +139,9 @@ _RECIPIENTS = and_(User.active, or_(
                 .join(HumanTaskGroup, HumanTaskGroup.group == Group.name)
                 .where(HumanTaskGroup.task_id == bindparam("task_id", type_=String),
                        HumanTaskGroup.group != literal_column("'requester'"))),
-    User.id == bindparam("requester_id", type_=Integer)))
+    User.id == bindparam("requester_id", type_=Integer)),
+    # nobody separation of duties bars from the task (engine.cases.persistence writes the bars)
+    User.id.not_in(select(HumanTaskBar.user_id).where(HumanTaskBar.task_id == bindparam("task_id", type_=String))))
 
 
 _now = bindparam("now", type_=UTCDateTime())

@@ -14,6 +14,22 @@ GROUPS = (
     "requester", "manager", "service_desk", "engineer", "change_manager", "cab", "finance",
     "security_admin", "auditor", "process_owner", "supervisor", "admin",
 )
+# What people read for the shipped groups, in English and Simplified Chinese. An admin may name
+# any group (these included) on the groups page; engine.people.groups.group_titles merges both.
+GROUP_TITLES: dict[str, tuple[str, str]] = {
+    "requester": ("Requester", "申请人"),
+    "manager": ("Manager", "部门经理"),
+    "service_desk": ("Service desk", "服务台"),
+    "engineer": ("Engineer", "运维工程师"),
+    "change_manager": ("Change manager", "变更经理"),
+    "cab": ("Change advisory board", "变更委员会"),
+    "finance": ("Finance", "财务主管部门"),
+    "security_admin": ("Security administrator", "安全管理员"),
+    "auditor": ("Auditor", "审计员"),
+    "process_owner": ("Process owner", "流程负责人"),
+    "supervisor": ("Supervisor", "监管人员"),
+    "admin": ("Administrator", "系统管理员"),
+}
 # Groups that read every case and the whole audit trail.
 READ_ALL = frozenset({"auditor", "admin"})
 

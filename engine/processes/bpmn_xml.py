@@ -187,14 +187,17 @@ def read_form(element: etree._Element) -> FormRead:
             out.problems.append(Problem(element_id, node.sourceline,
                                         f"field {name!r} has type {ftype!r}; use one of {', '.join(forms.FIELD_TYPES)}"))
             continue
+        props = {p.get("id") or p.get("name"): p.get("value") for p in
+                 node.xpath("./camunda:properties/camunda:property", namespaces=NS)}
         choices = [{"value": v.get("id", ""), "label": v.get("name") or v.get("id", "")}
                    for v in node.xpath("./camunda:value", namespaces=NS)]
+        for choice in choices:
+            if props.get(f"choice_zh:{choice['value']}"):
+                choice["label_zh"] = props[f"choice_zh:{choice['value']}"]
         if ftype == "enum" and not choices:
             out.problems.append(Problem(element_id, node.sourceline, f"enum field {name!r} has no values"))
         constraints = {c.get("name"): c.get("config") for c in
                        node.xpath("./camunda:validation/camunda:constraint", namespaces=NS)}
-        props = {p.get("id") or p.get("name"): p.get("value") for p in
-                 node.xpath("./camunda:properties/camunda:property", namespaces=NS)}
         item: dict[str, Any] = {
             "name": name,
             "label": node.get("label") or name,
@@ -265,13 +268,20 @@ def task_rules(element: etree._Element) -> TaskRules:
 
 
 def end_rules(element: etree._Element) -> EndRules | None:
-    """Read an end event's outcome and, when the path owes other records, its required_records
-    (None when it says neither)."""
+    """Read an end event's outcome (with the names people read for it) and, when the path owes
+    other records, its required_records (None when it says neither)."""
     props = _props(element)
     if not props.get("outcome") and "required_records" not in props:
         return None
     records = _names(props["required_records"]) if "required_records" in props else None
-    return EndRules(outcome=props.get("outcome") or None, required_records=records)
+    return EndRules(outcome=props.get("outcome") or None, required_records=records,
+                    outcome_name=props.get("outcome_name") or None,
+                    outcome_name_zh=props.get("outcome_name_zh") or None)
+
+
+def name_zh(element: etree._Element) -> str | None:
+    """An element's Chinese name (its `name_zh` property), if it has one."""
+    return _props(element).get("name_zh") or None
 
 
 def timer_escalates(element: etree._Element) -> bool:
@@ -280,3 +290,16 @@ def timer_escalates(element: etree._Element) -> bool:
     if "escalation" in props:
         return props["escalation"].lower() == "true"
     return etree.QName(element).localname == "boundaryEvent"
+
+
+SLA_KINDS = ("response", "resolution", "recovery", "revocation", "documentation")
+
+
+def sla_kind(element: etree._Element) -> str | None:
+    """Say what a timer measures (`sla` property: response, resolution, ...), else guess it from
+    the element id (`resolution_target_passed` is a resolution clock); None for other timers."""
+    declared = _props(element).get("sla", "").strip().lower()
+    if declared:
+        return declared
+    element_id = (element.get("id") or "").lower()
+    return next((kind for kind in SLA_KINDS if kind in element_id), None)

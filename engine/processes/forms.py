@@ -31,19 +31,32 @@ class Field:
     max: float | None = None
     label_zh: str | None = None
     readonly: bool = False
+    # Chinese names of choices, where the BPMN gives them (field property `choice_zh:VALUE`).
+    choices_zh: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Describe the field for JSON clients."""
+        """Describe the field for JSON clients (a choice's `label_zh` only where there is one)."""
         out = asdict(self)
-        out["choices"] = [{"value": v, "label": label} for v, label in self.choices]
+        chinese = dict(self.choices_zh)
+        out["choices"] = [{"value": v, "label": label, **({"label_zh": chinese[v]} if v in chinese else {})}
+                          for v, label in self.choices]
+        del out["choices_zh"]
         return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Field:
         """Rebuild a field from its manifest form."""
         raw = dict(raw)
-        raw["choices"] = tuple((c["value"], c["label"]) for c in raw.get("choices", ()))
+        listed = raw.get("choices", ())
+        raw["choices"] = tuple((c["value"], c["label"]) for c in listed)
+        raw["choices_zh"] = tuple((c["value"], c["label_zh"]) for c in listed if c.get("label_zh"))
         return cls(**raw)
+
+    def choice_label(self, value: Any) -> tuple[str, str | None]:
+        """The name and Chinese name of one of the field's choices (the value itself if unknown)."""
+        text = str(value)
+        label = next((label for v, label in self.choices if v == text), text)
+        return label, dict(self.choices_zh).get(text)
 
 
 @dataclass(frozen=True)

@@ -87,17 +87,25 @@ class EndRules:
 
     outcome: str | None = None
     required_records: tuple[str, ...] | None = None
+    # What people read for the outcome (`outcome_name` / `outcome_name_zh` on the end event).
+    outcome_name: str | None = None
+    outcome_name_zh: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> EndRules:
         records = raw.get("required_records")
         return cls(outcome=raw.get("outcome") or None,
-                   required_records=None if records is None else _strings(records))
+                   required_records=None if records is None else _strings(records),
+                   outcome_name=raw.get("outcome_name") or None, outcome_name_zh=raw.get("outcome_name_zh") or None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.outcome:
             out["outcome"] = self.outcome
+        if self.outcome_name:
+            out["outcome_name"] = self.outcome_name
+        if self.outcome_name_zh:
+            out["outcome_name_zh"] = self.outcome_name_zh
         if self.required_records is not None:
             out["required_records"] = list(self.required_records)
         return out
@@ -112,14 +120,25 @@ class TimerInfo:
     escalation: bool
     name: str
     top_level: bool = True
+    name_zh: str | None = None
+    # What the clock measures, for SLA clocks: "response", "resolution", "recovery", ... (the
+    # timer's `sla` property; read from its id for versions that have none).
+    sla: str | None = None
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> TimerInfo:
         return cls(kind=str(raw.get("kind") or "intermediate"), escalation=bool(raw.get("escalation")),
-                   name=str(raw.get("name") or ""), top_level=bool(raw.get("top_level", True)))
+                   name=str(raw.get("name") or ""), top_level=bool(raw.get("top_level", True)),
+                   name_zh=raw.get("name_zh") or None, sla=raw.get("sla") or None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "escalation": self.escalation, "name": self.name, "top_level": self.top_level}
+        out: dict[str, Any] = {"kind": self.kind, "escalation": self.escalation, "name": self.name,
+                               "top_level": self.top_level}
+        if self.name_zh:
+            out["name_zh"] = self.name_zh
+        if self.sla:
+            out["sla"] = self.sla
+        return out
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,20 @@ class Manifest:
         """The name a person reads for a task or timer element (its id when it has none)."""
         found = self.tasks.get(element_id) or self.timers.get(element_id)
         return (found.name if found is not None else "") or element_id
+
+    def element_names(self, element_id: str) -> tuple[str, str | None]:
+        """The name and Chinese name of a task or timer element (its id when it has no name)."""
+        found = self.tasks.get(element_id) or self.timers.get(element_id)
+        if found is None:
+            return element_id, None
+        return found.name or element_id, found.name_zh
+
+    def outcome_names(self, outcome: str) -> tuple[str | None, str | None]:
+        """The name and Chinese name an end event gives an outcome (None where none does)."""
+        for rules in self.end_events.values():
+            if rules.outcome == outcome and (rules.outcome_name or rules.outcome_name_zh):
+                return rules.outcome_name, rules.outcome_name_zh
+        return None, None
 
     def sla_timers(self) -> frozenset[str]:
         """The timer events that are SLA clocks (firing one escalates the case)."""

@@ -169,7 +169,8 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
             if element.xpath("./bpmn:timerEventDefinition", namespaces=bpmn_xml.NS):
                 kind = {"boundaryEvent": "boundary", "startEvent": "start"}.get(local, "intermediate")
                 timers[bpmn_id] = TimerInfo(kind=kind, escalation=bpmn_xml.timer_escalates(element),
-                                            name=ts.bpmn_name or bpmn_id, top_level=each is spec)
+                                            name=ts.bpmn_name or bpmn_id, top_level=each is spec,
+                                            name_zh=bpmn_xml.name_zh(element), sla=bpmn_xml.sla_kind(element))
     for task_id, rules in tasks.items():
         for other in rules.sod_not_actor_of:
             if other not in tasks:
