@@ -30,6 +30,7 @@ from engine.people import directory, logins, tokens
 from models import User
 from webui import sso
 from webui.db import get_session
+from webui.i18n import group_title
 from webui.pages.forms import LoginForm
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,7 +79,8 @@ def role_required(*groups: str) -> Callable[[F], F]:
         @login_required
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             if not has_role(*groups):
-                raise NotAllowed(_("role: this page is for %(groups)s only.", groups=", ".join(groups)))
+                raise NotAllowed(_("This page is for %(groups)s, and you are not a member (role rule).",
+                                   groups=", ".join(group_title(g) for g in groups)))
             return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -14,6 +14,8 @@ from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
+from engine.people.roles import GROUP_TITLES
+
 LANGUAGES: dict[str, str] = {"en": "English", "zh_Hans": "简体中文"}
 DEFAULT_LANGUAGE = "en"
 
@@ -48,6 +50,13 @@ def localized(text: str | None, text_zh: str | None) -> str:
     if text_zh and current_language() == "zh_Hans":
         return text_zh
     return text or ""
+
+
+def group_title(key: str) -> str:
+    """A shipped group's name in the reader's language (its key for other groups); pages that
+    show admin-named groups use webui.pages.display.group_name."""
+    title = GROUP_TITLES.get(key)
+    return localized(*title) if title else key
 
 
 def display_zone() -> ZoneInfo:

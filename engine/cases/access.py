@@ -2,28 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from engine.errors import NotAllowed
-from engine.people.roles import REQUESTER, staff_groups
+from engine.people.roles import REQUESTER, group_titles_text, staff_groups
 from engine.processes.manifest import TaskRules
 from models import Case, HumanTask, User
 
 
-def check_may_act(actor: User, case: Case, task: HumanTask, rules: TaskRules) -> None:
-    """Refuse unless `actor` may claim or complete `task`; the message names the rule."""
+def check_may_act(actor: User, case: Case, task: HumanTask, rules: TaskRules,
+                  task_names: Mapping[str, str] | None = None) -> None:
+    """Refuse unless `actor` may claim or complete `task`; the message is a sentence that names
+    the rule (candidate group, separation of duties, role). `task_names` names the other tasks
+    a separation-of-duties rule refers to (by element id)."""
     if not actor.active:
-        raise NotAllowed("role: the account is disabled")
+        raise NotAllowed("Your account is disabled, so you cannot act on cases (role rule).")
     groups = set(task.candidate_groups or ())
     if not acting_groups(actor, case) & groups:
         if groups == {REQUESTER}:
-            raise NotAllowed(f"candidate group: {task.name} is for the case's requester only")
-        raise NotAllowed(f"candidate group: {task.name} is for the group(s) {', '.join(sorted(groups))}, "
-                         f"and {actor.name} is in none of them")
+            raise NotAllowed(f"“{task.name}” is for the person who requested {case.key} only "
+                             "(candidate group rule).")
+        raise NotAllowed(f"“{task.name}” is work for {group_titles_text(groups)}, and you are not a member "
+                         "(candidate group rule).")
     if rules.sod_not_requester and case.requester_id == actor.id:
-        raise NotAllowed(f"separation of duties: {task.name} may not be done by the case's requester")
+        raise NotAllowed(f"You requested {case.key}, so someone else must do “{task.name}”: "
+                         "separation of duties keeps requesters from approving or carrying out their own request.")
     for other in rules.sod_not_actor_of:
         if actor.name in (case.actors or {}).get(other, ()):
-            raise NotAllowed(f"separation of duties: {task.name} may not be done by whoever did {other} "
-                             f"in this case ({actor.name})")
+            did = (task_names or {}).get(other) or other
+            raise NotAllowed(f"You did “{did}” on {case.key}, so someone else must do “{task.name}”: "
+                             "separation of duties asks for a second person.")
 
 
 def acting_groups(actor: User, case: Case) -> set[str]:

@@ -181,8 +181,8 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
         return task
     if task.assignee_id is not None:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
-    rules = specs.load_by_id(session, case.definition_id).manifest.task(task.element_id)
-    access.check_may_act(actor, case, task, rules)
+    manifest = specs.load_by_id(session, case.definition_id).manifest
+    access.check_may_act(actor, case, task, manifest.task(task.element_id), manifest.task_names())
     task.assignee_id, task.claimed_at = actor.id, clock.now()
     audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
     case.updated_at = clock.now()
@@ -198,8 +198,8 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     if task.assignee_id is None:
         return task
     if task.assignee_id != actor.id and "admin" not in actor.group_names:
-        raise NotAllowed(f"role: {task.name} is claimed by {_user_name(session, task.assignee_id)}; "
-                         "only they or an admin may release it")
+        raise NotAllowed(f"“{task.name}” is claimed by {_user_name(session, task.assignee_id)}; only they or an "
+                         "admin may release it (role rule).")
     task.assignee_id, task.claimed_at = None, None
     audit.append(session, case, actor=actor, type="task_released", task=task.element_id,
                  data={"task_id": task.id})
@@ -217,7 +217,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
-    access.check_may_act(actor, case, task, rules)
+    access.check_may_act(actor, case, task, rules, instance.loaded.manifest.task_names())
     form = rules.form
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))

@@ -16,7 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access, attachments, queries, serializer
+from engine.cases import access, attachments, queries, readable, serializer
 from engine.config import settings
 from engine.errors import NotAllowed
 from engine.people import roles
@@ -69,6 +69,12 @@ class CasePage:
     attachments: list[Any]
     can_attach: bool
     can_audit: bool
+    values: list[readable.Shown] = field(default_factory=list)
+    history: list[readable.Entry] = field(default_factory=list)
+    decisions: list[readable.Decision] = field(default_factory=list)
+    clocks: list[readable.Clock] = field(default_factory=list)
+    response: readable.Target | None = None
+    outcome: tuple[str, str | None] | None = None
 
 
 @dataclass
@@ -92,10 +98,10 @@ def open_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
 
 
 def next_due(session: Session, case_ids: list[int]) -> dict[int, dt.datetime]:
-    """Return each case's soonest running SLA clock."""
+    """Return each case's soonest running SLA clock (its deadline, not the 75% warning)."""
     due: dict[int, dt.datetime] = {}
     if case_ids:
-        for timer in session.scalars(select(Timer).where(Timer.case_id.in_(case_ids))):
+        for timer in session.scalars(select(Timer).where(Timer.case_id.in_(case_ids), Timer.kind != "sla_warning")):
             if timer.case_id is not None and (timer.case_id not in due or timer.due_at < due[timer.case_id]):
                 due[timer.case_id] = timer.due_at
     return due
@@ -169,12 +175,19 @@ def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
     """Collect everything the case page shows."""
     case = queries.get_case(session, ref, actor=actor)
     timers = list(session.scalars(select(Timer).where(Timer.case_id == case.id).order_by(Timer.due_at)))
+    manifest = specs.manifest_of(case.definition)
+    timeline = audit.history(session, case)
+    entries = readable.history(session, case, manifest, timeline)
     return CasePage(case=case, tasks=queries.open_tasks(session, case), timers=timers,
-                    timeline=audit.history(session, case), marks=path_marks(session, case),
+                    timeline=timeline, marks=path_marks(session, case),
                     names=element_names(case.definition),
                     attachments=attachments.list_attachments(session, case),
                     can_attach=case.status == "open" and attachments.may_attach(session, case, actor),
-                    can_audit=bool(actor.group_names & roles.READ_ALL))
+                    can_audit=bool(actor.group_names & roles.READ_ALL),
+                    values=readable.case_values(manifest, case.data or {}), history=entries,
+                    decisions=readable.decisions(entries), clocks=readable.clocks(case, timers, manifest, timeline),
+                    response=readable.response_target(case, timeline),
+                    outcome=readable.outcome_names(manifest, case.outcome) if case.outcome else None)
 
 
 def inbox(session: Session, *, actor: User, scope: str) -> list[HumanTask]:
@@ -191,9 +204,9 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
         return f"{task.name} is already {task.state}{who}."
     if task.assignee_id is not None and task.assignee_id != actor.id:
         return f"{task.name} is claimed by {task.assignee.name if task.assignee else 'someone'}."
-    rules = specs.load_by_id(session, task.case.definition_id).manifest.task(task.element_id)
+    manifest = specs.load_by_id(session, task.case.definition_id).manifest
     try:
-        access.check_may_act(actor, task.case, task, rules)
+        access.check_may_act(actor, task.case, task, manifest.task(task.element_id), manifest.task_names())
     except NotAllowed as err:
         return err.message
     return None

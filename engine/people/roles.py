@@ -3,6 +3,8 @@ role checks every use case makes first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from engine.errors import NotAllowed
 from models import User
 
@@ -34,18 +36,27 @@ GROUP_TITLES: dict[str, tuple[str, str]] = {
 READ_ALL = frozenset({"auditor", "admin"})
 
 
+def group_titles_text(groups: Iterable[str]) -> str:
+    """Name groups for a sentence: "the Change manager group", "the groups Auditor, Administrator"."""
+    names = [GROUP_TITLES.get(g, (g, ""))[0] for g in sorted(groups)]
+    if len(names) == 1:
+        return f"the {names[0]} group"
+    return "the groups " + ", ".join(names)
+
+
 def check_role(actor: User, *roles: str, action: str) -> None:
     """Refuse unless the actor is in one of `roles`."""
     if not actor.group_names & set(roles):
-        raise NotAllowed(f"role: {action} needs one of the groups {', '.join(roles)}")
+        raise NotAllowed(f"{action[:1].upper()}{action[1:]} is for {group_titles_text(roles)}, "
+                         "and you are not a member (role rule).")
 
 
 def check_may_write(actor: User) -> None:
     """Refuse any change by an auditor (read-only) or an inactive user."""
     if not actor.active:
-        raise NotAllowed("role: the account is disabled")
+        raise NotAllowed("Your account is disabled, so you cannot change anything (role rule).")
     if staff_groups(actor) == {"auditor"}:
-        raise NotAllowed("role: auditors read cases and change nothing")
+        raise NotAllowed("Auditors read cases and change nothing (role rule).")
 
 
 def check_may_start(actor: User) -> None:

@@ -160,6 +160,10 @@ class Manifest:
         found = self.tasks.get(element_id) or self.timers.get(element_id)
         return (found.name if found is not None else "") or element_id
 
+    def task_names(self) -> dict[str, str]:
+        """The user tasks' names by element id."""
+        return {k: t.name or k for k, t in self.tasks.items()}
+
     def element_names(self, element_id: str) -> tuple[str, str | None]:
         """The name and Chinese name of a task or timer element (its id when it has no name)."""
         found = self.tasks.get(element_id) or self.timers.get(element_id)

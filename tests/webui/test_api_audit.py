@@ -34,7 +34,7 @@ def test_verify_names_the_first_tampered_event(api_as, ticket, session):
 def test_verify_is_for_auditors_and_admins_only(api_as, ticket):
     response = api_as("engineer").get("/audit/verify")
     assert response.status_code == 403
-    assert "auditor" in response.json["error"]["message"]
+    assert "Auditor" in response.json["error"]["message"] and "role rule" in response.json["error"]["message"]
 
 
 def test_verify_unknown_case_is_404(api_as, ticket):

@@ -100,7 +100,7 @@ def test_wrong_group_is_403_naming_the_candidate_group(api_as, ticket):
     assert response.status_code == 403
     assert response.json["error"]["code"] == "not_allowed"
     assert "candidate group" in response.json["error"]["message"]
-    assert "service_desk" in response.json["error"]["message"]
+    assert "Service desk group" in response.json["error"]["message"]
 
 
 def test_requester_may_not_approve_their_own_case(api_as, ticket):

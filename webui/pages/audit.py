@@ -10,6 +10,7 @@ from engine.cases import audit_views
 from webui.auth import role_required
 from webui.db import get_session
 from webui.pages import forms
+from webui.pages.common import event_label
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -20,7 +21,8 @@ def _search_page(verify=None, verify_case: str | None = None, status: int = 200)
     session = get_session()
     form = forms.AuditSearchForm(request.args)
     known = audit_views.audit_choices(session)
-    form.type.choices = forms.choices([("", "—")] + [(t, t) for t in known.types])
+    form.type.choices = forms.choices([("", "—")] + sorted(((t, event_label(t)) for t in known.types),
+                                                           key=lambda pair: pair[1]))
     form.process_key.choices = forms.choices([("", "—")] + [(p, p) for p in known.processes])
     page = request.args.get("page", 1, type=int)
     criteria = {}

@@ -15,11 +15,12 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.cases import attachments, services, views
+from engine.cases import attachments, audit_views, services, views
 from engine.cases.evidence import build_evidence_pack
 from engine.errors import InvalidData
 from engine.people import roles
 from engine.processes import catalog
+from webui.auth import role_required
 from webui.db import get_session
 from webui.pages import forms
 from webui.pages.common import attachment_hint
@@ -96,10 +97,27 @@ def start(process_key: str):
 def detail(ref: str):
     """Show one case: facts, open steps, SLA clocks, diagram, timeline, attachments."""
     page = views.case_page(get_session(), ref, actor=current_user)
-    return render_template("cases/detail.html", case=page.case, tasks=page.tasks, timers=page.timers,
-                           timeline=page.timeline, marks=page.marks, names=page.names,
-                           attachments=page.attachments, can_attach=page.can_attach,
-                           can_audit=page.can_audit, attachment_hint=attachment_hint())
+    return render_template("cases/detail.html", case=page.case, tasks=page.tasks, history=page.history,
+                           marks=page.marks, attachments=page.attachments, can_attach=page.can_attach,
+                           can_audit=page.can_audit, attachment_hint=attachment_hint(), values=page.values,
+                           decisions=page.decisions, clocks=page.clocks, response=page.response,
+                           outcome=page.outcome)
+
+
+@bp.post("/cases/<ref>/verify")
+@role_required("auditor", "admin")
+def verify(ref: str):
+    """Recompute this case's audit chain and say on the case page whether it is intact."""
+    session = get_session()
+    result = audit_views.verify_chain(session, case=ref, actor=current_user)
+    session.commit()
+    if result.ok:
+        flash(_("Chain intact: %(n)s events of %(case)s checked; every hash matches.", n=result.checked,
+                case=ref.upper()), "success")
+    else:
+        flash(_("Chain broken: %(n)s events checked; the first that does not match is %(bad)s.",
+                n=result.checked, bad=result.first_bad), "error")
+    return redirect(url_for("cases.detail", ref=ref))
 
 
 @bp.post("/cases/<ref>/attachments")

@@ -45,6 +45,21 @@ EVENT_LABELS = {
     "user_logged_in": _l("Logged in"),
     "user_login_failed": _l("Failed login"),
     "audit_verified": _l("Chain verified"),
+    "sla_warning": _l("SLA warning"),
+    "sla_paused": _l("SLA clocks paused"),
+    "sla_resumed": _l("SLA clocks resumed"),
+    "occurrence_added": _l("Reported again"),
+    "user_created": _l("User created"),
+    "user_changed": _l("User changed"),
+    "user_logged_out": _l("Logged out"),
+    "token_created": _l("API token created"),
+    "token_revoked": _l("API token revoked"),
+    "group_created": _l("Group created"),
+    "group_renamed": _l("Group renamed"),
+    "provider_added": _l("Provider added"),
+    "evaluation_input_recorded": _l("Evaluation input recorded"),
+    "evaluation_config_recorded": _l("Evaluation configuration recorded"),
+    "evaluation_published": _l("Evaluation published"),
 }
 DECISION_LABELS = {"approve": _l("Approve"), "reject": _l("Reject"), "rework": _l("Send back for rework")}
 
@@ -71,8 +86,8 @@ def status_label(status: str) -> str:
 
 
 def event_label(event_type: str) -> str:
-    """Translate an audit event type; unknown types read as themselves."""
-    return str(EVENT_LABELS.get(event_type, event_type.replace("_", " ")))
+    """Translate an audit event type; unknown types read as a sentence of their words."""
+    return str(EVENT_LABELS.get(event_type, event_type.replace("_", " ").capitalize()))
 
 
 def event_class(event_type: str) -> str:
@@ -119,7 +134,8 @@ def viewer_strings() -> dict[str, str]:
     """Texts the diagram viewer's script shows, in the user's language."""
     return {"cannotDisplay": _("Cannot display this diagram:"),
             "noDiagram": _("the file has no diagram to draw"),
-            "noScript": _("The diagram viewer could not be loaded.")}
+            "noScript": _("The diagram viewer could not be loaded."),
+            "zoomIn": _("Zoom in"), "zoomOut": _("Zoom out"), "fit": _("Fit to the frame")}
 
 
 def modeler_strings() -> dict[str, str]:

@@ -21,6 +21,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, TextAreaField
@@ -36,7 +37,7 @@ from engine.evaluation.scoring import NO_DATA
 from engine.timing import clock
 from webui import exports
 from webui.db import get_session
-from webui.i18n import localized
+from webui.i18n import group_title, localized
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -58,7 +59,8 @@ def role_required(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., 
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not set(current_user.group_names) & set(groups):
-                raise NotAllowed(f"role: this page is for {', '.join(groups)}")
+                raise NotAllowed(_("This page is for %(groups)s, and you are not a member (role rule).",
+                                   groups=", ".join(group_title(g) for g in groups)))
             return view(*args, **kwargs)
 
         return wrapped

@@ -78,7 +78,9 @@ def test_case_page_shows_timeline_path_and_open_step(login, people, purchase):
     assert "StartEvent_1" in marks["done"]
     assert "version 1" in page
     data = page.split('id="data-h"')[1]
-    assert "<td>urgent</td><td>no</td>" in data and "<td>amount</td><td>1200</td>" in data  # not "false"
+    # values under their form labels, booleans as yes/no (not "false"), no variable keys
+    assert "<dt>Urgent</dt><dd>no</dd>" in data and "<dt>Amount</dt><dd>1200</dd>" in data
+    assert "case_key" not in page and "requester</dt>" not in data
 
 
 def test_task_completion_and_refusal_in_words(login, people, purchase, session):
@@ -250,5 +252,5 @@ def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy,
     started = next(e for e in audit.history(session, case) if e.type == "case_started").at
     local = (started + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
     assert local in page and "Times in Asia/Shanghai" in page
-    assert "<td>needed_by</td><td>2026-12-01 09:00</td>" in page  # case data in the zone too
+    assert "<dd>2026-12-01 09:00</dd>" in page  # case data in the zone too
     assert "Times in UTC" in login(people["requester"]).get("/cases").get_data(as_text=True)
