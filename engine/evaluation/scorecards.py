@@ -10,7 +10,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.cases import services
@@ -142,6 +142,13 @@ def _input_source(row: EvaluationInput | None) -> dict[str, Any]:
         return {}
     return {"input_id": row.id, "entered_by": row.entered_by,
             "entered_at": row.entered_at.isoformat(), "revision": row.revision}
+
+
+def latest_month(session: Session) -> str | None:
+    """The latest month (YYYY-MM) in which a case was opened, up to now; None with no cases.
+    The reports open on it, so a first look shows figures rather than an empty month."""
+    latest = session.scalar(select(func.max(Case.created_at)).where(Case.created_at <= clock.now()))
+    return f"{latest.year:04d}-{latest.month:02d}" if latest is not None else None
 
 
 def monthly_scorecards(session: Session, period: str | Period, *, provider: str | None = None,

@@ -137,7 +137,7 @@ def test_separation_of_duties(session, deploy, people, make_user):
     dual = make_user("change_manager", "engineer", name="dual")
     services.complete_task(session, task_of(session, case2, "triage").id, {"category": "software"}, actor=people["desk"])
     services.complete_task(session, task_of(session, case2, "diagnose").id, {"diagnosis": "d"}, actor=dual)
-    with pytest.raises(NotAllowed, match="You did “Diagnose” on .*separation of duties"):
+    with pytest.raises(NotAllowed, match=r"You did “Diagnose” on .*separation of duties"):
         services.complete_task(session, task_of(session, case2, "approve_fix").id, {"decision": "approve"}, actor=dual)
     services.complete_task(session, task_of(session, case2, "approve_fix").id, {"decision": "approve"},
                            actor=people["cm"])

@@ -7,12 +7,14 @@ import json
 import pytest
 from click.testing import CliRunner
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from engine import db
 from engine.evaluation import scorecards
 from engine.people import providers, tokens, users
 from engine.processes import catalog, deployment
 from engine.timing import clock
+from models import Case
 from webui import create_app
 from webui.cli.base import main
 
@@ -63,12 +65,28 @@ def test_month_page_shows_scores_no_data_and_the_trend_data(site):
     html = page.get_data(as_text=True)
     assert "Acme" in html and "Bolt" in html
     assert "no data" in html  # Bolt has neither cases nor inputs
-    trend = json.loads(html.split('id="trend-data">')[1].split("</script>")[0])
+    assert "/reports/trend.json?period=2026-03" in html  # the charts fetch the year after the page shows
+    trend = json.loads(get(site, "/reports/trend.json?period=2026-03").get_data(as_text=True))
     assert trend["labels"] == ["2026-01", "2026-02", "2026-03"]
     basic = next(c for c in trend["charts"] if c["key"] == "basic")
     assert basic["series"]["Acme"] == [0.0, 0.0, 0.0]
     assert basic["series"]["Bolt"] == [None, None, None]  # a gap, not a zero
     assert "vendor/chartjs/chart.umd.min.js" in html
+
+
+def test_month_page_opens_on_the_latest_month_with_cases(site):
+    _app, _issued, url = site
+    engine = db.make_engine(url)
+    with db.make_sessionmaker(engine)() as session:
+        latest = session.scalar(select(func.max(Case.created_at)))
+    engine.dispose()
+    html = get(site, "/reports/").get_data(as_text=True)
+    if latest:
+        assert f'value="{latest:%Y-%m}"' in html and f"— {latest:%Y-%m}" in html
+    else:
+        now = clock.now()
+        last = f"{now.year - (now.month == 1):04d}-{(now.month - 2) % 12 + 1:02d}"
+        assert f'value="{last}"' in html
 
 
 def test_scorecard_links_kpis_to_cases_and_inputs(site):

@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -115,7 +116,8 @@ def index():
     """Monthly scorecards of every provider, trends per category, service-desk hot spots."""
     session = get_session()
     config = evaluation_config(session)
-    period = parse_period(request.args.get("period") or _last_month())
+    # Open on the latest month with cases (a first look shows figures, not an empty month).
+    period = parse_period(request.args.get("period") or scorecards.latest_month(session) or _last_month())
     if period.is_year:
         return redirect(url_for("reports.annual", year=period.label,
                                 provider=request.args.get("provider") or None))
@@ -123,10 +125,24 @@ def index():
     cards = scorecards.monthly_scorecards(session, period, provider=provider, config=config)
     providers = [p.name for p in scorecards.list_providers(session)]
     spots = hot_spots(session, config, period, Filters(provider=provider))
+    charts = [{"key": "total", "title": t("Month total", "月度总分")}] + \
+        [{"key": c.key, "title": t(c.label_en, c.label_zh)} for c in config.categories]
     return render_template("reports/index.html", period=period.label, provider=provider,
-                           providers=providers, cards=cards, config=config, spots=spots,
-                           trend=_trend(session, period.label, provider, config),
+                           providers=providers, cards=cards, config=config, spots=spots, charts=charts,
                            can_write=_can_write())
+
+
+@bp.get("/trend.json")
+@role_required(*READERS)
+def trend():
+    """The year's trend up to the month, per category and provider: the reports page draws it
+    after it has shown (scoring eleven months takes longer than the page itself)."""
+    session = get_session()
+    period = parse_period(request.args.get("period") or _last_month())
+    if period.is_year:
+        raise InvalidData("The trend is for a month (YYYY-MM).", {"period": ["must be a month like 2026-03"]})
+    provider = request.args.get("provider") or None
+    return jsonify(_trend(session, period.label, provider, evaluation_config(session)))
 
 
 @bp.get("/scorecard/<provider>/<period>")
