@@ -102,6 +102,10 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
         roles.check_may_start(actor)
     definition = catalog.get_definition(session, process_key)
     loaded = specs.load(session, definition)
+    info = loaded.manifest.process
+    if actor is not None and not start_event and not info.may_start(actor.group_names):
+        raise NotAllowed(f"Cases of “{info.name}” are opened by {roles.group_titles_text(info.start_groups)}, "
+                         "and you are not a member (role rule).")
     cleaned = validate_form(loaded.manifest.start_form, data)
     clash = RESERVED & set(cleaned)
     if clash:

@@ -16,10 +16,10 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access, attachments, queries, readable, serializer
+from engine.cases import access, attachments, queries, readable, serializer, services
 from engine.config import settings
 from engine.errors import NotAllowed
-from engine.people import roles
+from engine.people import providers, roles, users
 from engine.processes import catalog, specs
 from engine.processes.forms import Field
 from engine.records import audit
@@ -222,6 +222,29 @@ def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
     return TaskPage(task, list(form.fields), form.is_gate, essentials, refusal_for(session, task, actor))
 
 
-def start_form(definition: ProcessDefinition) -> list[Field]:
-    """Return a version's start form fields."""
-    return list(specs.manifest_of(definition).start_form.fields)
+def start_suggestions(session: Session, fields: list[Field], *, actor: User) -> dict[str, list[tuple[str, str]]]:
+    """What a start form offers to pick from: the registered systems for `system`, and for
+    staff the people a case may be opened for (`requested_for`)."""
+    names = {f.name for f in fields if f.type == "string"}
+    out: dict[str, list[tuple[str, str]]] = {}
+    if "system" in names:
+        out["system"] = [(system, f"{system} · {provider}") for system, provider in providers.list_systems(session)]
+    if services.REQUESTED_FOR in names and roles.staff_groups(actor):
+        out[services.REQUESTED_FOR] = [(name, f"{display} ({name})") for name, display in users.list_people(session)]
+    return {k: v for k, v in out.items() if v}
+
+
+def startable(session: Session, *, actor: User) -> list[ProcessDefinition]:
+    """The latest version of each process the actor may open a case of (`start_groups`)."""
+    return [d for d in catalog.list_definitions(session)
+            if specs.manifest_of(d).process.may_start(actor.group_names)]
+
+
+def start_form(definition: ProcessDefinition, actor: User | None = None) -> list[Field]:
+    """Return a version's start form fields (refused to an actor who may not open such a case)."""
+    manifest = specs.manifest_of(definition)
+    if actor is not None and not manifest.process.may_start(actor.group_names):
+        raise NotAllowed(f"Cases of “{manifest.process.name}” are opened by "
+                         f"{roles.group_titles_text(manifest.process.start_groups)}, and you are not a member "
+                         "(role rule).")
+    return list(manifest.start_form.fields)

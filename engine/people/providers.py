@@ -39,3 +39,10 @@ def provider_for_system(session: Session, system: str | None) -> str | None:
         return None
     row = session.scalars(select(ProviderSystem).where(ProviderSystem.system == system)).first()
     return row.provider.name if row is not None else None
+
+
+def list_systems(session: Session) -> list[tuple[str, str]]:
+    """Every registered system with its provider's name, by system."""
+    rows = session.execute(select(ProviderSystem.system, Provider.name)
+                           .join(Provider, Provider.id == ProviderSystem.provider_id).order_by(ProviderSystem.system))
+    return [(system, name) for system, name in rows]

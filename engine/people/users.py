@@ -94,3 +94,11 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(stored):
         user.password_hash = _hasher.hash(password)
     return user
+
+
+def list_people(session: Session, *, limit: int = 1000) -> list[tuple[str, str]]:
+    """Active users as (user name, display name), by display name: the callers a service desk
+    picks from when it opens a case for someone."""
+    rows = session.execute(select(User.name, User.display_name).where(User.active)
+                           .order_by(User.display_name, User.name).limit(limit))
+    return [(name, display or name) for name, display in rows]

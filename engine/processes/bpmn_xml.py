@@ -249,7 +249,8 @@ def process_properties(process: etree._Element) -> ProcessInfo:
     key = process.get("id", "")
     prefix = (props.get("case_prefix") or re.sub(r"[^A-Za-z]", "", key)[:3] or "CASE").upper()
     return ProcessInfo(key=key, name=process.get("name") or key, case_prefix=prefix,
-                       required_records=_names(props.get("required_records", "")), name_zh=props.get("name_zh"))
+                       required_records=_names(props.get("required_records", "")), name_zh=props.get("name_zh"),
+                       start_groups=_names(props.get("start_groups", "")))
 
 
 def task_rules(element: etree._Element) -> TaskRules:

@@ -28,16 +28,26 @@ class ProcessInfo:
     case_prefix: str
     required_records: tuple[str, ...] = ()
     name_zh: str | None = None
+    # Who may open a case by hand (`start_groups`); empty: everyone (the system always may).
+    start_groups: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> ProcessInfo:
         key = str(raw.get("key") or "")
         return cls(key=key, name=str(raw.get("name") or key), case_prefix=str(raw.get("case_prefix") or "CASE"),
-                   required_records=_strings(raw.get("required_records")), name_zh=raw.get("name_zh"))
+                   required_records=_strings(raw.get("required_records")), name_zh=raw.get("name_zh"),
+                   start_groups=_strings(raw.get("start_groups")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "case_prefix": self.case_prefix,
-                "required_records": list(self.required_records), "name_zh": self.name_zh}
+        out = {"key": self.key, "name": self.name, "case_prefix": self.case_prefix,
+               "required_records": list(self.required_records), "name_zh": self.name_zh}
+        if self.start_groups:
+            out["start_groups"] = list(self.start_groups)
+        return out
+
+    def may_start(self, groups: set[str]) -> bool:
+        """Whether someone in these groups may open a case of this process by hand."""
+        return not self.start_groups or bool(groups & set(self.start_groups))
 
 
 @dataclass(frozen=True)

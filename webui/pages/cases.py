@@ -55,7 +55,7 @@ def index():
 def start_index():
     """List the processes a case can be opened for."""
     roles.check_may_start(current_user)
-    processes = catalog.list_definitions(get_session())
+    processes = views.startable(get_session(), actor=current_user)
     return render_template("cases/start_index.html", processes=processes)
 
 
@@ -66,8 +66,9 @@ def start(process_key: str):
     session = get_session()
     roles.check_may_start(current_user)
     definition = catalog.get_definition(session, process_key)
-    fields = views.start_form(definition)
-    form = forms.schema_form(fields, title=True, attachments=True)
+    fields = views.start_form(definition, actor=current_user)
+    suggestions = views.start_suggestions(session, fields, actor=current_user)
+    form = forms.schema_form(fields, title=True, attachments=True, suggestions=suggestions)
     status = 200
     if form.validate_on_submit():
         try:
@@ -88,7 +89,7 @@ def start(process_key: str):
                 flash(exc.message, "error")
     if form.is_submitted():
         status = 422
-    return render_template("cases/start.html", definition=definition, form=form,
+    return render_template("cases/start.html", definition=definition, form=form, suggestions=suggestions,
                            attachment_hint=attachment_hint()), status
 
 

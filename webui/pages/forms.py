@@ -97,8 +97,10 @@ def _field_for(field: Field) -> Any:
 
 
 def schema_form(fields: Iterable[Field], *, title: bool = False, attachments: bool = False,
-                **kwargs: Any) -> FlaskForm:
-    """Build and bind a form for a BPMN form schema (start form or task form)."""
+                suggestions: dict[str, Any] | None = None, **kwargs: Any) -> FlaskForm:
+    """Build and bind a form for a BPMN form schema (start form or task form). A text field
+    named in `suggestions` offers them as a search-as-you-type list (`<datalist id=NAME-options>`,
+    which the page renders)."""
 
     class SchemaForm(FlaskForm):
         pass
@@ -108,7 +110,10 @@ def schema_form(fields: Iterable[Field], *, title: bool = False, attachments: bo
         SchemaForm.title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
         names.append("title")
     for field in fields:
-        setattr(SchemaForm, field.name, _field_for(field))
+        unbound = _field_for(field)
+        if suggestions and field.name in suggestions:
+            unbound.kwargs["render_kw"] = {"list": f"{field.name}-options", "autocomplete": "off"}
+        setattr(SchemaForm, field.name, unbound)
         names.append(field.name)
     if attachments:
         SchemaForm.attachments = MultipleFileField(_l("Attachments"))
