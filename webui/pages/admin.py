@@ -7,9 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from engine.people import admin as admin_service
+from engine.people import groups as group_names
 from engine.people import providers as provider_service
 from engine.people import tokens as token_service
 from engine.people import users as user_service
+from engine.people.roles import GROUP_TITLES
 from webui.auth import role_required
 from webui.db import get_session
 from webui.pages import forms
@@ -66,7 +68,20 @@ def groups():
         flash(_("Group %(name)s created.", name=form.name.data), "success")
         return redirect(url_for("admin.groups"))
     status = 422 if form.is_submitted() else 200
-    return render_template("admin/groups.html", groups=admin_service.groups_with_members(session), form=form), status
+    return render_template("admin/groups.html", groups=admin_service.groups_with_members(session), form=form,
+                           shipped=GROUP_TITLES), status
+
+
+@bp.post("/groups/<key>/name")
+@role_required("admin")
+def name_group(key: str):
+    """Set the names people read for a group, in English and Chinese (empty: the shipped name)."""
+    session = get_session()
+    group_names.rename_group(session, key, request.form.get("title", ""), request.form.get("title_zh", ""),
+                             actor=current_user)
+    session.commit()
+    flash(_("The names of %(name)s are saved.", name=key), "success")
+    return redirect(url_for("admin.groups"))
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

@@ -141,7 +141,8 @@ def viewer_strings() -> dict[str, str]:
 def modeler_strings() -> dict[str, str]:
     """Texts the modeler's script shows, in the user's language."""
     return {"saving": _("Validating and deploying…"), "failed": _("Saving failed:"),
-            "cannotOpen": _("Cannot open this diagram:"), "line": _("line")}
+            "cannotOpen": _("Cannot open this diagram:"), "line": _("line"),
+            "fromVersion": _("from version %(v)s", v="{v}")}
 
 
 def may_start() -> bool:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -37,7 +38,7 @@ from wtforms.validators import (
 )
 
 from engine.processes.forms import Field, FieldType, field_type
-from webui.i18n import display_zone, localized
+from webui.i18n import display_zone, html_lang, localized
 
 
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
@@ -93,6 +94,12 @@ def _field_for(field: Field) -> Any:
     kind = field_type(field.type)
     options: dict[str, Any] = {"label": localized(field.label or field.name, field.label_zh),
                                "validators": _validators(field, kind), "default": field.default}
+    if kind.widget in ("date", "datetime"):
+        # The browser draws the picker; lang asks it to follow the page's language where it can,
+        # and the hint says the order and the zone in the reader's language whatever it draws.
+        options["render_kw"] = {"lang": html_lang()}
+        options["description"] = (_("Year-month-day, hour:minute, in %(zone)s", zone=display_zone().key)
+                                  if kind.widget == "datetime" else _("Year-month-day"))
     return WIDGETS[kind.widget](field, options)
 
 

@@ -101,6 +101,12 @@
         } else {
           say(answer.body.message, "success");
           root.dataset.deployed = String(answer.body.version);
+          // The editor now holds the version just deployed: the heading says so.
+          var from = document.getElementById("modeler-version");
+          if (from && strings.fromVersion) {
+            from.textContent = strings.fromVersion.replace("{v}", String(answer.body.version));
+            from.hidden = false;
+          }
         }
         if (!answer.body.error && (answer.body.warnings || []).length) {
           showErrors(answer.body.warnings, "warning");
@@ -144,7 +150,11 @@
     modeler = new window.BpmnJS(options);
     window.opsgateModeler = modeler;  // for the browser tests and the curious
     return modeler.importXML(xml).then(function () {
-      modeler.get("canvas").zoom("fit-viewport", "auto");
+      var canvas = modeler.get("canvas");
+      canvas.zoom("fit-viewport", "auto");
+      // Move the drawing clear of the tool palette, which sits over the canvas's left edge.
+      var palette = root.querySelector(".djs-palette");
+      if (palette) { canvas.scroll({ dx: palette.getBoundingClientRect().width + 16, dy: 0 }); }
       root.dataset.state = "ready";
       saveButton.disabled = false;
       downloadButton.disabled = false;
