@@ -5,6 +5,7 @@ values (engine.cases.readable); this module picks the reader's language and form
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask import Flask, g
 from flask_babel import format_date, format_timedelta
@@ -33,6 +34,20 @@ DECISION_SENTENCES = {
     "reject": _l("Rejected by %(who)s"),
     "rework": _l("Sent back for rework by %(who)s"),
 }
+
+
+NOTICE_TITLES = {
+    "task_assigned": _l("A task is waiting for you"),
+    "sla_warning": _l("An SLA clock is running out"),
+    "case_escalated": _l("A case was escalated"),
+}
+
+
+def notice_title(notice: Any, known: bool = False) -> str:
+    """A notice's kind in the reader's language ("A task is waiting for you"); with `known`,
+    empty for a kind without a title (its stored text is shown instead)."""
+    title = NOTICE_TITLES.get(getattr(notice, "kind", ""))
+    return str(title) if title is not None else ("" if known else _("Notice"))
 
 
 def pick(pair: tuple[str, str | None] | None) -> str:
@@ -72,6 +87,14 @@ def group_name(key: str | None) -> str:
     return localized(title.name, title.name_zh) if title is not None else key
 
 
+def group_names_map() -> dict[str, str]:
+    """Every known group's name in the reader's language, by key (the diagram labels lanes)."""
+    titles = g.get("group_titles")
+    if titles is None:
+        titles = g.group_titles = group_names.group_titles(get_session())
+    return {key: localized(t.name, t.name_zh) for key, t in titles.items()}
+
+
 def task_groups(task: HumanTask) -> str:
     """The groups a task is offered to, by name."""
     return ", ".join(group_name(k) for k in (task.candidate_groups or [task.lane]) if k)
@@ -105,6 +128,12 @@ def decision_sentence(decision: readable.Decision) -> str:
     return str(DECISION_SENTENCES.get(decision.decision, DECISION_SENTENCES["approve"])) % {"who": decision.actor}
 
 
+def decision_text(decision: readable.Decision) -> str:
+    """"Approved by Carl Change Manager: “Budget line OPS-2027 ok”" (without a comment, the first half)."""
+    said = decision_sentence(decision)
+    return _("%(decision)s: “%(comment)s”", decision=said, comment=decision.comment) if decision.comment else said
+
+
 def clock_label(item: readable.Clock | readable.Target) -> str:
     """Say what a clock measures ("Resolution target"), else its BPMN name."""
     label = SLA_LABELS.get(item.sla or "")
@@ -122,10 +151,9 @@ def time_left(due_at: dt.datetime) -> str:
 
 def init_app(app: Flask) -> None:
     """Register the helpers with Jinja."""
-    app.jinja_env.globals.update(pick=pick, task_name=task_name, step_names=step_names,
-                                 outcome_name=outcome_name, group_name=group_name, task_groups=task_groups,
-                                 shown_label=shown_label, shown_value=shown_value,
-                                 decision_sentence=decision_sentence, clock_label=clock_label, time_left=time_left)
+    app.jinja_env.globals.update(
+        pick=pick, task_name=task_name, step_names=step_names, outcome_name=outcome_name, group_name=group_name,
+        task_groups=task_groups, shown_label=shown_label, group_names_map=group_names_map, notice_title=notice_title,
+        shown_value=shown_value, decision_sentence=decision_sentence, decision_text=decision_text,
+        clock_label=clock_label, time_left=time_left)
     app.jinja_env.filters.update(pick=pick)
-
-

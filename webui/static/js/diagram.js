@@ -45,16 +45,24 @@
 
   var CAMUNDA = "http://camunda.org/schema/1.0/bpmn";
 
-  // Label elements with their Chinese names (camunda:property name_zh on the element itself).
-  function chineseLabels(xml) {
+  // Label lanes with their groups' names (data-groups: {key: name}) and, in Chinese, elements
+  // with their Chinese names (camunda:property name_zh on the element itself).
+  function labels(xml, chinese, groups) {
     var doc = new DOMParser().parseFromString(xml, "application/xml");
     if (doc.getElementsByTagName("parsererror").length) { return xml; }
+    var lanes = doc.getElementsByTagNameNS("http://www.omg.org/spec/BPMN/20100524/MODEL", "lane");
+    for (var j = 0; j < lanes.length; j++) {
+      var key = lanes[j].getAttribute("name");
+      if (key && Object.prototype.hasOwnProperty.call(groups, key)) { lanes[j].setAttribute("name", groups[key]); }
+    }
+    if (!chinese) { return new XMLSerializer().serializeToString(doc); }
     var props = doc.getElementsByTagNameNS(CAMUNDA, "property");
     for (var i = 0; i < props.length; i++) {
       var prop = props[i];
       var holder = prop.parentNode && prop.parentNode.parentNode;
       if (prop.getAttribute("name") === "name_zh" && prop.getAttribute("value") && holder &&
-          holder.localName === "extensionElements" && holder.parentNode && holder.parentNode.hasAttribute("name")) {
+          holder.localName === "extensionElements" && holder.parentNode && holder.parentNode.hasAttribute("name") &&
+          holder.parentNode.localName !== "lane") {
         holder.parentNode.setAttribute("name", prop.getAttribute("value"));
       }
     }
@@ -122,7 +130,8 @@
         return response.text();
       })
       .then(function (xml) {
-        return viewer.importXML(container.dataset.lang === "zh_Hans" ? chineseLabels(xml) : xml);
+        var groups = JSON.parse(container.dataset.groups || "{}");
+        return viewer.importXML(labels(xml, container.dataset.lang === "zh_Hans", groups));
       })
       .then(function (result) {
         var canvas = viewer.get("canvas");
