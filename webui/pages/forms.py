@@ -49,7 +49,8 @@ DECISIONS = ("approve", "reject", "rework")
 
 
 def _choice_field(field: Field, options: dict[str, Any]) -> Any:
-    pairs = [(str(value), label) for value, label in field.choices]
+    chinese = dict(field.choices_zh)
+    pairs = [(str(value), localized(label, chinese.get(value))) for value, label in field.choices]
     if not field.required:
         pairs.insert(0, ("", "—"))
     return SelectField(choices=choices(pairs), **options)
