@@ -82,7 +82,7 @@ class TaskPage:
     task: HumanTask
     fields: list[Field]
     gate: bool
-    essentials: list[tuple[str, Any]]
+    essentials: list[readable.Shown]
     refusal: str | None
 
 
@@ -218,7 +218,7 @@ def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
     form = queries.task_form(session, task)
     start = specs.manifest_of(task.case.definition).start_form
     data = task.case.data or {}
-    essentials = [(f.label or f.name, data[f.name]) for f in start.fields if data.get(f.name) not in (None, "")]
+    essentials = [readable.shown_value(f, data[f.name]) for f in start.fields if data.get(f.name) not in (None, "")]
     return TaskPage(task, list(form.fields), form.is_gate, essentials, refusal_for(session, task, actor))
 
 

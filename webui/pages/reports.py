@@ -167,8 +167,10 @@ def cases():
     page = max(1, request.args.get("page", 1, type=int))
     rows, more = cases_behind_page(session, config, period, measure, provider=provider, met=met, page=page,
                                    per_page=PAGE_SIZE)
+    label = next((t(k.label_en, k.label_zh) for c in config.categories for k in c.kpis
+                  if measure in (k.key, k.metric)), measure)
     return render_template("reports/cases.html", rows=rows, period=period.label,
-                           measure=measure, provider=provider, show=request.args.get("show", ""),
+                           measure=measure, measure_label=label, provider=provider, show=request.args.get("show", ""),
                            page=page, more=more)
 
 
