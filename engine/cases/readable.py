@@ -146,7 +146,8 @@ def history(session: Session, case: Case, manifest: Manifest, events: list[Audit
         data = event.data if isinstance(event.data, dict) else {}
         task = manifest.element_names(event.task) if event.task else None
         entry = Entry(event, people.get(event.actor, event.actor), task)
-        submitted = data.get("data") if isinstance(data.get("data"), dict) else {}
+        raw = data.get("data")
+        submitted: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
         if event.type == "case_started":
             entry.shown.extend(_labelled(manifest.start_form.fields, submitted))
         elif event.type in GATE_EVENTS or event.type == "task_completed":

@@ -5,9 +5,7 @@ page and through `/api/v1/notices`.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
@@ -17,11 +15,11 @@ from models import Case, HumanTask, HumanTaskBar, Notification, User
 PAGE_SIZE = 100
 
 
-def _mine(actor: User) -> tuple[object, ...]:
+def _mine(actor: User) -> tuple[ColumnElement[bool], ...]:
     return (Notification.user_id == actor.id, Notification.channel == "app")
 
 
-def _current(actor: User) -> Any:
+def _current(actor: User) -> ColumnElement[bool]:
     """A notice about a task lasts while the task is ready and the actor is not barred from it:
     once someone completes it (or the case moves on), it is gone from the list and the count."""
     live = exists().where(HumanTask.id == Notification.task_id, HumanTask.state == "ready",
@@ -48,8 +46,9 @@ def case_keys(session: Session, notices: list[Notification]) -> dict[int, str]:
 
 def count_unread(session: Session, *, actor: User) -> int:
     """Return how many of the actor's in-app notices are unread."""
-    return int(session.scalar(select(func.count()).select_from(Notification)
-                              .where(*_mine(actor), Notification.read_at.is_(None), _current(actor))) or 0)
+    count: int | None = session.scalar(select(func.count()).select_from(Notification)
+                                       .where(*_mine(actor), Notification.read_at.is_(None), _current(actor)))
+    return int(count or 0)
 
 
 def mark_read(session: Session, notice_id: int | None = None, *, actor: User) -> int:
@@ -60,6 +59,7 @@ def mark_read(session: Session, notice_id: int | None = None, *, actor: User) ->
         if row is None or row.user_id != actor.id or row.channel != "app":
             raise NotFound(f"no notice {notice_id}")
         query = query.where(Notification.id == notice_id)
-    changed = session.execute(query, execution_options={"synchronize_session": False}).rowcount
+    result = session.execute(query, execution_options={"synchronize_session": False})
+    changed = result.rowcount if isinstance(result, CursorResult) else 0
     session.flush()
     return int(changed or 0)
