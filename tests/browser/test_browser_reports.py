@@ -35,12 +35,18 @@ def reports_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 def test_trend_charts_draw_and_kpis_drill_down_to_cases(browser, reports_server):
-    context = browser.new_context(  # type: ignore[attr-defined]
-        viewport={"width": 1366, "height": 900},
-        extra_http_headers={"Authorization": f"Bearer {reports_server['token']}"})
+    # Signed in as a person: the page fetches its trend after it shows, with the browser's session
+    # as a person's browser does (with only a bearer header, the session cookie the page sets makes
+    # Flask-Login's session protection treat the fetch as anonymous).
+    context = browser.new_context(viewport={"width": 1366, "height": 900})  # type: ignore[attr-defined]
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(reports_server["url"] + "/login")
+    page.fill("#name", "suzy")
+    page.fill("#password", "pw-suzy-1234")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
     page.goto(reports_server["url"] + "/reports/?period=2026-12")
     page.wait_for_function("window.Chart && Object.keys(Chart.instances).length === 7")
     assert page.locator("canvas[data-chart]").count() == 7  # the total and six categories
