@@ -50,3 +50,33 @@ def test_hot_path_indexes_migrate_down_and_up_keeping_the_rows(tmp_path):
         sql = c.execute(text("SELECT sql FROM sqlite_master WHERE name = 'human_task_group'")).scalar()
     assert "WITHOUT ROWID" in sql
     engine.dispose()
+
+
+def _group_titles_round_trip(engine) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from engine.people import users
+
+    with db.make_sessionmaker(engine).begin() as s:
+        group = users.get_group(s, "cab", create=True)
+        group.title, group.title_zh = "Change board", "变更委员会"
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:  # on the engine's own connection, as db.upgrade runs them
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0008_integrations")
+        assert connection.execute(text('SELECT count(*) FROM "group" WHERE name = \'cab\'')).scalar() == 1
+        command.upgrade(cfg, "head")
+    with engine.connect() as c:  # the names come back empty: the catalogue's names apply again
+        assert c.execute(text('SELECT title, title_zh FROM "group" WHERE name = \'cab\'')).one() == ("", "")
+        assert c.execute(text("SELECT count(*) FROM human_task_bar")).scalar() == 0
+
+
+def test_group_titles_and_task_bars_migrate_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/titles.db")
+    db.upgrade(engine)
+    _group_titles_round_trip(engine)
+
+
+def test_group_titles_and_task_bars_migrate_down_and_up_on_postgresql(pg_clean):
+    _group_titles_round_trip(pg_clean)
