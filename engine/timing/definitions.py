@@ -18,6 +18,9 @@ evaluation) and keep everything in the task's public `internal_data` dict under 
 `opsgate_sla_warned`  True once the 75 % warning went out
 `opsgate_sla_remaining`  set while the clock is paused: the seconds it had left
                       (`opsgate_due` is then absent)
+`opsgate_slots`       on an event-based gateway's task: `{slot: {the keys above}}`, one
+                      slot per timer the gateway races (its index in the gateway's
+                      MultipleEventDefinition), so two timers never share a due instant
 ====================  =================================================================
 
 `engine.timing.timers` reads and edits these through the methods of `OpsgateTimer` only.
@@ -67,6 +70,7 @@ CYCLE = "opsgate_cycle"
 SLA_TOTAL = "opsgate_sla_total"
 SLA_WARNED = "opsgate_sla_warned"
 SLA_REMAINING = "opsgate_sla_remaining"
+SLOTS = "opsgate_slots"
 
 # SpiffWorkflow's keys, read once from cases stored before these definitions (see the docstring).
 LEGACY_VALUE = "event_value"
@@ -111,6 +115,17 @@ class OpsgateTimer(TimerEventDefinition):
     # The element that holds the value in BPMN, for messages; SpiffWorkflow's class name, for `details`.
     tag: ClassVar[str] = ""
     event_type: ClassVar[str] = ""
+    # Set on a timer inside a multiple event (an event-based gateway racing it against other
+    # events): the gateway's one task holds each such timer's keys under `opsgate_slots[slot]`.
+    slot: str | None = None
+
+    def state(self, task: Any) -> MutableMapping[str, Any]:
+        """The task's internal data this timer keeps its keys in (its own slot inside a multiple event)."""
+        data = _data(task)
+        if self.slot is None:
+            return data
+        slots: dict[str, dict[str, Any]] = data.setdefault(SLOTS, {})
+        return slots.setdefault(self.slot, {})
 
     # ------------------------------------------------------------------ values
 
@@ -138,7 +153,7 @@ class OpsgateTimer(TimerEventDefinition):
 
     def due(self, task: Any) -> dt.datetime | None:
         """Return when the event is next due; None before first evaluation, while paused, or once a cycle is spent."""
-        data = _data(task)
+        data = self.state(task)
         text = data.get(DUE)
         if text is None:
             return None
@@ -149,59 +164,59 @@ class OpsgateTimer(TimerEventDefinition):
 
     def cycle(self, task: Any) -> tuple[int, float] | None:
         """Return a cycle's (repetitions left, -1 for ever; period in seconds), or None for a single firing."""
-        cycle = _data(task).get(CYCLE)
+        cycle = self.state(task).get(CYCLE)
         return None if cycle is None else (int(cycle["left"]), float(cycle["period"]))
 
     def fired(self, task: Any) -> bool:
         """Tell whether the event fired (its task runs, or ran)."""
-        return bool(_data(task).get(FIRED, False))
+        return bool(self.state(task).get(FIRED, False))
 
     def fire_now(self, task: Any) -> None:
         """Make the event fire the next time SpiffWorkflow looks at it (a scheduled start that is due)."""
-        _data(task)[FIRED] = True
+        self.state(task)[FIRED] = True
 
     # ------------------------------------------------------------------ SLA clocks
 
     def is_paused(self, task: Any) -> bool:
         """Tell whether this is a paused SLA clock."""
-        return _data(task).get(SLA_REMAINING) is not None
+        return self.state(task).get(SLA_REMAINING) is not None
 
     def pause(self, task: Any, remaining: float) -> None:
         """Stop the clock with `remaining` seconds left: it has no due instant until resumed."""
-        data = _data(task)
+        data = self.state(task)
         data[SLA_REMAINING] = remaining
         data.pop(DUE, None)
 
     def remaining(self, task: Any) -> float | None:
         """Seconds a paused clock had left; None if it runs."""
-        value = _data(task).get(SLA_REMAINING)
+        value = self.state(task).get(SLA_REMAINING)
         return None if value is None else float(value)
 
     def resume(self, task: Any, due: dt.datetime) -> None:
         """Restart a paused clock, due at `due`."""
-        data = _data(task)
+        data = self.state(task)
         data.pop(SLA_REMAINING, None)
         data[DUE] = due.astimezone(UTC).isoformat()
 
     def sla_total(self, task: Any) -> float | None:
         """The clock's length in seconds as first seen; None before."""
-        value = _data(task).get(SLA_TOTAL)
+        value = self.state(task).get(SLA_TOTAL)
         return None if value is None else float(value)
 
     def record_sla_total(self, task: Any, seconds: float) -> None:
-        _data(task)[SLA_TOTAL] = seconds
+        self.state(task)[SLA_TOTAL] = seconds
 
     def sla_warned(self, task: Any) -> bool:
-        return bool(_data(task).get(SLA_WARNED, False))
+        return bool(self.state(task).get(SLA_WARNED, False))
 
     def mark_sla_warned(self, task: Any) -> None:
-        _data(task)[SLA_WARNED] = True
+        self.state(task)[SLA_WARNED] = True
 
     # ------------------------------------------------------------------ SpiffWorkflow's hooks
 
     def has_fired(self, my_task: Any) -> bool:
         """SpiffWorkflow's hook: evaluate the value once, then fire strictly after the due instant."""
-        data = _data(my_task)
+        data = self.state(my_task)
         if data.get(FIRED):
             return True
         if data.get(SLA_REMAINING) is not None:
@@ -214,10 +229,10 @@ class OpsgateTimer(TimerEventDefinition):
         return bool(data.get(FIRED, False))
 
     def catch(self, my_task: Any, event: Any = None) -> None:
-        _data(my_task)[FIRED] = True
+        self.state(my_task)[FIRED] = True
 
     def reset(self, my_task: Any) -> None:
-        _data(my_task)[FIRED] = False
+        self.state(my_task)[FIRED] = False
 
     def details(self, my_task: Any) -> PendingBpmnEvent:
         """SpiffWorkflow's `waiting_events()` entry: the next due instant, ISO UTC (None while paused or spent)."""
@@ -310,11 +325,14 @@ class OpsgateCycle(OpsgateTimer, CycleTimerEventDefinition):
 
     def has_fired(self, my_task: Any) -> bool:
         # A cycle fires through `cycle_complete`; the task itself runs once the cycle is spent.
+        # Inside an event-based gateway a cycle is a race entrant: its first period decides.
+        if self.slot is not None:
+            return OpsgateTimer.has_fired(self, my_task)
         return self.fired(my_task)
 
     def cycle_complete(self, my_task: Any) -> bool:
         """SpiffWorkflow's hook (from `update_task`): True when a period passed, to run one more path."""
-        data = _data(my_task)
+        data = self.state(my_task)
         cycle: dict[str, Any] | None = data.get(CYCLE)
         if cycle is None or (cycle["left"] != 0 and DUE not in data):
             start, evaluated = self.first_due(my_task)
@@ -334,7 +352,7 @@ class OpsgateCycle(OpsgateTimer, CycleTimerEventDefinition):
 
     def start_one_period(self, task: Any) -> None:
         """Make a cycle start event add exactly one path now (a scheduled start that is due)."""
-        data = _data(task)
+        data = self.state(task)
         data[DUE] = (clock.now() - dt.timedelta(microseconds=1)).isoformat()
         data[CYCLE] = {"left": 1, "period": 1.0}
 
@@ -410,6 +428,9 @@ def _adopted(definition: Any) -> Any:
     if isinstance(definition, OpsgateTimer) or not isinstance(definition, TimerEventDefinition):
         if isinstance(definition, MultipleEventDefinition):
             definition.event_definitions = [_adopted(d) for d in definition.event_definitions]
+            for index, each in enumerate(definition.event_definitions):
+                if isinstance(each, OpsgateTimer):
+                    each.slot = str(index)
         return definition
     kind = _spiff_kind(definition)
     if kind is None:

@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -62,9 +63,25 @@ def definition(task: Any) -> OpsgateTimer:
     return found
 
 
-def _timer_tasks(wf: BpmnWorkflow) -> list[Any]:
-    return [t for t in wf.event_manager.tasks.values()
-            if isinstance(t.task_spec.event_definition, TimerEventDefinition)]
+def _timer_tasks(wf: BpmnWorkflow) -> list[tuple[Any, OpsgateTimer]]:
+    """(task, timer) for each waiting timer: a timer event's task, and each timer an event-based
+    gateway's task races against its other events (MultipleEventDefinition)."""
+    out: list[tuple[Any, OpsgateTimer]] = []
+    for task in wf.event_manager.tasks.values():
+        event = task.task_spec.event_definition
+        if isinstance(event, TimerEventDefinition):
+            out.append((task, definition(task)))
+        elif isinstance(event, MultipleEventDefinition):
+            out += [(task, d) for d in event.event_definitions if isinstance(d, OpsgateTimer)]
+    return out
+
+
+def _element_id(task: Any, timer: OpsgateTimer) -> str:
+    """The BPMN element a timer belongs to: an event-based gateway's timer is its catch event after the gateway."""
+    outputs = getattr(task.task_spec, "outputs", [])
+    if timer.slot is not None and int(timer.slot) < len(outputs):
+        return str(outputs[int(timer.slot)].bpmn_id)
+    return str(task.task_spec.bpmn_id)
 
 
 def _kind(task: Any) -> str:
@@ -132,14 +149,13 @@ def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None
     """
     now = clock.now()
     result = []
-    for task in _timer_tasks(wf):
-        timer = definition(task)
+    for task, timer in _timer_tasks(wf):
         due = timer.due(task)
-        if due is None or timer.is_paused(task):
+        if due is None or timer.is_paused(task) or (timer.slot is not None and timer.fired(task)):
             continue  # not yet evaluated, done, or a paused SLA clock
         sla = _is_sla(task, sla_elements)
         cycle = timer.cycle(task)
-        waiting = WaitingTimer(task_id=str(task.id), element_id=str(task.task_spec.bpmn_id), kind=_kind(task),
+        waiting = WaitingTimer(task_id=str(task.id), element_id=_element_id(task, timer), kind=_kind(task),
                                due_at=due, sla=sla, attached_to=_attached_to(task), cycle=cycle is not None,
                                period=cycle[1] if cycle else None, cycles_left=cycle[0] if cycle else None)
         result.append(waiting)
@@ -157,27 +173,27 @@ def waiting_timers(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None
 
 def mark_warned(wf: BpmnWorkflow, task_id: str) -> bool:
     """Record that the SLA warning of a timer task went out; False if it is gone or was sent."""
-    task = _find(wf, task_id)
-    if task is None:
+    found = _find(wf, task_id)
+    if found is None:
         return False
-    timer = definition(task)
+    task, timer = found
     if timer.sla_warned(task) or timer.is_paused(task):
         return False
     timer.mark_sla_warned(task)
     return True
 
 
-def _find(wf: BpmnWorkflow, task_id: str) -> Any:
-    for task in _timer_tasks(wf):
+def _find(wf: BpmnWorkflow, task_id: str) -> tuple[Any, OpsgateTimer] | None:
+    for task, timer in _timer_tasks(wf):
         if str(task.id) == task_id:
-            return task
+            return task, timer
     return None
 
 
 def sla_due(wf: BpmnWorkflow, task_id: str) -> dt.datetime | None:
     """Return when an SLA clock runs out, for messages."""
-    task = _find(wf, task_id)
-    return None if task is None else definition(task).due(task)
+    found = _find(wf, task_id)
+    return None if found is None else found[1].due(found[0])
 
 
 def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
@@ -190,10 +206,9 @@ def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
     pausing = set(pausing_elements)
     now = clock.now()
     paused = False
-    for task in _timer_tasks(wf):
+    for task, timer in _timer_tasks(wf):
         if not _is_sla(task, sla_elements) or _attached_to(task) in pausing:
             continue
-        timer = definition(task)
         remaining = timer.remaining(task)
         due = timer.due(task)
         if pausing and remaining is None and due is not None:
@@ -207,15 +222,16 @@ def apply_pause(wf: BpmnWorkflow, pausing_elements: Iterable[str],
 def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
                  now: dt.datetime) -> list[tuple[WaitingTimer, dt.datetime]]:
     """Return (timer, due instant) for each firing since `before`; a late cycle fires once per period."""
-    after = {str(t.id): t for t in _timer_tasks(wf)}
+    after = {(str(t.id), _element_id(t, d)): (t, d) for t, d in _timer_tasks(wf)
+             if d.slot is None or not d.fired(t)}
     fired = []
     for timer in before:
         if timer.kind == "sla_warning" or timer.due_at >= now:
             continue
-        task = after.get(timer.task_id)
+        task, now_def = after.get((timer.task_id, timer.element_id), (None, None))
         if timer.cycle and timer.period:
             period = dt.timedelta(seconds=timer.period)
-            new_due = definition(task).due(task) if task is not None else None
+            new_due = now_def.due(task) if now_def is not None else None
             if new_due is not None:
                 times = round((new_due - timer.due_at) / period)
             else:  # finished: every period up to now, as far as repetitions were left
@@ -223,7 +239,7 @@ def fired_timers(before: Iterable[WaitingTimer], wf: BpmnWorkflow,
                 if timer.cycles_left is not None and timer.cycles_left >= 0:
                     times = min(times, timer.cycles_left)
             fired += [(timer, timer.due_at + period * k) for k in range(times)]
-        elif task is None or definition(task).due(task) != timer.due_at:
+        elif now_def is None or now_def.due(task) != timer.due_at:
             fired.append((timer, timer.due_at))
     return fired
 
