@@ -368,3 +368,40 @@ def _project_timers(session: Session, instance: Instance,
                      "due_at": timer.due_at, "claimed_by": None, "claimed_until": None})
     _INSERT_TIMERS.run(session, rows)
     return after
+
+
+_HUMAN_TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
+
+
+_HUMAN_TASK_BAR = cast(Table, HumanTaskBar.__table__)
+
+
+def save_migrated(session: Session, instance: Instance, *, actor: Any) -> None:
+    """Save a case moved to another version (engine.cases.migration): its task rows, timer rows
+    and SLA clocks are projected anew from the target version.
+
+    A task that stays ready keeps its row (its id, its claim, when it became ready) with the
+    name, lane, candidate groups, due time and separation-of-duties bars of the target version;
+    the other rows are written as on any save."""
+    case, workflow = instance.case, instance.workflow
+    live = live_tasks(workflow)
+    ready = {str(t.id): t for t in live if t.state == TaskState.READY and t.task_spec.manual}
+    kept = sorted(set(ready) & instance.ready_before)
+    if kept:
+        now = clock.now()
+        timers = timer_due_times(workflow)
+        for task_id in kept:
+            fresh = _new_task_row(instance, ready[task_id], timers, now)
+            session.execute(update(_task_table).where(_task_table.c.id == task_id, _task_table.c.state == "ready")
+                            .values({c: fresh[c] for c in ("element_id", "name", "lane", "candidate_groups",
+                                                           "due_at")}))
+            groups = [{"task_id": task_id, "group": g} for g in dict.fromkeys(fresh["candidate_groups"])]
+            session.execute(delete(_HUMAN_TASK_GROUP).where(_HUMAN_TASK_GROUP.c.task_id == task_id))
+            if groups:
+                _INSERT_TASK_GROUPS.run(session, groups)
+        # Bars follow the target's rules: dropped here, written again by `save` for every kept task.
+        session.execute(delete(_HUMAN_TASK_BAR).where(_HUMAN_TASK_BAR.c.task_id.in_(kept)))
+    if instance.timers_before:
+        _DELETE_TIMERS.run(session, {"case_id": case.id})
+        instance.timers_before = frozenset()
+    save(session, instance, actor=actor)

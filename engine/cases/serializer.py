@@ -56,6 +56,10 @@ _registry = BpmnWorkflowSerializer.configure(_config)
 _serializer = BpmnWorkflowSerializer(_registry)
 
 
+# The registry SpiffWorkflow's spec comparison converts specs with (engine.cases.migration).
+REGISTRY = _registry
+
+
 SERIALIZER_VERSION = _serializer.VERSION
 
 

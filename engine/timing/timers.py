@@ -294,3 +294,54 @@ def _next_in_cycle(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt
         index = 0 if start > after else (after - start) // period + 1
         due = start + period * index
     return None if count >= 0 and index >= count else due
+
+
+@dataclass(frozen=True)
+class ClockUse:
+    """How much of an SLA clock a case has used, kept across a move to another version."""
+
+    used: float  # seconds (working seconds on a business calendar)
+    warned: bool
+
+
+def clock_use(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None) -> dict[str, ClockUse]:
+    """Return, by timer element id, how much of each running or paused SLA clock is used."""
+    now = clock.now()
+    used: dict[str, ClockUse] = {}
+    for task in _timer_tasks(wf):
+        if not _is_sla(task, sla_elements):
+            continue
+        timer = definition(task)
+        total = timer.sla_total(task)
+        remaining = timer.remaining(task)
+        due = timer.due(task)
+        if total is None or (remaining is None and due is None):
+            continue
+        left = remaining if remaining is not None else _left(task, due, now) if due is not None else 0.0
+        used[str(task.task_spec.bpmn_id)] = ClockUse(max(0.0, total - left), timer.sla_warned(task))
+    return used
+
+
+def carry_clock_use(wf: BpmnWorkflow, used: dict[str, ClockUse], sla_elements: Collection[str] | None = None) -> None:
+    """Give each SLA clock of a moved instance the time its clock had used before the move.
+
+    The clock keeps its (possibly new) length: an SLA shortened from 8 h to 2 h on a case that
+    has waited 1 h runs out 1 h after the move, and one that has waited longer than the new
+    length is due at once (the worker escalates on its next pass)."""
+    now = clock.now()
+    for task in _timer_tasks(wf):
+        element = str(task.task_spec.bpmn_id)
+        if element not in used or not _is_sla(task, sla_elements):
+            continue
+        timer = definition(task)
+        due = timer.due(task)
+        if due is None or timer.is_paused(task):
+            continue
+        total = timer.sla_total(task)
+        if total is None:
+            total = _left(task, due, now)
+            timer.record_sla_total(task, total)
+        before = used[element]
+        timer.resume(task, _after(task, now, max(0.0, total - before.used)))
+        if before.warned:
+            timer.mark_sla_warned(task)

@@ -1,0 +1,132 @@
+"""Moving a process's open cases to another version, in batches (docs/migration.md).
+
+The cases are read a batch at a time (`BATCH`, in id order) and planned in one read-only
+transaction per batch; each case that can move then moves in a transaction of its own, guarded
+by the version of the case row read when it was planned. A case that changed in between (a
+person completed a task, a timer fired) is skipped and reported, never half-moved; running
+the migration again picks it up. A dry run plans and moves nothing.
+
+Like the worker, this is an edge: it takes a sessionmaker and commits each case's move.
+At the end one `cases_migrated` event on the system chain records the run.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.cases import migration, queries
+from engine.errors import Conflict, EngineError, InvalidData, NotFound
+from engine.processes import catalog
+from engine.records import audit
+from models import User
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+@dataclass
+class CaseOutcome:
+    """What happened to one case: `can_move` / `cannot_move` (dry run), `moved`, `skipped`."""
+
+    case_key: str
+    from_version: int
+    to_version: int
+    status: str
+    reasons: list[migration.Reason] = field(default_factory=list)
+    message: str = ""  # why a case was skipped
+
+
+@dataclass
+class MigrationReport:
+    key: str
+    to_version: int
+    to_sha256: str
+    dry_run: bool
+    cases: list[CaseOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for c in self.cases if c.status == status)
+
+
+# Called with the case key just before a case moves (tests use it to act on the case in between).
+BeforeMove = Callable[[str], None]
+
+
+def _actor(session: Session, actor_id: int | None) -> User | None:
+    if actor_id is None:
+        return None
+    actor = session.get(User, actor_id)
+    if actor is None:
+        raise NotFound(f"no user #{actor_id}")
+    return actor
+
+
+def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, from_version: int | None = None,
+                  case_keys: Iterable[str] = (), mapping: Mapping[str, str] | None = None, dry_run: bool = False,
+                  actor_id: int | None = None, batch: int = BATCH,
+                  before_move: BeforeMove | None = None) -> MigrationReport:
+    """Plan (dry run) or move the open cases of `key` to version `to_version`."""
+    named = list(dict.fromkeys(case_keys))
+    with factory() as session:
+        actor = _actor(session, actor_id)
+        migration.check_may_migrate(actor)
+        target = catalog.get_definition(session, key, to_version)
+        report = MigrationReport(key, to_version, target.sha256, dry_run)
+        for ref in named:
+            case = queries.find_case(session, ref)
+            if case.process_key != key:
+                raise InvalidData(f"{case.key} is a case of {case.process_key}, not of {key}", {"case": [ref]})
+    after_id = 0
+    while True:
+        with factory() as session:
+            target = catalog.get_definition(session, key, to_version)
+            cases = migration.open_cases(session, key, from_version=from_version, case_keys=named,
+                                         after_id=after_id, limit=batch)
+            if not cases:
+                break
+            after_id = cases[-1].id
+            plans = [migration.plan_case(session, case, target, mapping) for case in cases]
+        for plan in plans:
+            if dry_run or not plan.can_move:
+                status = "can_move" if plan.can_move else "cannot_move"
+                report.cases.append(CaseOutcome(plan.case_key, plan.from_version, to_version, status, plan.reasons))
+                continue
+            report.cases.append(_move(factory, plan, to_version, key, mapping, actor_id, before_move))
+    if not dry_run and report.count("moved"):
+        with factory() as session, session.begin():
+            audit.append_system(session, actor=_actor(session, actor_id), type="cases_migrated", data={
+                "process": key, "to": {"version": to_version, "sha256": report.to_sha256},
+                "moved": [c.case_key for c in report.cases if c.status == "moved"],
+                "skipped": [c.case_key for c in report.cases if c.status == "skipped"],
+                "cannot_move": [c.case_key for c in report.cases if c.status == "cannot_move"],
+                "mapping": dict(mapping or {}),
+            })
+    return report
+
+
+def _move(factory: sessionmaker[Session], plan: migration.CasePlan, to_version: int, key: str,
+          mapping: Mapping[str, str] | None, actor_id: int | None, before_move: BeforeMove | None) -> CaseOutcome:
+    """Move one planned case in its own transaction; a case that changed meanwhile is skipped."""
+    if before_move is not None:
+        before_move(plan.case_key)
+    outcome = CaseOutcome(plan.case_key, plan.from_version, to_version, "moved")
+    try:
+        with factory() as session, session.begin():
+            case = queries.find_case(session, plan.case_id)
+            target = catalog.get_definition(session, key, to_version)
+            migration.migrate_case(session, case, target, actor=_actor(session, actor_id), mapping=mapping,
+                                   expected_version=plan.version_id)
+    except (StaleDataError, IntegrityError):
+        outcome.status, outcome.message = "skipped", f"{plan.case_key} changed during the migration; run it again"
+    except (Conflict, InvalidData, NotFound) as err:
+        outcome.status, outcome.message = "skipped", err.message
+    except EngineError as err:  # a step that failed in the target version: the case stays where it was
+        log.warning("case %s not moved: %s", plan.case_key, err.message)
+        outcome.status, outcome.message = "skipped", err.message
+    return outcome
