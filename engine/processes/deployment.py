@@ -64,9 +64,13 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
         session.flush()
         audit.append_system(session, actor=actor, type="process_deployed",
                             data={"key": key, "version": version, "sha256": sha, "file": filename})
-        schedule_start_timers(session, definition)
         log.info("deployed %s v%s from %s", key, version, filename)
         results.append(DeployResult(key, version, True, definition, list(item.warnings)))
+    # Start timers parse the stored version with what it calls: only once the whole batch is stored
+    # (processes of one batch may call each other, in any order).
+    for result in results:
+        if result.created:
+            schedule_start_timers(session, result.definition)
     return results
 
 

@@ -128,14 +128,15 @@ def load(session: Session, definition: ProcessDefinition) -> Loaded:
 
 def _parse(session: Session, definition: ProcessDefinition) -> Loaded:
     parser = new_parser()
-    for extra in definition.extra_files or []:
-        parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
-    add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), definition.filename)
-    for key, version in (definition.dependencies or {}).items():
-        dep = get_definition(session, key, version)
-        for extra in dep.extra_files or []:
-            parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
-        add_bpmn(parser, bpmn_xml.parse_xml(dep.bpmn.encode()), dep.filename)
+    added: set[str] = set()  # sources already read: processes of one file that call each other come once
+    for each in [definition, *(get_definition(session, k, v) for k, v in (definition.dependencies or {}).items())]:
+        for extra in each.extra_files or []:
+            if extra["source"] not in added:
+                added.add(extra["source"])
+                parser.add_dmn_xml(bpmn_xml.parse_xml(extra["source"].encode()).getroot(), extra["filename"])
+        if each.bpmn not in added:
+            added.add(each.bpmn)
+            add_bpmn(parser, bpmn_xml.parse_xml(each.bpmn.encode()), each.filename)
     spec, subprocess_specs = build(parser, definition.key)
     return Loaded(definition.key, spec, subprocess_specs, manifest_of(definition))
 
