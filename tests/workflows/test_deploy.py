@@ -15,6 +15,7 @@ PREFIXES = {
     "account_offboarding": "OFF",
     "backup_restore_drill": "DRL",
     "rectification": "RCT",
+    "service_request": "SRQ",
 }
 
 

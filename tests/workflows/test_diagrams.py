@@ -16,6 +16,7 @@ PROCESSES = [
     "account_offboarding",
     "backup_restore_drill",
     "rectification",  # opened by the evaluation module (issue 7)
+    "service_request",  # issue 18
 ]
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
