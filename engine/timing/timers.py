@@ -308,10 +308,9 @@ def clock_use(wf: BpmnWorkflow, sla_elements: Collection[str] | None = None) -> 
     """Return, by timer element id, how much of each running or paused SLA clock is used."""
     now = clock.now()
     used: dict[str, ClockUse] = {}
-    for task in _timer_tasks(wf):
+    for task, timer in _timer_tasks(wf):
         if not _is_sla(task, sla_elements):
             continue
-        timer = definition(task)
         total = timer.sla_total(task)
         remaining = timer.remaining(task)
         due = timer.due(task)
@@ -329,11 +328,10 @@ def carry_clock_use(wf: BpmnWorkflow, used: dict[str, ClockUse], sla_elements: C
     has waited 1 h runs out 1 h after the move, and one that has waited longer than the new
     length is due at once (the worker escalates on its next pass)."""
     now = clock.now()
-    for task in _timer_tasks(wf):
+    for task, timer in _timer_tasks(wf):
         element = str(task.task_spec.bpmn_id)
         if element not in used or not _is_sla(task, sla_elements):
             continue
-        timer = definition(task)
         due = timer.due(task)
         if due is None or timer.is_paused(task):
             continue
