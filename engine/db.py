@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import DEFAULT_DATABASE_URL, EngineConfig, bind
 
@@ -26,6 +26,36 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # DBAPI callback
     cursor.close()
 
 
+def _sqlite_write_savepoint(conn: Connection, _name: str | None) -> None:
+    """Start the transaction a SAVEPOINT would open as a write transaction (BEGIN IMMEDIATE).
+
+    pysqlite leaves BEGIN to the first INSERT/UPDATE/DELETE, which takes the write lock at once
+    and waits for it (busy_timeout). A SAVEPOINT before any write instead opens a *deferred*
+    transaction: its reads pin a snapshot, and when it then writes after another connection
+    committed, SQLite answers `database is locked` at once, without waiting (it cannot upgrade
+    a stale snapshot). Savepoints only wrap writes here (an alert's dedup insert, a timer's
+    firing), so the transaction they open takes the write lock up front and waits its turn.
+    """
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is not None and not dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begin_write(session: Session) -> None:
+    """Take the database's write lock now, before reading what the write depends on.
+
+    PostgreSQL locks rows (`SELECT ... FOR UPDATE`); SQLite has one lock for the whole file and no
+    row locks, so there the transaction starts with BEGIN IMMEDIATE: it waits for other writers
+    (busy_timeout), then reads and writes with nobody in between. Without it, two requests that
+    read the same row before either writes (an alert posted twice at once) would both act on it.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi_connection = connection.connection.dbapi_connection
+        if dbapi_connection is not None and not dbapi_connection.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     """Create an Engine (the instance SQLite file without a URL); SQLite gets WAL, foreign keys and a
     busy timeout, and its folder is created."""
@@ -36,6 +66,7 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "savepoint", _sqlite_write_savepoint)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine import db
 from engine.cases import services
 from engine.errors import InvalidData
 from engine.people import roles
@@ -38,6 +39,7 @@ def open_case(session: Session, body: dict[str, Any], *, actor: User) -> tuple[C
     if dedup_key is None:
         return services.start_case(session, process, data, actor=actor, title=title), True
     roles.check_may_start(actor)
+    db.begin_write(session)  # SQLite: posts of one alert take turns (PostgreSQL: the row lock below)
     existing = find_open(session, process, dedup_key, lock=True)
     if existing is not None:
         return add_occurrence(session, existing, data, title=title, actor=actor), False
