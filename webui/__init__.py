@@ -6,7 +6,7 @@ from typing import Any
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from webui import auth, config, db, errors, i18n, logs, monitoring, sso
+from webui import auth, config, db, errors, hardening, i18n, logs, monitoring, sso
 from webui.api import reports as api_reports
 from webui.api import routes
 from webui.pages import admin, audit, cases, common, display, notices, processes, reports, tasks, webhooks
@@ -19,6 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, database_url: str |
     `database_url` (opsgate serve's --database-url) wins over both."""
     app = Flask(__name__, instance_path=config.instance_path(),
                 instance_relative_config=True)
+    hardening.init_app(app)  # first: the bounded <int:> converter must exist before any route
     app.config.from_mapping(config.DEFAULTS)
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)

@@ -30,6 +30,7 @@ from engine.people import directory, logins, tokens
 from models import User
 from webui import sso
 from webui.db import get_session
+from webui.hardening import safe_next
 from webui.i18n import group_title
 from webui.pages.forms import LoginForm
 
@@ -89,10 +90,8 @@ def role_required(*groups: str) -> Callable[[F], F]:
 
 
 def _safe_next(target: str | None) -> str:
-    """Follow ?next= only to a path on this site (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("cases.home")
+    """Follow ?next= only to a path on this site (webui.hardening.safe_next)."""
+    return safe_next(target, url_for("cases.home"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from engine.errors import NotAllowed
 from engine.people import oidc
 from webui.db import get_session
+from webui.hardening import safe_next
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__)
@@ -53,9 +54,8 @@ def _client(name: str) -> tuple[oidc.Provider, Any]:
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("cases.home")
+    """Follow ?next= only to a path on this site (webui.hardening.safe_next)."""
+    return safe_next(target, url_for("cases.home"))
 
 
 @bp.get("/login/oidc/<name>")

@@ -15,14 +15,15 @@ from engine.processes.forms import Form
 from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, User
 
 PAGE_SIZE = 50
+MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL: a larger one finds nothing
 
 
 def find_case(session: Session, ref: str | int) -> Case:
     """Return a case by id or key (e.g. INC-000001) with no access check: for the system's own
     callers (the CLI, the worker); people's requests go through `get_case`."""
     text = str(ref).strip()
-    if text.isdigit():
-        case = session.get(Case, int(text))
+    if text.isascii() and text.isdigit():  # "²" is a digit to str.isdigit, not to int()
+        case = session.get(Case, int(text)) if int(text) <= MAX_ROW_ID else None
     else:
         case = session.scalars(select(Case).where(Case.key == text.upper())).first()
     if case is None:

@@ -11,6 +11,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from webui.api.params import MAX_PER_PAGE
+from webui.hardening import MAX_ID, MAX_PAGE
+
 API_PREFIX = "/api/v1"
 
 _REF = "#/components/schemas/"
@@ -39,7 +42,7 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
 
 
 _VERSION = _query("version", "A deployed version number; default the latest.",
-                  {"type": "integer", "minimum": 1})
+                  {"type": "integer", "minimum": 1, "maximum": MAX_ID})
 _KEY = _path_param("key", "The process key (the BPMN process id).")
 _REF_PARAM = _path_param("ref", "The case id or its key (INC-000123).")
 _TASK_ID = _path_param("task_id", "The task id (a UUID).")
@@ -47,8 +50,8 @@ _TASK_ID = _path_param("task_id", "The task id (a UUID).")
 _STR_SCHEMA = {"type": "string"}
 _PAGE = [_query("page", "Page number, from 1; a `Link: <...>; rel=\"next\"` header "
                  "names the next page while there is one.",
-                 {"type": "integer", "minimum": 1, "default": 1}),
-          _query("per_page", "Items per page.", {"type": "integer", "minimum": 1})]
+                 {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
+          _query("per_page", "Items per page.", {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE})]
 _READ = ["BadRequest", "Unauthorized", "NotFound"]
 _WRITE = ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict",
           "PayloadTooLarge"]
@@ -118,7 +121,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                         _query("status", "Only cases in this status.",
                                {"type": "string", "enum": ["open", "closed", "cancelled"]}),
                         _query("page", "Page number, from 1.",
-                               {"type": "integer", "minimum": 1, "default": 1}),
+                               {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
                         _query("per_page", "Cases per page.",
                                {"type": "integer", "minimum": 1, "maximum": 200,
                                 "default": 50})]),
@@ -226,7 +229,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                                _query("provider", "Only this provider.", {"type": "string"}),
                                _query("show", "met or missed (default: all).",
                                       {"type": "string", "enum": ["met", "missed"]}),
-                               _query("page", "Page number, from 1.", {"type": "integer"})]),
+                               _query("page", "Page number, from 1.",
+                                      {"type": "integer", "minimum": 1, "maximum": MAX_PAGE})]),
         },
         "/notices": {
             "get": _op("List the caller's in-app notices, newest first (a task is waiting for "

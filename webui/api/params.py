@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
+from webui import hardening
 from webui.api.errors import InvalidRequest
 
 MAX_PER_PAGE = 1000
@@ -22,6 +23,7 @@ def json_object() -> dict[str, Any]:
         raise InvalidRequest(f"Malformed JSON: {exc.description}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    hardening.check_json(body)
     return body
 
 
@@ -34,15 +36,9 @@ def query_choice(name: str, choices: tuple[str, ...], default: str | None = None
     return value
 
 
-def query_int(name: str, default: int | None = None) -> int | None:
-    """Return a positive integer query parameter, or raise 400 naming it."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidRequest(f"{name} must be a positive integer.",
-                             {name: ["must be a positive integer"]})
-    return int(raw)
+def query_int(name: str, default: int | None = None, maximum: int = hardening.MAX_ID) -> int | None:
+    """Return a positive integer query parameter (at most `maximum`), or raise 400 naming it."""
+    return hardening.positive_int(request.args.get(name), name, default=default, maximum=maximum)
 
 
 def paged(items: list[Any], per_page_default: int) -> Response:
@@ -51,8 +47,8 @@ def paged(items: list[Any], per_page_default: int) -> Response:
     CONTRACT.md promises arrays for these lists, so the paging is in the headers:
     `Link: <...?page=2>; rel="next"` while more follow (as GitHub's API does).
     """
-    page = query_int("page", 1) or 1
-    per_page = min(query_int("per_page", per_page_default) or per_page_default, MAX_PER_PAGE)
+    page = query_int("page", 1, hardening.MAX_PAGE) or 1
+    per_page = query_int("per_page", per_page_default, MAX_PER_PAGE) or per_page_default
     response = jsonify(items[(page - 1) * per_page:page * per_page])
     if len(items) > page * per_page:
         args = {**request.args.to_dict(), **(request.view_args or {}), "page": page + 1}

@@ -30,6 +30,7 @@ from engine.evaluation.report_data import report_dict
 from engine.timing import clock
 from webui.api import caller
 from webui.db import get_session
+from webui.hardening import MAX_PAGE
 
 bp = Blueprint("api_reports", __name__, url_prefix="/api/v1")
 
@@ -86,9 +87,10 @@ def cases_payload(session: Any, args: Mapping[str, str]) -> dict[str, Any]:
     show = args.get("show") or None
     if show not in (None, "met", "missed"):
         raise InvalidData("show: must be met or missed", {"show": ["must be met or missed"]})
-    page = args.get("page", "1")
-    if not page.isdigit() or int(page) < 1:
-        raise InvalidData("page: must be a positive integer", {"page": ["must be a positive integer"]})
+    page = args.get("page") or "1"
+    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= MAX_PAGE:
+        raise InvalidData(f"page: must be a whole number from 1 to {MAX_PAGE}",
+                          {"page": [f"must be a whole number from 1 to {MAX_PAGE}"]})
     rows, more = cases_behind_page(session, evaluation_config(session), period, args.get("measure", ""),
                                    provider=args.get("provider") or None,
                                    met=None if show is None else show == "met", page=int(page), per_page=PAGE_SIZE)

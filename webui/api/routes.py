@@ -22,6 +22,7 @@ from webui.api.openapi import document
 from webui.api.params import json_object, paged, query_choice, query_int, uploaded_files
 from webui.db import get_session
 from webui.downloads import definition_file
+from webui.hardening import MAX_PAGE
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -137,9 +138,9 @@ def list_cases() -> Response:
     cases, next_page = queries.list_cases(session, actor=g.actor,
                                            process=request.args.get("process") or None,
                                            status=query_choice("status", CASE_STATUSES),
-                                           page=query_int("page", 1) or 1,
-                                           per_page=min(query_int("per_page", queries.PAGE_SIZE)
-                                                        or queries.PAGE_SIZE, MAX_PER_PAGE))
+                                           page=query_int("page", 1, MAX_PAGE) or 1,
+                                           per_page=query_int("per_page", queries.PAGE_SIZE, MAX_PER_PAGE)
+                                           or queries.PAGE_SIZE)
     return jsonify(shapes.case_page_json(session, cases, next_page))
 
 

@@ -22,6 +22,7 @@ from engine.people import roles
 from engine.processes import catalog
 from webui.auth import role_required
 from webui.db import get_session
+from webui.hardening import MAX_PAGE, positive_int
 from webui.pages import forms
 from webui.pages.common import attachment_hint
 
@@ -42,7 +43,7 @@ def home():
 def index():
     """List the cases the user may read (auditors and admins: all)."""
     filters = {k: request.args.get(k, "") for k in ("process", "status") if request.args.get(k)}
-    page = request.args.get("page", 1, type=int)
+    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
     listing = views.case_listing(get_session(), actor=current_user, page=page, **filters)
     return render_template("cases/list.html", cases=listing.items, next_page=listing.next_page,
                            page=page, filters=filters, processes=listing.processes,

@@ -21,6 +21,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     FloatField,
+    HiddenField,
     IntegerField,
     PasswordField,
     SelectChoice,
@@ -200,6 +201,11 @@ class EditUserForm(FlaskForm):
                              description=_l("Leave empty to keep the current password."))
     groups = SelectMultipleField(_l("Groups"), choices=[])
     active = BooleanField(_l("Active (may log in)"))
+    # A browser sends no field for an unticked checkbox or an empty multi-select, so "active" and
+    # "groups" absent could mean "off" or "never sent". This marker, always in the page's form,
+    # tells them apart: a post without it changes nothing (it would deactivate the user).
+    whole_form = HiddenField(default="1", validators=[InputRequired(
+        message=_l("The form arrived incomplete and nothing was saved: reload the page and save again."))])
 
 
 class GroupForm(FlaskForm):

@@ -24,6 +24,7 @@ from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.downloads import definition_file
+from webui.hardening import positive_int
 from webui.pages.common import modeler_strings, process_name
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
@@ -103,8 +104,8 @@ def deploy_decision(key: str, name: str):
 def compare(key: str):
     """Compare two versions element by element."""
     session = get_session()
-    a = catalog.get_definition(session, key, request.args.get("a", type=int))
-    b = catalog.get_definition(session, key, request.args.get("b", type=int))
+    a = catalog.get_definition(session, key, positive_int(request.args.get("a"), "a"))
+    b = catalog.get_definition(session, key, positive_int(request.args.get("b"), "b"))
     diff = compare_bpmn(a.bpmn.encode(), b.bpmn.encode())
     return render_template("processes/compare.html", key=key, a=a, b=b, diff=diff)
 

@@ -38,6 +38,7 @@ from engine.evaluation.scoring import NO_DATA
 from engine.timing import clock
 from webui import exports
 from webui.db import get_session
+from webui.hardening import MAX_PAGE, positive_int
 from webui.i18n import group_title, localized
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -164,7 +165,7 @@ def cases():
     measure = request.args.get("measure", "")
     provider = request.args.get("provider") or None
     met = {"met": True, "missed": False}.get(request.args.get("show", ""))
-    page = max(1, request.args.get("page", 1, type=int))
+    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
     rows, more = cases_behind_page(session, config, period, measure, provider=provider, met=met, page=page,
                                    per_page=PAGE_SIZE)
     label = next((t(k.label_en, k.label_zh) for c in config.categories for k in c.kpis

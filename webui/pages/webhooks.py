@@ -9,6 +9,7 @@ from flask_login import current_user
 from engine.people import webhook_admin
 from webui.auth import role_required
 from webui.db import get_session
+from webui.hardening import positive_int
 from webui.pages import forms
 
 bp = Blueprint("webhooks", __name__, url_prefix="/admin/webhooks")
@@ -60,7 +61,7 @@ def delete(sub_id: int):
 def deliveries():
     """The delivery log: newest first, by subscription and status."""
     session = get_session()
-    sub_id = request.args.get("subscription", type=int)
+    sub_id = positive_int(request.args.get("subscription"), "subscription")
     status = request.args.get("status") if request.args.get("status") in ("pending", "sent", "failed") else None
     rows = webhook_admin.list_deliveries(session, actor=current_user, subscription_id=sub_id, status=status)
     return render_template("admin/webhook_deliveries.html", rows=rows, status=status, sub_id=sub_id,

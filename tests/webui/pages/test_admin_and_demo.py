@@ -18,7 +18,8 @@ def test_admin_creates_a_user_edits_groups_and_revokes_a_token(login, people, se
     assert nina.group_names == {"requester", "engineer"}
     short = admin.post("/admin/users", data={"name": "x", "password": "short"})
     assert short.status_code == 422 and "at least 10" in short.get_data(as_text=True)
-    edited = admin.post(f"/admin/users/{nina.id}", data={"display_name": "Nina", "groups": ["cab"], "active": "y"})
+    edited = admin.post(f"/admin/users/{nina.id}", data={"display_name": "Nina", "groups": ["cab"], "active": "y",
+                                                          "whole_form": "1"})
     assert edited.status_code == 302
     session.expire_all()
     assert users.get_user(session, "nina").group_names == {"requester", "cab"}
