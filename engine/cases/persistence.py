@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, bindparam, delete, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,6 +33,7 @@ from engine.config import settings
 from engine.errors import Conflict
 from engine.notifications import webhooks
 from engine.processes import specs
+from engine.processes.votes import voter_key
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
@@ -261,6 +263,7 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
             end_task(session, row, state="cancelled", ended_at=now)
     rows = [_new_task_row(instance, task, timers, now) for task_id, task in ready.items()
             if task_id not in instance.ready_before]
+    _assign_voters(session, instance, rows, ready)
     ending: dict[str, Any] = {}
     if completed is not None:
         ending = _ending(completed, "completed", now, getattr(actor, "id", None))
@@ -314,10 +317,29 @@ def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], n
         _INSERT_BAR.run(session, rows)
 
 
+def _assign_voters(session: Session, instance: Instance, rows: list[dict[str, Any]], ready: dict[str, Any]) -> None:
+    """A vote's instance (engine.cases.voting) is its voter's from the start: assign its row."""
+    voters = {r["id"]: ready[r["id"]].data.get(voter_key(r["element_id"])) for r in rows
+              if instance.task_rules(r["element_id"]).vote is not None}
+    names = {n for n in voters.values() if isinstance(n, str)}
+    if not names:
+        return
+    ids: dict[str, int] = {}
+    for name, uid in session.execute(select(User.name, User.id).where(User.name.in_(sorted(names)))):
+        ids[name] = uid
+    for row in rows:
+        if voters.get(row["id"]) in ids:
+            row["assignee_id"] = ids[voters[row["id"]]]
+
+
 def _new_task_row(instance: Instance, task: Any, timers: list[tuple[Any, dt.datetime]], now: dt.datetime) -> dict:
-    """The human_task row of a task that became ready; an SLA boundary timer attached to it is its due time."""
+    """The human_task row of a task that became ready; an SLA boundary timer attached to it is its due time
+    (for an instance of a multi-instance task, one attached to the multi-instance task)."""
     parent = task.parent.id if task.parent is not None else None
-    due = min((d for timer, d in timers if timer.parent is not None and timer.parent.id == parent), default=None) \
+    owners = {parent}
+    if task.parent is not None and isinstance(task.parent.task_spec, MultiInstanceTask) and task.parent.parent:
+        owners.add(task.parent.parent.id)
+    due = min((d for timer, d in timers if timer.parent is not None and timer.parent.id in owners), default=None) \
         if parent is not None else None
     element = task.task_spec.bpmn_id
     return {

@@ -24,12 +24,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import logcontext
-from engine.cases import access, persistence, stepping
+from engine.cases import access, persistence, stepping, voting
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox, webhooks
 from engine.people import providers, roles, users
-from engine.processes import catalog, scripting, specs
+from engine.processes import catalog, scripting, specs, votes
 from engine.processes.forms import validate_form
 from engine.records import audit
 from engine.timing import clock
@@ -132,6 +132,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
                  data={"process": definition.key, "version": definition.version, "title": case.title,
                        "requester": audit.actor_name(requester), "data": cleaned})
     instance = stepping.Instance(case, workflow, loaded)
+    voting.prime(session, instance, root=True)
     stepping.step(instance)
     persistence.save(session, instance, actor=actor)
     flush(session)
@@ -217,33 +218,48 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
     roles.check_may_write(actor)
     task, case = _ready_task(session, task_id)
-    if task.assignee_id is not None and task.assignee_id != actor.id:
-        raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
+    if task.assignee_id is not None and task.assignee_id != actor.id:
+        if rules.vote is not None:
+            raise NotAllowed(f"This vote on “{task.name}” is {_user_name(session, task.assignee_id)}'s: each member "
+                             "of the board casts their own (candidate group rule).")
+        raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     access.check_may_act(actor, case, task, rules, instance.loaded.manifest.task_names())
     form = rules.form
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise Conflict(f"{task.name} is no longer ready")
+    voting.prime(session, instance)
+    if rules.vote is not None:
+        voting.cast(session, instance, task, spiff_task, cleaned, actor=actor, voter=actor.name)
+    else:
+        _complete_plain(session, instance, task, spiff_task, cleaned, actor=actor)
+    actors = dict(case.actors or {})
+    actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
+    case.actors = actors
+    persistence.save(session, instance, actor=actor, completed=task)
+    flush(session)
+    return case
+
+
+def _complete_plain(session: Session, instance: stepping.Instance, task: HumanTask, spiff_task: Any,
+                    cleaned: dict[str, Any], *, actor: User) -> None:
+    """Complete a task that is not a vote: its data into the case, its audit event (a gate's
+    decision under `<task>_decision` too)."""
     values = dict(cleaned)
-    if form.is_gate:
+    gate = instance.task_rules(task.element_id).form.is_gate
+    if gate:
         values[f"{task.element_id}_decision"] = cleaned["decision"]
         values[f"{task.element_id}_by"] = actor.name
     spiff_task.data.update(values)
     stepping.run_task(instance, spiff_task)
-    actors = dict(case.actors or {})
-    actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
-    case.actors = actors
     kind = "task_completed"
-    if form.is_gate:
+    if gate:
         kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
-    audit.append(session, case, actor=actor, type=kind, task=task.element_id,
+    audit.append(session, instance.case, actor=actor, type=kind, task=task.element_id,
                  data={"task_id": task.id, "name": task.name, "data": cleaned})
-    persistence.save(session, instance, actor=actor, completed=task)
-    flush(session)
-    return case
 
 
 @_race_safe
@@ -255,9 +271,11 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
                   if t.kind != "sla_warning" and t.due_at < now]
         if not before:
             return 0
+        voting.prime(session, instance)
         stepping.refresh_timers(instance)
         fired = timer_events.fired_timers(before, instance.workflow, now)
         manifest_timers = instance.loaded.manifest.timers
+        deadlines = {votes.deadline_id(k): k for k in instance.loaded.manifest.votes()}
         for timer, due in fired:
             element = timer.element_id
             info = manifest_timers.get(element)
@@ -270,6 +288,9 @@ def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
                 outbox.case_notice(session, case, kind="case_escalated", subject=f"escalated: {name}",
                                    body=f"{name} ran out at {due:%Y-%m-%d %H:%M} UTC; the case is escalated.")
                 webhooks.emit(session, "case.escalated", case, sla={"timer": element, "name": name, "due_at": due})
+            vote = deadlines.get(element)
+            if vote is not None:
+                voting.close_at_deadline(session, instance, vote)
         persistence.save(session, instance, actor=None)
         flush(session)
         return len(fired)

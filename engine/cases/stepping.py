@@ -100,6 +100,10 @@ def _bounded(instance: Instance) -> Iterator[Callable[[Any], None]]:
             raise _Stop(task, f"the process ran more than {budget:,} steps in one action without waiting for a "
                               "person or a timer: it loops; give the loop a wait state or an exit "
                               "(OPSGATE_STEP_BUDGET)")
+        if isinstance(task.task_spec, MultiInstanceTask) and not task.children \
+                and instance.task_rules(getattr(task.task_spec, "bpmn_id", "")).vote is not None:
+            raise _Stop(task, f"nobody may vote on “{task.task_spec.bpmn_name or task.task_spec.bpmn_id}”: its group "
+                              "has no active member besides the requester; add members to the group")
         if count % _DEPTH_EVERY == 0 and task.depth >= MAX_DEPTH:
             raise _Stop(task, f"the case has run {MAX_DEPTH} steps in a row, more than the engine can follow: "
                               "a loop runs without end; give it an exit that a person or a timer decides")

@@ -12,7 +12,7 @@ from typing import Any
 
 from lxml import etree
 
-from engine.processes import forms
+from engine.processes import forms, votes
 from engine.processes.manifest import EndRules, ProcessInfo, TaskRules
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
@@ -132,6 +132,9 @@ def preprocess(tree: etree._ElementTree) -> None:
     """Rewrite what modelers write into what SpiffWorkflow runs: quote bare ISO timer values,
     translate JUEL conditions. Applied on every parse; the stored source stays as written."""
     root = tree.getroot()
+    # Vote tasks become multi-instance tasks (engine.processes.votes); before the timer values
+    # below, so that a bare vote deadline is quoted like any other.
+    votes.expand(tree, votes.vote_tasks_of(tree, _props))
     # Form fields and enum values carry ids of their own ("approve") that SpiffWorkflow's
     # id look-ups would confuse with flow nodes; the engine reads forms from the original.
     for node in list(root.iter(f"{{{CAMUNDA_NS}}}formData")):
@@ -265,7 +268,20 @@ def task_rules(element: etree._Element) -> TaskRules:
         pauses_sla={"true": True, "false": False}.get(props.get("pauses_sla", "").lower()),
         measure=props.get("measure", "").strip().lower() or None,
         name_zh=props.get("name_zh"),
+        vote=votes.read(props, lambda _message: None),
     )
+
+
+def property_names(element: etree._Element) -> set[str]:
+    """The names of an element's properties."""
+    return set(_props(element))
+
+
+def vote_problems(element: etree._Element) -> list[str]:
+    """What is wrong with a user task's vote properties (docs/bpmn.md, "Votes")."""
+    found: list[str] = []
+    votes.read(_props(element), found.append)
+    return found
 
 
 def end_rules(element: etree._Element) -> EndRules | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.processes.forms import Form
+from engine.processes.votes import VoteRules
 
 
 def _strings(value: Any) -> tuple[str, ...]:
@@ -64,6 +65,8 @@ class TaskRules:
     measure: str | None = None
     name_zh: str | None = None
     form: Form = field(default_factory=Form)
+    # A vote (engine.processes.votes): one instance per eligible member of the group.
+    vote: VoteRules | None = None
 
     @property
     def pauses(self) -> bool:
@@ -79,13 +82,17 @@ class TaskRules:
                    sod_not_requester=bool(raw.get("sod_not_requester")),
                    sod_not_actor_of=_strings(raw.get("sod_not_actor_of")),
                    pauses_sla=raw.get("pauses_sla"), measure=raw.get("measure") or None,
-                   name_zh=raw.get("name_zh"), form=Form.from_list(raw.get("form")))
+                   name_zh=raw.get("name_zh"), form=Form.from_list(raw.get("form")),
+                   vote=VoteRules.from_dict(raw.get("vote")))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "lane": self.lane, "candidate_groups": list(self.candidate_groups),
-                "sod_not_requester": self.sod_not_requester, "sod_not_actor_of": list(self.sod_not_actor_of),
-                "pauses_sla": self.pauses_sla, "measure": self.measure, "name_zh": self.name_zh,
-                "form": self.form.to_list()}
+        out: dict[str, Any] = {"name": self.name, "lane": self.lane, "candidate_groups": list(self.candidate_groups),
+               "sod_not_requester": self.sod_not_requester, "sod_not_actor_of": list(self.sod_not_actor_of),
+               "pauses_sla": self.pauses_sla, "measure": self.measure, "name_zh": self.name_zh,
+               "form": self.form.to_list()}
+        if self.vote is not None:
+            out["vote"] = self.vote.to_dict()
+        return out
 
 
 NO_RULES = TaskRules()
@@ -187,6 +194,10 @@ class Manifest:
             if rules.outcome == outcome and (rules.outcome_name or rules.outcome_name_zh):
                 return rules.outcome_name, rules.outcome_name_zh
         return None, None
+
+    def votes(self) -> dict[str, TaskRules]:
+        """The vote tasks by element id."""
+        return {k: t for k, t in self.tasks.items() if t.vote is not None}
 
     def sla_timers(self) -> frozenset[str]:
         """The timer events that are SLA clocks (firing one escalates the case)."""

@@ -26,7 +26,7 @@ from engine.config import settings
 from engine.errors import InvalidDefinition
 from engine.filenames import clean_filename
 from engine.people import roles
-from engine.processes import bpmn_xml, checks, scripting
+from engine.processes import bpmn_xml, checks, scripting, votes
 from engine.processes.catalog import latest
 from engine.processes.checks import TOO_DEEP
 from engine.processes.forms import Form
@@ -172,6 +172,11 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
                                             name=ts.bpmn_name or bpmn_id, top_level=each is spec,
                                             name_zh=bpmn_xml.name_zh(element), sla=bpmn_xml.sla_kind(element))
     for task_id, rules in tasks.items():
+        if rules.vote is not None and rules.vote.deadline:
+            timers[votes.deadline_id(task_id)] = TimerInfo(
+                kind="boundary", escalation=rules.vote.on_deadline == "escalate", name="Vote deadline",
+                top_level=task_id in {getattr(t, "bpmn_id", None) for t in spec.task_specs.values()},
+                name_zh="表决截止")
         for other in rules.sod_not_actor_of:
             if other not in tasks:
                 batch.problem(filename, task_id, None, f"sod_not_actor_of names {other!r}, which is not a user task")
@@ -206,7 +211,39 @@ def _user_task(batch: _Batch, filename: str, element: etree._Element, ts: Any, k
     if not form.fields:
         batch.problem(filename, bpmn_id, element.sourceline,
                       "user task has no form: add camunda:formData fields (at least one)")
+    if rules.vote is not None or any(p.startswith("vote") for p in bpmn_xml.property_names(element)):
+        _check_vote(batch, filename, element, rules, groups, form, known_groups)
     return replace(rules, name=ts.bpmn_name or bpmn_id, lane=ts.lane, candidate_groups=groups, form=form)
+
+
+def _check_vote(batch: _Batch, filename: str, element: etree._Element, rules: TaskRules, groups: tuple[str, ...],
+                form: Form, known_groups: set[str]) -> None:
+    """A vote task (docs/bpmn.md, "Votes"): one group to vote, an approve/reject gate form, a
+    known chair group, a deadline that parses, and no loop of its own."""
+    bpmn_id, line = element.get("id"), element.sourceline
+    for message in bpmn_xml.vote_problems(element):
+        batch.problem(filename, bpmn_id, line, message)
+    vote = rules.vote
+    if vote is None:
+        return
+    if len(groups) != 1 or groups[0] == roles.REQUESTER:
+        batch.problem(filename, bpmn_id, line, "a vote is cast by the members of one staff group: give the task "
+                                               "exactly one lane or candidate group, not requester")
+    decision = next((f for f in form.fields if f.name == "decision"), None)
+    if decision is None or {value for value, _label in decision.choices} != {"approve", "reject"}:
+        batch.problem(filename, bpmn_id, line, "a vote task's form needs a decision field with exactly the choices "
+                                               "approve and reject")
+    if vote.chair and vote.chair not in known_groups:
+        batch.problem(filename, bpmn_id, line, f"vote_chair {vote.chair!r} is not a known group; "
+                                               f"known: {', '.join(sorted(known_groups))}")
+    if element.xpath("./bpmn:multiInstanceLoopCharacteristics|./bpmn:standardLoopCharacteristics",
+                     namespaces=bpmn_xml.NS):
+        batch.problem(filename, bpmn_id, line, "a vote task makes its own instances (one per voter): "
+                                               "remove its loop or multi-instance marker")
+    if vote.deadline:
+        node = etree.Element(f"{{{bpmn_xml.BPMN_NS}}}timeDuration")
+        node.text = vote.deadline
+        _check_timer(batch, filename, bpmn_id, node, "timeDuration")
 
 
 def _check_gateways(batch: _Batch, filename: str, tree: etree._ElementTree) -> None:

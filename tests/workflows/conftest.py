@@ -67,12 +67,23 @@ class Desk:
         data = data or {}
         task_id = self.task_id(case, element_id)
         before = len(self._types(case))
+        # A vote (the only voter's, here) is theirs from the start: nothing to claim.
+        voted = self.session.get(HumanTask, task_id).assignee_id == self.people[by].id
         services.claim_task(self.session, task_id, actor=self.people[by])
         case = services.complete_task(self.session, task_id, data, actor=self.people[by])
         kind = {"approve": "gate_approved", "reject": "gate_rejected"}.get(data.get("decision"), "task_completed")
-        expected = ["task_claimed", kind] + (["case_closed"] if case.status == "closed" else [])
+        expected = ["vote_cast" if voted else "task_claimed", kind] + (["case_closed"] if case.status == "closed" else [])
         assert self._types(case)[before:] == expected
         return case
+
+    def vote(self, case, element_id, decision, comment="", *, by):
+        """Cast `by`'s own vote on an open vote task."""
+        person = self.people[by]
+        ids = self.session.scalars(
+            select(HumanTask.id).where(HumanTask.case_id == case.id, HumanTask.element_id == element_id,
+                                       HumanTask.state == "ready", HumanTask.assignee_id == person.id)).all()
+        assert len(ids) == 1, (element_id, by, self.tasks(case))
+        return services.complete_task(self.session, ids[0], {"decision": decision, "comment": comment}, actor=person)
 
     def _types(self, case) -> list[str]:
         return list(self.session.scalars(

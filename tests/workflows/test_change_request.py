@@ -69,7 +69,6 @@ def test_normal_change_without_finance_system_skips_finance(desk):
     ("finance", "steps", "rejecting_gate"),
     [
         ("no", [], ("assess_change", "carl")),
-        ("no", [("assess_change", "carl")], ("cab_approval", "cathy")),
         ("yes", [("assess_change", "carl"), ("cab_approval", "cathy")], ("finance_approval", "fiona")),
     ],
 )
@@ -85,6 +84,22 @@ def test_any_gate_can_reject_a_normal_change(desk, finance, steps, rejecting_gat
     assert case.status == "closed" and case.outcome == "rejected"
     assert desk.events(case) == ["task_claimed", "gate_rejected", "case_closed"]
     assert desk.tasks(case) == []
+
+
+def test_a_cab_reject_sends_the_change_back_to_assessment_and_the_board_votes_again(desk):
+    case = desk.start("change_request", request("normal"), by="rita")
+    desk.act(case, "assess_change", {"risk": "low", "impact_assessment": "none", **APPROVE}, by="carl")
+    desk.events(case)
+    case = desk.act(case, "cab_approval", {"decision": "reject", "comment": "Plan the rollback test first"}, by="cathy")
+    assert case.status == "open" and desk.tasks(case) == ["assess_change"]
+    assert desk.events(case) == ["vote_cast", "gate_rejected"]
+    assert case.data["cab_approval_decision"] == "reject"
+    desk.act(case, "assess_change", {"risk": "low", "impact_assessment": "rollback tested", **APPROVE}, by="carl")
+    assert desk.tasks(case) == ["cab_approval"]
+    desk.act(case, "cab_approval", APPROVE, by="cathy")
+    assert desk.tasks(case) == ["test_change"]
+    assert case.data["cab_approval_tally"] == {"voters": 1, "approve": 1, "reject": 0, "result": "approve",
+                                               "reason": "rule"}
 
 
 def test_rejecting_needs_a_comment(desk):
