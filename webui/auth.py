@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Flask,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -24,10 +25,11 @@ from flask_login import (
     login_user,
     logout_user,
 )
+from sqlalchemy.orm import joinedload
 
 from engine.errors import NotAllowed
 from engine.people import directory, logins, tokens
-from models import User
+from models import ApiToken, User
 from webui import sso
 from webui.db import get_session
 from webui.hardening import safe_next
@@ -46,9 +48,10 @@ bp = Blueprint("auth", __name__)
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
+    """The signed-in person of a browser session, with their groups, in one read."""
     if not user_id.isdigit():
         return None
-    user = get_session().get(User, int(user_id))
+    user = get_session().get(User, int(user_id), options=[joinedload(User.groups)])
     return user if user is not None and user.active else None
 
 
@@ -56,8 +59,21 @@ def load_user(user_id: str) -> User | None:
 def load_user_from_request(req) -> User | None:  # Flask request
     header = req.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        return tokens.user_for_token(get_session(), header[7:].strip())
+        row = bearer_token_row(header[7:].strip())
+        return row.user if row is not None else None
     return None
+
+
+def bearer_token_row(token: str) -> ApiToken | None:
+    """Return the live API token row of a bearer token (with its user and their groups), read
+    once per request however many times the request asks (the API's check, Flask-Login's
+    `current_user`, the log line)."""
+    held = g.get("bearer_token")
+    if held is not None and held[0] == token:
+        return held[1]
+    row = tokens.authenticate(get_session(), token)
+    g.bearer_token = (token, row)
+    return row
 
 
 def is_bearer_request() -> bool:

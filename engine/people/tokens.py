@@ -1,4 +1,14 @@
-"""API tokens: created for a person, shown once, stored as a digest, their last use stamped."""
+"""API tokens: created for a person, shown once, stored as a digest, their last use stamped.
+
+Checking a token is one indexed read: the token row by its digest's unique index, joined with
+its user and the user's groups (`authenticate`). Nothing is cached between requests, so a
+revoked token or a deactivated user is refused by the very next request, in every process.
+Checks on the token row (revocation, and any that join them) belong to that one read.
+
+Its last use is stamped at most once per TOKEN_USE_RESOLUTION: the read brings the stamp back,
+and only a stamp older than that is written (`record_use`), so a busy integration costs one
+UPDATE a minute, not one per call.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +17,13 @@ import hashlib
 import secrets
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import CursorResult, bindparam, or_, select, update
+from sqlalchemy.orm import Session, contains_eager
 
 from engine.people.users import get_user
 from engine.records import audit
 from engine.timing import clock
-from models import ApiToken, User
+from models import ApiToken, Group, User
 
 
 def _token_digest(token: str) -> str:
@@ -30,19 +40,39 @@ def create_token(session: Session, user_name: str, *, actor: User | None, name: 
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """Return the active user an API token belongs to, or None."""
+# The token, its user and the user's groups in one statement (the groups as the relationship
+# orders them), so that nothing about the caller is loaded later in the request.
+_LOOKUP = (select(ApiToken).join(ApiToken.user).outerjoin(User.groups)
+           .options(contains_eager(ApiToken.user).contains_eager(User.groups))
+           .where(ApiToken.token_hash == bindparam("digest"))
+           .order_by(Group.name))
+
+
+def authenticate(session: Session, token: str) -> ApiToken | None:
+    """Return a live API token with its active user and the user's groups (one read), or None."""
     if not token or len(token) > 200:
         return None
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == _token_digest(token))).first()
+    row = session.scalars(_LOOKUP, {"digest": _token_digest(token)}).unique().one_or_none()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
-    return row.user
+    return row
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """Return the active user an API token belongs to, or None."""
+    row = authenticate(session, token)
+    return row.user if row is not None else None
 
 
 # How fresh a token's last-use stamp is kept: a busy integration writes it once a minute, not
 # on every call.
 TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def use_is_stale(row: ApiToken, *, now: dt.datetime | None = None) -> bool:
+    """Say whether a token's last-use stamp, as read with it, is due to be written again."""
+    now = now or clock.now()
+    return row.last_used_at is None or row.last_used_at < now - TOKEN_USE_RESOLUTION
 
 
 def record_token_use(session: Session, token: str, *, now: dt.datetime | None = None) -> bool:

@@ -1,9 +1,11 @@
 """Who is calling the JSON API: a bearer token, else the browser's login session.
 
 * `Authorization: Bearer TOKEN` (from `opsgate token create NAME`) is checked against the
-  token's stored hash. If the header is present it decides alone: a bad token is 401 even
+  token's stored hash, in one read that also brings the user and their groups
+  (engine.people.tokens). If the header is present it decides alone: a bad token is 401 even
   when the browser also has a session. Token requests carry no cookie authority, so they
-  need no CSRF token. A token's `last_used_at` is stamped, at most once a minute.
+  need no CSRF token. A token's `last_used_at` is stamped at most once a minute: only when
+  the stamp read with the token is older than that.
 * A logged-in browser session may use the API too. Because a cookie is sent by the browser
   on cross-site requests as well, every write (POST, PUT, PATCH, DELETE) made with the
   session must carry the session's CSRF token in the `X-CSRFToken` header (Flask-WTF's
@@ -23,6 +25,7 @@ from werkzeug.exceptions import Unauthorized
 
 from engine.people import tokens
 from models import User
+from webui import auth
 from webui.db import get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -44,12 +47,13 @@ def authenticate() -> User:
     """Return the calling user (token first, then session) or raise 401 / CSRF refusal."""
     token = bearer_token()
     if token is not None:
-        user = tokens.user_for_token(get_session(), token)
-        if user is None or not user.active:
+        row = auth.bearer_token_row(token)
+        if row is None:
             raise Unauthorized("Unknown, revoked or inactive API token.")
-        _stamp_use(token)
+        if tokens.use_is_stale(row):
+            _stamp_use(token)
         g.api_auth = "token"
-        return user
+        return row.user
     if not current_user.is_authenticated:
         raise Unauthorized()
     if request.method not in SAFE_METHODS:
@@ -60,7 +64,9 @@ def authenticate() -> User:
 
 
 def _stamp_use(token: str) -> None:
-    # Admins see when each token was last used (revoke the idle ones). The stamp commits on
+    # Admins see when each token was last used (revoke the idle ones). Only a stamp older than
+    # tokens.TOKEN_USE_RESOLUTION (read with the token) is written: one request a minute per
+    # token pays this UPDATE and its commit, the others write nothing. The stamp commits on
     # its own, before the route runs, so a read-only call keeps it too; a database too busy
     # to take it costs the stamp, never the call.
     session = get_session()

@@ -1,0 +1,160 @@
+"""The lean request path (issue #14): what one API request costs the database.
+
+These tests run the app against a database of its own (SQLite file, and PostgreSQL when
+configured), so that commits are real commits, and record every statement the app's engine sends.
+
+* Authentication is one indexed read: the token, its user and the user's groups together.
+* A token's last use is written at most once a minute, not on every call.
+* Completing a task runs its statements, commits once, and answers from what it holds: the
+  response loads nothing, lazily or otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import Engine, event, select, update
+
+from engine import db
+from engine.people import admin, tokens, users
+from engine.processes import deployment
+from models import ApiToken, User
+from tests.conftest import reset_postgres
+from webui import create_app
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated database for this test alone."""
+    if request.param == "sqlite":
+        engine = db.make_engine(f"sqlite:///{tmp_path / 'opsgate.db'}")
+        db.upgrade(engine)
+    else:
+        engine = request.getfixturevalue("pg_engine")
+        reset_postgres(engine)
+    yield engine
+    if request.param == "sqlite":
+        engine.dispose()
+
+
+class Recorder:
+    """Every statement the app's engine sends, as 'VERB table', and its commits as 'COMMIT'."""
+
+    def __init__(self, app: Flask):
+        self.seen: list[str] = []
+        engine = app.extensions["opsgate_engine"]
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        words = re.sub(r"\s+", " ", statement).strip()
+        verb = words.split(" ", 1)[0]
+        table = re.search(r"(?:INTO|UPDATE|FROM) \"?(\w+)\"?", words)
+        self.seen.append(f"{verb} {table.group(1) if table else '?'}")
+
+    def _commit(self, _conn: Any) -> None:
+        self.seen.append("COMMIT")
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[str]]:
+        self.seen = []
+        yield self.seen
+
+
+@pytest.fixture
+def site(database: Engine) -> Iterator[dict[str, Any]]:
+    """The ticket process deployed, a desk agent and an engineer with tokens, the app and a recorder."""
+    maker = db.make_sessionmaker(database)
+    with maker() as session:
+        deployment.deploy(session, [("api_ticket.bpmn", (DATA / "api_ticket.bpmn").read_bytes())], actor=None)
+        users.create_user(session, "desk", ["service_desk"], None, actor=None)
+        users.create_user(session, "eng", ["engineer", "cab"], None, actor=None)
+        users.create_user(session, "root", ["admin"], None, actor=None)
+        found = {name: tokens.create_token(session, name, actor=None) for name in ("desk", "eng")}
+        session.commit()
+    app = create_app({"TESTING": True, "SECRET_KEY": "request-path", "START_WORKER": False,
+                      "DATABASE_URL": database.url.render_as_string(hide_password=False)})
+    yield {"app": app, "http": app.test_client(), "maker": maker, "recorder": Recorder(app),
+           "headers": {name: {"Authorization": f"Bearer {token}"} for name, token in found.items()}}
+    app.extensions["opsgate_engine"].dispose()
+
+
+def _last_used(site: dict[str, Any], name: str) -> dt.datetime | None:
+    with site["maker"]() as session:
+        return session.scalar(select(ApiToken.last_used_at).join(ApiToken.user).where(User.name == name))
+
+
+def test_a_token_is_checked_with_one_read_and_stamped_once_a_minute(site):
+    http, recorder, headers = site["http"], site["recorder"], site["headers"]["eng"]
+    with recorder.recording() as first:
+        response = http.get("/api/v1/me", headers=headers)
+    assert response.json["name"] == "eng" and response.json["groups"] == ["cab", "engineer", "requester"]
+    # The first call of a token stamps its use, in its own commit.
+    assert first == ["SELECT api_token", "UPDATE api_token", "COMMIT"]
+    stamped = _last_used(site, "eng")
+    assert stamped is not None
+    with recorder.recording() as second:
+        assert http.get("/api/v1/me", headers=headers).status_code == 200
+    assert second == ["SELECT api_token"]  # token, user and groups: one read; nothing written
+    assert _last_used(site, "eng") == stamped
+    # A minute later the stamp is written again, once.
+    with site["maker"]() as session:
+        session.execute(update(ApiToken).values(last_used_at=stamped - tokens.TOKEN_USE_RESOLUTION))
+        session.commit()
+    with recorder.recording() as later:
+        assert http.get("/api/v1/me", headers=headers).status_code == 200
+    assert later == ["SELECT api_token", "UPDATE api_token", "COMMIT"]
+    assert _last_used(site, "eng") > stamped
+
+
+def test_a_revoked_token_and_a_deactivated_user_are_refused_at_once(site):
+    http, headers = site["http"], site["headers"]
+    assert http.get("/api/v1/me", headers=headers["eng"]).status_code == 200
+    assert http.get("/api/v1/me", headers=headers["desk"]).status_code == 200
+    with site["maker"]() as session:
+        root = users.get_user(session, "root")
+        token_id = session.scalar(select(ApiToken.id).join(ApiToken.user).where(User.name == "eng"))
+        admin.revoke_token(session, token_id, actor=root)
+        desk = users.get_user(session, "desk")
+        admin.update_user(session, desk, display_name="", email="", password=None, groups=["service_desk"],
+                          active=False, actor=root)
+        session.commit()
+    for name in ("eng", "desk"):
+        response = http.get("/api/v1/me", headers=headers[name])
+        assert response.status_code == 401
+        assert response.json["error"]["message"] == "Unknown, revoked or inactive API token."
+
+
+def _session_user_statements(site: dict[str, Any]) -> list[str]:
+    app, recorder = site["app"], site["recorder"]
+    with site["maker"]() as session:
+        eng = users.get_user(session, "eng")
+        eng_id = eng.id
+
+    @app.post("/_test/login")
+    @app.extensions["csrf"].exempt
+    def _login() -> str:
+        from flask_login import login_user
+
+        from webui.db import get_session
+        login_user(get_session().get(User, eng_id))
+        return "ok"
+
+    browser = app.test_client()
+    assert browser.post("/_test/login").status_code == 200
+    with recorder.recording() as seen:
+        assert browser.get("/api/v1/me").json["groups"] == ["cab", "engineer", "requester"]
+    return seen
+
+
+def test_a_browser_session_loads_its_user_with_one_read(site):
+    assert _session_user_statements(site) == ["SELECT user"]
