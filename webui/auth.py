@@ -9,7 +9,6 @@ from flask import (
     Blueprint,
     Flask,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -28,9 +27,10 @@ from flask_login import (
 from sqlalchemy.orm import joinedload
 
 from engine.errors import NotAllowed
-from engine.people import directory, logins, tokens
-from models import ApiToken, User
+from engine.people import directory, logins
+from models import User
 from webui import sso
+from webui.bearer import bearer_token_row
 from webui.db import get_session
 from webui.hardening import safe_next
 from webui.i18n import group_title
@@ -62,18 +62,6 @@ def load_user_from_request(req) -> User | None:  # Flask request
         row = bearer_token_row(header[7:].strip())
         return row.user if row is not None else None
     return None
-
-
-def bearer_token_row(token: str) -> ApiToken | None:
-    """Return the live API token row of a bearer token (with its user and their groups), read
-    once per request however many times the request asks (the API's check, Flask-Login's
-    `current_user`, the log line)."""
-    held = g.get("bearer_token")
-    if held is not None and held[0] == token:
-        return held[1]
-    row = tokens.authenticate(get_session(), token)
-    g.bearer_token = (token, row)
-    return row
 
 
 def is_bearer_request() -> bool:

@@ -25,7 +25,7 @@ from werkzeug.exceptions import Unauthorized
 
 from engine.people import tokens
 from models import User
-from webui import auth
+from webui.bearer import bearer_token_row
 from webui.db import get_session
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,7 +47,7 @@ def authenticate() -> User:
     """Return the calling user (token first, then session) or raise 401 / CSRF refusal."""
     token = bearer_token()
     if token is not None:
-        row = auth.bearer_token_row(token)
+        row = bearer_token_row(token)
         if row is None:
             raise Unauthorized("Unknown, revoked or inactive API token.")
         if tokens.use_is_stale(row):
