@@ -74,6 +74,7 @@ class CasePlan:
     to_version: int
     version_id: int              # the case row's version when planned
     reasons: list[Reason] = field(default_factory=list)
+    title: str = ""
 
     @property
     def can_move(self) -> bool:
@@ -148,7 +149,7 @@ def plan_case(session: Session, case: Case, target: ProcessDefinition,
     """Tell whether a case can move to `target`, and why not (reads only)."""
     source = session.get(ProcessDefinition, case.definition_id)
     from_version = source.version if source is not None else 0
-    plan = CasePlan(case.id, case.key, from_version, target.version, case.version_id, _kept_open(case))
+    plan = CasePlan(case.id, case.key, from_version, target.version, case.version_id, _kept_open(case), case.title)
     if case.definition_id == target.id:
         plan.reasons.append(Reason("same_version"))
     if plan.reasons:

@@ -11,8 +11,9 @@ At the end one `cases_migrated` event on the system chain records the run.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -39,7 +40,9 @@ class CaseOutcome:
     to_version: int
     status: str
     reasons: list[migration.Reason] = field(default_factory=list)
-    message: str = ""  # why a case was skipped
+    title: str = ""
+    skip: str = ""     # why a case was skipped: `changed` (since it was planned) or `failed` (in the target)
+    message: str = ""  # the engine's words for it
 
 
 @dataclass
@@ -67,13 +70,27 @@ def _actor(session: Session, actor_id: int | None) -> User | None:
     return actor
 
 
+@contextlib.contextmanager
+def _unit(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, from_version: int | None = None,
                   case_keys: Iterable[str] = (), mapping: Mapping[str, str] | None = None, dry_run: bool = False,
                   actor_id: int | None = None, batch: int = BATCH,
                   before_move: BeforeMove | None = None) -> MigrationReport:
     """Plan (dry run) or move the open cases of `key` to version `to_version`."""
     named = list(dict.fromkeys(case_keys))
-    with factory() as session:
+    with _unit(factory) as session:
         actor = _actor(session, actor_id)
         migration.check_may_migrate(actor)
         target = catalog.get_definition(session, key, to_version)
@@ -84,7 +101,7 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
                 raise InvalidData(f"{case.key} is a case of {case.process_key}, not of {key}", {"case": [ref]})
     after_id = 0
     while True:
-        with factory() as session:
+        with _unit(factory) as session:
             target = catalog.get_definition(session, key, to_version)
             cases = migration.open_cases(session, key, from_version=from_version, case_keys=named,
                                          after_id=after_id, limit=batch)
@@ -95,11 +112,12 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
         for plan in plans:
             if dry_run or not plan.can_move:
                 status = "can_move" if plan.can_move else "cannot_move"
-                report.cases.append(CaseOutcome(plan.case_key, plan.from_version, to_version, status, plan.reasons))
+                report.cases.append(CaseOutcome(plan.case_key, plan.from_version, to_version, status, plan.reasons,
+                                                plan.title))
                 continue
             report.cases.append(_move(factory, plan, to_version, key, mapping, actor_id, before_move))
     if not dry_run and report.count("moved"):
-        with factory() as session, session.begin():
+        with _unit(factory) as session:
             audit.append_system(session, actor=_actor(session, actor_id), type="cases_migrated", data={
                 "process": key, "to": {"version": to_version, "sha256": report.to_sha256},
                 "moved": [c.case_key for c in report.cases if c.status == "moved"],
@@ -115,18 +133,19 @@ def _move(factory: sessionmaker[Session], plan: migration.CasePlan, to_version: 
     """Move one planned case in its own transaction; a case that changed meanwhile is skipped."""
     if before_move is not None:
         before_move(plan.case_key)
-    outcome = CaseOutcome(plan.case_key, plan.from_version, to_version, "moved")
+    outcome = CaseOutcome(plan.case_key, plan.from_version, to_version, "moved", title=plan.title)
     try:
-        with factory() as session, session.begin():
+        with _unit(factory) as session:
             case = queries.find_case(session, plan.case_id)
             target = catalog.get_definition(session, key, to_version)
             migration.migrate_case(session, case, target, actor=_actor(session, actor_id), mapping=mapping,
                                    expected_version=plan.version_id)
     except (StaleDataError, IntegrityError):
-        outcome.status, outcome.message = "skipped", f"{plan.case_key} changed during the migration; run it again"
-    except (Conflict, InvalidData, NotFound) as err:
-        outcome.status, outcome.message = "skipped", err.message
+        outcome.status, outcome.skip = "skipped", "changed"
+        outcome.message = f"{plan.case_key} changed during the migration; run it again"
+    except Conflict as err:
+        outcome.status, outcome.skip, outcome.message = "skipped", "changed", err.message
     except EngineError as err:  # a step that failed in the target version: the case stays where it was
         log.warning("case %s not moved: %s", plan.case_key, err.message)
-        outcome.status, outcome.message = "skipped", err.message
+        outcome.status, outcome.skip, outcome.message = "skipped", "failed", err.message
     return outcome

@@ -241,3 +241,15 @@ class WebhookForm(FlaskForm):
                            description=_l("Required for generic JSON (at least 16 characters); "
                                           "for DingTalk, the robot's 加签 secret. Stored encrypted."),
                            render_kw={"autocomplete": "new-password"})
+
+
+class MigrateForm(FlaskForm):
+    """Move open cases of a process to another version (the dry run is the same form, checked first)."""
+
+    to_version = SelectField(_l("Move to version"), choices=[], validators=[DataRequired()])
+    from_version = SelectField(_l("Cases on version"), choices=[], validators=[Optional()])
+    cases = StringField(_l("Only these cases"), validators=[Optional(), Length(max=4000)],
+                        description=_l("Case keys separated by spaces; empty: every open case."))
+    mapping = TextAreaField(_l("Element mapping"), validators=[Optional(), Length(max=4000)],
+                            description=_l("One per line: an element of the cases' version = its counterpart "
+                                           "in the target version, e.g. triage=assess."))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -18,13 +19,16 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from engine.cases import migration
 from engine.errors import InvalidData, InvalidDefinition
+from engine.jobs import migrations
 from engine.processes import catalog, deployment, lint, versions
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import positive_int
+from webui.pages import forms
 from webui.pages.common import modeler_strings, process_name
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
@@ -177,3 +181,30 @@ def upload():
         else:
             flash(_("Nothing changed: version %(v)s is identical.", v=result.version), "success")
     return redirect(url_for("processes.index"))
+
+
+@bp.route("/<key>/migrate", methods=["GET", "POST"])
+@role_required(*DEPLOYERS)
+def migrate(key: str):
+    """Check (dry run, GET with `to_version`) or move (POST) open cases to another version."""
+    history = versions.process_versions(get_session(), key)
+    moving = request.method == "POST"
+    form = forms.MigrateForm() if moving else forms.MigrateForm(request.args, meta={"csrf": False})
+    form.to_version.choices = forms.choices((str(v.version), f"v{v.version}") for v in history.versions)
+    form.from_version.choices = forms.choices([("", _("every version"))] + [
+        (str(v.version), f"v{v.version}") for v in history.versions])
+    report = None
+    if (moving or "to_version" in request.args) and form.validate():
+        try:
+            report = migrations.run_migration(
+                current_app.extensions["opsgate_sessionmaker"], key, to_version=int(form.to_version.data),
+                from_version=int(form.from_version.data) if form.from_version.data else None,
+                case_keys=(form.cases.data or "").upper().split(), dry_run=not moving, actor_id=current_user.id,
+                mapping=migration.parse_mapping((form.mapping.data or "").splitlines()))
+        except InvalidData as exc:
+            for leftover in forms.apply_errors(form, {"mapping" if "mapping" in (exc.details or {}) else "cases":
+                                                      [exc.message]}):
+                flash(leftover, "error")
+    status = 422 if form.errors else 200
+    return render_template("processes/migrate.html", latest=history.versions[0], form=form, report=report,
+                           open_counts=history.open_counts, versions=history.versions), status
