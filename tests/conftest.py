@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
@@ -42,13 +43,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     path = tmp_path_factory.mktemp("db") / "opsgate.db"
     engine = db.make_engine(f"sqlite:///{path}")
-    _real_sqlite_transactions(engine)
+    real_sqlite_transactions(engine)
     db.upgrade(engine)
     yield engine
     engine.dispose()
 
 
-def _real_sqlite_transactions(engine: Engine) -> None:
+def real_sqlite_transactions(engine: Engine) -> None:
     """Make pysqlite emit BEGIN itself (SQLAlchemy's documented recipe).
 
     Otherwise the driver defers BEGIN to the first write, a test session's SAVEPOINT opens
@@ -103,6 +104,25 @@ def reset_postgres(engine: Engine) -> None:
     db.upgrade(engine)
 
 
+@contextlib.contextmanager
+def sibling_postgres(engine: Engine, suffix: str) -> Iterator[Engine]:
+    """A migrated database named after `engine`'s plus `_suffix`, on the same server, dropped
+    after use (for session-wide templates that pg_clean would otherwise empty)."""
+    name = f"{engine.url.database}_{suffix}"
+    admin = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    sibling = db.make_engine(engine.url.set(database=name).render_as_string(hide_password=False))
+    db.upgrade(sibling)
+    try:
+        yield sibling
+    finally:
+        sibling.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
     if not PG_URL:
@@ -133,9 +153,29 @@ def make_user(session: Session) -> Callable[..., User]:
 
     def make(*groups: str, name: str | None = None, password: str | None = None, **kw: Any) -> User:
         wanted = list(groups) + list(kw.pop("groups", []))
-        return users.create_user(session, name or f"user{next(_names)}", wanted, password, actor=None, **kw)
+        user = users.create_user(session, name or f"user{next(_names)}", wanted, actor=None, **kw)
+        if password is not None:
+            user.password_hash = password_hash(password)
+            session.flush()
+        return user
 
     return make
+
+
+_hashes: dict[str, str] = {}
+
+
+def password_hash(password: str) -> str:
+    """An argon2 hash of `password` with opsgate's parameters, made once per password per run.
+
+    Hashing is deliberately slow (tens of milliseconds, seconds on a loaded machine), and the
+    page tests make nine people each: a salt shared between test users costs nothing in
+    what the tests check (sign-in still verifies the hash), and saves most of their set-up.
+    """
+    if password not in _hashes:
+        assert len(password) >= users.MIN_PASSWORD, "test passwords follow the same rule"
+        _hashes[password] = PasswordHasher().hash(password)
+    return _hashes[password]
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,13 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from engine.cases import services
+from engine import config, db
+from engine.cases import instance_cache, services
 from engine.jobs import firing
+from engine.people import users
 from engine.processes import deployment
-from models import AuditEvent, HumanTask
-from tests.conftest import rolled_back_session
+from models import AuditEvent, HumanTask, User
+from tests.conftest import real_sqlite_transactions, rolled_back_session, sibling_postgres
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
@@ -35,9 +38,11 @@ STAFF = {
 class Desk:
     """Start cases, act on tasks and read what the audit trail recorded."""
 
-    def __init__(self, session, make_user):
+    def __init__(self, session):
         self.session = session
-        self.people = {name: make_user(name=name, groups=["requester", *groups]) for name, groups in STAFF.items()}
+        found = session.scalars(select(User).where(User.name.in_(STAFF))).all()
+        self.people = {user.name: user for user in found}
+        assert sorted(self.people) == sorted(STAFF), "the pack template holds the staff"
         self._seen: dict[int, int] = {}
 
     def __getitem__(self, name):
@@ -111,20 +116,63 @@ class Desk:
         return firing.fire_due_timers(self.session, now=at)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def pack_files() -> list[tuple[str, bytes]]:
+    return [(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir()) if p.suffix in (".bpmn", ".dmn")]
+
+
+def seed_pack(engine: Engine) -> None:
+    """Commit the shipped pack and its staff into a fresh database, once per run: a scenario
+    then starts from this template inside a transaction rolled back after it, instead of
+    deploying seven processes (1 to 2 s) again for each test."""
+    with Session(engine) as sess:
+        for name, groups in STAFF.items():
+            users.create_user(sess, name, ["requester", *groups], actor=None)
+        admin = users.create_user(sess, "pack_admin", ["admin", "process_owner"], actor=None)
+        deployment.deploy(sess, pack_files(), actor=admin)
+        sess.commit()
+
+
+@pytest.fixture(scope="session")
+def pack_sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = db.make_engine(f"sqlite:///{tmp_path_factory.mktemp('pack') / 'pack.db'}")
+    real_sqlite_transactions(engine)
+    db.upgrade(engine)
+    seed_pack(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pack_pg_engine(pg_engine: Engine) -> Iterator[Engine]:
+    """A second PostgreSQL database beside the test one, holding the pack (pg_clean empties
+    the first one between tests, so the template cannot live there)."""
+    with sibling_postgres(pg_engine, "pack") as engine:
+        seed_pack(engine)
+        yield engine
+
+
+# sqlite-nocache: the same scenarios with the instance cache off, so every action restores
+# its case from the stored state (what a second web process or a restarted worker does).
+@pytest.fixture(params=["sqlite", "sqlite-nocache", pytest.param("postgres", marks=pytest.mark.postgres)])
 def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[Session]:
-    """Run every pack scenario on SQLite and, when configured, on PostgreSQL (rolled back after)."""
-    engine = sqlite_engine if request.param == "sqlite" else request.getfixturevalue("pg_engine")
+    """Run every pack scenario on SQLite (instance cache on and off) and, when configured, on
+    PostgreSQL, rolled back after. A test that uses `desk` starts from the pack template."""
+    with_pack = "desk" in request.fixturenames
+    if request.param == "postgres":
+        engine = request.getfixturevalue("pack_pg_engine" if with_pack else "pg_engine")
+    else:
+        engine = request.getfixturevalue("pack_sqlite_engine") if with_pack else sqlite_engine
     with rolled_back_session(engine) as sess:
+        if request.param == "sqlite-nocache":
+            config.bind(sess.info, dataclasses.replace(config.DEFAULTS, instance_cache=0))
         yield sess
+    if request.param == "sqlite-nocache":
+        assert len(instance_cache.instances) == 0, "the cache-off pass kept an instance"
 
 
 @pytest.fixture
-def desk(session, make_user):
-    admin = make_user(name="pack_admin", groups=["admin", "process_owner"])
-    files = [(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir()) if p.suffix in (".bpmn", ".dmn")]
-    deployment.deploy(session, files, actor=admin)
-    return Desk(session, make_user)
+def desk(session):
+    return Desk(session)
 
 
 def after(case, **delta) -> dt.datetime:
