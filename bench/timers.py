@@ -1,14 +1,16 @@
 """Benchmark: how many due timers per second the worker fires, on SQLite and PostgreSQL, 1 and N workers.
 
-    python bench/timers.py [--timers 300] [--workers 4] [--rounds 3] [--postgres postgresql+psycopg://.../db]
+    python bench/timers.py [--timers 300] [--workers 1,2,4] [--rounds 3] [--postgres postgresql+psycopg://.../db]
 
 Each run starts from the same database: `--timers` cases of tests/data/timer_wait.bpmn, each
 waiting on one intermediate timer that is due (made once as a template: a copied SQLite file,
 a PostgreSQL `CREATE DATABASE ... TEMPLATE`). Then worker processes run one pass
 (`engine.jobs.worker.run_once`, what `opsgate worker --once` does) as of an instant after the due
 time; each waits at a common start instant after its imports, and the figure is timers
-divided by the wall time from that instant to the last worker's end. Every run is checked:
-each timer fired exactly once (one `timer_fired` audit event per case).
+divided by the wall time from that instant to the last worker's end. Beside it, the workers'
+CPU time (all workers together, per timer) says what a timer costs the worker whatever else
+runs on the machine. Every run is checked: each timer fired exactly once (one `timer_fired`
+audit event per case).
 
 The configurations alternate round by round in one process, so machine noise hits them alike;
 medians and the ratios between them are what to compare across machines. PostgreSQL runs on
@@ -65,10 +67,10 @@ def child(url: str) -> None:
         session.execute(text("SELECT 1"))
     print("ready", flush=True)
     sys.stdin.readline()
-    began = time.time()
+    began, cpu = time.time(), time.process_time()
     result = worker.run_once(factory, now=NOW, deliver=False)
-    print(json.dumps({"began": began, "ended": time.time(), "handled": result.handled,
-                      "conflicts": result.conflicts, "errors": result.errors}), flush=True)
+    print(json.dumps({"began": began, "ended": time.time(), "cpu": time.process_time() - cpu,
+                      "handled": result.handled, "conflicts": result.conflicts, "errors": result.errors}), flush=True)
 
 
 def fired_once(url: str, count: int) -> bool:
@@ -80,8 +82,9 @@ def fired_once(url: str, count: int) -> bool:
     return len(rows) == count and all(n == 1 for _, n in rows)
 
 
-def run_workers(url: str, workers: int, count: int) -> float:
-    """Start `workers` processes on a fresh copy, release them together; return timers fired per second."""
+def run_workers(url: str, workers: int, count: int) -> tuple[float, float]:
+    """Start `workers` processes on a fresh copy, release them together; return timers fired per
+    second and the workers' CPU milliseconds per timer."""
     procs = [subprocess.Popen([sys.executable, __file__, "--child", url], cwd=ROOT, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(workers)]
     for proc in procs:
@@ -99,7 +102,7 @@ def run_workers(url: str, workers: int, count: int) -> float:
         reports.append(json.loads(out.strip().splitlines()[-1]))
     if sum(r["handled"] for r in reports) != count or not fired_once(url, count):
         raise SystemExit(f"not every timer fired exactly once: {reports}")
-    return count / (max(r["ended"] for r in reports) - released)
+    return count / (max(r["ended"] for r in reports) - released), 1000 * sum(r["cpu"] for r in reports) / count
 
 
 class Sqlite:
@@ -147,7 +150,7 @@ class Postgres:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--timers", type=int, default=300)
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", default="1,2,4", help="PostgreSQL worker counts to compare (comma-separated)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--postgres", default=None, help="PostgreSQL URL (its database name prefixes the bench's)")
     parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
@@ -163,25 +166,30 @@ def main() -> None:
         if pg_url:
             backends["postgresql"] = Postgres(pg_url, args.timers)
         # The embedded SQLite default runs one worker thread; scale-out is PostgreSQL's.
-        configs = [("sqlite", 1)] + ([("postgresql", 1), ("postgresql", args.workers)] if pg_url else [])
+        counts = [int(n) for n in args.workers.split(",")]
+        configs = [("sqlite", 1)] + ([("postgresql", n) for n in counts] if pg_url else [])
         rates: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
+        cpus: dict[tuple[str, int], list[float]] = {c: [] for c in configs}
         for _round in range(args.rounds):
             for name, n in configs:
-                rates[(name, n)].append(run_workers(backends[name].fresh(), n, args.timers))
+                rate, cpu = run_workers(backends[name].fresh(), n, args.timers)
+                rates[(name, n)].append(rate)
+                cpus[(name, n)].append(cpu)
         if "postgresql" in backends:
             backends["postgresql"].close()
     load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    print(f"{args.timers} due timers, one pass, median of {args.rounds} rounds (timers fired per second); "
-          f"{os.cpu_count()} CPUs, load average {load}")
+    print(f"{args.timers} due timers, one pass, median of {args.rounds} rounds (timers fired per second; "
+          f"workers' CPU per timer); {os.cpu_count()} CPUs, load average {load}")
     medians = {c: statistics.median(v) for c, v in rates.items()}
     for (name, n), values in rates.items():
         runs = ", ".join(f"{v:.0f}" for v in values)
-        print(f"  {name:<10} {n} worker{'s' if n > 1 else ' '}  {medians[(name, n)]:7.0f} /s   (runs: {runs})")
-    if ("postgresql", args.workers) in medians:
-        scaling = medians[("postgresql", args.workers)] / medians[("postgresql", 1)]
-        print(f"  postgresql: {args.workers} workers / 1 worker = {scaling:.2f}x")
+        cpu = statistics.median(cpus[(name, n)])
+        print(f"  {name:<10} {n} worker{'s' if n > 1 else ' '}  {medians[(name, n)]:7.0f} /s  "
+              f"{cpu:5.2f} ms CPU/timer   (runs: {runs})")
+    for n in [n for n in counts if n != 1 and ("postgresql", 1) in medians]:
+        print(f"  postgresql: {n} workers / 1 worker = {medians[('postgresql', n)] / medians[('postgresql', 1)]:.2f}x")
+    if ("postgresql", 1) in medians:
         print(f"  1 worker: postgresql / sqlite = {medians[('postgresql', 1)] / medians[('sqlite', 1)]:.2f}x")
-
 
 if __name__ == "__main__":
     main()

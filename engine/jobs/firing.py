@@ -88,6 +88,31 @@ class DueTimers:
                 batch.append(timer)
         return batch
 
+    def forget(self, keys: list[tuple[object, ...]]) -> None:
+        """Hand these timers out again: their batch rolled back, so they did not fire."""
+        self._done.difference_update(keys)
+
+    @classmethod
+    def keys(cls, timers: list[Timer]) -> list[tuple[object, ...]]:
+        """The identities of claimed timers, read while their rows are loaded (before a rollback)."""
+        return [cls._key(timer) for timer in timers]
+
+
+def prefetch(session: Session, timers: list[Timer]) -> list[object]:
+    """Load the cases and process versions a batch of timers fires on, one SELECT each.
+
+    Firing then finds them in the session (`Session.get` without a round trip). The session's
+    identity map holds objects weakly, so the caller keeps the returned list until the batch
+    is done; otherwise a version row read for one case is read again for the next.
+    """
+    case_ids = sorted({t.case_id for t in timers if t.case_id is not None})
+    held: list[object] = list(session.scalars(select(Case).where(Case.id.in_(case_ids)))) if case_ids else []
+    definition_ids = {c.definition_id for c in held if isinstance(c, Case)}
+    definition_ids |= {t.definition_id for t in timers if t.case_id is None and t.definition_id is not None}
+    if definition_ids:
+        held += session.scalars(select(ProcessDefinition).where(ProcessDefinition.id.in_(sorted(definition_ids))))
+    return held
+
 
 def fire_timer(session: Session, timer: Timer, now: dt.datetime) -> int:
     """Fire one claimed timer row as of `now`; return how many BPMN timer events fired."""
@@ -173,7 +198,9 @@ def fire_due_timers(session: Session, *, now: dt.datetime | None = None, limit: 
         batch = due.claim(session, now, size=min(50, limit - handled))
         if not batch:
             break
+        held = prefetch(session, batch)
         for timer in batch:
             count += fire_timer(session, timer, now)
         handled += len(batch)
+        del held
     return count

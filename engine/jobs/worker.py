@@ -1,5 +1,5 @@
-"""The worker: claim due timers in small batches, fire each in a savepoint, tell the people of
-newly ready tasks, send mail.
+"""The worker: claim due timers in batches, fire them in the claiming transaction, tell the
+people of newly ready tasks, send mail.
 
 Exactly once: a timer fires inside the transaction that claimed it, and the firing (the
 case's new state, its timer rows, its audit events `timer_fired` / `case_escalated`) commits
@@ -31,7 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import logcontext
 from engine.errors import Conflict
 from engine.jobs import delivery, health, webhooks
-from engine.jobs.firing import DueTimers, fire_timer
+from engine.jobs.firing import DueTimers, fire_timer, prefetch
 from engine.notifications import outbox
 from engine.timing import clock
 from models import Timer
@@ -42,7 +42,7 @@ jobs_log = logging.getLogger("opsgate.jobs")
 _STARTED = dt.datetime.now(dt.timezone.utc)
 
 RETRY_AFTER = dt.timedelta(minutes=5)
-BATCH = 20
+BATCH = 50
 
 
 @dataclass
@@ -74,10 +74,9 @@ def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, 
     """Fire every timer due at `now` (default: the clock), tell the people of newly ready
     tasks, then send due e-mail; return counts.
 
-    Timers are claimed `batch` at a time in one transaction, each fired in a savepoint of
-    its own: a commit per batch rather than per timer, and a timer that fails rolls back
-    alone. A worker that dies mid-batch loses the whole batch's work and locks, so the next
-    worker fires those timers, each once.
+    Timers are claimed `batch` at a time in one transaction, which fires them all and commits
+    once (see `_run_batch`). A worker that dies mid-batch loses the whole batch's work and
+    locks, so the next worker fires those timers, each once.
     """
     fire = fire or fire_timer
     result = PassResult()
@@ -86,12 +85,8 @@ def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, 
         at = now or clock.now()
         size = batch if limit is None else min(batch, limit - result.handled)
         try:
-            with factory() as session, session.begin(), clock.frozen(at):
-                timers = due.claim(session, at, size)
-                if not timers:
-                    break
-                for timer in timers:
-                    _fire_one(session, timer, at, fire, result, due)
+            if not _run_batch(factory, due, at, size, fire, result):
+                break
         except (StaleDataError, OperationalError) as exc:
             # SQLite refused the write lock, or the connection dropped: the next pass retries.
             result.conflicts += 1
@@ -114,33 +109,70 @@ def run_once(factory: sessionmaker[Session], *, now: dt.datetime | None = None, 
     return result
 
 
-def _fire_one(session: Session, timer: Timer, at: dt.datetime, fire: Fire, result: PassResult,
-              due: DueTimers) -> None:
-    timer_id, kind, element = timer.id, timer.kind, timer.element_id
-    started = time.perf_counter()
-    outcome = "fired"
-    with logcontext.scope(request_id=f"timer-{timer_id}", user="system"):
-        try:
-            with session.begin_nested():
-                result.fired += fire(session, timer, at) or 0
-            result.handled += 1
-        except Conflict as exc:
+def _run_batch(factory: sessionmaker[Session], due: DueTimers, at: dt.datetime, size: int, fire: Fire,
+               result: PassResult) -> bool:
+    """Claim up to `size` due timers, fire them all in the claiming transaction and commit
+    once; return False when nothing was due.
+
+    Firing runs without savepoints (a SAVEPOINT and its RELEASE are two round trips a timer
+    on PostgreSQL). When one timer fails, the whole batch rolls back: the failed timer is
+    skipped for this pass (a conflict) or put aside for `RETRY_AFTER` (an error), and the
+    others are handed out again to the next batch, which fires them in a new transaction.
+    Either way nothing of a failed batch is written, so no timer fires twice.
+    """
+    with factory() as session, clock.frozen(at):
+        session.begin()
+        timers = due.claim(session, at, size)
+        if not timers:
+            return False
+        keys = DueTimers.keys(timers)
+        idents = [(timer.id, timer.kind, timer.element_id) for timer in timers]
+        held = prefetch(session, timers)
+        timings: list[float] = []
+        fired = 0
+        failure: tuple[int, BaseException] | None = None
+        for index, timer in enumerate(timers):
+            started = time.perf_counter()
+            with logcontext.scope(request_id=f"timer-{idents[index][0]}", user="system"):
+                try:
+                    fired += fire(session, timer, at) or 0
+                except OperationalError:
+                    raise
+                except Exception as exc:  # one bad timer must not stop the others
+                    failure = (index, exc)
+                    break
+            timings.append(time.perf_counter() - started)
+        if failure is None:
+            session.commit()
+            result.fired += fired
+            result.handled += len(timers)
+            for (_timer_id, kind, element), seconds in zip(idents, timings, strict=True):
+                _log_timer(kind, element, "fired", seconds)
+            return True
+        session.rollback()
+        del held
+        index, error = failure
+        timer_id, kind, element = idents[index]
+        due.forget(keys[:index] + keys[index + 1:])
+        due.skip.add(timer_id)
+        if isinstance(error, Conflict):
             # Someone changed the case meanwhile: the next pass fires what is still due.
             result.conflicts += 1
-            due.skip.add(timer_id)
-            outcome = "conflict"
-            log.info("timer %s: %s; retried next pass", timer_id, exc)
-        except OperationalError:
-            raise
-        except Exception as exc:  # one bad timer must not stop the others
-            result.errors += 1
-            outcome = "error"
-            log.exception("timer %s failed to fire", timer_id)
-            due.skip.add(timer_id)
-            _put_aside(session, timer_id, at, exc)
-        jobs_log.info("timer %s %s", element, outcome,
-                      extra={"job": "timer", "timer_kind": kind, "element": element, "outcome": outcome,
-                             "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+            log.info("timer %s: %s; retried next pass", timer_id, error)
+            _log_timer(kind, element, "conflict", 0.0)
+            return True
+        result.errors += 1
+        log.error("timer %s failed to fire", timer_id, exc_info=error)
+        with session.begin():
+            _put_aside(session, timer_id, at, error)
+        _log_timer(kind, element, "error", 0.0)
+        return True
+
+
+def _log_timer(kind: str, element: str, outcome: str, seconds: float) -> None:
+    jobs_log.info("timer %s %s", element, outcome,
+                  extra={"job": "timer", "timer_kind": kind, "element": element, "outcome": outcome,
+                         "duration_ms": round(seconds * 1000, 1)})
 
 
 def run_forever(factory: sessionmaker[Session], stop: threading.Event, *, interval: float = 5.0) -> None:

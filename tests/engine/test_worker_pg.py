@@ -104,3 +104,46 @@ def test_a_worker_killed_between_claim_and_commit_fires_once_after_restart(pg_cl
     assert list(_fired_per_case(pg_clean).values()) == [1, 1]  # the wait, and the scheduled start
     with maker() as s:
         assert s.scalars(select(Timer.kind)).all() == ["start"]
+
+
+def test_a_worker_killed_mid_batch_beside_another_loses_and_doubles_nothing(pg_clean):
+    """One worker dies half way through its second batch (the first is committed) while a second
+    worker races it; a third cleans up. Every timer fired exactly once, none lost."""
+    _open_cases(pg_clean, 150)
+    script = textwrap.dedent(f"""
+        import datetime as dt, os, signal
+        from engine import db
+        from engine.jobs import worker
+        from engine.jobs.firing import fire_timer
+
+        fired = []
+
+        def fire_then_die(session, timer, now):
+            if len(fired) == 17:
+                session.flush()
+                os.kill(os.getpid(), signal.SIGKILL)  # seven timers into the second batch, before its commit
+            fired.append(timer.id)
+            return fire_timer(session, timer, now)
+
+        engine = db.make_engine({PG_URL!r})
+        worker.run_once(db.make_sessionmaker(engine), now=dt.datetime.fromisoformat({DUE!r}), fire=fire_then_die,
+                        deliver=False, batch=10)
+    """)
+    killer = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    other = _worker("--once", "--now", DUE)
+    _out, err = killer.communicate(timeout=300)
+    assert killer.returncode == -signal.SIGKILL, err
+    _out, err = other.communicate(timeout=300)
+    assert other.returncode == 0, err
+    last = _worker("--once", "--now", DUE)
+    _out, err = last.communicate(timeout=300)
+    assert last.returncode == 0, err
+    maker = db.make_sessionmaker(pg_clean)
+    with maker() as s:
+        case_ids = set(s.scalars(select(Case.id)))
+        assert len(case_ids) == 151  # the 150, and the case the daily schedule started
+        assert _fired_per_case(pg_clean) == dict.fromkeys(case_ids, 1)
+        assert s.scalar(select(func.count()).select_from(HumanTask)
+                        .where(HumanTask.element_id == "after", HumanTask.state == "ready")) == 150
+        assert s.scalars(select(Timer.kind)).all() == ["start"]
