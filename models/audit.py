@@ -14,11 +14,15 @@ class AuditEvent(Base):
     __table_args__ = (
         UniqueConstraint("chain", "seq"),
         Index("ix_audit_event_type_at", "type", "at"),
+        # The auditor's search: newest first and by date range (at), by process (case_id).
+        Index("ix_audit_event_at", "at"),
+        Index("ix_audit_event_case_id", "case_id"),
     )
 
     id: Mapped[intpk]
     chain: Mapped[str] = mapped_column(String(40))
-    # Not indexed: a case's events are found by their chain (the case key), in seq order.
+    # A case's events are found by their chain (the case key), in seq order; the case_id
+    # index serves the auditor's search by process.
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
     seq: Mapped[int]
     at: Mapped[timestamp]

@@ -1,7 +1,7 @@
 """Projections of a case's state for inboxes and the timer worker, rewritten on every save."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, intpk, json_data, timestamp
@@ -19,6 +19,12 @@ class HumanTask(Base):
         # have not been told yet (engine.notifications.outbox), read from the index alone: no extra index to
         # write when a task becomes ready.
         Index("ix_human_task_state_due", "state", "due_at", "announced_at"),
+        # The inbox reads ready tasks only, in its order (soonest due first) or by assignee
+        # ("mine"): partial indexes whose size follows the work waiting, not the history.
+        Index("ix_human_task_ready", "due_at", "created_at", "id",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
+        Index("ix_human_task_ready_assignee", "assignee_id", "due_at",
+              sqlite_where=text("state = 'ready'"), postgresql_where=text("state = 'ready'")),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
@@ -61,7 +67,11 @@ class Timer(Base):
 
 
 class HumanTaskGroup(Base):
-    """One candidate group of a task, so inboxes filter by group in SQL."""
+    """One candidate group of a ready task, so inboxes filter by group in SQL.
+
+    Only ready tasks have rows: a database trigger (migration 0010) deletes a task's rows in
+    the statement that ends it, so the group index holds the work waiting, not every task
+    there ever was. An ended task's groups stay in `HumanTask.candidate_groups`."""
 
     __tablename__ = "human_task_group"
     # On SQLite the primary key is the table (WITHOUT ROWID): one b-tree per row written, not two.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,39 @@ def rolled_back_session(engine: Engine) -> Iterator[Session]:
         sess.close()
         outer.rollback()
         connection.close()
+
+
+@contextlib.contextmanager
+def statements(session: Session) -> Iterator[list[str]]:
+    """Collect the statements the session's connection sends to the database, as 'VERB table'
+    (e.g. "SELECT human_task", "INSERT audit_event"), savepoints (the test session's) left out.
+
+    HTTP tests share the test's session (tests/webui/conftest.py), so a request's statements
+    are collected too: `with statements(session) as seen: client.get(...)`."""
+    seen: list[str] = []
+    connection = session.connection()
+
+    def listener(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        words = re.sub(r"\s+", " ", statement).strip()
+        if words.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            return
+        verb = words.split(" ", 1)[0]
+        table = re.search(r"(?:INTO|UPDATE|FROM) \"?(\w+)\"?", words)
+        seen.append(f"{verb} {table.group(1) if table else '?'}")
+
+    event.listen(connection, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(connection, "before_cursor_execute", listener)
+
+
+@pytest.fixture
+def count_statements(session: Session) -> Callable[[], contextlib.AbstractContextManager[list[str]]]:
+    """`with count_statements() as seen: ...` collects the test session's statements
+    (see `statements`); compare `seen` with the exact list a path may run, or the lengths of
+    two runs (a page of 5 against a page of 50) to prove a list has no N+1."""
+    return lambda: statements(session)
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@ engine.cases.access; `find_case` is the system's unchecked lookup."""
 
 from __future__ import annotations
 
-from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import Session
+from collections.abc import Iterable
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 
 from engine import logcontext
 from engine.cases import access
@@ -12,7 +14,7 @@ from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.people import roles
 from engine.processes import catalog, specs
 from engine.processes.forms import Form
-from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, User
+from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, ProcessDefinition, User
 
 PAGE_SIZE = 50
 MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL: a larger one finds nothing
@@ -80,27 +82,49 @@ def start_form(session: Session, process_key: str, version: int | None = None) -
     return specs.manifest_of(definition).start_form
 
 
-def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500) -> list[HumanTask]:
-    """Return the ready tasks the actor may act on, soonest due first: `mine` (claimed by them)
-    or `group` (unclaimed or theirs, in their groups; `requester` tasks of their own cases),
-    leaving out those separation of duties bars them from."""
+def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: int = 500,
+               offset: int = 0) -> list[HumanTask]:
+    """Return a page of the ready tasks the actor may act on, soonest due first (no due time
+    last): `mine` (claimed by them) or `group` (unclaimed or theirs, in their groups;
+    `requester` tasks of their own cases), leaving out those separation of duties bars them from.
+
+    One statement per page, bounded by the work waiting, not by history: ready rows come from
+    a partial index (ix_human_task_ready, or ix_human_task_ready_assignee for `mine`), a
+    task's groups from human_task_group, which holds only ready tasks' rows, through EXISTS on
+    its key; each task comes with its case (without the instance state) and assignee."""
     staff = sorted(roles.staff_groups(actor))
-    in_my_groups = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff))
-    my_requests = (select(HumanTaskGroup.task_id).join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
-                   .join(Case, Case.id == HumanTask.case_id)
-                   .where(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
+    offered = or_(HumanTaskGroup.group.in_(staff),
+                  and_(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
+    mine_to_do = exists().where(HumanTaskGroup.task_id == HumanTask.id, offered)
     # Separation of duties bars some people from some tasks (human_task_bar): not offered to them.
     barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
-    query = select(HumanTask).where(HumanTask.state == "ready",
-                                    or_(HumanTask.id.in_(in_my_groups), HumanTask.id.in_(my_requests)), ~barred)
+    query = (select(HumanTask).join(Case, Case.id == HumanTask.case_id)
+             .where(HumanTask.state == "ready", mine_to_do, ~barred))
     if scope == "mine":
         query = query.where(HumanTask.assignee_id == actor.id)
     elif scope == "group":
         query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
     else:
         raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
-    return list(session.scalars(query.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at)
-                                .limit(limit)))
+    query = (query.options(contains_eager(HumanTask.case).options(*_CASE_LIGHT),
+                           joinedload(HumanTask.assignee).lazyload(User.groups))
+             .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
+             .limit(limit).offset(max(0, offset)))
+    return list(session.scalars(query).unique())
+
+
+# A list shows a case's key, title and status, never its serialized instance (the largest
+# column by far): loaded on demand by the case page and actions.
+_CASE_LIGHT = (defer(Case.state), defer(Case.actors))
+LIST_CASE_OPTIONS = (*_CASE_LIGHT, joinedload(Case.requester).lazyload(User.groups))
+
+
+def load_definitions(session: Session, cases: Iterable[Case]) -> None:
+    """Load the process versions of the cases in one statement (pages name tasks and processes
+    from them), so that reading `case.definition` afterwards runs none."""
+    ids = {c.definition_id for c in cases}
+    if ids:
+        session.scalars(select(ProcessDefinition).where(ProcessDefinition.id.in_(sorted(ids)))).all()
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:

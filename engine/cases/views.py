@@ -111,7 +111,8 @@ def home_summary(session: Session, *, actor: User) -> HomeSummary:
     """Collect the home page: my tasks, my open cases, SLA warnings on both."""
     tasks = queries.list_tasks(session, actor=actor, scope="group", limit=20)
     cases = list(session.scalars(select(Case).where(Case.requester_id == actor.id, Case.status == "open")
-                                 .order_by(Case.updated_at.desc()).limit(20)))
+                                 .options(*queries.LIST_CASE_OPTIONS).order_by(Case.updated_at.desc()).limit(20)))
+    queries.load_definitions(session, [*cases, *(t.case for t in tasks)])
     horizon = clock.now() + SOON
     warnings = [Warning(t.due_at, t.case.key, t.name, t.id) for t in tasks if t.due_at and t.due_at <= horizon]
     mine = {c.id: c for c in cases}
@@ -190,11 +191,24 @@ def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
                     outcome=readable.outcome_names(manifest, case.outcome) if case.outcome else None)
 
 
-def inbox(session: Session, *, actor: User, scope: str) -> list[HumanTask]:
-    """Return the actor's inbox, soonest due first (no due time last)."""
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    tasks = queries.list_tasks(session, actor=actor, scope=scope)
-    return sorted(tasks, key=lambda t: (t.due_at or far, t.created_at))
+INBOX_PAGE = 50
+
+
+@dataclass
+class InboxPage:
+    tasks: list[HumanTask]
+    page: int
+    next_page: int | None
+
+
+def inbox(session: Session, *, actor: User, scope: str, page: int = 1, per_page: int = INBOX_PAGE) -> InboxPage:
+    """Return a page of the actor's inbox, soonest due first (no due time last), with each
+    task's case, assignee and process version loaded (two statements, whatever the page size)."""
+    page = max(1, page)
+    rows = queries.list_tasks(session, actor=actor, scope=scope, limit=per_page + 1, offset=(page - 1) * per_page)
+    tasks = rows[:per_page]
+    queries.load_definitions(session, (t.case for t in tasks))
+    return InboxPage(tasks, page, page + 1 if len(rows) > per_page else None)
 
 
 def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:

@@ -80,3 +80,57 @@ def test_group_titles_and_task_bars_migrate_down_and_up(tmp_path):
 
 def test_group_titles_and_task_bars_migrate_down_and_up_on_postgresql(pg_clean):
     _group_titles_round_trip(pg_clean)
+
+
+def _live_inbox_round_trip(engine) -> None:
+    """0010: down, an ended task leaves its group rows behind (no trigger); up, they are cleaned
+    and the next task that ends takes its rows with it."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from engine.cases import queries, services
+    from engine.people import users
+    from engine.processes import deployment
+    from models import User
+    from tests.conftest import DATA
+
+    maker = db.make_sessionmaker(engine)
+    with maker.begin() as s:
+        deployment.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
+        desk = users.create_user(s, "desk", ["service_desk"], actor=None)
+        case = services.start_case(s, "four_steps", {"title": "t", "urgent": True},
+                                   actor=users.create_user(s, "req", [], actor=None))
+        case_id, desk_id = case.id, desk.id
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0009_group_titles_and_task_bars")
+    with maker.begin() as s:  # the old schema: nothing removes an ended task's group rows
+        s.execute(text("UPDATE human_task SET state = 'cancelled' WHERE case_id = :c"), {"c": case_id})
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM human_task_group")).scalar() == 1
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM human_task_group")).scalar() == 0
+    with maker.begin() as s:
+        case = services.start_case(s, "four_steps", {"title": "u", "urgent": True},
+                                   actor=users.create_user(s, "req2", [], actor=None))
+        desk = s.get(User, desk_id)
+        (task,) = queries.open_tasks(s, case)
+        assert s.execute(text("SELECT count(*) FROM human_task_group WHERE task_id = :t"), {"t": task.id}).scalar() == 1
+        services.complete_task(s, task.id, {"category": "software"}, actor=desk)
+        assert s.execute(text("SELECT count(*) FROM human_task_group WHERE task_id = :t"), {"t": task.id}).scalar() == 0
+        assert s.execute(text("SELECT count(*) FROM human_task_group")).scalar() == 1  # the next task's
+
+
+def test_live_inbox_migrates_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/live.db")
+    db.upgrade(engine)
+    _live_inbox_round_trip(engine)
+    engine.dispose()
+
+
+def test_live_inbox_migrates_down_and_up_on_postgresql(pg_clean):
+    _live_inbox_round_trip(pg_clean)

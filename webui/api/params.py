@@ -56,6 +56,22 @@ def paged(items: list[Any], per_page_default: int) -> Response:
     return response
 
 
+def page_args(per_page_default: int, most: int = MAX_PER_PAGE) -> tuple[int, int]:
+    """Return (?page=, ?per_page=) for a list the database pages, per_page capped at `most`."""
+    page = query_int("page", 1) or 1
+    return page, min(query_int("per_page", per_page_default) or per_page_default, most)
+
+
+def page_of(items: list[Any], page: int, per_page: int) -> Response:
+    """Answer one page of a plain JSON list read with LIMIT per_page + 1 (the extra row says
+    another page follows); a Link header names the next, as `paged` does."""
+    response = jsonify(items[:per_page])
+    if len(items) > per_page:
+        args = {**request.args.to_dict(), **(request.view_args or {}), "page": page + 1}
+        response.headers["Link"] = f'<{url_for(request.endpoint or "", **args)}>; rel="next"'
+    return response
+
+
 def uploaded_files() -> list[tuple[str, bytes]]:
     """Return the BPMN/DMN files of a deploy request, or raise 400."""
     if request.mimetype in ("application/xml", "text/xml"):

@@ -19,7 +19,7 @@ from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
 from webui.api.openapi import document
-from webui.api.params import json_object, paged, query_choice, query_int, uploaded_files
+from webui.api.params import json_object, page_args, page_of, paged, query_choice, query_int, uploaded_files
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import MAX_PAGE
@@ -166,8 +166,9 @@ def list_tasks() -> Response:
     """List the ready tasks the caller may act on."""
     scope = query_choice("scope", TASK_SCOPES, "group") or "group"
     session = get_session()
-    tasks = queries.list_tasks(session, actor=g.actor, scope=scope)
-    return paged([shapes.task_json(session, t) for t in tasks], TASKS_PER_PAGE)
+    page, per_page = page_args(TASKS_PER_PAGE)
+    tasks = queries.list_tasks(session, actor=g.actor, scope=scope, limit=per_page + 1, offset=(page - 1) * per_page)
+    return page_of([shapes.task_json(session, t) for t in tasks], page, per_page)
 
 
 @bp.get("/tasks/<task_id>")

@@ -20,8 +20,9 @@ bp = Blueprint("tasks", __name__)
 def inbox():
     """List the ready tasks the user may act on, soonest due first."""
     scope = "mine" if request.args.get("scope") == "mine" else "group"
-    tasks = views.inbox(get_session(), actor=current_user, scope=scope)
-    return render_template("tasks/inbox.html", tasks=tasks, scope=scope)
+    inbox = views.inbox(get_session(), actor=current_user, scope=scope, page=request.args.get("page", 1, type=int))
+    return render_template("tasks/inbox.html", tasks=inbox.tasks, scope=scope, page=inbox.page,
+                           next_page=inbox.next_page)
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])

@@ -1,0 +1,121 @@
+"""Lists run a fixed number of statements per page, whatever the page size: one for the rows
+with their related rows, a few for what the page shows beside them, none per item.
+
+Each test counts the statements of a request (tests.conftest.statements) and fails when a
+statement is added to a list or when the count grows with the page size (5 against 50)."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from engine.cases import services
+from tests.webui.conftest import session_client, token_client
+
+PAGE_SIZES = (5, 50)
+
+
+@pytest.fixture
+def desk(session, make_user, deploy):
+    """A service-desk user and 50 cases of four_steps, each waiting on its triage (the desk's)."""
+    deploy("four_steps.bpmn")
+    desk = make_user("service_desk", name="sam")
+    requesters = [make_user(name=f"req{i}") for i in range(3)]
+    cases = [services.start_case(session, "four_steps", {"title": f"case {i}", "system": "erp", "urgent": True},
+                                 actor=requesters[i % 3]) for i in range(50)]
+    for case in cases[::7]:  # some of them claimed by the desk: the assignee comes with the task
+        task = next(t for t in case_tasks(session, case))
+        services.claim_task(session, task.id, actor=desk)
+    session.commit()
+    session.expunge_all()
+    return desk
+
+
+def case_tasks(session, case):
+    from engine.cases import queries
+    return queries.open_tasks(session, case)
+
+
+def extra(seen: list[str], baseline: list[str]) -> Counter:
+    """The statements a request ran beyond another's (its sign-in, for instance)."""
+    return Counter(seen) - Counter(baseline)
+
+
+def test_api_inbox_reads_a_page_in_one_statement(app, session, desk, count_statements):
+    api = token_client(app, session, desk)
+    with count_statements() as baseline:
+        assert api.get("/me").status_code == 200
+    counts = {}
+    for size in PAGE_SIZES:
+        session.expunge_all()
+        with count_statements() as seen:
+            response = api.get(f"/tasks?per_page={size}")
+        assert response.status_code == 200 and len(response.json) == size
+        assert response.json[0]["case"].startswith("FST-") and response.json[0]["name"] == "Triage"
+        assert ("Link" in response.headers) == (size < 50)
+        assert extra(seen, baseline) == Counter({"SELECT human_task": 1}), (seen, baseline)
+        counts[size] = len(seen)
+    assert counts[5] == counts[50]
+    claimed = [t for t in api.get("/tasks?per_page=50").json if t["assignee"]]
+    assert {t["assignee"] for t in claimed} == {"sam"} and len(claimed) == 8
+
+
+def test_api_inbox_pages_follow_each_other(app, session, desk):
+    api = token_client(app, session, desk)
+    first = api.get("/tasks?per_page=20")
+    second = api.get("/tasks?per_page=20&page=2")
+    third = api.get("/tasks?per_page=20&page=3")
+    ids = [t["id"] for r in (first, second, third) for t in r.json]
+    assert len(ids) == 50 == len(set(ids))
+    assert "Link" not in third.headers
+    assert ids == [t["id"] for t in api.get("/tasks?per_page=50").json]
+
+
+def test_inbox_page_runs_as_many_statements_for_5_tasks_as_for_50(app, session, make_user, deploy):
+    deploy("four_steps.bpmn")
+    desk = make_user("service_desk", name="sam")
+    session.commit()
+    browser = session_client(app, desk).client
+    counts = {}
+    made = 0
+    for size in PAGE_SIZES:
+        while made < size:
+            services.start_case(session, "four_steps", {"title": f"case {made}", "system": "erp", "urgent": True},
+                                actor=make_user(name=f"req{made}"))
+            made += 1
+        session.commit()
+        session.expunge_all()
+        with count_statements_of(session) as seen:
+            page = browser.get("/tasks")
+        assert page.status_code == 200
+        assert page.get_data(as_text=True).count('data-task-id="') == size
+        assert Counter(seen)["SELECT human_task"] == 1, seen
+        counts[size] = len(seen)
+    assert counts[5] == counts[50]
+
+
+def test_home_page_runs_as_many_statements_for_5_tasks_as_for_20(app, session, make_user, deploy):
+    deploy("four_steps.bpmn")
+    desk = make_user("service_desk", name="sam")
+    session.commit()
+    browser = session_client(app, desk).client
+    counts = {}
+    made = 0
+    for size in (5, 20):
+        while made < size:
+            services.start_case(session, "four_steps", {"title": f"case {made}", "system": "erp", "urgent": True},
+                                actor=desk if made % 2 else make_user(name=f"req{made}"))
+            made += 1
+        session.commit()
+        session.expunge_all()
+        with count_statements_of(session) as seen:
+            page = browser.get("/")
+        assert page.status_code == 200
+        assert f"case {size - 1}" in page.get_data(as_text=True)
+        counts[size] = len(seen)
+    assert counts[5] == counts[20], seen
+
+
+def count_statements_of(session):
+    from tests.conftest import statements
+    return statements(session)
