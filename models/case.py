@@ -12,7 +12,11 @@ from .user import User
 class Case(Base):
     __tablename__ = "case"
     __table_args__ = (
-        Index("ix_case_process_status", "process_key", "status"),
+        # Case lists, newest first, filtered by process and/or status: each filter's index ends
+        # with the id, so a page is read in order and stops, whatever the number of cases.
+        Index("ix_case_process_status", "process_key", "status", "id"),
+        Index("ix_case_process_id", "process_key", "id"),
+        Index("ix_case_status_id", "status", "id"),
         Index("ix_case_provider_created", "provider", "created_at"),
         # One open case per (process, dedup_key): an alert storm folds into it (engine/intake).
         Index("uq_case_open_dedup", "process_key", "dedup_key", unique=True,

@@ -21,6 +21,8 @@ class Notification(Base):
         Index("ix_notification_outbox", "next_attempt_at", sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
         Index("ix_notification_inbox", "user_id", "channel", "read_at"),
+        # A person's notices, newest first, a page at a time.
+        Index("ix_notification_listed", "user_id", "channel", "id"),
     )
 
     id: Mapped[intpk]

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from engine.cases import queries
@@ -38,10 +38,20 @@ class ChainCheck:
 
 
 def audit_choices(session: Session) -> AuditChoices:
-    """List the event types and processes there are, for the search form."""
-    types = sorted(session.scalars(select(AuditEvent.type).distinct()))
-    processes = sorted(session.scalars(select(ProcessDefinition.key).distinct()))
-    return AuditChoices(types, processes)
+    """List the event types and processes there are, for the search form.
+
+    The types are read by skipping through the (type, at) index, one probe per type there is
+    ("loose index scan"): a few dozen index lookups whatever the number of events, where a
+    DISTINCT over audit_event reads every event. Processes come from their (small) table."""
+    return AuditChoices(event_types(session), sorted(session.scalars(select(ProcessDefinition.key).distinct())))
+
+
+def event_types(session: Session) -> list[str]:
+    """Return the audit event types there are, in order, one index probe per type."""
+    found = select(func.min(AuditEvent.type).label("type")).cte("found", recursive=True)
+    following = select(func.min(AuditEvent.type)).where(AuditEvent.type > found.c.type).scalar_subquery()
+    found = found.union_all(select(following).where(found.c.type.is_not(None)))
+    return [t for t in session.scalars(select(found.c.type)) if t is not None]
 
 
 def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int = 100,
@@ -61,7 +71,9 @@ def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int 
     if type:
         query = query.where(AuditEvent.type == type)
     if process:
-        query = query.where(AuditEvent.case_id.in_(select(Case.id).where(Case.process_key == process)))
+        # Correlated on the event's case (its primary key): a newest-first walk of the `at`
+        # index stops after a page, and a rare process goes through its cases' events instead.
+        query = query.where(exists().where(Case.id == AuditEvent.case_id, Case.process_key == process))
     if case:
         query = query.where(AuditEvent.chain == case.strip().upper())
     page = max(1, page)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import logcontext
 from engine.cases import access
@@ -55,7 +56,8 @@ def list_cases(session: Session, *, actor: User, process: str | None = None, sta
             raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
         query = query.where(Case.status == status)
     page = max(1, int(page))
-    rows = list(session.scalars(query.order_by(Case.id.desc()).offset((page - 1) * per_page).limit(per_page + 1)))
+    rows = list(session.scalars(query.options(*LIST_CASE_OPTIONS).order_by(Case.id.desc())
+                                .offset((page - 1) * per_page).limit(per_page + 1)))
     return rows[:per_page], (page + 1 if len(rows) > per_page else None)
 
 
@@ -121,10 +123,27 @@ LIST_CASE_OPTIONS = (*_CASE_LIGHT, joinedload(Case.requester).lazyload(User.grou
 
 def load_definitions(session: Session, cases: Iterable[Case]) -> None:
     """Load the process versions of the cases in one statement (pages name tasks and processes
-    from them), so that reading `case.definition` afterwards runs none."""
+    from them) and hand each case its own, so that reading `case.definition` runs none."""
+    cases = list(cases)
     ids = {c.definition_id for c in cases}
     if ids:
-        session.scalars(select(ProcessDefinition).where(ProcessDefinition.id.in_(sorted(ids)))).all()
+        found = {d.id: d for d in session.scalars(select(ProcessDefinition)
+                                                  .where(ProcessDefinition.id.in_(sorted(ids))))}
+        for case in cases:
+            if case.definition_id in found:
+                set_committed_value(case, "definition", found[case.definition_id])
+
+
+def open_tasks_of(session: Session, cases: Iterable[Case]) -> dict[int, list[HumanTask]]:
+    """Return the ready tasks of each case of a page (with their assignees), in one statement."""
+    tasks: dict[int, list[HumanTask]] = {c.id: [] for c in cases}
+    if tasks:
+        for task in session.scalars(select(HumanTask).where(HumanTask.case_id.in_(sorted(tasks)),
+                                                            HumanTask.state == "ready")
+                                    .options(joinedload(HumanTask.assignee).lazyload(User.groups))
+                                    .order_by(HumanTask.created_at, HumanTask.id)):
+            tasks[task.case_id].append(task)
+    return tasks
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:

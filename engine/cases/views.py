@@ -135,17 +135,20 @@ def case_listing(session: Session, *, actor: User, page: int = 1, process: str |
     rows, next_page = queries.list_cases(session, actor=actor, process=process or None, status=status or None,
                                           page=page)
     ids = [c.id for c in rows]
+    queries.load_definitions(session, rows)
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),
                        catalog.list_definitions(session), bool(roles.staff_groups(actor)),
-                       escalated_cases(session, ids))
+                       escalated_cases(session, rows))
 
 
-def escalated_cases(session: Session, case_ids: list[int]) -> set[int]:
-    """Return which of the cases were escalated (an SLA ran out on them)."""
-    if not case_ids:
+def escalated_cases(session: Session, cases: list[Case]) -> set[int]:
+    """Return which of the cases were escalated (an SLA ran out on them): their own chains are
+    read through the (chain, seq) index, never the case_escalated events of every case."""
+    if not cases:
         return set()
-    return set(session.scalars(select(AuditEvent.case_id).where(
-        AuditEvent.case_id.in_(case_ids), AuditEvent.type == "case_escalated").distinct()))
+    by_key = {c.key: c.id for c in cases}
+    return {by_key[chain] for chain in session.scalars(select(AuditEvent.chain).where(
+        AuditEvent.chain.in_(sorted(by_key)), AuditEvent.type == "case_escalated")) if chain in by_key}
 
 
 def path_marks(session: Session, case: Case) -> dict[str, list[str]]:

@@ -28,12 +28,13 @@ def _current(actor: User) -> ColumnElement[bool]:
 
 
 def list_notices(session: Session, *, actor: User, unread: bool = False,
-                 limit: int = PAGE_SIZE) -> list[Notification]:
-    """Return the actor's in-app notices, newest first."""
+                 limit: int = PAGE_SIZE, offset: int = 0) -> list[Notification]:
+    """Return a page of the actor's in-app notices, newest first (LIMIT and OFFSET in SQL,
+    through the (user_id, channel, id) index)."""
     query = select(Notification).where(*_mine(actor), _current(actor))
     if unread:
         query = query.where(Notification.read_at.is_(None))
-    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit).offset(max(0, offset))))
 
 
 def case_keys(session: Session, notices: list[Notification]) -> dict[int, str]:

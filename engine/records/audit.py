@@ -149,6 +149,9 @@ def verify(session: Session, case: Case | None = None) -> Verification:
     return Verification(True, checked)
 
 
-def history(session: Session, case: Case) -> list[AuditEvent]:
-    """Return a case's events, oldest first."""
-    return list(session.scalars(select(AuditEvent).where(AuditEvent.chain == case.key).order_by(AuditEvent.seq)))
+def history(session: Session, case: Case, *, limit: int | None = None, offset: int = 0) -> list[AuditEvent]:
+    """Return a case's events, oldest first (a page of them with `limit`)."""
+    query = select(AuditEvent).where(AuditEvent.chain == case.key).order_by(AuditEvent.seq)
+    if limit is not None:
+        query = query.limit(limit).offset(max(0, offset))
+    return list(session.scalars(query))

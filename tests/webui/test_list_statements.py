@@ -119,3 +119,136 @@ def test_home_page_runs_as_many_statements_for_5_tasks_as_for_20(app, session, m
 def count_statements_of(session):
     from tests.conftest import statements
     return statements(session)
+
+
+def _open_cases(session, make_user, count, start=0):
+    requesters = [make_user(name=f"r{start}-{i}") for i in range(3)]
+    return [services.start_case(session, "four_steps", {"title": f"case {i}", "system": "erp", "urgent": True},
+                                actor=requesters[i % 3]) for i in range(start, start + count)]
+
+
+def test_api_case_list_reads_open_tasks_once_per_page(app, session, make_user, deploy, count_statements):
+    deploy("four_steps.bpmn")
+    auditor = make_user("auditor", name="ann")
+    desk = make_user("service_desk", name="sam")
+    cases = _open_cases(session, make_user, 50)
+    for case in cases[::5]:
+        services.claim_task(session, case_tasks(session, case)[0].id, actor=desk)
+    session.commit()
+    api = token_client(app, session, auditor)
+    with count_statements() as baseline:
+        api.get("/me")
+    counts = {}
+    for size in PAGE_SIZES:
+        session.expunge_all()
+        with count_statements() as seen:
+            response = api.get(f"/cases?per_page={size}")
+        assert response.status_code == 200 and len(response.json["items"]) == size
+        first = response.json["items"][0]
+        assert first["title"] == "case 49" and first["version"] == 1 and first["requester"] == "r0-1"
+        assert [t["name"] for t in first["open_tasks"]] == ["Triage"]
+        assert extra(seen, baseline) == Counter({"SELECT case": 1, "SELECT human_task": 1,
+                                                 "SELECT process_definition": 1}), (seen, baseline)
+        counts[size] = len(seen)
+    assert counts[5] == counts[50]
+    claimed = [t["assignee"] for c in api.get("/cases?per_page=50").json["items"] for t in c["open_tasks"]]
+    assert claimed.count("sam") == 10
+
+
+def test_api_notices_and_history_page_in_sql(app, session, make_user, deploy, count_statements):
+    from engine.notifications import outbox
+
+    deploy("four_steps.bpmn")
+    desk = make_user("service_desk", name="sam")
+    keys = [c.key for c in _open_cases(session, make_user, 50)]
+    outbox.announce_ready_tasks(session)
+    session.commit()
+    api = token_client(app, session, desk)
+    with count_statements() as baseline:
+        api.get("/me")
+    counts = {}
+    for size in PAGE_SIZES:
+        session.expunge_all()
+        with count_statements() as seen:
+            response = api.get(f"/notices?per_page={size}")
+        assert response.status_code == 200 and len(response.json) == size
+        assert response.json[0]["case"] == keys[-1] and response.json[0]["kind"] == "task_assigned"
+        assert extra(seen, baseline) == Counter({"SELECT notification": 1, "SELECT case": 1}), seen
+        counts[size] = len(seen)
+    assert counts[5] == counts[50]
+    second = api.get("/notices?per_page=30&page=2").json
+    assert len(second) == 20 and second[-1]["case"] == keys[0]
+
+    auditor = token_client(app, session, make_user("auditor", name="ann"))
+    events = auditor.get(f"/cases/{keys[0]}/history").json
+    assert events[0]["type"] == "case_started"
+    last = auditor.get(f"/cases/{keys[0]}/history?per_page=1&page={len(events)}")
+    assert last.json == events[-1:] and "Link" not in last.headers
+    assert auditor.get(f"/cases/{keys[0]}/history?per_page=1&page={len(events) + 1}").json == []
+
+
+def test_case_list_page_runs_as_many_statements_for_5_cases_as_for_50(app, session, make_user, deploy):
+    deploy("four_steps.bpmn")
+    auditor = make_user("auditor", name="ann")
+    session.commit()
+    browser = session_client(app, auditor).client
+    counts = {}
+    made = 0
+    for size in PAGE_SIZES:
+        _open_cases(session, make_user, size - made, start=made)
+        made = size
+        session.commit()
+        session.expunge_all()
+        with count_statements_of(session) as seen:
+            page = browser.get("/cases")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert html.count('class="case-key"') == size and f"case {size - 1}" in html
+        assert Counter(seen)["SELECT audit_event"] == 1 and Counter(seen)["SELECT human_task"] == 1, seen
+        counts[size] = len(seen)
+    assert counts[5] == counts[50]
+
+
+def test_notices_page_runs_as_many_statements_for_5_notices_as_for_50(app, session, make_user, deploy):
+    from engine.notifications import outbox
+
+    deploy("four_steps.bpmn")
+    desk = make_user("service_desk", name="sam")
+    session.commit()
+    browser = session_client(app, desk).client
+    counts = {}
+    made = 0
+    for size in PAGE_SIZES:
+        _open_cases(session, make_user, size - made, start=made)
+        made = size
+        outbox.announce_ready_tasks(session)
+        session.commit()
+        session.expunge_all()
+        with count_statements_of(session) as seen:
+            page = browser.get("/notices")
+        assert page.status_code == 200
+        assert page.get_data(as_text=True).count("data-notice-id=") == size
+        counts[size] = len(seen)
+    assert counts[5] == counts[50], seen
+
+
+def test_audit_search_page_runs_as_many_statements_for_few_events_as_for_a_page(app, session, make_user, deploy):
+    deploy("four_steps.bpmn")
+    auditor = make_user("auditor", name="ann")
+    session.commit()
+    browser = session_client(app, auditor).client
+    counts = {}
+    made = 0
+    for size in (2, 50):
+        _open_cases(session, make_user, size - made, start=made)
+        made = size
+        session.commit()
+        session.expunge_all()
+        with count_statements_of(session) as seen:
+            page = browser.get("/audit?process_key=four_steps")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert f"FST-{size:06d}" in html
+        assert "WITH audit_event" in seen  # the event types, one index probe each
+        counts[size] = len(seen)
+    assert counts[2] == counts[50], seen

@@ -41,30 +41,19 @@ def query_int(name: str, default: int | None = None, maximum: int = hardening.MA
     return hardening.positive_int(request.args.get(name), name, default=default, maximum=maximum)
 
 
-def paged(items: list[Any], per_page_default: int) -> Response:
-    """Answer one page of a plain JSON list (?page=, ?per_page=); a Link header names the next.
+def page_args(per_page_default: int, most: int = MAX_PER_PAGE) -> tuple[int, int]:
+    """Return (?page=, ?per_page=) for a list the database pages, per_page capped at `most`."""
+    page = query_int("page", 1, hardening.MAX_PAGE) or 1
+    return page, query_int("per_page", per_page_default, most) or per_page_default
+
+
+def page_of(items: list[Any], page: int, per_page: int) -> Response:
+    """Answer one page of a plain JSON list (?page=, ?per_page=) that the database read with
+    LIMIT per_page + 1 (the extra row says another page follows); a Link header names the next.
 
     CONTRACT.md promises arrays for these lists, so the paging is in the headers:
     `Link: <...?page=2>; rel="next"` while more follow (as GitHub's API does).
     """
-    page = query_int("page", 1, hardening.MAX_PAGE) or 1
-    per_page = query_int("per_page", per_page_default, MAX_PER_PAGE) or per_page_default
-    response = jsonify(items[(page - 1) * per_page:page * per_page])
-    if len(items) > page * per_page:
-        args = {**request.args.to_dict(), **(request.view_args or {}), "page": page + 1}
-        response.headers["Link"] = f'<{url_for(request.endpoint or "", **args)}>; rel="next"'
-    return response
-
-
-def page_args(per_page_default: int, most: int = MAX_PER_PAGE) -> tuple[int, int]:
-    """Return (?page=, ?per_page=) for a list the database pages, per_page capped at `most`."""
-    page = query_int("page", 1) or 1
-    return page, min(query_int("per_page", per_page_default) or per_page_default, most)
-
-
-def page_of(items: list[Any], page: int, per_page: int) -> Response:
-    """Answer one page of a plain JSON list read with LIMIT per_page + 1 (the extra row says
-    another page follows); a Link header names the next, as `paged` does."""
     response = jsonify(items[:per_page])
     if len(items) > per_page:
         args = {**request.args.to_dict(), **(request.view_args or {}), "page": page + 1}

@@ -19,7 +19,7 @@ from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
 from webui.api.openapi import document
-from webui.api.params import json_object, page_args, page_of, paged, query_choice, query_int, uploaded_files
+from webui.api.params import json_object, page_args, page_of, query_choice, query_int, uploaded_files
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import MAX_PAGE
@@ -33,7 +33,6 @@ MAX_PER_PAGE = 200
 TASKS_PER_PAGE = 200
 EVENTS_PER_PAGE = 500
 NOTICES_PER_PAGE = 100
-NOTICES_LISTED = 1000  # the newest; older notices are history
 # JSON bodies are small; BPMN uploads (POST /processes) get the app-wide MAX_CONTENT_LENGTH.
 DEFAULT_MAX_JSON_BYTES = 256 * 1024
 
@@ -157,8 +156,9 @@ def case_history(ref: str) -> Response:
     """List a case's audit events, oldest first."""
     session = get_session()
     case = queries.get_case(session, ref, actor=g.actor)
-    return paged([shapes.event_json(e) for e in audit.history(session, case)],
-                 EVENTS_PER_PAGE)
+    page, per_page = page_args(EVENTS_PER_PAGE)
+    events = audit.history(session, case, limit=per_page + 1, offset=(page - 1) * per_page)
+    return page_of([shapes.event_json(e) for e in events], page, per_page)
 
 
 @bp.get("/tasks")
@@ -212,9 +212,11 @@ def list_notices() -> Response:
     """List the caller's in-app notices, newest first."""
     unread = query_choice("unread", ("true", "false"), "false") == "true"
     session = get_session()
-    rows = notices.list_notices(session, actor=g.actor, unread=unread, limit=NOTICES_LISTED)
+    page, per_page = page_args(NOTICES_PER_PAGE)
+    rows = notices.list_notices(session, actor=g.actor, unread=unread, limit=per_page + 1,
+                                offset=(page - 1) * per_page)
     keys = notices.case_keys(session, rows)
-    return paged([shapes.notice_json(n, keys) for n in rows], NOTICES_PER_PAGE)
+    return page_of([shapes.notice_json(n, keys) for n in rows], page, per_page)
 
 
 @bp.post("/notices/read")

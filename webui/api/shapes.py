@@ -64,8 +64,8 @@ def task_json(session: Session, task: HumanTask, *, with_form: bool = False) -> 
     return out
 
 
-def case_json(session: Session, case: Case) -> dict[str, Any]:
-    """Describe a case with its open tasks."""
+def case_json(session: Session, case: Case, tasks: list[HumanTask] | None = None) -> dict[str, Any]:
+    """Describe a case with its open tasks (read here unless the caller holds them)."""
     return {
         "id": case.id, "key": case.key, "process": case.process_key,
         "version": case.definition.version, "status": case.status, "outcome": case.outcome,
@@ -76,14 +76,16 @@ def case_json(session: Session, case: Case) -> dict[str, Any]:
         "closed_at": stamp(case.closed_at), "data": case.data or {},
         "dedup_key": case.dedup_key, "occurrences": case.occurrences,
         "sla_paused_since": stamp(case.sla_paused_at), "sla_paused_seconds": case.sla_paused_seconds or 0,
-        "open_tasks": [task_json(session, t) for t in queries.open_tasks(session, case)],
+        "open_tasks": [task_json(session, t) for t in (queries.open_tasks(session, case) if tasks is None else tasks)],
     }
 
 
 def case_page_json(session: Session, cases: list[Case], next_page: int | None
                    ) -> dict[str, Any]:
-    """Describe one page of cases."""
-    return {"items": [case_json(session, c) for c in cases], "next_page": next_page}
+    """Describe one page of cases: their open tasks and process versions read once for the page."""
+    tasks = queries.open_tasks_of(session, cases)
+    queries.load_definitions(session, cases)
+    return {"items": [case_json(session, c, tasks[c.id]) for c in cases], "next_page": next_page}
 
 
 def notice_json(notice: Notification, case_keys: dict[int, str]) -> dict[str, Any]:

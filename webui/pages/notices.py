@@ -19,9 +19,14 @@ def index() -> str:
     """List the user's notices, unread ones marked."""
     session = get_session()
     unread_only = request.args.get("unread") == "1"
-    rows = notices.list_notices(session, actor=current_user, unread=unread_only)
-    return render_template("notices/index.html", notices=rows, case_keys=notices.case_keys(session, rows),
-                           unread_only=unread_only)
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = notices.list_notices(session, actor=current_user, unread=unread_only, limit=notices.PAGE_SIZE + 1,
+                                offset=(page - 1) * notices.PAGE_SIZE)
+    shown = rows[:notices.PAGE_SIZE]
+    return render_template("notices/index.html", notices=shown, case_keys=notices.case_keys(session, shown),
+                           unread_only=unread_only, page=page,
+                           next_page=page + 1 if len(rows) > notices.PAGE_SIZE else None,
+                           args={"unread": 1} if unread_only else {})
 
 
 @bp.post("/notices/read")
