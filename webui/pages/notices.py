@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from engine.notifications import notices
 from webui.db import get_session
+from webui.hardening import MAX_PAGE, positive_int
 
 bp = Blueprint("notices", __name__)
 
@@ -19,7 +20,7 @@ def index() -> str:
     """List the user's notices, unread ones marked."""
     session = get_session()
     unread_only = request.args.get("unread") == "1"
-    page = max(1, request.args.get("page", 1, type=int))
+    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
     rows = notices.list_notices(session, actor=current_user, unread=unread_only, limit=notices.PAGE_SIZE + 1,
                                 offset=(page - 1) * notices.PAGE_SIZE)
     shown = rows[:notices.PAGE_SIZE]
