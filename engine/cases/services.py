@@ -46,7 +46,7 @@ R = TypeVar("R")
 
 
 # Case data keys the engine sets itself; a form may not overwrite them.
-RESERVED = {"case_key", "requester", "opened_by"}
+RESERVED = {"case_key", "requester", "opened_by", "opened_from", "start_event"}
 
 
 # A start-form field the engine understands: the user the case is for, when staff log it for them.
@@ -92,11 +92,12 @@ def _next_key(session: Session, prefix: str) -> str:
 
 @_race_safe
 def start_case(session: Session, process_key: str, data: Any, *, actor: User | None,
-               title: str | None = None, start_event: str | None = None) -> Case:
+               title: str | None = None, start_event: str | None = None, opened_from: Case | None = None) -> Case:
     """Open a case of the latest version of a process, its data checked against the start form.
 
     `actor` None is the system; `start_event` is the element id of the timer start event that
-    fired (a scheduled start), which then counts as the event the case started from.
+    fired (a scheduled start), which then counts as the event the case started from;
+    `opened_from` is the case this one follows up (its key lands in the data as `opened_from`).
     """
     if actor is not None:
         roles.check_may_start(actor)
@@ -119,6 +120,11 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine(settings(session)))
     workflow.task_tree.data.update(cleaned, case_key=key, requester=audit.actor_name(requester),
                                    opened_by=audit.actor_name(actor))
+    if opened_from is not None:
+        workflow.task_tree.data["opened_from"] = opened_from.key
+    if loaded.manifest.start_timers():
+        # Which schedule opened the case (None: by hand), for processes with several (docs/bpmn.md).
+        workflow.task_tree.data["start_event"] = start_event
     if start_event:
         timer_events.fire_start_event(workflow, start_event)
     case = Case(key=key, process_key=definition.key, definition_id=definition.id, title=title or key,
@@ -128,13 +134,19 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     case.provider = cleaned.get("provider") or providers.provider_for_system(session, cleaned.get("system"))
     session.add(case)
     flush(session)
-    audit.append(session, case, actor=actor, type="case_started",
-                 data={"process": definition.key, "version": definition.version, "title": case.title,
-                       "requester": audit.actor_name(requester), "data": cleaned})
+    started = {"process": definition.key, "version": definition.version, "title": case.title,
+               "requester": audit.actor_name(requester), "data": cleaned}
+    if opened_from is not None:
+        started["opened_from"] = opened_from.key
+    audit.append(session, case, actor=actor, type="case_started", data=started)
     instance = stepping.Instance(case, workflow, loaded)
     voting.prime(session, instance, root=True)
     stepping.step(instance)
     persistence.save(session, instance, actor=actor)
+    system = (case.data or {}).get("system")
+    if case.provider is None and system and system != cleaned.get("system"):
+        # A scheduled case learns its system from its first steps (a script sets it).
+        case.provider = providers.provider_for_system(session, str(system))
     flush(session)
     logcontext.set_case(key)
     webhooks.emit(session, "case.opened", case)
@@ -241,6 +253,8 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     case.actors = actors
     persistence.save(session, instance, actor=actor, completed=task)
     flush(session)
+    if rules.opens_cases and rules.opens_cases_from:
+        _open_follow_ups(session, case, rules.opens_cases, case.data.get(rules.opens_cases_from), actor=actor)
     return case
 
 
@@ -260,6 +274,24 @@ def _complete_plain(session: Session, instance: stepping.Instance, task: HumanTa
         kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
     audit.append(session, instance.case, actor=actor, type=kind, task=task.element_id,
                  data={"task_id": task.id, "name": task.name, "data": cleaned})
+
+
+def _open_follow_ups(session: Session, case: Case, process_key: str, items: Any, *, actor: User) -> None:
+    """Open one case of `process_key` per item (its start data; `title` is the title), each linked
+    to `case` and recorded on it as `follow_up_opened` (a task's `opens_cases`, docs/bpmn.md)."""
+    for number, item in enumerate(items or [], start=1):
+        if not isinstance(item, dict):
+            raise InvalidData(f"follow-up {number} for {process_key} is not an object of start-form fields",
+                              {"opens_cases_from": ["must be a list of objects"]})
+        data = {k: v for k, v in item.items() if k != "title"}
+        try:
+            follow_up = start_case(session, process_key, data, actor=actor, title=item.get("title"),
+                                   opened_from=case)
+        except InvalidData as err:
+            raise InvalidData(f"follow-up {number} ({process_key}) is invalid: {err}", err.details) from None
+        audit.append(session, case, actor=actor, type="follow_up_opened",
+                     data={"case": follow_up.key, "process": process_key, "title": follow_up.title})
+    flush(session)
 
 
 @_race_safe

@@ -269,6 +269,8 @@ def task_rules(element: etree._Element) -> TaskRules:
         measure=props.get("measure", "").strip().lower() or None,
         name_zh=props.get("name_zh"),
         vote=votes.read(props, lambda _message: None),
+        opens_cases=props.get("opens_cases", "").strip() or None,
+        opens_cases_from=props.get("opens_cases_from", "").strip() or None,
     )
 
 

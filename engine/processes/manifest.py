@@ -67,6 +67,10 @@ class TaskRules:
     form: Form = field(default_factory=Form)
     # A vote (engine.processes.votes): one instance per eligible member of the group.
     vote: VoteRules | None = None
+    # Follow-up cases: once this task is completed (and the case has moved on), one case of the
+    # process `opens_cases` is opened for each item of the list `opens_cases_from` in the case data.
+    opens_cases: str | None = None
+    opens_cases_from: str | None = None
 
     @property
     def pauses(self) -> bool:
@@ -83,7 +87,8 @@ class TaskRules:
                    sod_not_actor_of=_strings(raw.get("sod_not_actor_of")),
                    pauses_sla=raw.get("pauses_sla"), measure=raw.get("measure") or None,
                    name_zh=raw.get("name_zh"), form=Form.from_list(raw.get("form")),
-                   vote=VoteRules.from_dict(raw.get("vote")))
+                   vote=VoteRules.from_dict(raw.get("vote")),
+                   opens_cases=raw.get("opens_cases") or None, opens_cases_from=raw.get("opens_cases_from") or None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "lane": self.lane, "candidate_groups": list(self.candidate_groups),
@@ -92,6 +97,8 @@ class TaskRules:
                "form": self.form.to_list()}
         if self.vote is not None:
             out["vote"] = self.vote.to_dict()
+        if self.opens_cases:
+            out["opens_cases"], out["opens_cases_from"] = self.opens_cases, self.opens_cases_from
         return out
 
 

@@ -182,6 +182,10 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
                 batch.problem(filename, task_id, None, f"sod_not_actor_of names {other!r}, which is not a user task")
         if rules.measure and rules.measure not in TASK_MEASURES:
             batch.problem(filename, task_id, None, f"measure {rules.measure!r} is not one of {', '.join(TASK_MEASURES)}")
+        if bool(rules.opens_cases) != bool(rules.opens_cases_from) or not (
+                rules.opens_cases_from or "x").isidentifier():
+            batch.problem(filename, task_id, None, "opens_cases needs opens_cases_from (the name of a list in the case "
+                                                   "data), and the other way round")
     return Manifest(process=bpmn_xml.process_properties(process), start_form=start_form or Form(), tasks=tasks,
                     end_events=end_events, timers=timers)
 

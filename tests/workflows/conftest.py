@@ -78,7 +78,8 @@ class Desk:
         case = services.complete_task(self.session, task_id, data, actor=self.people[by])
         kind = {"approve": "gate_approved", "reject": "gate_rejected"}.get(data.get("decision"), "task_completed")
         expected = ["vote_cast" if voted else "task_claimed", kind] + (["case_closed"] if case.status == "closed" else [])
-        assert self._types(case)[before:] == expected
+        # follow-up cases a task opens (opens_cases) are checked by the tests that expect them
+        assert [t for t in self._types(case)[before:] if t != "follow_up_opened"] == expected
         return case
 
     def vote(self, case, element_id, decision, comment="", *, by):

@@ -16,6 +16,7 @@ PREFIXES = {
     "backup_restore_drill": "DRL",
     "rectification": "RCT",
     "service_request": "SRQ",
+    "inspection": "INS",
 }
 
 

@@ -17,6 +17,7 @@ PROCESSES = [
     "backup_restore_drill",
     "rectification",  # opened by the evaluation module (issue 7)
     "service_request",  # issue 18
+    "inspection",
 ]
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",

@@ -49,6 +49,7 @@ EVENT_LABELS = {
     "sla_paused": _l("SLA clocks paused"),
     "sla_resumed": _l("SLA clocks resumed"),
     "occurrence_added": _l("Reported again"),
+    "follow_up_opened": _l("Follow-up case opened"),
     "user_created": _l("User created"),
     "user_changed": _l("User changed"),
     "user_logged_out": _l("Logged out"),
