@@ -17,6 +17,8 @@ PREFIXES = {
     "rectification": "RCT",
     "service_request": "SRQ",
     "inspection": "INS",
+    "datacenter_access": "DCA",
+    "duty_roster": "DTY",
 }
 
 
