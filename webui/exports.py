@@ -26,9 +26,11 @@ def to_json(report: Report) -> bytes:
     return json.dumps(report_dict(report), ensure_ascii=False, indent=2).encode("utf-8")
 
 
+# Whether a KPI's figure was computed from the cases or typed by the supervisor.
+ORIGIN_TEXT = {"computed": "computed / 计算", "typed": "typed / 录入"}
 KPI_COLUMNS = ["provider", "period", "category", "category_zh", "kpi", "kpi_label",
                "kpi_label_zh", "direction", "target", "floor", "weight", "share", "value",
-               "numerator", "denominator", "kpi_score", "category_score", "category_status",
+               "numerator", "denominator", "kpi_score", "origin", "category_score", "category_status",
                "total", "total_status", "config_version", "config_sha256"]
 ANNUAL_COLUMNS = ["provider", "year", "item", "label", "label_zh", "status", "value",
                   "threshold", "months", "message", "message_zh", "verdict"]
@@ -45,7 +47,7 @@ def kpi_rows(cards: Sequence[Scorecard]) -> list[list[Any]]:
                     k.label_zh, k.direction, k.target, k.floor, k.weight, rounded(k.share, 4),
                     NO_DATA_TEXT if k.value is None else rounded(k.value, 4), k.numerator,
                     k.denominator, NO_DATA_TEXT if k.score is None else rounded(k.score),
-                    NO_DATA_TEXT if c.score is None else rounded(c.score), c.status,
+                    ORIGIN_TEXT.get(k.origin, k.origin), NO_DATA_TEXT if c.score is None else rounded(c.score), c.status,
                     NO_DATA_TEXT if card.total is None else rounded(card.total), card.status,
                     card.config_version, card.config_sha256])
     return rows

@@ -51,6 +51,9 @@ class KpiDef:
     weight: float
     metric: str | None = None
     input: tuple[str, ...] = ()  # one field, or (numerator, denominator)
+    # Supervisor inputs that, when entered for the month, replace the computed metric (one
+    # field, or numerator and denominator): an audited override; the scorecard says so.
+    override: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -252,7 +255,18 @@ def _kpi(table: dict[str, Any], where: str, input_keys: set[str]) -> KpiDef:
         for field in fields:
             if field not in input_keys:
                 raise ConfigError(f"{where}: unknown input '{field}'")
-    return KpiDef(key, label_en, label_zh, direction, target, floor, weight, metric, fields)
+    override = table.get("override")
+    overrides: tuple[str, ...] = ()
+    if override is not None:
+        overrides = (override,) if isinstance(override, str) else tuple(override)
+        if metric is None:
+            raise ConfigError(f"{where}: 'override' goes with 'metric' (an input KPI is typed already)")
+        if len(overrides) not in (1, 2) or not all(isinstance(f, str) for f in overrides):
+            raise ConfigError(f"{where}: 'override' must be a field or [numerator, denominator]")
+        for field in overrides:
+            if field not in input_keys:
+                raise ConfigError(f"{where}: unknown input '{field}'")
+    return KpiDef(key, label_en, label_zh, direction, target, floor, weight, metric, fields, overrides)
 
 
 def _annual(table: dict[str, Any], where: str) -> AnnualRules:

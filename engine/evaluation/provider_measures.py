@@ -22,6 +22,15 @@ How the process pack's records are read (docs/bpmn.md; the conventions are below
 * account_offboarding: revocation is the completion of the `revocation` task (or the close).
 * backup_restore_drill: a drill started in the month is planned; closed is done; outcome
   `passed` (or `restore_verified` true in the data) is verified.
+* inspection: a case opened in the month (by its plan's timer or by hand) is a planned
+  inspection; closed by the month's end with outcome `completed` is done; a done inspection
+  carrying its required records has complete records. The supervisor's typed figures only
+  override these (the KPI's `override` inputs in the configuration).
+* work orders: the processes in `dispatch_hours` (the pack's service_request); a request
+  declined at dispatch (outcome `rejected`) was never assigned; on time is the work done (the
+  completion of the task whose `measure` is `resolution`, the pack's do_work; else the close)
+  within the case's own `sla_hours` (set by category), else the configured hours, less any
+  time its SLA clocks were paused. The requester's confirmation does not count against it.
 * required records: the definition's manifest (the process's `required_records`, or an
   end event's own for the outcome it gives); a case carries them when each field is
   present and not blank.
@@ -56,7 +65,7 @@ from models import AuditEvent, Case, ProcessDefinition
 
 # Conventions of the shipped process pack (workflows/); see the module docstring.
 INCIDENT, CHANGE, EMERGENCY = "incident", "change_request", "emergency_response"
-OFFBOARDING, DRILL = "account_offboarding", "backup_restore_drill"
+OFFBOARDING, DRILL, INSPECTION = "account_offboarding", "backup_restore_drill", "inspection"
 RESPONSE_EVENTS = ("task_claimed", "task_completed", "gate_approved", "gate_rejected",
                    "gate_reworked")
 # Which tasks stand for what: a user task says so with its `measure` property (docs/bpmn.md);
@@ -78,6 +87,8 @@ REOPEN_FIELD, REOPEN_VALUE = "confirmation", "reopen"
 RESOLVED_OUTCOMES = ("resolved",)
 CHANGE_DONE_OUTCOMES = ("implemented", "rolled_back", "failed")
 DRILL_VERIFIED_OUTCOMES = ("passed", "verified")
+INSPECTION_DONE_OUTCOMES = ("completed",)
+NOT_ASSIGNED_OUTCOMES = ("rejected",)  # a work order declined at dispatch
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,7 @@ def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
             Case.priority, Case.created_at, Case.closed_at, Case.sla_paused_seconds,
             _text("source").label("source"),
             Case.data["rating"].as_float().label("rating"),
+            Case.data["sla_hours"].as_float().label("sla_hours"),
             Case.data["restore_verified"].as_boolean().label("restore_verified"),
             case((has_records, 1), else_=0).label("has_records"),
             case((carries_records, 1), else_=0).label("carries_records"),
@@ -244,7 +256,10 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
                                ) - c.sla_paused_seconds / 3600.0 <= _by_priority(c.priority, sla.resolve_hours,
                                                                                   sla.default_priority)
     desk = and_(incident, c.source.in_(sla.service_desk_sources))
-    dispatch = c.process_key.in_(tuple(sla.dispatch_hours)) if sla.dispatch_hours else false()
+    dispatch = and_(c.process_key.in_(tuple(sla.dispatch_hours)), or_(
+        c.outcome.is_(None), c.outcome.not_in(NOT_ASSIGNED_OUTCOMES))) if sla.dispatch_hours else false()
+    inspection = c.process_key == INSPECTION
+    inspected = c.outcome.in_(INSPECTION_DONE_OUTCOMES)
     escalated, reopened = c.escalated == 1, c.reopened == 1
     verified = or_(c.outcome.in_(DRILL_VERIFIED_OUTCOMES), c.restore_verified == true())
     return {
@@ -267,7 +282,10 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
         "drills_verified": MeasureSql(and_(c.process_key == DRILL, closed), verified),
         "dispatch_completed": MeasureSql(and_(dispatch, opened), done_by_end),
         "dispatch_on_time": MeasureSql(and_(dispatch, closed), hours_between(
-            c.created_at, c.closed_at) <= _by_process(c.process_key, sla.dispatch_hours)),
+            c.created_at, func.coalesce(c.resolved_at, c.closed_at)) - c.sla_paused_seconds / 3600.0
+            <= func.coalesce(c.sla_hours, _by_process(c.process_key, sla.dispatch_hours))),
+        "inspections_done": MeasureSql(and_(inspection, opened), and_(done_by_end, inspected)),
+        "inspection_records": MeasureSql(and_(inspection, closed, inspected), c.carries_records == 1),
         "change_success": MeasureSql(
             and_(c.process_key == CHANGE, closed, c.outcome.in_(CHANGE_DONE_OUTCOMES)),
             c.outcome == "implemented"),

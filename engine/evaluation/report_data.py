@@ -34,7 +34,8 @@ def kpi_dict(kpi: KpiScore) -> dict[str, Any]:
         "direction": kpi.direction, "target": kpi.target, "floor": kpi.floor,
         "weight": kpi.weight, "share": rounded(kpi.share, 4), "value": rounded(kpi.value, 4),
         "numerator": kpi.numerator, "denominator": kpi.denominator,
-        "score": rounded(kpi.score), "status": kpi.status, "source": dict(kpi.source),
+        "score": rounded(kpi.score), "status": kpi.status, "origin": kpi.origin,
+        "source": dict(kpi.source),
     }
 
 

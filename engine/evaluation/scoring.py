@@ -55,6 +55,9 @@ class KpiScore:
     score: float | None
     status: str  # "scored" or "no_data"
     source: Mapping[str, Any]
+    # Where the figure comes from: "computed" from the cases, or "typed" by the supervisor
+    # (an input KPI, or an input that overrides a computed one: source["override_of"]).
+    origin: str = "computed"
 
 
 @dataclass(frozen=True)
@@ -122,17 +125,34 @@ def ratio(numerator: float | None, denominator: float | None,
     return Measurement(numerator / denominator, numerator, denominator, source or {})
 
 
+def kpi_origin(kpi: KpiDef, inputs: Mapping[str, float | None]) -> str:
+    """Say whether a KPI's figure is "computed" from the cases or "typed" by the supervisor:
+    an input KPI is typed; a metric KPI is typed when all its override inputs were entered."""
+    if kpi.metric is None:
+        return "typed"
+    if kpi.override and all(inputs.get(f) is not None for f in kpi.override):
+        return "typed"
+    return "computed"
+
+
 def kpi_measurement(kpi: KpiDef, measures: Mapping[str, Measurement],
                     inputs: Mapping[str, float | None],
                     input_source: Mapping[str, Any] | None = None) -> Measurement:
-    """Pick the measure a KPI reads: a process metric, an input or a ratio of two inputs."""
-    if kpi.metric is not None:
+    """Pick the measure a KPI reads: a process metric (unless the supervisor's override inputs
+    replace it), an input or a ratio of two inputs."""
+    if kpi.metric is not None and kpi_origin(kpi, inputs) == "computed":
         # Even without data the KPI names its measure, so it can link to (no) cases.
         return measures.get(kpi.metric, Measurement(None, source={"measure": kpi.metric}))
-    source = dict(input_source or {}, fields=list(kpi.input))
-    if len(kpi.input) == 2:
-        return ratio(inputs.get(kpi.input[0]), inputs.get(kpi.input[1]), source)
-    value = inputs.get(kpi.input[0])
+    fields = kpi.input or kpi.override
+    source = dict(input_source or {}, fields=list(fields))
+    if kpi.metric is not None:
+        computed = measures.get(kpi.metric, Measurement(None))
+        source["override_of"] = kpi.metric
+        source["computed"] = {"value": computed.value, "numerator": computed.numerator,
+                              "denominator": computed.denominator}
+    if len(fields) == 2:
+        return ratio(inputs.get(fields[0]), inputs.get(fields[1]), source)
+    value = inputs.get(fields[0])
     return Measurement(None if value is None else float(value), source=source)
 
 
@@ -141,9 +161,11 @@ def _passes(score: float, mark: float) -> bool:
     return round(score, 6) >= mark
 
 
-def score_category(category: CategoryDef,
-                   values: Mapping[str, Measurement]) -> tuple[CategoryScore, list[Note]]:
-    """Score one category from its KPIs' measurements (keyed by KPI key)."""
+def score_category(category: CategoryDef, values: Mapping[str, Measurement],
+                   origins: Mapping[str, str] | None = None) -> tuple[CategoryScore, list[Note]]:
+    """Score one category from its KPIs' measurements (keyed by KPI key); `origins` says which
+    were typed (kpi_origin; computed when not given)."""
+    origins = origins or {}
     notes: list[Note] = []
     with_data = [k for k in category.kpis if values.get(k.key, Measurement(None)).value is not None]
     total_weight = sum(k.weight for k in with_data)
@@ -154,13 +176,14 @@ def score_category(category: CategoryDef,
         if m.value is None:
             kpis.append(KpiScore(kpi.key, kpi.label_en, kpi.label_zh, kpi.direction, kpi.target,
                                  kpi.floor, kpi.weight, None, None, m.numerator, m.denominator,
-                                 None, NO_DATA, m.source))
+                                 None, NO_DATA, m.source, origins.get(kpi.key, "computed")))
             continue
         score = kpi_score(m.value, kpi.direction, kpi.target, kpi.floor)
         weighted += kpi.weight * score
         kpis.append(KpiScore(kpi.key, kpi.label_en, kpi.label_zh, kpi.direction, kpi.target,
                              kpi.floor, kpi.weight, kpi.weight / total_weight, m.value,
-                             m.numerator, m.denominator, score, "scored", m.source))
+                             m.numerator, m.denominator, score, "scored", m.source,
+                             origins.get(kpi.key, "computed")))
     missing = [k for k in category.kpis if k not in with_data]
     if not with_data:
         notes.append(Note(f"{category.label_en}: no data for any KPI; the category is not "
@@ -189,7 +212,16 @@ def score_month(config: EvaluationConfig, provider: str, period: str,
     scored: list[CategoryScore] = []
     for category in config.categories:
         values = {k.key: kpi_measurement(k, measures, inputs, input_source) for k in category.kpis}
-        result, category_notes = score_category(category, values)
+        origins = {k.key: kpi_origin(k, inputs) for k in category.kpis}
+        result, category_notes = score_category(category, values, origins)
+        for kpi in category.kpis:
+            if kpi.metric is not None and origins[kpi.key] == "typed":
+                who = values[kpi.key].source.get("entered_by")
+                category_notes.append(Note(
+                    f"{category.label_en}: '{kpi.label_en}' uses the supervisor's typed figures"
+                    f"{f' (entered by {who})' if who else ''}, which override the figure computed from the cases.",
+                    f"{category.label_zh}:「{kpi.label_zh}」采用监理录入的数据"
+                    f"{f'(录入人{who})' if who else ''},取代由工单计算的数据。"))
         scored.append(result)
         notes.extend(category_notes)
     with_data = [c for c in scored if c.score is not None]

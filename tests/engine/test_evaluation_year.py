@@ -29,7 +29,10 @@ LATE_REVOKE = {"Acme": {6}, "Bolt": {2}}
 REQUIRED = {"incident": ["diagnosis_report", "fault_record"],
             "change_request": ["change_plan", "test_record"],
             "emergency_response": ["emergency_report"],
-            "backup_restore_drill": ["drill_report"], "account_offboarding": []}
+            "backup_restore_drill": ["drill_report"], "account_offboarding": [],
+            "service_request": ["work_record"], "inspection": ["inspection_report"]}
+MISSED_INSPECTION = {"Acme": {8}, "Bolt": {5}}  # the month's machine-room inspection is not done in it
+LATE_WORK = {"Acme": {3}, "Bolt": {3, 7}}
 
 
 @dataclass
@@ -127,12 +130,47 @@ def other_specs(provider: str, month: int) -> list[Spec]:
     return out
 
 
+def work_and_inspection_specs(provider: str, month: int) -> list[Spec]:
+    """Four work orders a month (one declined in May, one still open in odd months, one late
+    in the LATE_WORK months) and the inspections of the plan (machine rooms monthly, servers
+    quarterly); Acme's August inspection is done in September, Bolt's May one never."""
+    out = []
+    for k, sla in enumerate((8, 24, 4, 40)):
+        created = dt.datetime(YEAR, month, 4 + 6 * k, 9, tzinfo=UTC)
+        if k == 3 and month % 2 == 1:
+            out.append(Spec("service_request", provider, created, None, None, None,
+                            {"sla_hours": sla}, [(0, "case_started", None)]))
+            continue
+        if k == 2 and month == 5:
+            out.append(Spec("service_request", provider, created, created + dt.timedelta(hours=1),
+                            "rejected", None, {"sla_hours": sla, "work_record": "declined"},
+                            [(0, "case_started", None), (1, "case_closed", None)]))
+            continue
+        hours = sla * (1.5 if (k == 1 and month in LATE_WORK[provider]) else 0.5)
+        out.append(Spec("service_request", provider, created, created + dt.timedelta(hours=hours),
+                        "completed", None, {"sla_hours": sla, "rating": 4 + k % 2, "work_record": "done"},
+                        [(0, "case_started", None), (hours, "case_closed", None)]))
+    created = dt.datetime(YEAR, month, 1 if month != 8 else 28, 1, tzinfo=UTC)
+    report = {"inspection_report": "" if (provider == "Bolt" and month == 9) else "all checked"}
+    if month in MISSED_INSPECTION[provider] and provider == "Bolt":
+        out.append(Spec("inspection", provider, created, None, None, None, {}, [(0, "case_started", None)]))
+    else:
+        done = created + dt.timedelta(days=6 if month in MISSED_INSPECTION[provider] else 2)
+        out.append(Spec("inspection", provider, created, done, "completed", None, report,
+                        [(0, "case_started", None)]))
+    if month in (1, 4, 7, 10):
+        created = dt.datetime(YEAR, month, 1, 2, tzinfo=UTC)
+        out.append(Spec("inspection", provider, created, created + dt.timedelta(days=3), "completed", None,
+                        {"inspection_report": "servers checked"}, [(0, "case_started", None)]))
+    return out
+
+
 def inputs_for(provider: str, month: int) -> dict | None:
     if provider == "Acme":
         if month == 12:
             return None
+        # Acme types no inspection figures: its inspection KPIs are computed from the cases.
         values = dict(planned_person_days=20, actual_person_days=20, qualified_staff_ratio=1.0,
-                      inspections_planned=4, inspections_done=4, inspection_records_complete=4,
                       doc_grade=92, docs_due=5, docs_on_time=5, satisfaction=90,
                       vuln_scan_coverage=1.0, security_reports_due=1, security_reports_on_time=1)
         if month == 6:
@@ -145,7 +183,8 @@ def inputs_for(provider: str, month: int) -> dict | None:
                 security_reports_due=1, security_reports_on_time=1)
 
 
-ALL_SPECS = [s for p in BAD for m in range(1, 13) for s in incident_specs(p, m) + other_specs(p, m)]
+ALL_SPECS = [s for p in BAD for m in range(1, 13)
+             for s in incident_specs(p, m) + other_specs(p, m) + work_and_inspection_specs(p, m)]
 
 
 @pytest.fixture
@@ -241,9 +280,10 @@ def expected_measures(provider: str, month: int) -> dict[str, tuple[float | None
                              for e in s.events)
     resolved_by_end = lambda s: s.closed is not None and s.closed < end and s.outcome == "resolved"  # noqa: E731
     drills_opened = [s for s in opened if s.process == "backup_restore_drill"]
-    dispatch_hours = {"change_request": 120, "account_offboarding": 24}
-    dispatch_opened = [s for s in opened if s.process in dispatch_hours]
-    dispatch_closed = [s for s in closed if s.process in dispatch_hours]
+    dispatch_opened = [s for s in opened if s.process == "service_request" and s.outcome != "rejected"]
+    dispatch_closed = [s for s in closed if s.process == "service_request" and s.outcome != "rejected"]
+    inspections_opened = [s for s in opened if s.process == "inspection"]
+    inspections_closed = [s for s in closed if s.process == "inspection" and s.outcome == "completed"]
     with_records = [s for s in closed if REQUIRED[s.process]]
     ratings = [s.data["rating"] for s in closed if "rating" in s.data]
     return {
@@ -269,7 +309,10 @@ def expected_measures(provider: str, month: int) -> dict[str, tuple[float | None
         "dispatch_completed": frac([s.closed is not None and s.closed < end
                                     for s in dispatch_opened]),
         "dispatch_on_time": frac([(s.closed - s.created).total_seconds() / 3600
-                                  <= dispatch_hours[s.process] for s in dispatch_closed]),
+                                  <= s.data["sla_hours"] for s in dispatch_closed]),
+        "inspections_done": frac([s.closed is not None and s.closed < end and s.outcome == "completed"
+                                  for s in inspections_opened]),
+        "inspection_records": frac([bool(s.data.get("inspection_report")) for s in inspections_closed]),
         "change_success": frac([s.outcome == "implemented"
                                 for s in closed if s.process == "change_request"]),
         "mean_rating": (sum(ratings) / len(ratings) if ratings else None, sum(ratings),
@@ -300,7 +343,11 @@ def expected_card(provider: str, month: int):
     for category in config.categories:
         scored = []
         for kpi in category.kpis:
-            if kpi.metric:
+            typed = kpi.override and all(inputs.get(f) is not None for f in kpi.override)
+            if kpi.metric and typed:  # the supervisor's figures override the computed ones
+                num, den = inputs[kpi.override[0]], inputs[kpi.override[-1]]
+                value = (num / den if den else None) if len(kpi.override) == 2 else num
+            elif kpi.metric:
                 value = measures[kpi.metric][0]
             elif len(kpi.input) == 2:
                 num, den = inputs.get(kpi.input[0]), inputs.get(kpi.input[1])

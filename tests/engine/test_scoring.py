@@ -28,7 +28,6 @@ def test_lower_is_better_interpolates(value, expected):
 
 def full_inputs(**over):
     values = dict(planned_person_days=20, actual_person_days=20, qualified_staff_ratio=1,
-                  inspections_planned=4, inspections_done=4, inspection_records_complete=4,
                   doc_grade=95, docs_due=5, docs_on_time=5, satisfaction=90,
                   vuln_scan_coverage=1, security_reports_due=1, security_reports_on_time=1)
     values.update(over)
@@ -100,9 +99,26 @@ def test_a_score_exactly_on_the_pass_mark_passes():
 
 def test_ratio_with_zero_base_is_no_data():
     card = score_month(load_config(), "Acme", "2026-03", perfect_measures(),
-                       full_inputs(inspections_planned=0, inspections_done=0))
+                       full_inputs(inspections_planned=0, inspections_done=0, inspection_records_complete=0))
     assert card.kpi("inspections_done").status == NO_DATA
     assert card.kpi("inspection_records").status == NO_DATA
+
+
+def test_inspection_figures_are_computed_unless_the_supervisor_overrides_them():
+    measures = perfect_measures(inspections_done=Measurement(0.5, 1, 2, {"measure": "inspections_done"}))
+    card = score_month(load_config(), "Acme", "2026-03", measures, full_inputs())
+    done = card.kpi("inspections_done")
+    assert done.origin == "computed" and done.value == 0.5 and done.source == {"measure": "inspections_done"}
+    assert card.kpi("person_days").origin == "typed"
+    typed = score_month(load_config(), "Acme", "2026-03", measures,
+                        full_inputs(inspections_planned=2, inspections_done=2),
+                        {"input_id": 7, "entered_by": "suzy", "entered_at": "2026-04-02T09:00:00+00:00"})
+    done = typed.kpi("inspections_done")
+    assert done.origin == "typed" and done.value == 1.0 and done.score == 100
+    assert done.source["override_of"] == "inspections_done" and done.source["entered_by"] == "suzy"
+    assert done.source["computed"] == {"value": 0.5, "numerator": 1, "denominator": 2}
+    assert typed.kpi("inspection_records").origin == "computed"  # its override inputs are not all there
+    assert any("typed figures (entered by suzy)" in n.en and "录入人suzy" in n.zh for n in typed.notes)
 
 
 def test_nothing_at_all_is_no_data():
