@@ -24,4 +24,10 @@ def test_demo_seeds_cases_in_several_states(tmp_path, capsys, monkeypatch):
         assert {"case_started", "case_escalated", "gate_approved", "case_closed"} <= events
         waiting = [t for c in cases for t in queries.open_tasks(session, c) if t.element_id == "cab_approval"]
         assert waiting, "a change waits on the CAB"
+        inspection = next(c for c in cases if c.process_key == "inspection")
+        assert inspection.status == "closed" and inspection.data["finding_count"] == 1
+        found = [c for c in cases if c.data.get("opened_from") == inspection.key]
+        assert [(c.process_key, c.data["source"], c.status) for c in found] == [("incident", "inspection", "open")]
+        orders = sorted((c.status, c.data.get("rating")) for c in cases if c.process_key == "service_request")
+        assert orders == [("closed", 5), ("open", None), ("open", None)]
         assert audit.verify(session).ok

@@ -3,8 +3,10 @@
 It runs `init`, then adds one demo user per role (passwords printed once; all the same
 password when OPSGATE_DEMO_PASSWORD is set), the provider "Acme Operations" with its
 systems, and cases: an incident just reported (open), a normal change waiting on the CAB
-(waiting on approval), an incident whose resolution SLA ran out (escalated) and a
-standard change carried through to the end (closed). Then it serves the web UI.
+(waiting on approval), an incident whose resolution SLA ran out (escalated), a
+standard change carried through to the end (closed), a machine-room inspection with a
+finding (and the incident it opened), work orders done and rated, in work and just
+requested, and a machine-room visit waiting on approval. Then it serves the web UI.
 
 The demo walks cases with the engine's own use cases, as the users it created, so what
 you see is what real clicks would have produced (and the audit chain is intact).
@@ -165,6 +167,38 @@ def _demo_cases(session: Session, people: dict[str, User]) -> None:
     # Open: an incident just reported, waiting for first-line diagnosis.
     _start(session, "incident", rita, "Mail down on floor 3", source="phone", system="mail",
            symptoms="Nobody on floor 3 receives mail", impact="medium", urgency="high")
+    _operations_cases(session, people)
+
+
+def _operations_cases(session: Session, people: dict[str, User]) -> None:
+    """An inspection with a finding (which opened an incident), work orders in three states and
+    a machine-room visit waiting on the information centre."""
+    rita, eric, now = people["rita"], people["eric"], clock.now()
+    providers.add_provider(session, PROVIDER[0], ["machine room", "servers"], actor=None)
+    with clock.frozen(now - dt.timedelta(days=1)):
+        inspection = _start(session, "inspection", eric, "Machine-room inspection", inspection_target="machine_room",
+                            site="machine room", inspection_plan="monthly")
+        walk(session, inspection, people, answers={"inspect": {
+            "ups": "finding", "ups_note": "UPS battery test: 9 minutes of autonomy, 20 required",
+            "temperature_c": 23, "humidity_pct": 48,
+            "inspection_report": "Monthly round by Eric: one problem (UPS battery), incident opened"}})
+    with clock.frozen(now - dt.timedelta(days=2)):
+        done = _start(session, "service_request", rita, "Printer jams on floor 3", category="printer",
+                      description="The floor 3 printer jams on every page", location="Building A, 3rd floor")
+        walk(session, done, people, answers={
+            "dispatch_order": {"dispatch_to": "provider", "provider": PROVIDER[0]},
+            "do_work": {"work_record": "Replaced the fuser unit; test pages print", "work_hours": 1.5},
+            "confirm": {"rating": 5, "feedback": "Fixed the same morning"}})
+    with clock.frozen(now - dt.timedelta(hours=3)):
+        working = _start(session, "service_request", rita, "New monitor for the front desk", category="desktop",
+                         description="A second monitor for the reception PC", location="Lobby")
+        walk(session, working, people, until=lambda task: task.element_id == "do_work",
+             answers={"dispatch_order": {"dispatch_to": "engineer", "assigned_engineer": "eric"}})
+    _start(session, "service_request", rita, "Install the project-planning tool", category="software",
+           description="Install the planning tool on my laptop", location="Room 214")
+    _start(session, "datacenter_access", rita, "Disk replacement visit", visitor_name="Li Wei",
+           visitor_type="vendor_engineer", visitor_company="StoreCo", machine_room="Main machine room",
+           purpose="Replace a failed disk in storage array 2", planned_items_in="1 disk, laptop")
 
 
 @main.command("demo")
