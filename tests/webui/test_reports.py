@@ -93,6 +93,11 @@ def test_scorecard_links_kpis_to_cases_and_inputs(site):
     html = get(site, "/reports/scorecard/Acme/2026-03").get_data(as_text=True)
     assert "/reports/cases?measure=incidents_resolved_in_sla" in html
     assert "supervisor input" in html
+    # each KPI says whether its figure was computed from the cases or typed by the supervisor
+    assert html.count('class="origin computed"') and html.count('class="origin typed"')
+    assert "/reports/cases?measure=inspections_done" in html  # inspections come from their cases
+    chinese = get(site, "/reports/scorecard/Acme/2026-03", who="lin").get_data(as_text=True)
+    assert "<strong>计算</strong>" in chinese and "<strong>录入</strong>" in chinese
     assert get(site, "/reports/cases?measure=incidents_resolved_in_sla&provider=Acme"
                      "&period=2026-03").status_code == 200
     assert get(site, "/reports/cases?measure=nope&period=2026-03").status_code == 404

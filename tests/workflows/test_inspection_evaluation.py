@@ -9,6 +9,7 @@ from engine.evaluation import scorecards
 from engine.evaluation.config import evaluation_config
 from engine.evaluation.period import parse_period
 from engine.evaluation.provider_measures import cases_behind
+from engine.evaluation.report_data import scorecard_dict
 from engine.people import providers
 from engine.timing import clock
 from models import Case
@@ -52,14 +53,15 @@ def test_planned_inspections_partly_done_score_category_2_from_the_cases(desk):
     assert keys("inspections_done") == [c.key for c in cases]
     assert keys("inspections_done", met=False) == [cases[1].key]
     assert keys("inspection_records", met=False) == [cases[2].key]
+    # the API and the JSON export say which figures were computed and which typed
+    kpis = {k["key"]: k for c in scorecard_dict(card)["categories"] for k in c["kpis"]}
+    assert kpis["inspections_done"]["origin"] == "computed" and kpis["person_days"]["origin"] == "typed"
 
 
 def test_the_supervisors_typed_figures_override_and_say_so(desk):
     providers.add_provider(desk.session, "RoomCare", systems=["machine room"], actor=desk["sam"])
     with at(1):
         desk.start("inspection", {"provider": "RoomCare"}, by="eve")
-    supervisor = desk.people["sam"]
-    supervisor.groups = supervisor.groups  # the supervisor is the CLI here (a trusted string actor)
     scorecards.record_inputs(desk.session, "RoomCare", "2027-03",
                              {"inspections_planned": 4, "inspections_done": 4}, actor="suzy",
                              comment="two more done on paper")
