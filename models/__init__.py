@@ -5,6 +5,7 @@ from .base import Base
 from .case import Case, CaseCounter
 from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScorecard
 from .integration import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
+from .message import EventWait, MessageReceipt
 from .notification import Notification
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
@@ -13,7 +14,7 @@ from .user import ApiToken, Group, User, user_group
 
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "EvaluationConfigVersion",
-    "EvaluationInput", "EvaluationScorecard", "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "Notification",
-    "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User", "WebhookDelivery", "WebhookSubscription",
-    "WorkerHeartbeat", "user_group",
+    "EvaluationInput", "EvaluationScorecard", "EventWait", "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup",
+    "MessageReceipt", "Notification", "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User",
+    "WebhookDelivery", "WebhookSubscription", "WorkerHeartbeat", "user_group",
 ]

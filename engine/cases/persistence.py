@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import logcontext, prepared
+from engine.cases import events
 from engine.cases.instance_cache import instances
 from engine.cases.serializer import SERIALIZER_VERSION, dump, restore
 from engine.cases.stepping import (
@@ -37,7 +38,7 @@ from engine.processes.votes import voter_key
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
-from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, Timer, User
+from models import Case, EventWait, HumanTask, HumanTaskBar, HumanTaskGroup, Timer, User
 
 
 def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
@@ -54,10 +55,10 @@ def open_instance(session: Session, case: Case) -> Instance:
     cached = instances.take(_cache_key(session, case), case.definition_id, case.state, limit=limit)
     if cached is not None:
         loaded, workflow, ready, timers = cached
-        return Instance(case, workflow, loaded, ready, timers)
+        return Instance(case, workflow, loaded, ready, timers, events.waiting(workflow))
     loaded = specs.load_by_id(session, case.definition_id)
     workflow = restore(case.state, loaded, settings(session))
-    instance = Instance(case, workflow, loaded, ready_ids(workflow))
+    instance = Instance(case, workflow, loaded, ready_ids(workflow), waits_before=events.waiting(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
     return instance
 
@@ -118,6 +119,7 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
     new = _project_tasks(session, instance, ready, timers, now, completed, actor)
     _project_bars(session, instance, ready, new)
     timer_rows = _project_timers(session, instance, projected)
+    _project_waits(session, instance)
     write_case(session, case)
     if case.status == "open":
         instances.put(_cache_key(session, case), case.definition_id, instance.loaded, case.state, workflow,
@@ -390,6 +392,25 @@ def _project_timers(session: Session, instance: Instance,
                      "due_at": timer.due_at, "claimed_by": None, "claimed_until": None})
     _INSERT_TIMERS.run(session, rows)
     return after
+
+
+_event_wait_table = cast(Table, EventWait.__table__)
+_DELETE_WAITS = prepared.Prepared(delete(_event_wait_table).where(_event_wait_table.c.case_id == bindparam("case_id")))
+_INSERT_WAITS = prepared.insert(_event_wait_table, ("case_id", "kind", "name", "element_id"))
+
+
+def _project_waits(session: Session, instance: Instance) -> None:
+    """Rewrite the messages and signals the case waits for (engine.cases.messages finds receivers by them)."""
+    case = instance.case
+    after = events.waiting(instance.workflow) if case.status == "open" else frozenset()
+    if after == instance.waits_before:
+        return
+    if instance.waits_before:
+        _DELETE_WAITS.run(session, {"case_id": case.id})
+    if after:
+        _INSERT_WAITS.run(session, [{"case_id": case.id, "kind": k, "name": n[:200], "element_id": e[:200]}
+                                    for k, n, e in sorted(after)])
+    instance.waits_before = after
 
 
 _HUMAN_TASK_GROUP = cast(Table, HumanTaskGroup.__table__)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import logcontext
-from engine.cases import access, persistence, stepping, voting
+from engine.cases import access, events, persistence, stepping, voting
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox, webhooks
@@ -68,7 +68,7 @@ def _races() -> Iterator[None]:
         raise Conflict("the case was changed by someone else at the same time; reload it and try again") from None
 
 
-def _race_safe(fn: Callable[P, R]) -> Callable[P, R]:
+def race_safe(fn: Callable[P, R]) -> Callable[P, R]:
     """A lost race may surface in any autoflush inside a use case: report it as Conflict."""
 
     @functools.wraps(fn)
@@ -90,14 +90,18 @@ def _next_key(session: Session, prefix: str) -> str:
     return f"{prefix}-{number:06d}"
 
 
-@_race_safe
+@race_safe
 def start_case(session: Session, process_key: str, data: Any, *, actor: User | None,
-               title: str | None = None, start_event: str | None = None, opened_from: Case | None = None) -> Case:
+               title: str | None = None, start_event: str | None = None, opened_from: Case | None = None,
+               message: str | None = None, message_key: str | None = None) -> Case:
     """Open a case of the latest version of a process, its data checked against the start form.
 
     `actor` None is the system; `start_event` is the element id of the timer start event that
     fired (a scheduled start), which then counts as the event the case started from;
-    `opened_from` is the case this one follows up (its key lands in the data as `opened_from`).
+    `opened_from` is the case this one follows up (its key lands in the data as `opened_from`);
+    `message` is the name of the message that starts it at a message start event
+    (engine.cases.messages), its payload the start data (`message_key` its idempotency key, for
+    the audit trail).
     """
     if actor is not None:
         roles.check_may_start(actor)
@@ -142,6 +146,14 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     instance = stepping.Instance(case, workflow, loaded)
     voting.prime(session, instance, root=True)
     stepping.step(instance)
+    if message is not None:
+        elements = events.deliver(workflow, "message", message, cleaned)
+        if not elements:
+            raise NotFound(f"{info.name} does not start with message {message!r}")
+        stepping.step(instance)
+        audit.append(session, case, actor=actor, type="message_received", task=elements[0],
+                     data={"name": message, "elements": elements, "data": cleaned,
+                           **({"idempotency_key": message_key} if message_key else {})})
     persistence.save(session, instance, actor=actor)
     system = (case.data or {}).get("system")
     if case.provider is None and system and system != cleaned.get("system"):
@@ -189,7 +201,7 @@ def _user_name(session: Session, user_id: int | None) -> str:
     return user.name if user is not None else "someone"
 
 
-@_race_safe
+@race_safe
 def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Take a ready task so that others in the group see it as taken."""
     roles.check_may_write(actor)
@@ -207,7 +219,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     return task
 
 
-@_race_safe
+@race_safe
 def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Give a claimed task back to its group (its holder, or an admin)."""
     roles.check_may_write(actor)
@@ -225,7 +237,7 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     return task
 
 
-@_race_safe
+@race_safe
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
     roles.check_may_write(actor)
@@ -294,7 +306,7 @@ def _open_follow_ups(session: Session, case: Case, process_key: str, items: Any,
     flush(session)
 
 
-@_race_safe
+@race_safe
 def fire_case_timers(session: Session, case: Case, *, now: dt.datetime) -> int:
     """Fire what is due in one case as of `now`; audit each firing (a late cycle once per period)."""
     with clock.frozen(now):

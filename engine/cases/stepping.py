@@ -47,6 +47,7 @@ class Instance:
     loaded: specs.Loaded
     ready_before: frozenset[str] = frozenset()
     timers_before: frozenset[tuple[str, str, dt.datetime]] = frozenset()
+    waits_before: frozenset[tuple[str, str, str]] = frozenset()  # (kind, name, element): engine.cases.events
 
     def task_rules(self, element_id: str) -> TaskRules:
         return self.loaded.manifest.task(element_id)
@@ -164,9 +165,16 @@ def _ended_without_end_event(workflow: BpmnWorkflow) -> bool:
 
 
 def _reached_end(workflow: BpmnWorkflow) -> bool:
-    """Whether a token of the top-level process reached one of its end events."""
-    return any(t.state == TaskState.COMPLETED and isinstance(t.task_spec, EndEvent) and t.workflow is workflow
-               for t in workflow.tasks.values())
+    """Whether a token of the top-level process reached one of its end events (for a collaboration,
+    whose top level is only its pools, an end event of a pool)."""
+    if any(t.state == TaskState.COMPLETED and isinstance(t.task_spec, EndEvent) and t.workflow is workflow
+           for t in workflow.tasks.values()):
+        return True
+    if any(isinstance(ts, EndEvent) for ts in workflow.spec.task_specs.values()):
+        return False
+    return any(t.state == TaskState.COMPLETED and isinstance(t.task_spec, EndEvent)
+               for sub in workflow.subprocesses.values() if sub.parent_workflow is workflow
+               for t in sub.tasks.values())
 
 
 class _BoundedInput:

@@ -174,6 +174,8 @@ class Manifest:
     tasks: Mapping[str, TaskRules] = field(default_factory=dict)
     end_events: Mapping[str, EndRules] = field(default_factory=dict)
     timers: Mapping[str, TimerInfo] = field(default_factory=dict)
+    # The message names whose arrival starts a case (message start events of the process, #16).
+    message_starts: tuple[str, ...] = ()
 
     def task(self, element_id: str) -> TaskRules:
         """Return a user task's rules (no rules for an element that is not a user task)."""
@@ -224,6 +226,7 @@ class Manifest:
             tasks={k: TaskRules.from_dict(v) for k, v in (raw.get("tasks") or {}).items()},
             end_events={k: EndRules.from_dict(v) for k, v in (raw.get("end_events") or {}).items()},
             timers={k: TimerInfo.from_dict(v) for k, v in (raw.get("timers") or {}).items()},
+            message_starts=_strings(raw.get("message_starts")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,4 +234,5 @@ class Manifest:
         return {"process": self.process.to_dict(), "start_form": self.start_form.to_list(),
                 "tasks": {k: v.to_dict() for k, v in self.tasks.items()},
                 "end_events": {k: v.to_dict() for k, v in self.end_events.items()},
-                "timers": {k: v.to_dict() for k, v in self.timers.items()}}
+                "timers": {k: v.to_dict() for k, v in self.timers.items()},
+                **({"message_starts": list(self.message_starts)} if self.message_starts else {})}

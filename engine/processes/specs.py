@@ -49,8 +49,11 @@ def new_parser() -> SpiffBpmnParser:
 
 def build(parser: SpiffBpmnParser, key: str) -> tuple[Any, dict[str, Any]]:
     """Return a process's spec and subprocess specs from a parser, with opsgate's timer definitions."""
-    spec = parser.get_spec(key)
-    subprocess_specs = parser.get_subprocess_specs(key)
+    if key in parser.collaborations:  # a collaboration runs as one case (engine.processes.collaborations)
+        spec, subprocess_specs = parser.get_collaboration(key)
+    else:
+        spec = parser.get_spec(key)
+        subprocess_specs = parser.get_subprocess_specs(key)
     definitions.adopt([spec, *subprocess_specs.values()])
     return spec, subprocess_specs
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from engine.config import settings
 from engine.errors import InvalidDefinition
 from engine.filenames import clean_filename
 from engine.people import roles
-from engine.processes import bpmn_xml, checks, scripting, votes
+from engine.processes import bpmn_xml, checks, collaborations, scripting, votes
 from engine.processes.catalog import latest
 from engine.processes.checks import TOO_DEEP
 from engine.processes.forms import Form
@@ -144,13 +145,16 @@ def _string_constant(text: str) -> str | None:
     return body.value if isinstance(body, ast.Constant) and isinstance(body.value, str) else None
 
 
-def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, process: etree._Element,
+def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, unit: collaborations.Unit,
                     spec: Any, subprocess_specs: dict[str, Any], known_groups: set[str]) -> Manifest:
     index = bpmn_xml.element_index(tree)
+    if unit.collaboration is not None:  # the main pool stands for the process: its start form, its end events
+        spec = subprocess_specs[str(unit.process.get("id"))]
     start_form: Form | None = None
     tasks: dict[str, TaskRules] = {}
     end_events: dict[str, EndRules] = {}
     timers: dict[str, TimerInfo] = {}
+    message_starts: list[str] = []
     for each in [spec, *subprocess_specs.values()]:
         for ts in each.task_specs.values():
             bpmn_id: str | None = getattr(ts, "bpmn_id", None)
@@ -158,6 +162,9 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
             if bpmn_id is None or element is None:
                 continue
             local = etree.QName(element).localname
+            event = getattr(ts, "event_definition", None)
+            if local == "startEvent" and each is spec and isinstance(event, MessageEventDefinition) and event.name:
+                message_starts.append(str(event.name))
             if local == "startEvent" and each is spec and not (start_form and start_form.fields):
                 start_form = _read_form(batch, filename, element)
             elif getattr(ts, "manual", False):
@@ -186,8 +193,11 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, proc
                 rules.opens_cases_from or "x").isidentifier():
             batch.problem(filename, task_id, None, "opens_cases needs opens_cases_from (the name of a list in the case "
                                                    "data), and the other way round")
-    return Manifest(process=bpmn_xml.process_properties(process), start_form=start_form or Form(), tasks=tasks,
-                    end_events=end_events, timers=timers)
+    info = bpmn_xml.process_properties(unit.process)
+    if unit.collaboration is not None:
+        info = replace(info, key=unit.key, name=unit.name)
+    return Manifest(process=info, start_form=start_form or Form(), tasks=tasks,
+                    end_events=end_events, timers=timers, message_starts=tuple(dict.fromkeys(message_starts)))
 
 
 def _read_form(batch: _Batch, filename: str, element: etree._Element) -> Form:
@@ -279,7 +289,7 @@ def _deployed_sources(session: Session, keys: set[str], skip: set[str]) -> dict[
     return found
 
 
-def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etree._Element, etree._ElementTree, Any,
+def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, collaborations.Unit, etree._ElementTree, Any,
                                                                dict[str, Any], dict[str, int | None]]]:
     """Parse the batch with SpiffWorkflow (opsgate's timer definitions adopted, as when cases run);
     return (file, source, process, tree, spec, subspecs, deps)."""
@@ -292,7 +302,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
         except (LookupError, ValueError, TypeError, AttributeError, RecursionError) as err:
             batch.problem(filename, None, None, f"the decision table cannot be read ({type(err).__name__}: {err}): "
                                                 "check that every rule has one entry per input and output")
-    executable: list[tuple[str, bytes, etree._Element, etree._ElementTree]] = []
+    executable: list[tuple[str, bytes, collaborations.Unit, etree._ElementTree]] = []
     for filename, source, tree in batch.bpmn:
         try:
             add_bpmn(parser, tree, filename)
@@ -305,23 +315,24 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
         except RecursionError:
             batch.problem(filename, None, None, TOO_DEEP)
             continue
-        procs = tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=bpmn_xml.NS)
-        if not procs:
+        found = collaborations.units(tree)
+        if not found:
             batch.problem(filename, None, None,
                           "no executable process: set isExecutable=\"true\" on the process to deploy "
                           "(a descriptive model can be viewed but not run)")
-        executable += [(filename, source, p, tree) for p in procs]
+        executable += [(filename, source, u, tree) for u in found]
     if batch.problems:
         return []
-    in_batch = {p.get("id") for _f, _s, p, _t in executable}
+    keys = {u.key for _f, _s, u, _t in executable}
+    in_batch = keys | {m for _f, _s, u, _t in executable for m in u.members}  # pools run inside their collaboration
     called = {el.get("calledElement") for _f, _s, _p, t in executable
               for el in t.getroot().iter(f"{{{bpmn_xml.BPMN_NS}}}callActivity")}
     deployed = _deployed_sources(session, {c for c in called if c}, in_batch)
     for key, definition in deployed.items():
         add_bpmn(parser, bpmn_xml.parse_xml(definition.bpmn.encode()), f"{key} v{definition.version}")
     out = []
-    for filename, source, process, tree in executable:
-        key = process.get("id")
+    for filename, source, unit, tree in executable:
+        key = unit.key
         try:
             spec, subspecs = build(parser, key)
         except ValidationException as err:
@@ -333,8 +344,9 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, etre
         except RecursionError:
             batch.problem(filename, key, None, TOO_DEEP)
             continue
-        deps = {k: (deployed[k].version if k in deployed else None) for k in subspecs if k in deployed or k in in_batch}
-        out.append((filename, source, process, tree, spec, subspecs, deps))
+        deps = {k: (deployed[k].version if k in deployed else None) for k in subspecs
+                if (k in deployed or k in keys) and k not in unit.members}
+        out.append((filename, source, unit, tree, spec, subspecs, deps))
     return out
 
 
@@ -446,19 +458,19 @@ def validate(session: Session, files: list[tuple[str, bytes]]) -> list[Checked]:
     known = _known_groups(session)
     max_instances = settings(session).max_instances
     manifests = []
-    for filename, source, process, tree, spec, subspecs, deps in parsed:
+    for filename, source, unit, tree, spec, subspecs, deps in parsed:
         _check_expressions(batch, filename, tree)
         batch.problems += checks.loop_problems(filename, tree, max_instances)
-        manifest = _build_manifest(batch, filename, tree, process, spec, subspecs, known)
-        manifests.append((filename, source, process, manifest, deps))
+        manifest = _build_manifest(batch, filename, tree, unit, spec, subspecs, known)
+        manifests.append((filename, source, unit, manifest, deps))
     if not batch.problems:
         batch.problems += checks.prefix_problems(
-            session, [(f, p.get("id"), m, p.sourceline) for f, _s, p, m, _d in manifests])
+            session, [(f, u.key, m, u.process.sourceline) for f, _s, u, m, _d in manifests])
     if batch.problems:
         first = batch.problems[0]
         where = first["file"] + (f", element {first['element_id']}" if first["element_id"] else "") + \
             (f", line {first['line']}" if first["line"] else "")
         more = f" (and {len(batch.problems) - 1} more)" if len(batch.problems) > 1 else ""
         raise InvalidDefinition(f"{where}: {first['message']}{more}", batch.problems)
-    return [Checked(f, s, p.get("id"), m, d, batch.dmn,
-                    tuple(w for w in batch.warnings if w["file"] == f)) for f, s, p, m, d in manifests]
+    return [Checked(f, s, u.key, m, d, batch.dmn,
+                    tuple(w for w in batch.warnings if w["file"] == f)) for f, s, u, m, d in manifests]

@@ -134,3 +134,27 @@ def test_live_inbox_migrates_down_and_up(tmp_path):
 
 def test_live_inbox_migrates_down_and_up_on_postgresql(pg_clean):
     _live_inbox_round_trip(pg_clean)
+
+
+def _event_waits_round_trip(engine) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0011_lists_in_order")
+        assert not {"event_wait", "message_receipt"} & set(inspect(connection).get_table_names())
+        command.upgrade(cfg, "head")
+        assert {"event_wait", "message_receipt"} <= set(inspect(connection).get_table_names())
+
+
+def test_event_waits_migrate_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/waits.db")
+    db.upgrade(engine)
+    _event_waits_round_trip(engine)
+    engine.dispose()
+
+
+def test_event_waits_migrate_down_and_up_on_postgresql(pg_clean):
+    _event_waits_round_trip(pg_clean)

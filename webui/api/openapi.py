@@ -252,6 +252,25 @@ def _paths() -> dict[str, dict[str, Any]]:
                         errors=["Unauthorized", "Forbidden", "NotFound"], tag="notices",
                         params=[_path_param("notice_id", "The notice id.")]),
         },
+        "/messages": {
+            "post": _op(
+                "Send a BPMN message (staff and integrations): delivered to the one open case waiting for it "
+                "(chosen by `case` and/or `correlation`, case data fields that must equal the given values), or, "
+                "when nothing waits and no case is named, a case starts at the process's message start event. "
+                "`data` becomes case data; an `idempotency_key` delivers at most once (a repeat answers the first "
+                "delivery with `repeated: true`).",
+                {"200": _json(_ref("MessageDelivery"), "Delivered to a waiting case (or a repeat)."),
+                 "201": _json(_ref("MessageDelivery"), "A case started at a message start event.")},
+                errors=[*_WRITE, "Unprocessable"], tag="events",
+                body={"required": True, "content": {"application/json": {"schema": _ref("Message")}}}),
+        },
+        "/signals": {
+            "post": _op(
+                "Broadcast a BPMN signal (staff and integrations) to every open case waiting for it.",
+                {"200": _json(_ref("SignalDelivery"), "How many cases got it, and which.")},
+                errors=[*_WRITE, "Unprocessable"], tag="events",
+                body={"required": True, "content": {"application/json": {"schema": _ref("Signal")}}}),
+        },
         "/openapi.json": {
             "get": {"summary": "This document.", "tags": ["meta"], "security": [],
                     "responses": {"200": {"description": "OpenAPI 3 document.",
@@ -393,6 +412,22 @@ def _schemas() -> dict[str, Any]:
                                   "subject": _STR, "body": _STR, "case": _nullable(_STR),
                                   "task_id": _nullable(_STR), "created_at": _TIME,
                                   "read_at": _nullable(_TIME)}},
+        "Message": {"type": "object", "required": ["name"],
+                    "properties": {"name": {"type": "string", "maxLength": 200,
+                                            "description": "The BPMN message's name (its `name`, not its id)."},
+                                   "case": {"type": "string", "description": "The case key to deliver to."},
+                                   "correlation": {"type": "object", "description":
+                                                   "Case data fields the receiving case must have, with these values."},
+                                   "data": {"type": "object", "description": "The payload: case data fields."},
+                                   "idempotency_key": {"type": "string", "maxLength": 200}}},
+        "MessageDelivery": {"type": "object", "required": ["case", "status", "started", "repeated"],
+                            "properties": {"case": _STR, "status": _STR, "started": {"type": "boolean"},
+                                           "repeated": {"type": "boolean"}}},
+        "Signal": {"type": "object", "required": ["name"],
+                   "properties": {"name": {"type": "string", "maxLength": 200}, "data": {"type": "object"}}},
+        "SignalDelivery": {"type": "object", "required": ["delivered", "cases"],
+                           "properties": {"delivered": {"type": "integer"},
+                                          "cases": {"type": "array", "items": _STR}}},
         "Marked": {"type": "object", "required": ["changed"],
                    "properties": {"changed": {"type": "integer"}}},
         "VerifyResult": {"type": "object", "required": ["ok", "checked", "first_bad"],

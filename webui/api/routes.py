@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine.cases import intake, queries, services
+from engine.cases import intake, messages, queries, services
 from engine.notifications import notices
 from engine.people import roles
 from engine.processes import catalog, deployment
@@ -205,6 +205,34 @@ def complete_task(task_id: str) -> Response:
     case = services.complete_task(session, task_id, data, actor=g.actor)
     session.commit()
     return jsonify(shapes.case_json(session, case))
+
+
+@bp.post("/messages")
+def send_message() -> tuple[Response, int]:
+    """Deliver a message to the case waiting for it, or start a case at a message start event."""
+    body = json_object()
+    session = get_session()
+    delivery = messages.send_message(session, body.get("name"), case=_text_or_none(body.get("case")),
+                                     correlation=body.get("correlation"), data=body.get("data"),
+                                     idempotency_key=body.get("idempotency_key"), actor=g.actor)
+    session.commit()
+    answer = {"case": delivery.case.key, "status": delivery.case.status, "started": delivery.started,
+              "repeated": delivery.repeated}
+    return jsonify(answer), 201 if delivery.started and not delivery.repeated else 200
+
+
+@bp.post("/signals")
+def send_signal() -> Response:
+    """Broadcast a signal to every open case waiting for it."""
+    body = json_object()
+    session = get_session()
+    cases = messages.broadcast_signal(session, body.get("name"), data=body.get("data"), actor=g.actor)
+    session.commit()
+    return jsonify({"delivered": len(cases), "cases": [c.key for c in cases]})
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
 
 
 @bp.get("/notices")
