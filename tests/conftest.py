@@ -19,10 +19,10 @@ from argon2 import PasswordHasher
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from engine import db
+from engine import db, memo
 from engine.cases import instance_cache
 from engine.people import users
-from engine.processes import deployment
+from engine.processes import deployment, specs
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"
@@ -71,8 +71,12 @@ def _fresh_instances() -> Iterator[None]:
     # Each test starts with no instance in memory, as a freshly started process would. (The spec
     # cache needs no clearing: it is keyed by content, so a reused row id cannot hit it.)
     instance_cache.instances.clear()
+    memo.clear_all()
+    specs.forget_ids()
     yield
     instance_cache.instances.clear()
+    memo.clear_all()
+    specs.forget_ids()
 
 
 @contextlib.contextmanager

@@ -15,8 +15,9 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, bindparam, delete, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from engine import logcontext, prepared
 from engine.cases import events
@@ -118,6 +119,7 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
     timers = timer_due_times(workflow)
     new = _project_tasks(session, instance, ready, timers, now, completed, actor)
     _project_bars(session, instance, ready, new)
+    _hold_open_tasks(session, case, ready, new)
     timer_rows = _project_timers(session, instance, projected)
     _project_waits(session, instance)
     write_case(session, case)
@@ -251,9 +253,9 @@ def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.date
 
 
 def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], timers: list[tuple[Any, dt.datetime]],
-                   now: dt.datetime, completed: HumanTask | None, actor: Any) -> set[str]:
+                   now: dt.datetime, completed: HumanTask | None, actor: Any) -> dict[str, dict[str, Any]]:
     """End the rows of tasks that are no longer ready and add rows for the tasks that became ready;
-    return the new rows' ids.
+    return the new rows by id.
 
     The completed task's row and the new rows go in one statement (an INSERT whose existing
     row, the completed task's, is ended only if it is still `ready`); a row counted short
@@ -271,7 +273,7 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
         ending = _ending(completed, "completed", now, getattr(actor, "id", None))
         rows.insert(0, {c.key: getattr(completed, c.key) for c in _task_table.c} | ending)
     if not rows:
-        return set()
+        return {}
     if _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows) != len(rows):
         raise Conflict(f"{completed.name} is no longer ready" if completed is not None else
                        "the case was changed by someone else at the same time; reload it and try again")
@@ -281,13 +283,46 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
               for g in dict.fromkeys(r["candidate_groups"])]
     if groups:
         _INSERT_TASK_GROUPS.run(session, groups)
-    return {r["id"] for r in rows if r["state"] == "ready"}
+    return {r["id"]: r for r in rows if r["state"] == "ready"}
+
+
+# Where a save leaves the case's open tasks in its session (Session.info), for the answer to
+# the request that made it.
+_HELD = "opsgate.open_tasks"
+
+
+def _hold_open_tasks(session: Session, case: Case, ready: dict[str, Any], new: dict[str, dict[str, Any]]) -> None:
+    """Keep the open tasks this save leaves in the session, without reading them: the new rows
+    become the session's clean objects (as if loaded), the tasks that stayed ready are noted by id."""
+    tasks: list[HumanTask] = []
+    for task_id, row in new.items():
+        if session.identity_map.get(identity_key(HumanTask, task_id)) is None:
+            task = HumanTask(**row)
+            make_transient_to_detached(task)
+            session.add(task)
+            tasks.append(task)
+    kept = [task_id for task_id in ready if task_id not in new]
+    session.info.setdefault(_HELD, {})[case.id] = (tasks, kept)
+
+
+def held_open_tasks(session: Session, case: Case) -> list[HumanTask] | None:
+    """Return a case's open tasks as the last save in this session left them, oldest first, or None
+    if this session saved no action on the case. Tasks that stayed ready through that action (a
+    parallel branch) are read, in one statement; the new ones are not."""
+    held = session.info.get(_HELD, {}).get(case.id)
+    if held is None:
+        return None
+    tasks, kept = held
+    if kept:
+        return list(session.scalars(select(HumanTask).where(HumanTask.id.in_(kept))
+                                    .order_by(HumanTask.created_at))) + tasks
+    return list(tasks)
 
 
 _INSERT_BAR = prepared.insert(cast(Table, HumanTaskBar.__table__), ("task_id", "user_id"))
 
 
-def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], new: set[str]) -> None:
+def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], new: dict[str, Any]) -> None:
     """Write who separation of duties bars from each ready task (human_task_bar), so inboxes and
     notices leave it out in SQL. Only tasks with such rules cost anything: a new task gets its
     rows; a task that stays ready gains the people who since did a task its rules name (a

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import logcontext
-from engine.cases import access
+from engine.cases import access, persistence
 from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.people import roles
 from engine.processes import catalog, specs
@@ -144,6 +144,12 @@ def open_tasks_of(session: Session, cases: Iterable[Case]) -> dict[int, list[Hum
                                     .order_by(HumanTask.created_at, HumanTask.id)):
             tasks[task.case_id].append(task)
     return tasks
+
+
+def held_open_tasks(session: Session, case: Case) -> list[HumanTask] | None:
+    """Return a case's open tasks as the action just saved in this session left them (None if
+    none did): an action's answer without reading them back (engine.cases.persistence)."""
+    return persistence.held_open_tasks(session, case)
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:

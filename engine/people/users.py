@@ -7,6 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import memo
 from engine.errors import InvalidData, NotFound
 from engine.people import roles
 from engine.records import audit
@@ -102,3 +103,18 @@ def list_people(session: Session, *, limit: int = 1000) -> list[tuple[str, str]]
     rows = session.execute(select(User.name, User.display_name).where(User.active)
                            .order_by(User.display_name, User.name).limit(limit))
     return [(name, display or name) for name, display in rows]
+
+
+def _read_name(session: Session, user_id: int) -> str:
+    name = session.scalar(select(User.name).where(User.id == user_id))
+    if name is None:
+        raise NotFound(f"no user #{user_id}")
+    return name
+
+
+_names = memo.memo(_read_name)
+
+
+def name_of(session: Session, user_id: int | None) -> str | None:
+    """Return a user's name by id (read once per process: names are never changed), None for None."""
+    return _names.get(session, user_id) if user_id is not None else None

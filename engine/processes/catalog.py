@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import memo
 from engine.errors import NotFound
 from models import ProcessDefinition
 
@@ -45,3 +46,18 @@ def list_definitions(session: Session) -> list[ProcessDefinition]:
     return list(session.scalars(select(ProcessDefinition).join(
         newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
         .order_by(ProcessDefinition.key)))
+
+
+def _read_version(session: Session, definition_id: int) -> int:
+    version = session.scalar(select(ProcessDefinition.version).where(ProcessDefinition.id == definition_id))
+    if version is None:
+        raise NotFound(f"no process definition #{definition_id}")
+    return version
+
+
+_versions = memo.memo(_read_version)
+
+
+def version_of(session: Session, definition_id: int) -> int:
+    """Return a deployed version's number by its row id (read once per process: versions are immutable)."""
+    return _versions.get(session, definition_id)

@@ -107,16 +107,44 @@ def content_key(session: Session, definition: ProcessDefinition) -> Hashable:
 
 
 def load_by_id(session: Session, definition_id: int) -> Loaded:
-    """Return the parsed spec of a deployed version by its row id."""
+    """Return the parsed spec of a deployed version by its row id.
+
+    A version's row never changes, so once this process has parsed it, the row is not read
+    again: the id leads to the content key (a memo), the key to the parsed spec. This is what
+    keeps a miss of the instance cache cheap in a server of several processes (the case was
+    saved by another one): restoring costs the deserialization, not a statement."""
+    key = _content_keys.get((session.get_bind().engine, definition_id))
+    if key is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
     definition = session.get(ProcessDefinition, definition_id)
     if definition is None:
         raise NotFound(f"no process definition #{definition_id}")
     return load(session, definition)
 
 
+# Content keys of versions by (database, row id): immutable rows, so never stale (tests that
+# rebuild a database reuse ids and clear this with `forget_ids`).
+_content_keys: dict[tuple[Hashable, int], Hashable] = {}
+_CONTENT_KEYS_KEPT = 4096
+
+
+def forget_ids() -> None:
+    """Forget which row id holds which content (a rebuilt database reuses ids)."""
+    with _parse_lock:
+        _content_keys.clear()
+
+
 def load(session: Session, definition: ProcessDefinition) -> Loaded:
     """Return the parsed spec of a deployed version, parsing it once per process."""
     key = content_key(session, definition)
+    by_id = (session.get_bind().engine, definition.id)
+    if _content_keys.get(by_id) != key:
+        with _parse_lock:
+            if len(_content_keys) >= _CONTENT_KEYS_KEPT:
+                _content_keys.clear()
+            _content_keys[by_id] = key
     hit = cache.get(key)
     if hit is not None:
         return hit

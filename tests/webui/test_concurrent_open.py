@@ -101,11 +101,17 @@ def sqlite_file(tmp_path: Path) -> Iterator[Engine]:
 def test_sixteen_threads_open_cases_on_sqlite(sqlite_file: Engine) -> None:
     found = _prepare(sqlite_file)
     app = _app(sqlite_file)
-    _check(sqlite_file, _open_from_threads(app, found))
+    try:
+        _check(sqlite_file, _open_from_threads(app, found))
+    finally:
+        app.extensions["opsgate_engine"].dispose()
 
 
 @pytest.mark.postgres
 def test_sixteen_threads_open_cases_on_postgres(pg_clean: Engine) -> None:
     found = _prepare(pg_clean)
     app = _app(pg_clean)
-    _check(pg_clean, _open_from_threads(app, found))
+    try:
+        _check(pg_clean, _open_from_threads(app, found))
+    finally:
+        app.extensions["opsgate_engine"].dispose()

@@ -23,6 +23,7 @@ from flask import Flask
 from sqlalchemy import Engine, event, select, update
 
 from engine import db
+from engine.cases import instance_cache
 from engine.people import admin, tokens, users
 from engine.processes import deployment
 from models import ApiToken, User
@@ -158,3 +159,84 @@ def _session_user_statements(site: dict[str, Any]) -> list[str]:
 
 def test_a_browser_session_loads_its_user_with_one_read(site):
     assert _session_user_statements(site) == ["SELECT user"]
+
+
+@contextlib.contextmanager
+def no_lazy_loads(app: Flask) -> Iterator[None]:
+    """Fail on any lazy load (a relationship or a deferred column) by the app's sessions."""
+    maker = app.extensions["opsgate_sessionmaker"]
+
+    def check(state: Any) -> None:
+        if state.is_relationship_load or state.is_column_load:
+            raise AssertionError(f"lazy load on the hot path: {state.statement}")
+
+    event.listen(maker, "do_orm_execute", check)
+    try:
+        yield
+    finally:
+        event.remove(maker, "do_orm_execute", check)
+
+
+def test_completing_a_task_runs_its_statements_commits_once_and_loads_nothing_for_the_answer(site):
+    """The completion request's statement budget (README, Performance): one read to authenticate,
+    the action's read and writes (tests/engine/test_write_path.py), one commit, and an answer built
+    from what the action holds. If this fails because a statement was added, find the read the
+    request already holds or the write it can join."""
+    http, recorder, headers = site["http"], site["recorder"], site["headers"]
+    for name in ("desk", "eng"):  # first calls stamp the tokens' use
+        assert http.get("/api/v1/me", headers=headers[name]).status_code == 200
+    opened = http.post("/api/v1/cases", headers=headers["desk"],
+                       json={"process": "api_ticket", "title": "Printer on fire", "data": {"summary": "smoke"}})
+    assert opened.status_code == 201
+    triage = opened.json["open_tasks"][0]
+    assert (triage["name"], triage["case"], triage["candidate_groups"]) == ("Triage", "TKT-000001", ["service_desk"])
+    with no_lazy_loads(site["app"]), recorder.recording() as seen:
+        response = http.post(f"/api/v1/tasks/{triage['id']}/complete", headers=headers["desk"],
+                             json={"data": {"note": "it smokes"}})
+    assert response.status_code == 200, response.json
+    assert seen == [
+        "SELECT api_token",         # the caller: token, user and groups
+        "SELECT human_task",        # the task with its case
+        "INSERT audit_event",       # task_completed
+        "INSERT human_task",        # triage ended, the approval added
+        "INSERT human_task_group",  # the approval's candidate group
+        "INSERT human_task_bar",    # separation of duties: the requester may not approve
+        "UPDATE case",              # the case row, guarded by its version
+        "COMMIT",
+    ]
+    body = response.json
+    assert (body["key"], body["version"], body["status"], body["requester"]) == ("TKT-000001", 1, "open", "desk")
+    assert body["data"]["note"] == "it smokes"
+    [approval] = body["open_tasks"]
+    assert (approval["name"], approval["case"], approval["process"], approval["candidate_groups"],
+            approval["assignee"], approval["state"]) == \
+        ("Approve fix", "TKT-000001", "api_ticket", ["engineer"], None, "ready")
+    # What the answer said is what the database holds.
+    assert http.get("/api/v1/cases/TKT-000001", headers=headers["desk"]).json == body
+
+    with no_lazy_loads(site["app"]), recorder.recording() as seen:
+        response = http.post(f"/api/v1/tasks/{approval['id']}/complete", headers=headers["eng"],
+                             json={"data": {"decision": "approve"}})
+    assert response.status_code == 200, response.json
+    assert seen == ["SELECT api_token", "SELECT human_task", "INSERT audit_event", "INSERT audit_event",
+                    "INSERT human_task", "UPDATE case", "COMMIT"]  # gate_approved, case_closed
+    assert (response.json["status"], response.json["open_tasks"]) == ("closed", [])
+    assert http.get("/api/v1/cases/TKT-000001", headers=headers["desk"]).json == response.json
+
+
+def test_a_case_saved_by_another_process_costs_no_extra_statement(site):
+    """Several web processes: the next step of a case often lands on a process whose instance
+    cache does not hold it (docs/performance.md, "Several processes"). Restoring it then costs
+    the deserialization only: the process version's parsed spec is found by its id, unread."""
+    http, recorder, headers = site["http"], site["recorder"], site["headers"]
+    assert http.get("/api/v1/me", headers=headers["desk"]).status_code == 200
+    opened = http.post("/api/v1/cases", headers=headers["desk"],
+                       json={"process": "api_ticket", "title": "Printer on fire", "data": {"summary": "smoke"}})
+    instance_cache.instances.clear()  # as if another process had saved the case
+    with no_lazy_loads(site["app"]), recorder.recording() as seen:
+        response = http.post(f"/api/v1/tasks/{opened.json['open_tasks'][0]['id']}/complete",
+                             headers=headers["desk"], json={"data": {"note": "it smokes"}})
+    assert response.status_code == 200
+    assert [each["name"] for each in response.json["open_tasks"]] == ["Approve fix"]
+    assert seen == ["SELECT api_token", "SELECT human_task", "INSERT audit_event", "INSERT human_task",
+                    "INSERT human_task_group", "INSERT human_task_bar", "UPDATE case", "COMMIT"]

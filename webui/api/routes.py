@@ -127,7 +127,7 @@ def open_case() -> tuple[Response, int]:
     session = get_session()
     case, created = intake.open_case(session, body, actor=g.actor)
     session.commit()
-    return jsonify(shapes.case_json(session, case)), 201 if created else 200
+    return jsonify(shapes.case_json(session, case, queries.held_open_tasks(session, case))), 201 if created else 200
 
 
 @bp.get("/cases")
@@ -204,7 +204,7 @@ def complete_task(task_id: str) -> Response:
     session = get_session()
     case = services.complete_task(session, task_id, data, actor=g.actor)
     session.commit()
-    return jsonify(shapes.case_json(session, case))
+    return jsonify(shapes.case_json(session, case, queries.held_open_tasks(session, case)))
 
 
 @bp.post("/messages")

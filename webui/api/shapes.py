@@ -6,9 +6,12 @@ import datetime as dt
 from typing import Any
 
 from flask_wtf.csrf import generate_csrf
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from engine.cases import queries
+from engine.people import users
+from engine.processes import catalog
 from engine.processes.deployment import DeployResult
 from engine.records import audit
 from models import AuditEvent, Case, HumanTask, Notification, ProcessDefinition, User
@@ -49,13 +52,25 @@ def deploy_json(results: list[DeployResult]) -> dict[str, Any]:
             "warnings": [w for r in results for w in r.warnings]}
 
 
+def _loaded(row: Any, relation: str) -> bool:
+    return relation not in inspect(row).unloaded
+
+
+def _name(session: Session, row: Any, relation: str, user_id: int | None) -> str | None:
+    """A related user's name: from the loaded relation, else from the memo of names."""
+    if _loaded(row, relation):
+        user = getattr(row, relation)
+        return user.name if user is not None else None
+    return users.name_of(session, user_id)
+
+
 def task_json(session: Session, task: HumanTask, *, with_form: bool = False) -> dict[str, Any]:
     """Describe a task; with its form for the task's own page."""
     out: dict[str, Any] = {
         "id": task.id, "case": task.case.key, "process": task.case.process_key,
         "name": task.name, "element_id": task.element_id, "lane": task.lane,
         "candidate_groups": list(task.candidate_groups or ()),
-        "assignee": task.assignee.name if task.assignee is not None else None,
+        "assignee": _name(session, task, "assignee", task.assignee_id),
         "state": task.state, "created_at": stamp(task.created_at),
         "due_at": stamp(task.due_at),
     }
@@ -65,12 +80,17 @@ def task_json(session: Session, task: HumanTask, *, with_form: bool = False) -> 
 
 
 def case_json(session: Session, case: Case, tasks: list[HumanTask] | None = None) -> dict[str, Any]:
-    """Describe a case with its open tasks (read here unless the caller holds them)."""
+    """Describe a case with its open tasks (read here unless the caller holds them).
+
+    The version number and people's names are the loaded relations' (a list loads them for its
+    page), else come from process-wide memos (engine.memo): an action's answer is built from
+    what the action holds, without reading the case's relations."""
     return {
         "id": case.id, "key": case.key, "process": case.process_key,
-        "version": case.definition.version, "status": case.status, "outcome": case.outcome,
-        "title": case.title,
-        "requester": case.requester.name if case.requester is not None else None,
+        "version": case.definition.version if _loaded(case, "definition") else
+        catalog.version_of(session, case.definition_id),
+        "status": case.status, "outcome": case.outcome, "title": case.title,
+        "requester": _name(session, case, "requester", case.requester_id),
         "priority": case.priority, "provider": case.provider, "system": case.system,
         "created_at": stamp(case.created_at), "updated_at": stamp(case.updated_at),
         "closed_at": stamp(case.closed_at), "data": case.data or {},
