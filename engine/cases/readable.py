@@ -66,6 +66,19 @@ class Entry:
     outcome: tuple[str, str | None] | None = None
     waiting_on: list[tuple[str, str | None]] = field(default_factory=list)
     filename: str | None = None
+    warning: SlaWarning | None = None
+
+
+@dataclass(frozen=True)
+class SlaWarning:
+    """An SLA warning as people read it: which clock (`sla`: response, resolution, ...; None
+    when the timer names no measure, then `name` says which), how much of it was used, and
+    when it runs out."""
+
+    sla: str | None
+    name: tuple[str, str | None]
+    used: str
+    due_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -160,10 +173,24 @@ def history(session: Session, case: Case, manifest: Manifest, events: list[Audit
             entry = _replace(entry, outcome=outcome_names(manifest, str(data["outcome"])))
         elif event.type == "sla_paused":
             entry.waiting_on.extend(manifest.element_names(str(e)) for e in data.get("waiting_on") or ())
+        elif event.type == "sla_warning":
+            # the warning's task is the timer whose name says what happens when it runs out
+            # ("Resolution target passed"): say which clock is running out instead
+            info = manifest.timers.get(event.task or "")
+            entry = _replace(entry, task=None, warning=SlaWarning(
+                info.sla if info else None, task or (str(data.get("name") or ""), None),
+                str(data.get("used") or "75%"), _instant(data.get("due_at"))))
         elif event.type == "attachment_added":
             entry = _replace(entry, filename=str(data.get("filename") or data.get("name") or ""))
         entries.append(entry)
     return entries
+
+
+def _instant(raw: Any) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
 
 
 def _replace(entry: Entry, **changes: Any) -> Entry:

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask, g
-from flask_babel import format_date, format_timedelta
+from flask_babel import format_date, format_datetime, format_timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -142,6 +142,16 @@ def clock_label(item: readable.Clock | readable.Target) -> str:
     return localized(getattr(item, "name", ""), getattr(item, "name_zh", None))
 
 
+def warning_text(warning: readable.SlaWarning) -> str:
+    """"75% of Resolution target used; it runs out at 2027-01-15 20:00" (in the display zone)."""
+    label = SLA_LABELS.get(warning.sla or "")
+    clock_name = str(label) if label is not None else pick(warning.name)
+    if warning.due_at is None:
+        return _("%(used)s of %(clock)s used", used=warning.used, clock=clock_name)
+    return _("%(used)s of %(clock)s used; it runs out at %(due)s", used=warning.used, clock=clock_name,
+             due=format_datetime(warning.due_at, "yyyy-MM-dd HH:mm"))
+
+
 def time_left(due_at: dt.datetime) -> str:
     """"2 hours left" or "overdue by 3 days"."""
     delta = due_at - clock.now()
@@ -155,5 +165,5 @@ def init_app(app: Flask) -> None:
         pick=pick, task_name=task_name, step_names=step_names, outcome_name=outcome_name, group_name=group_name,
         task_groups=task_groups, shown_label=shown_label, group_names_map=group_names_map, notice_title=notice_title,
         shown_value=shown_value, decision_sentence=decision_sentence, decision_text=decision_text,
-        clock_label=clock_label, time_left=time_left)
+        clock_label=clock_label, time_left=time_left, warning_text=warning_text)
     app.jinja_env.filters.update(pick=pick)

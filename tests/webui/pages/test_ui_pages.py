@@ -206,6 +206,21 @@ def test_home_warns_about_sla_clocks_running_out(login, people, purchase, sessio
     assert "SLA warnings" in page and purchase.key in page
 
 
+def test_history_says_which_clock_is_running_out_and_when(login, people, purchase, session):
+    import datetime as dt
+
+    from engine.jobs import firing
+    from engine.timing import clock
+
+    assert firing.fire_due_timers(session, now=clock.now() + dt.timedelta(hours=7)) == 0  # a warning (75% of 8 hours)
+    session.commit()
+    page = login(people["engineer"]).get(f"/cases/{purchase.key}").get_data(as_text=True)
+    history = page[page.index('id="timeline-h"'):]
+    warned = history[history.index("SLA warning"):]
+    assert "75% of 8 hours used; it runs out at " in warned[:400]
+    assert "SLA warning — 8 hours" not in history  # the timer's name is not the event's subject
+
+
 def test_notices_page_counts_opens_and_clears(login, people, purchase, session):
     from engine.notifications import outbox
 
