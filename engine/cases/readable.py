@@ -51,6 +51,8 @@ class Decision:
     at: dt.datetime
     comment: str = ""
     seq: int = 0
+    # A vote's count (engine.cases.voting) when the board decided: voters, approve, reject, reason.
+    vote: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,10 @@ def _replace(entry: Entry, **changes: Any) -> Entry:
 def _with_decision(entry: Entry, task: tuple[str, str | None] | None, submitted: Mapping[str, Any],
                    event: AuditEvent) -> Entry:
     name, name_zh = task or (event.task or "", None)
+    raw = event.data.get("vote") if isinstance(event.data, dict) else None
     decision = Decision(name, name_zh, GATE_EVENTS[event.type], entry.actor, event.at,
-                        str(submitted.get("comment") or "").strip(), event.seq)
+                        str(submitted.get("comment") or "").strip(), event.seq,
+                        vote=raw if isinstance(raw, dict) else None)
     return _replace(entry, decision=decision)
 
 

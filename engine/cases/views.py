@@ -16,7 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access, attachments, queries, readable, serializer, services
+from engine.cases import access, attachments, queries, readable, serializer, services, voting
 from engine.config import settings
 from engine.errors import NotAllowed
 from engine.people import providers, roles, users
@@ -75,6 +75,7 @@ class CasePage:
     clocks: list[readable.Clock] = field(default_factory=list)
     response: readable.Target | None = None
     outcome: tuple[str, str | None] | None = None
+    votes: list[voting.VoteView] = field(default_factory=list)
 
 
 @dataclass
@@ -151,9 +152,10 @@ def escalated_cases(session: Session, cases: list[Case]) -> set[int]:
         AuditEvent.chain.in_(sorted(by_key)), AuditEvent.type == "case_escalated")) if chain in by_key}
 
 
-def path_marks(session: Session, case: Case) -> dict[str, list[str]]:
+def path_marks(session: Session, case: Case, workflow: Any = None) -> dict[str, list[str]]:
     """Say which BPMN elements the case has passed (done) and which wait for people (current)."""
-    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id), settings(session))
+    if workflow is None:
+        workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id), settings(session))
     done: set[str] = set()
     current: set[str] = set()
     for each in [workflow, *workflow.subprocesses.values()]:
@@ -182,8 +184,10 @@ def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
     manifest = specs.manifest_of(case.definition)
     timeline = audit.history(session, case)
     entries = readable.history(session, case, manifest, timeline)
+    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id), settings(session))
     return CasePage(case=case, tasks=queries.open_tasks(session, case), timers=timers,
-                    timeline=timeline, marks=path_marks(session, case),
+                    timeline=timeline, marks=path_marks(session, case, workflow),
+                    votes=voting.views(session, workflow, manifest, timers),
                     names=element_names(case.definition),
                     attachments=attachments.list_attachments(session, case),
                     can_attach=case.status == "open" and attachments.may_attach(session, case, actor),

@@ -12,6 +12,7 @@ writes the result where the process routes on it: `decision`, `<task>_decision`,
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,6 +177,8 @@ class Ballot:
     comment: str = ""
     at: str | None = None
     by: str | None = None
+    voter_name: str = ""
+    by_name: str | None = None
 
 
 @dataclass
@@ -190,25 +193,51 @@ class VoteView:
     tally: votes.Tally
     ballots: list[Ballot] = field(default_factory=list)
     due_at: dt.datetime | None = None
+    opened: float = 0.0
 
 
-def views(instance_workflow: Any, manifest: Any, session: Session) -> list[VoteView]:
-    """Every vote round of a case, oldest first, from its restored instance."""
+def views(session: Session, workflow: Any, manifest: Any, timers: Sequence[Any] = ()) -> list[VoteView]:
+    """Every vote round of a case, oldest first, from its restored instance; each ballot names
+    its voter as people read them (display name)."""
     out = []
     for element, rules in manifest.votes().items():
         assert rules.vote is not None
-        for mi_task in [t for t in instance_workflow.get_tasks()
+        deadline = next((t.due_at for t in timers if t.element_id == votes.deadline_id(element)
+                         and t.kind != "sla_warning"), None)
+        for mi_task in [t for t in workflow.get_tasks()
                         if isinstance(t.task_spec, MultiInstanceTask) and t.task_spec.bpmn_id == element
                         and t.state in (TaskState.STARTED, TaskState.READY, TaskState.COMPLETED)]:
-            voters = list(mi_task.data.get(votes.voters_key(element)) or ())
-            cast_votes = _cast_votes(mi_task)
-            ballots = [Ballot(voter=name, **{k: v for k, v in cast_votes.get(name, {}).items() if k != "voter"})
-                       for name in voters]
-            decided = {n: v["decision"] for n, v in cast_votes.items()}
-            tally = votes.decide(rules.vote, voters, decided, _chairs(session, rules.vote, voters))
-            result = mi_task.data.get(votes.result_key(element)) if mi_task.state == TaskState.COMPLETED else None
-            if result and tally.result is None:
-                tally = votes.Tally(tally.voters, tally.approve, tally.reject, result, "deadline")
-            out.append(VoteView(element=element, name=rules.name, name_zh=rules.name_zh, rules=rules.vote,
-                                open=mi_task.state == TaskState.STARTED, tally=tally, ballots=ballots))
+            out.append(_view(session, element, rules, mi_task, deadline))
+    out.sort(key=lambda v: v.opened)
+    names = readable_names(session, {n for v in out for b in v.ballots for n in (b.voter, b.by) if n})
+    for view in out:
+        for ballot in view.ballots:
+            ballot.voter_name = names.get(ballot.voter, ballot.voter)
+            ballot.by_name = names.get(ballot.by, ballot.by) if ballot.by else None
     return out
+
+
+def _view(session: Session, element: str, rules: TaskRules, mi_task: Any, deadline: dt.datetime | None) -> VoteView:
+    assert rules.vote is not None
+    voters = list(mi_task.data.get(votes.voters_key(element)) or ())
+    cast_votes = _cast_votes(mi_task)
+    ballots = [Ballot(voter=name, decision=cast_votes.get(name, {}).get("decision"),
+                      comment=cast_votes.get(name, {}).get("comment") or "", at=cast_votes.get(name, {}).get("at"),
+                      by=cast_votes.get(name, {}).get("by")) for name in voters]
+    decided = {n: v["decision"] for n, v in cast_votes.items()}
+    tally = votes.decide(rules.vote, voters, decided, _chairs(session, rules.vote, voters))
+    open_now = mi_task.state == TaskState.STARTED
+    result = mi_task.data.get(votes.result_key(element)) if not open_now else None
+    if result and tally.result is None:
+        tally = votes.Tally(tally.voters, tally.approve, tally.reject, result, "deadline")
+    return VoteView(element=element, name=rules.name, name_zh=rules.name_zh, rules=rules.vote, open=open_now,
+                    tally=tally, ballots=ballots, due_at=deadline if open_now else None,
+                    opened=mi_task.last_state_change)
+
+
+def readable_names(session: Session, names: set[str]) -> dict[str, str]:
+    """User names to the names people read (display name, else the user name)."""
+    if not names:
+        return {}
+    return {name: display or name for name, display in
+            session.execute(select(User.name, User.display_name).where(User.name.in_(sorted(names))))}

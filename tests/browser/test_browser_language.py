@@ -78,7 +78,10 @@ def test_change_page_reads_as_people_wrote_it(visit, change):
     expect(decisions).to_have_count(2)
     expect(decisions.nth(0)).to_contain_text("Assess the change")
     expect(decisions.nth(0)).to_contain_text("Approved by Carl Change Manager")
-    expect(decisions.nth(1)).to_contain_text(f"Approved by Cathy CAB Member: “{COMMENT}”")
+    expect(decisions.nth(1)).to_contain_text("Approved by vote: 2 for, 0 against, of 3")
+    # the board's votes, each with its comment
+    expect(carl.page.locator("#votes tr.ballot.approve")).to_have_count(2)
+    expect(carl.page.locator("#votes tr.ballot.approve").first).to_contain_text(COMMENT)
     # the open step by its group's name, not its key
     expect(carl.page.locator("#open-h + ul")).to_contain_text("Verify the change")
     expect(carl.page.locator("#open-h + ul")).to_contain_text("Engineer")
@@ -99,7 +102,10 @@ def test_change_page_in_chinese(visit, change):
         assert not SNAKE.findall(text), SNAKE.findall(text)
         expect(aude.page.locator("#case-values")).to_contain_text("是否涉及财务或全面预算系统")
         expect(aude.page.locator("#case-values")).to_contain_text("常规变更")
-        expect(aude.page.locator("#decisions li").nth(1)).to_contain_text(f"Cathy CAB Member 批准\uff1a“{COMMENT}”")  # full-width colon
+        expect(aude.page.locator("#decisions li").nth(1)).to_contain_text("表决通过\uff1a2 票赞成、0 票反对\uff0c共 3 人")
+        expect(aude.page.locator("#votes")).to_contain_text("变更委员会审批")
+        expect(aude.page.locator("#votes")).to_contain_text("共 3 人\uff1a2 票批准 · 0 票驳回 · 1 人未表决")
+        expect(aude.page.locator("#votes tr.ballot.approve").first).to_contain_text(COMMENT)
         expect(aude.page.locator("#open-h + ul")).to_contain_text("运维工程师")
         expect(aude.page.locator("#open-h + ul")).to_contain_text("验证变更")
         labels = " ".join(aude.page.locator("#case-diagram .djs-label, #case-diagram text").all_text_contents())

@@ -83,9 +83,34 @@ def test_cab_rejecting_needs_a_comment_then_approves_from_the_inbox(visit, chang
     cathy.page.click("button[name=decision][value=reject]")
     expect(cathy.page.locator(".field.has-error")).to_contain_text("omment")
     cathy.shot("reject-without-comment")
+    cathy.page.fill("#comment", "Queue drain tested last week")
     cathy.page.click("button[name=decision][value=approve]")
     expect(cathy.page.locator(".flash.success")).to_contain_text("CAB approval")
     cathy.shot("approved")
+
+
+def test_the_board_votes_and_the_case_page_shows_the_tally(visit, change):
+    carl = visit("carl")
+    carl.goto(f"/cases/{change['key']}")
+    votes = carl.page.locator("#votes")
+    expect(votes).to_contain_text("voting")
+    expect(votes).to_contain_text("1 approve · 0 reject · 2 not voted, of 3")
+    expect(votes.locator("tr.ballot.approve")).to_contain_text("Cathy CAB Member")
+    expect(votes.locator("tr.ballot.approve")).to_contain_text("Queue drain tested last week")
+    expect(votes.locator("tr.ballot.waiting")).to_have_count(2)
+    carl.shot("vote-in-progress")
+    colin = visit("colin")
+    colin.goto("/tasks")
+    colin.page.locator("#inbox tr", has_text=change["key"]).locator("text=Open").click()
+    colin.page.click("button[name=decision][value=approve]")
+    expect(colin.page.locator(".flash.success")).to_contain_text("CAB approval")
+    carl.goto(f"/cases/{change['key']}")
+    expect(votes).to_contain_text("approved")
+    expect(votes).to_contain_text("2 approve · 0 reject · 1 not voted, of 3")
+    expect(votes.locator("tr.ballot.waiting")).to_contain_text("did not vote")
+    expect(carl.page.locator("#decisions")).to_contain_text("Approved by vote: 2 for, 0 against, of 3")
+    carl.shot("vote-decided")
+    assert not carl.errors, carl.errors
 
 
 def test_change_manager_sees_the_next_step(visit, change):

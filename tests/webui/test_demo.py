@@ -30,4 +30,6 @@ def test_demo_seeds_cases_in_several_states(tmp_path, capsys, monkeypatch):
         assert [(c.process_key, c.data["source"], c.status) for c in found] == [("incident", "inspection", "open")]
         orders = sorted((c.status, c.data.get("rating")) for c in cases if c.process_key == "service_request")
         assert orders == [("closed", 5), ("open", None), ("open", None)]
+        assert len(waiting) == 2, "the board is voting: one vote cast, two to come"
+        assert "vote_cast" in events
         assert audit.verify(session).ok

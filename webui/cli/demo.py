@@ -42,6 +42,8 @@ DEMO_USERS: list[tuple[str, str, list[str]]] = [
     ("emma", "Emma Engineer", ["engineer"]),
     ("carl", "Carl Change Manager", ["change_manager"]),
     ("cathy", "Cathy CAB Member", ["cab"]),
+    ("colin", "Colin CAB Member", ["cab"]),
+    ("cora", "Cora CAB Chair", ["cab", "change_manager"]),
     ("fred", "Fred Finance", ["finance"]),
     ("sam", "Sam Security Admin", ["security_admin"]),
     ("aude", "Aude Auditor", ["auditor"]),
@@ -164,6 +166,11 @@ def _demo_cases(session: Session, people: dict[str, User]) -> None:
                          finance_system="yes", change_plan="Upgrade the replica, switch over, upgrade the primary",
                          rollback_plan="Switch back to the old primary")
         walk(session, waiting, people, until=lambda task: task.element_id == "cab_approval")
+    # ... where the board is voting: Cathy has approved, Colin and Cora have not voted yet.
+    with clock.frozen(now - dt.timedelta(hours=2)):
+        vote = next(t for t in queries.open_tasks(session, waiting) if t.assignee_id == people["cathy"].id)
+        services.complete_task(session, vote.id, {"decision": "approve", "comment": "Tested on the replica last week"},
+                               actor=people["cathy"])
     # Open: an incident just reported, waiting for first-line diagnosis.
     _start(session, "incident", rita, "Mail down on floor 3", source="phone", system="mail",
            symptoms="Nobody on floor 3 receives mail", impact="medium", urgency="high")

@@ -103,7 +103,7 @@ def detail(ref: str):
                            marks=page.marks, attachments=page.attachments, can_attach=page.can_attach,
                            can_audit=page.can_audit, attachment_hint=attachment_hint(), values=page.values,
                            decisions=page.decisions, clocks=page.clocks, response=page.response,
-                           outcome=page.outcome)
+                           outcome=page.outcome, votes=page.votes)
 
 
 @bp.post("/cases/<ref>/verify")

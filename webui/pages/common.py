@@ -61,6 +61,12 @@ EVENT_LABELS = {
     "evaluation_input_recorded": _l("Evaluation input recorded"),
     "evaluation_config_recorded": _l("Evaluation configuration recorded"),
     "evaluation_published": _l("Evaluation published"),
+    "vote_cast": _l("Vote cast"),
+    "vote_closed": _l("Vote closed at its deadline"),
+    "task_reassigned": _l("Task reassigned"),
+    "delegation_created": _l("Deputy named"),
+    "delegation_ended": _l("Deputy ended"),
+    "gate_reminder": _l("Reminder sent"),
 }
 DECISION_LABELS = {"approve": _l("Approve"), "reject": _l("Reject"), "rework": _l("Send back for rework")}
 

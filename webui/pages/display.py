@@ -124,7 +124,14 @@ def shown_value(item: readable.Shown) -> Markup:
 
 
 def decision_sentence(decision: readable.Decision) -> str:
-    """"Approved by Carl Change Manager" (the comment follows in the page)."""
+    """"Approved by Carl Change Manager" (the comment follows in the page); a vote's decision
+    says the count: "Approved by vote: 2 for, 0 against, of 3"."""
+    if decision.vote:
+        counts = {"a": decision.vote.get("approve", 0), "r": decision.vote.get("reject", 0),
+                  "n": decision.vote.get("voters", 0)}
+        if decision.decision == "approve":
+            return _("Approved by vote: %(a)s for, %(r)s against, of %(n)s", **counts)
+        return _("Rejected by vote: %(a)s for, %(r)s against, of %(n)s", **counts)
     return str(DECISION_SENTENCES.get(decision.decision, DECISION_SENTENCES["approve"])) % {"who": decision.actor}
 
 
@@ -159,11 +166,32 @@ def time_left(due_at: dt.datetime) -> str:
     return _("%(span)s left", span=span) if delta.total_seconds() > 0 else _("overdue by %(span)s", span=span)
 
 
+VOTE_REASONS = {"rule": _l("the rule was met"), "veto": _l("one reject vetoes"), "chair": _l("the chair's casting vote"),
+                "no_majority": _l("no majority"), "deadline": _l("closed at the deadline")}
+
+
+def vote_rule_text(rules: Any) -> str:
+    """Say a vote's rule in words: "majority; one reject vetoes; the chair breaks a tie"."""
+    parts = [str({"any": _l("one approval passes"), "all": _l("everyone must approve"),
+                  "majority": _l("majority")}.get(rules.rule) or _("%(n)s approvals pass", n=rules.n))]
+    if rules.veto and rules.rule != "all":
+        parts.append(str(_l("one reject vetoes")))
+    if rules.chair:
+        parts.append(_("%(group)s breaks a tie", group=group_name(rules.chair)))
+    return "; ".join(parts)
+
+
+def vote_reason_text(reason: str | None) -> str:
+    """Say why a vote ended as it did."""
+    return str(VOTE_REASONS.get(reason or "", reason or ""))
+
+
 def init_app(app: Flask) -> None:
     """Register the helpers with Jinja."""
     app.jinja_env.globals.update(
         pick=pick, task_name=task_name, step_names=step_names, outcome_name=outcome_name, group_name=group_name,
         task_groups=task_groups, shown_label=shown_label, group_names_map=group_names_map, notice_title=notice_title,
         shown_value=shown_value, decision_sentence=decision_sentence, decision_text=decision_text,
-        clock_label=clock_label, time_left=time_left, warning_text=warning_text)
+        clock_label=clock_label, time_left=time_left, warning_text=warning_text, vote_rule_text=vote_rule_text,
+        vote_reason_text=vote_reason_text)
     app.jinja_env.filters.update(pick=pick)
