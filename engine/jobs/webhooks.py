@@ -20,11 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import logcontext
+from engine.cases import readable
 from engine.config import settings
 from engine.jobs.delivery import MAX_ATTEMPTS, Delivery, backoff
 from engine.notifications import webhooks
+from engine.people.groups import group_titles
+from engine.processes import specs
 from engine.timing import clock
-from models import WebhookDelivery, WebhookSubscription
+from models import Case, HumanTask, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,28 @@ def post(request: webhooks.Request, *, timeout: float, preset: str) -> int:
     return status
 
 
+def chat_names(session: Session, payload: dict[str, Any]) -> webhooks.ChatNames:
+    """Look up the names a chat message shows for a delivery's payload (the payload holds keys:
+    process, outcome, task id, group keys, timer element); what is gone keeps its key."""
+    case = session.scalars(select(Case).where(Case.key == str((payload.get("case") or {}).get("key")))).first()
+    if case is None:
+        return webhooks.ChatNames()
+    manifest = specs.manifest_of(case.definition)
+    outcome = (payload.get("case") or {}).get("outcome")
+    task, groups = None, ()
+    if payload.get("task"):
+        row = session.get(HumanTask, str(payload["task"].get("id")))
+        if row is not None:
+            task = manifest.element_names(row.element_id)
+        titles = group_titles(session)
+        groups = tuple((titles[g].name, titles[g].name_zh) if g in titles else (g, None)
+                       for g in payload["task"].get("candidate_groups") or ())
+    sla = manifest.element_names(str(payload["sla"].get("timer"))) if payload.get("sla") else None
+    return webhooks.ChatNames(process=(manifest.process.name, manifest.process.name_zh),
+                              outcome=readable.outcome_names(manifest, str(outcome)) if outcome else None,
+                              task=task, groups=groups, sla=sla)
+
+
 def deliver_webhooks(session: Session, *, limit: int = 50) -> Delivery:
     """POST due webhook deliveries, recording success, retry or failure (the caller commits).
 
@@ -91,7 +116,8 @@ def deliver_webhooks(session: Session, *, limit: int = 50) -> Delivery:
                 if not sub.active:
                     raise Refused(None, "the webhook is paused")
                 secret = webhooks.decrypt_secret(session, sub.secret_encrypted)
-                request = webhooks.build_request(sub, row, secret, now=clock.now())
+                names = chat_names(session, row.payload or {}) if sub.preset in webhooks.CHAT_LANGUAGE else None
+                request = webhooks.build_request(sub, row, secret, now=clock.now(), names=names)
                 row.last_status = post(request, timeout=timeout, preset=sub.preset)
             except (Refused, OSError, ValueError) as exc:
                 row.last_status = getattr(exc, "status", None)

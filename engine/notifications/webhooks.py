@@ -67,9 +67,6 @@ EVENTS = ("case.opened", "case.escalated", "case.closed", "task.ready", "sla.war
 PRESETS = ("generic", "wecom", "dingtalk", "slack")
 REFRESH_SECONDS = 10.0
 
-_LABELS = {"case.opened": "Case opened", "case.escalated": "Case escalated", "case.closed": "Case closed",
-           "task.ready": "Task ready", "sla.warning": "SLA warning"}
-
 
 class _Subscribed:
     """The event types with at least one active subscription, per database, refreshed now and then."""
@@ -152,40 +149,94 @@ def _payload(session: Session, event: str, event_id: str, now: dt.datetime, case
 
 # --- bodies and signatures (used by the delivering worker) -------------------------------------
 
-def _summary(payload: dict[str, Any]) -> tuple[str, list[str]]:
+Pair = tuple[str, str | None]
+
+
+@dataclass(frozen=True)
+class ChatNames:
+    """What a chat message names, as people read it (name, Chinese name), looked up by the
+    delivering worker: the process, the outcome, the task and its groups, the SLA clock."""
+
+    process: Pair | None = None
+    outcome: Pair | None = None
+    task: Pair | None = None
+    groups: tuple[Pair, ...] = ()
+    sla: Pair | None = None
+
+
+# The language of a chat preset's text: WeCom and DingTalk groups read Chinese, Slack-style
+# hooks English (the generic preset sends the JSON payload, which holds keys, not text).
+CHAT_LANGUAGE = {"wecom": "zh", "dingtalk": "zh", "slack": "en"}
+
+_TEXT = {
+    "en": {"case.opened": "Case opened", "case.escalated": "Case escalated", "case.closed": "Case closed",
+           "task.ready": "Task ready", "sla.warning": "SLA warning", "process": "Process", "status": "Status",
+           "outcome": "Outcome", "priority": "Priority", "task": "Task", "due": "Due", "sla": "SLA clock",
+           "open": "open", "closed": "closed", "cancelled": "cancelled", "sep": ": ", "list": ", "},
+    "zh": {"case.opened": "工单已创建", "case.escalated": "工单已升级", "case.closed": "工单已关闭",
+           "task.ready": "任务待办", "sla.warning": "SLA 预警", "process": "流程", "status": "状态",
+           "outcome": "结果", "priority": "优先级", "task": "任务", "due": "到期时间", "sla": "SLA 时限",
+           "open": "处理中", "closed": "已关闭", "cancelled": "已取消", "sep": "\uff1a", "list": "\u3001"},
+}
+
+
+def _pick(pair: Pair | None, language: str, fallback: Any) -> str:
+    if pair is None:
+        return str(fallback or "")
+    return (pair[1] or pair[0]) if language == "zh" else pair[0]
+
+
+def _moment(value: Any) -> str:
+    """"2027-01-15 20:00 UTC" from the payload's ISO 8601 instant."""
+    try:
+        return dt.datetime.fromisoformat(str(value)).astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return str(value)
+
+
+def _summary(payload: dict[str, Any], names: ChatNames, language: str) -> tuple[str, list[str]]:
+    text = _TEXT[language]
+    sep = text["sep"]
     case = payload.get("case") or {}
-    title = f"{_LABELS.get(payload.get('event', ''), payload.get('event'))}: {case.get('key')} {case.get('title')}"
-    lines = [f"Process: {case.get('process')}", f"Status: {case.get('status')}"]
+    event = str(payload.get("event") or "")
+    title = f"{text.get(event, event)}{sep}{case.get('key')} {case.get('title')}"
+    lines = [f"{text['process']}{sep}{_pick(names.process, language, case.get('process'))}",
+             f"{text['status']}{sep}{text.get(str(case.get('status')), case.get('status'))}"]
     if case.get("outcome"):
-        lines.append(f"Outcome: {case['outcome']}")
+        lines.append(f"{text['outcome']}{sep}{_pick(names.outcome, language, case['outcome'])}")
     if case.get("priority"):
-        lines.append(f"Priority: {case['priority']}")
+        lines.append(f"{text['priority']}{sep}{case['priority']}")
     task = payload.get("task")
     if task:
-        lines.append(f"Task: {task.get('name')} ({', '.join(task.get('candidate_groups') or [])})")
+        groups = text["list"].join(_pick(g, language, "") for g in names.groups) or \
+            text["list"].join(task.get("candidate_groups") or [])
+        lines.append(f"{text['task']}{sep}{_pick(names.task, language, task.get('name'))}" +
+                     (f" ({groups})" if groups else ""))
         if task.get("due_at"):
-            lines.append(f"Due: {task['due_at']}")
+            lines.append(f"{text['due']}{sep}{_moment(task['due_at'])}")
     sla = payload.get("sla")
     if sla:
-        lines.append(f"SLA: {sla.get('name')}" + (f", due {sla['due_at']}" if sla.get("due_at") else ""))
+        lines.append(f"{text['sla']}{sep}{_pick(names.sla, language, sla.get('name'))}" +
+                     (f" ({text['due']}{sep}{_moment(sla['due_at'])})" if sla.get("due_at") else ""))
     if case.get("url"):
         lines.append(str(case["url"]))
     return title, lines
 
 
-def render(preset: str, payload: dict[str, Any]) -> bytes:
-    """The request body for a subscription's preset."""
-    title, lines = _summary(payload)
+def render(preset: str, payload: dict[str, Any], names: ChatNames | None = None) -> bytes:
+    """The request body for a subscription's preset: the payload itself (generic), or a chat
+    message in the preset's language (CHAT_LANGUAGE) naming things as people read them."""
+    if preset not in CHAT_LANGUAGE:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    title, lines = _summary(payload, names or ChatNames(), CHAT_LANGUAGE[preset])
     if preset == "wecom":
         body: dict[str, Any] = {"msgtype": "markdown",
                                 "markdown": {"content": f"**{title}**\n" + "\n".join(f"> {line}" for line in lines)}}
     elif preset == "dingtalk":
         body = {"msgtype": "markdown",
                 "markdown": {"title": title[:60], "text": f"### {title}\n\n" + "\n\n".join(lines)}}
-    elif preset == "slack":
-        body = {"text": f"*{title}*\n" + "\n".join(lines)}
     else:
-        body = payload
+        body = {"text": f"*{title}*\n" + "\n".join(lines)}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -213,9 +264,9 @@ class Request:
 
 
 def build_request(subscription: WebhookSubscription, delivery: WebhookDelivery, secret: str, *,
-                  now: dt.datetime) -> Request:
+                  now: dt.datetime, names: ChatNames | None = None) -> Request:
     """The URL, body and headers of one delivery attempt (signed when the subscription has a secret)."""
-    body = render(subscription.preset, delivery.payload or {})
+    body = render(subscription.preset, delivery.payload or {}, names)
     stamp = str(int(now.timestamp()))
     headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "opsgate-webhook/1",
                "X-Opsgate-Event": delivery.event, "X-Opsgate-Delivery": delivery.event_id,

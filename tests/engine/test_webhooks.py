@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from engine.errors import InvalidData
 from engine.jobs import worker
 from engine.notifications import webhooks
 from engine.people import webhook_admin
+from engine.people.groups import group_titles
 from models import WebhookDelivery, WebhookSubscription
 from tests.engine.timer_helpers import UTC, World, migrated_copy
 
@@ -195,9 +197,12 @@ def test_secrets_are_stored_encrypted_and_unreadable_under_another_key(world, re
 
 
 @pytest.mark.parametrize(("preset", "check"), [
-    ("wecom", lambda b: b["msgtype"] == "markdown" and "Case opened" in b["markdown"]["content"]),
-    ("dingtalk", lambda b: b["msgtype"] == "markdown" and b["markdown"]["title"].startswith("Case opened")),
-    ("slack", lambda b: b["text"].startswith("*Case opened: TMK-")),
+    # WeCom and DingTalk groups read Chinese; names, not keys (the status "open" is 处理中)
+    ("wecom", lambda b: b["msgtype"] == "markdown" and b["markdown"]["content"].startswith("**工单已创建：TMK-")  # noqa: RUF001
+     and "> 流程：Timer kinds\n> 状态：处理中" in b["markdown"]["content"]),  # noqa: RUF001
+    ("dingtalk", lambda b: b["msgtype"] == "markdown" and b["markdown"]["title"].startswith("工单已创建：TMK-")  # noqa: RUF001
+     and "状态：处理中" in b["markdown"]["text"]),  # noqa: RUF001
+    ("slack", lambda b: b["text"].startswith("*Case opened: TMK-") and "\nProcess: Timer kinds\nStatus: open" in b["text"]),
 ])
 def test_chat_presets_shape_the_body(world, preset, check):
     r = Receiver([])
@@ -209,6 +214,24 @@ def test_chat_presets_shape_the_body(world, preset, check):
         assert check(got["body"]), got["body"]
         if preset == "dingtalk":  # DingTalk's own signature rides on the URL
             assert "timestamp=" in got["path"] and "sign=" in got["path"]
+    finally:
+        r.close()
+
+
+def test_a_chat_message_names_the_task_its_groups_and_due_time_in_the_chat_language(world):
+    r = Receiver([])
+    try:
+        subscribe(world, r.url, ["task.ready"], preset="wecom")
+        world.start(T0, "timer_kinds")
+        assert worker.run_once(world.factory, now=T0 + S).webhooks.sent == 1
+        [got] = r.received
+        content = got["body"]["markdown"]["content"]
+        with world.tx() as s:
+            engineer = group_titles(s)["engineer"]
+        assert content.startswith("**任务待办：TMK-")  # noqa: RUF001
+        assert f"> 任务：Work ({engineer.name_zh or engineer.name})" in content  # noqa: RUF001
+        assert "engineer" not in content  # the group's name, not its key
+        assert re.search(r"> 到期时间：\d{4}-\d\d-\d\d \d\d:\d\d UTC", content), content  # not an ISO stamp  # noqa: RUF001
     finally:
         r.close()
 
