@@ -71,6 +71,15 @@ MIX = [
 ]
 
 
+def _pick(rng: random.Random):
+    pick, total = rng.random(), 0.0
+    for key, share, values in MIX:
+        total += share
+        if pick <= total:
+            return key, values
+    return MIX[0][0], MIX[0][2]
+
+
 def build_seed(url: str, count: int) -> None:
     """Open `count` cases through the engine over the last 30 days, each walked some steps."""
     engine = db.make_engine(url)
@@ -83,11 +92,7 @@ def build_seed(url: str, count: int) -> None:
                   ("rita", "mona", "desk", "eric", "emma", "carl", "cathy", "fred", "sam")}
         opened = 0
         for i in range(count):
-            pick, total = rng.random(), 0.0
-            for key, share, values in MIX:
-                total += share
-                if pick <= total:
-                    break
+            key, values = _pick(rng)
             at = now - dt.timedelta(minutes=rng.randrange(60 * 24 * 30))
             try:
                 with session.begin_nested(), clock.frozen(at):
@@ -123,7 +128,7 @@ def multiply(engine: Engine, first: int, last: int, stride: int, seed_max: int) 
     is_open = f"c * {SHIFT_HOURS} < {OPEN_DAYS * 24}"
     new_id = f"s.id + c * {stride}"
     case_cols = _columns(engine, "case")
-    names, values = _select_list([c for c in case_cols], {
+    names, values = _select_list(case_cols, {
         "id": new_id,
         "key": f"split_part(s.key, '-', 1) || '-' || lpad(({new_id})::text, 7, '0')",
         "status": f"CASE WHEN {is_open} OR s.status <> 'open' THEN s.status ELSE 'closed' END",
@@ -136,7 +141,7 @@ def multiply(engine: Engine, first: int, last: int, stride: int, seed_max: int) 
     })
     series = f"generate_series({first}, {last - 1}) AS c"
     task_cols = _columns(engine, "human_task")
-    task_id = f"md5(h.id || ':' || c)::uuid::text"
+    task_id = "md5(h.id || ':' || c)::uuid::text"
     t_names, t_values = _select_list(task_cols, {
         "id": task_id, "case_id": f"h.case_id + c * {stride}",
         "state": f"CASE WHEN {is_open} OR h.state <> 'ready' THEN h.state ELSE 'completed' END",
@@ -154,7 +159,7 @@ def multiply(engine: Engine, first: int, last: int, stride: int, seed_max: int) 
     timer_cols = [c for c in _columns(engine, "timer") if c != "id"]
     m_names, m_values = _select_list(timer_cols, {
         "case_id": f"m.case_id + c * {stride}", "due_at": f"m.due_at - {shift}",
-        "task_id": f"CASE WHEN m.task_id IS NULL THEN NULL ELSE md5(m.task_id || ':' || c)::uuid::text END",
+        "task_id": "CASE WHEN m.task_id IS NULL THEN NULL ELSE md5(m.task_id || ':' || c)::uuid::text END",
     }, alias="m")
     seed = f"s.id <= {seed_max}"
     with engine.begin() as conn:
@@ -295,14 +300,16 @@ def main() -> None:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         seed_demo(url, password=PASSWORD)
         build_seed(url, args.seed)
-    with engine.connect() as conn:
-        seed_max, seed_count = conn.execute(text("SELECT max(id), count(*) FROM \"case\"")).one()
+    with engine.connect() as conn:  # seeds have 6-digit keys (the engine's), copies 7 digits
+        seed_max, seed_count, total = conn.execute(text(
+            "SELECT max(id) FILTER (WHERE length(split_part(key, '-', 2)) = 6), "
+            "count(*) FILTER (WHERE length(split_part(key, '-', 2)) = 6), count(*) FROM \"case\"")).one()
     stride = 10 ** len(str(seed_max))
-    state = {"seed_count": seed_count, "seed_max": seed_max, "stride": stride, "copies": 1}
+    state = {"seed_count": seed_count, "seed_max": seed_max, "stride": stride, "copies": total // seed_count}
     table: dict[int, dict[str, tuple[float, ...]]] = {}
     loads: dict[int, str] = {}
     for size in (int(s) for s in args.sizes.split(",")):
-        if size > seed_count:
+        if size > state["copies"] * seed_count:
             grow(engine, size, state)
         print(f"\n== {counts(engine)}; load average {os.getloadavg()[0]:.2f}", flush=True)
         before = os.getloadavg()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select, union_all
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -90,29 +90,47 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
     last): `mine` (claimed by them) or `group` (unclaimed or theirs, in their groups;
     `requester` tasks of their own cases), leaving out those separation of duties bars them from.
 
-    One statement per page, bounded by the work waiting, not by history: ready rows come from
-    a partial index (ix_human_task_ready, or ix_human_task_ready_assignee for `mine`), a
-    task's groups from human_task_group, which holds only ready tasks' rows, through EXISTS on
-    its key; each task comes with its case (without the instance state) and assignee."""
-    staff = sorted(roles.staff_groups(actor))
-    offered = or_(HumanTaskGroup.group.in_(staff),
-                  and_(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
-    mine_to_do = exists().where(HumanTaskGroup.task_id == HumanTask.id, offered)
-    # Separation of duties bars some people from some tasks (human_task_bar): not offered to them.
-    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
-    query = (select(HumanTask).join(Case, Case.id == HumanTask.case_id)
-             .where(HumanTask.state == "ready", mine_to_do, ~barred))
-    if scope == "mine":
-        query = query.where(HumanTask.assignee_id == actor.id)
-    elif scope == "group":
-        query = query.where(or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id))
-    else:
+    One statement per page, bounded by the work waiting, not by history (human_task_group
+    holds only ready tasks' rows; ready rows have partial indexes). It unites two arms, each
+    ordered and cut at the page's end on its own, so that PostgreSQL plans each for what it
+    is: the tasks of the actor's staff groups (EXISTS on the group row's key: a big group's
+    page is read in due order from ix_human_task_ready and stops, a small group's rows are
+    read from the group index), and the `requester` tasks of cases they requested (through
+    the live requester rows, never all the cases they ever opened). Each task comes with its
+    case (without the instance state) and assignee."""
+    if scope not in ("mine", "group"):
         raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
-    query = (query.options(contains_eager(HumanTask.case).options(*_CASE_LIGHT),
-                           joinedload(HumanTask.assignee).lazyload(User.groups))
-             .order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
-             .limit(limit).offset(max(0, offset)))
+    staff = sorted(roles.staff_groups(actor))
+    in_my_groups = exists().where(HumanTaskGroup.task_id == HumanTask.id, HumanTaskGroup.group.in_(staff))
+    requested = (select(HumanTaskGroup.task_id)
+                 .join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
+                 .join(Case, Case.id == HumanTask.case_id)
+                 .where(HumanTaskGroup.group == roles.REQUESTER, Case.requester_id == actor.id))
+    end = max(0, offset) + limit
+    arms = [_ready_arm(HumanTask.id.in_(requested) & ~in_my_groups if staff else HumanTask.id.in_(requested),
+                       actor, scope, end)]
+    if staff:
+        arms.insert(0, _ready_arm(in_my_groups, actor, scope, end))
+    page = union_all(*arms).subquery("page") if len(arms) > 1 else arms[0].subquery("page")
+    query = (select(HumanTask).join(page, page.c.id == HumanTask.id).join(Case, Case.id == HumanTask.case_id)
+             .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT),
+                      joinedload(HumanTask.assignee).lazyload(User.groups))
+             .order_by(*_INBOX_ORDER).limit(limit).offset(max(0, offset)))
     return list(session.scalars(query).unique())
+
+
+_INBOX_ORDER = (HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
+
+
+def _ready_arm(offered: ColumnElement[bool], actor: User, scope: str, end: int) -> Select:
+    """The first `end` ready task ids (inbox order) that `offered` picks and separation of
+    duties does not bar the actor from (human_task_bar)."""
+    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
+    mine = HumanTask.assignee_id == actor.id if scope == "mine" else \
+        or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id)
+    arm = (select(HumanTask.id).where(HumanTask.state == "ready", offered, mine, ~barred)
+           .order_by(*_INBOX_ORDER).limit(end).subquery())
+    return select(arm.c.id)
 
 
 # A list shows a case's key, title and status, never its serialized instance (the largest
