@@ -17,6 +17,9 @@ class Case(Base):
         Index("ix_case_process_status", "process_key", "status", "id"),
         Index("ix_case_process_id", "process_key", "id"),
         Index("ix_case_status_id", "status", "id"),
+        # Reports and evaluation read a period's cases: those opened or closed in it.
+        Index("ix_case_created_at", "created_at"),
+        Index("ix_case_closed_at", "closed_at"),
         Index("ix_case_provider_created", "provider", "created_at"),
         # One open case per (process, dedup_key): an alert storm folds into it (engine/intake).
         Index("uq_case_open_dedup", "process_key", "dedup_key", unique=True,
