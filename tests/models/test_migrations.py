@@ -158,3 +158,27 @@ def test_event_waits_migrate_down_and_up(tmp_path):
 
 def test_event_waits_migrate_down_and_up_on_postgresql(pg_clean):
     _event_waits_round_trip(pg_clean)
+
+
+def _cases_by_period_round_trip(engine) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0012_event_waits")
+        assert "ix_case_created_at" not in {i["name"] for i in inspect(connection).get_indexes("case")}
+        command.upgrade(cfg, "head")
+        assert {"ix_case_created_at", "ix_case_closed_at"} <= {i["name"] for i in inspect(connection).get_indexes("case")}
+
+
+def test_cases_by_period_migrates_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/period.db")
+    db.upgrade(engine)
+    _cases_by_period_round_trip(engine)
+    engine.dispose()
+
+
+def test_cases_by_period_migrates_down_and_up_on_postgresql(pg_clean):
+    _cases_by_period_round_trip(pg_clean)
