@@ -34,7 +34,7 @@ from engine.cases.stepping import (
 from engine.config import settings
 from engine.errors import Conflict
 from engine.notifications import webhooks
-from engine.processes import specs
+from engine.processes import bpmn_xml, specs
 from engine.processes.votes import voter_key
 from engine.records import audit
 from engine.timing import clock
@@ -382,7 +382,8 @@ def _new_task_row(instance: Instance, task: Any, timers: list[tuple[Any, dt.date
     return {
         "id": str(task.id), "case_id": instance.case.id, "element_id": element,
         "name": task.task_spec.bpmn_name or element, "lane": task.task_spec.lane,
-        "candidate_groups": list(instance.task_rules(element).candidate_groups), "state": "ready",
+        "candidate_groups": bpmn_xml.resolve_groups(instance.task_rules(element).candidate_groups, task.data),
+        "state": "ready",
         "created_at": now, "due_at": due, "assignee_id": None, "claimed_at": None, "ended_at": None,
         "completed_by_id": None,
         "announced_at": None,  # the worker tells its people (engine.notifications.outbox.announce_ready_tasks)

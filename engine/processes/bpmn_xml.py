@@ -14,6 +14,7 @@ from lxml import etree
 
 from engine.processes import forms, votes
 from engine.processes.manifest import EndRules, ProcessInfo, TaskRules
+from engine.timing import definitions
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -99,7 +100,7 @@ def kind_of(tree: etree._ElementTree) -> str:
 def timer_literal(text: str) -> str | None:
     """If `text` is a bare ISO 8601 timer value, return it; else None (it is an expression)."""
     value = (text or "").strip()
-    if _ISO_DURATION.match(value) or _ISO_DATETIME.match(value) or _ISO_CYCLE.match(value):
+    if _ISO_DURATION.match(definitions.lenient_duration(value)) or _ISO_DATETIME.match(value) or _ISO_CYCLE.match(value):
         return value
     return None
 
@@ -147,6 +148,39 @@ def preprocess(tree: etree._ElementTree) -> None:
     for node in root.iter(f"{{{BPMN_NS}}}conditionExpression"):
         if node.text and _JUEL.match(node.text):
             node.text = translate_condition(node.text)
+    _camunda_dialect(root)
+
+
+def _camunda_dialect(root: etree._Element) -> None:
+    """What other modelers write, as SpiffWorkflow runs it (docs/bpmn.md, "BPMN from other tools").
+
+    * a plain `bpmn:task` passes through, as in Camunda: it becomes a script task doing nothing;
+    * data stores are documentation: the `bpmn:dataStore` definitions go, so SpiffWorkflow's
+      "has no implementation" never fires and references to them are left alone;
+    * `camunda:decisionRef` on a business rule task is SpiffWorkflow's `calledDecisionId`.
+    """
+    for node in list(root.iter(f"{{{BPMN_NS}}}task")):
+        node.tag = f"{{{BPMN_NS}}}scriptTask"
+        script = etree.SubElement(node, f"{{{BPMN_NS}}}script")
+        script.text = "pass"
+    stores = {n.get("id") for n in root.iter(f"{{{BPMN_NS}}}dataStoreReference")}
+    for tag in ("dataStore", "dataStoreReference"):
+        for node in list(root.iter(f"{{{BPMN_NS}}}{tag}")):
+            node.getparent().remove(node)
+    for tag in ("dataInputAssociation", "dataOutputAssociation"):
+        for node in list(root.iter(f"{{{BPMN_NS}}}{tag}")):
+            refs = {(r.text or "").strip() for r in node if etree.QName(r).localname in ("sourceRef", "targetRef")}
+            if refs & stores:
+                node.getparent().remove(node)
+    for node in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        ref = (node.get(f"{{{CAMUNDA_NS}}}decisionRef") or "").strip()
+        if not ref or node.xpath("./bpmn:extensionElements/spiffworkflow:calledDecisionId", namespaces=NS):
+            continue
+        extensions = node.find(f"{{{BPMN_NS}}}extensionElements")
+        if extensions is None:  # after any documentation, as the XSD orders them
+            extensions = etree.Element(f"{{{BPMN_NS}}}extensionElements")
+            node.insert(len(node.findall(f"{{{BPMN_NS}}}documentation")), extensions)
+        etree.SubElement(extensions, f"{{{SPIFF_NS}}}calledDecisionId").text = ref
 
 
 # ---------------------------------------------------------------- manifest
@@ -254,6 +288,40 @@ def process_properties(process: etree._Element) -> ProcessInfo:
     return ProcessInfo(key=key, name=process.get("name") or key, case_prefix=prefix,
                        required_records=_names(props.get("required_records", "")), name_zh=props.get("name_zh"),
                        start_groups=_names(props.get("start_groups", "")))
+
+
+DEFAULT_GROUP = "process_owner"
+# A candidate group named by case data (Camunda's `${approver_group}`), resolved when the task becomes ready.
+GROUP_REFERENCE = re.compile(r"^\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}$")
+
+
+def resolve_groups(groups: tuple[str, ...], data: dict[str, Any], default: str = DEFAULT_GROUP) -> list[str]:
+    """Candidate groups with each `${variable}` replaced by the group(s) the case data names there
+    (a text, comma-separated for several, or a list); none named: the default group."""
+    out: list[str] = []
+    for group in groups:
+        match = GROUP_REFERENCE.match(group)
+        if match is None:
+            out.append(group)
+            continue
+        value = data.get(match.group(1))
+        names = value if isinstance(value, list | tuple) else str(value or "").split(",")
+        out += [str(n).strip() for n in names if str(n).strip()]
+    return list(dict.fromkeys(out)) or [default]
+
+
+def process_of(element: etree._Element) -> etree._Element:
+    """The bpmn:process an element belongs to (the element itself when there is none)."""
+    node: etree._Element | None = element
+    while node is not None and node.tag != f"{{{BPMN_NS}}}process":
+        node = node.getparent()
+    return node if node is not None else element
+
+
+def default_group(process: etree._Element) -> str:
+    """The group a user task without a lane or candidate group goes to: the process's
+    `default_group` property, else the process owners."""
+    return (_props(process).get("default_group") or "").strip() or DEFAULT_GROUP
 
 
 def task_rules(element: etree._Element) -> TaskRules:

@@ -27,7 +27,7 @@ from engine.config import settings
 from engine.errors import InvalidDefinition
 from engine.filenames import clean_filename
 from engine.people import roles
-from engine.processes import bpmn_xml, checks, collaborations, scripting, votes
+from engine.processes import bpmn_xml, checks, collaborations, dialect, scripting, votes
 from engine.processes.catalog import latest
 from engine.processes.checks import TOO_DEEP
 from engine.processes.forms import Form
@@ -168,7 +168,8 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, unit
             if local == "startEvent" and each is spec and not (start_form and start_form.fields):
                 start_form = _read_form(batch, filename, element)
             elif getattr(ts, "manual", False):
-                tasks[bpmn_id] = _user_task(batch, filename, element, ts, known_groups)
+                tasks[bpmn_id] = _user_task(batch, filename, element, ts, known_groups,
+                                            bpmn_xml.default_group(bpmn_xml.process_of(element)))
             elif local == "endEvent" and each is spec:
                 ending = bpmn_xml.end_rules(element)
                 if ending is not None:
@@ -207,24 +208,44 @@ def _read_form(batch: _Batch, filename: str, element: etree._Element) -> Form:
     return Form.from_list(read.fields)
 
 
-def _user_task(batch: _Batch, filename: str, element: etree._Element, ts: Any, known_groups: set[str]) -> TaskRules:
-    """A user task's rules, its groups checked against the known ones and its form read."""
+# What a user or manual task without a form offers: "Done", with an optional comment.
+DEFAULT_FORM = [{"name": "comment", "label": "Comment", "type": "text", "required": False}]
+
+
+def _user_task(batch: _Batch, filename: str, element: etree._Element, ts: Any, known_groups: set[str],
+               default_group: str) -> TaskRules:
+    """A user task's rules, its groups checked against the known ones and its form read.
+
+    A task with no lane or candidate group goes to the process's default group, one with no form
+    gets the plain completion form (an optional comment); each is deployed with a warning."""
     bpmn_id = ts.bpmn_id
     form = _read_form(batch, filename, element)
     rules = bpmn_xml.task_rules(element)
     groups = rules.candidate_groups or ((ts.lane,) if ts.lane else ())
     if not groups:
-        batch.problem(filename, bpmn_id, element.sourceline,
-                      "user task has no candidate group: put it in a lane named after a group "
-                      "or set camunda:candidateGroups")
+        groups = (default_group,)
+        batch.warnings.append(checks.problem(
+            filename, bpmn_id, element.sourceline,
+            f"task has no candidate group: it goes to the process's default group {default_group!r} (set a lane "
+            "named after a group, camunda:candidateGroups, or the process property default_group)", "opsgate/no-group"))
     for group in groups:
+        if group.startswith("${") and bpmn_xml.GROUP_REFERENCE.match(group):
+            continue  # named by case data when the task becomes ready
+        if group.startswith("${"):
+            batch.problem(filename, bpmn_id, element.sourceline,
+                          f"candidate group {group!r}: only a plain group name or one case data field "
+                          "(${approver_group}) is understood")
+            continue
         if group not in known_groups:
             batch.problem(filename, bpmn_id, element.sourceline,
                           f"group {group!r} (lane or candidate group) is not a known group; "
                           f"known: {', '.join(sorted(known_groups))}")
     if not form.fields:
-        batch.problem(filename, bpmn_id, element.sourceline,
-                      "user task has no form: add camunda:formData fields (at least one)")
+        form = Form.from_list(DEFAULT_FORM)
+        batch.warnings.append(checks.problem(
+            filename, bpmn_id, element.sourceline,
+            "task has no form: people complete it with a plain Done and an optional comment "
+            "(add camunda:formData fields to ask for more)", "opsgate/no-form"))
     if rules.vote is not None or any(p.startswith("vote") for p in bpmn_xml.property_names(element)):
         _check_vote(batch, filename, element, rules, groups, form, known_groups)
     return replace(rules, name=ts.bpmn_name or bpmn_id, lane=ts.lane, candidate_groups=groups, form=form)
@@ -437,6 +458,9 @@ def _check_structure(batch: _Batch) -> None:
             continue
         _check_gateways(batch, filename, tree)
         errors, warnings = checks.lint_findings(filename, tree)
+        batch.problems += errors
+        batch.warnings += warnings
+        errors, warnings = dialect.problems(filename, tree)
         batch.problems += errors
         batch.warnings += warnings
         executable = tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=bpmn_xml.NS)

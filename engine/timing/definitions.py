@@ -46,6 +46,7 @@ What opsgate relies on from SpiffWorkflow here is pinned by tests/engine/test_sp
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, MutableMapping
 from typing import Any, ClassVar
 
@@ -91,7 +92,20 @@ def _instant(text: str) -> dt.datetime:
 MAX_MONTHS = 12_000
 
 
+# A duration with hours or seconds but no `T` (`P1H`, `P1D2H`), as some modelers write it: read
+# as if the T were there (`PT1H`). Minutes without T stay months (`P1M`), as ISO 8601 says.
+_NO_T = re.compile(r"^P((?:\d+(?:\.\d+)?[YWD])*)((?:\d+(?:\.\d+)?H)(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?"
+                   r"|\d+(?:\.\d+)?S)$")
+
+
+def lenient_duration(text: str) -> str:
+    """An ISO 8601 duration with its missing `T` put back (`P1H` -> `PT1H`); anything else unchanged."""
+    match = _NO_T.match(text.strip().upper())
+    return f"P{match.group(1)}T{match.group(2)}" if match else text
+
+
 def _parsed_duration(duration: str) -> dict[str, float]:
+    duration = lenient_duration(duration)
     parsed: dict[str, float] = TimerEventDefinition.parse_iso_duration(duration)
     if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_MONTHS:
         raise OverflowError(duration)
@@ -297,7 +311,8 @@ class OpsgateCycle(OpsgateTimer, CycleTimerEventDefinition):
         text = _text(value, cls.tag)
         bad = InvalidTimerValue(f"{cls.tag} {text!r} is not a valid ISO 8601 repeating interval "
                                 f"(R[n]/[start/]duration, e.g. R3/PT1H)")
-        parts = text.upper().replace("--", "/").split("/")
+        parts = [lenient_duration(p) for p in text.upper().replace("--", "/").split("/")]
+        text = "/".join(parts)
         if not parts[0].startswith("R") or not (parts[0][1:] == "" or parts[0][1:].isdigit()) or len(parts) not in (2, 3):
             raise bad
         count = int(parts[0][1:]) if parts[0][1:] else -1

@@ -283,7 +283,7 @@ def _next_in_cycle(value: str, *, after: dt.datetime, anchor: dt.datetime) -> dt
     start = TimerEventDefinition.get_datetime(parts[1]) if len(parts) == 3 else anchor + _period(duration, anchor)
     if _period(duration, start) <= dt.timedelta():
         raise ValueError(f"timer cycle {value!r} has no period")
-    parsed = TimerEventDefinition.parse_iso_duration(duration)
+    parsed = TimerEventDefinition.parse_iso_duration(definitions.lenient_duration(duration))
     if "years" in parsed or "months" in parsed:
         # Calendar periods: monthly on the 4th stays on the 4th, whatever the month's length.
         index, due = 0, start

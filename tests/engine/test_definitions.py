@@ -185,11 +185,14 @@ def test_one_bad_file_deploys_nothing(session, deploy):
     assert count(session) == 0
 
 
-def test_user_task_without_form_or_group_is_refused(session, deploy):
+def test_user_task_without_form_deploys_with_a_warning_and_a_plain_done_form(session, deploy):
     no_form = FOUR.replace(
         '<camunda:formField id="result" label="Result" type="text"><camunda:validation><camunda:constraint name="required" /></camunda:validation></camunda:formField>', "")
-    details = refusal(deploy, ("noform.bpmn", no_form))
-    assert details[0]["element_id"] == "implement" and "no form" in details[0]["message"]
+    (result,) = deploy(("noform.bpmn", no_form))
+    assert [(w["element_id"], w["rule"]) for w in result.warnings if w["rule"] == "opsgate/no-form"] == [
+        ("implement", "opsgate/no-form")]
+    form = specs.manifest_of(result.definition).task("implement").form
+    assert [(f.name, f.required) for f in form.fields] == [("comment", False)]
 
 
 def test_descriptive_model_says_why_it_cannot_run(session, deploy):

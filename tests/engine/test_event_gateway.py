@@ -56,3 +56,16 @@ def test_two_timers_in_one_gateway_keep_their_own_due_times(world):
     worker.run_once(world.factory, now=T0 + H + S)
     assert world.ready(key) == ["chase"]
     assert world.timers(key) == []
+
+
+def test_an_unbounded_cycle_written_without_t_fires_until_the_task_is_left(world):
+    with world.tx(T0 - H) as s:
+        deployment.deploy(s, [("cycle_forever.bpmn", (DATA / "cycle_forever.bpmn").read_bytes())], actor=None)
+    key = world.start(T0, "cycle_forever")
+    assert world.timers(key) == [("hourly", "boundary", T0 + H)]
+    for hour in (1, 2, 3):
+        worker.run_once(world.factory, now=T0 + hour * H + S)
+    assert world.events(key, "timer_fired") == [("timer_fired", "hourly")] * 3
+    assert world.timers(key) == [("hourly", "boundary", T0 + 4 * H)]
+    world.complete(T0 + 3 * H + 2 * S, key, "work", "erin")
+    assert world.timers(key) == [] and world.case(key).status == "closed"

@@ -1,0 +1,63 @@
+"""Deploy checks for BPMN written by other tools (#16): what opsgate cannot run, said before anything deploys.
+
+* A **service task** needs an implementation opsgate runs. opsgate has no service connectors
+  (no HTTP calls, no Java classes, no expressions calling beans), and runs Camunda's external
+  tasks (`camunda:type="external"`) not yet; each service task of an executable process is
+  refused naming the element and what to use instead. SpiffWorkflow's own service tasks
+  (`spiffworkflow:serviceTaskOperator`) are refused the same way: they would fail when a case
+  reaches them.
+* `camunda:resultVariable` / `camunda:mapDecisionResult` on a business rule task deploy with a
+  warning: the decision's outputs become case data fields under their own names.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+
+from engine.processes import bpmn_xml
+
+NS = bpmn_xml.NS
+C = bpmn_xml.CAMUNDA_NS
+
+
+def _problem(file: str, element: etree._Element, message: str, rule: str) -> dict[str, Any]:
+    return {"file": file, "element_id": element.get("id"), "line": element.sourceline, "message": message,
+            "rule": rule}
+
+
+def _label(element: etree._Element) -> str:
+    name = element.get("name")
+    return f"service task {element.get('id')}" + (f" ({' '.join(name.split())})" if name else "")
+
+
+def problems(filename: str, tree: etree._ElementTree) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(errors, warnings) for the executable processes of one file."""
+    errors: list[dict[str, Any]] = []
+    warnings: list[dict[str, Any]] = []
+    for process in tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=NS):
+        for task in process.iter(f"{{{bpmn_xml.BPMN_NS}}}serviceTask"):
+            if task.get(f"{{{C}}}type") == "external":
+                topic = task.get(f"{{{C}}}topic") or ""
+                said = (f"{_label(task)} is a Camunda external task (topic {topic!r}): opsgate does not hand out "
+                        "external tasks; make it a user task for the people who do the work, or a script task")
+            else:
+                said = (f"{_label(task)} has no implementation opsgate can run (opsgate calls no services, "
+                        "classes or connectors): make it a user task for the people who do the work, a script "
+                        "task, or a plain task that only documents the step")
+            errors.append(_problem(filename, task, said, "opsgate/service-task"))
+        for task in process.iter(f"{{{bpmn_xml.BPMN_NS}}}userTask"):
+            if task.get(f"{{{C}}}assignee") or task.get(f"{{{C}}}candidateUsers"):
+                warnings.append(_problem(
+                    filename, task, "camunda:assignee and camunda:candidateUsers are not used: the task goes to its "
+                    "candidate groups (or lane), whose members claim it", "opsgate/assignee"))
+        for task in process.iter(f"{{{bpmn_xml.BPMN_NS}}}businessRuleTask"):
+            if task.get(f"{{{C}}}resultVariable") or task.get(f"{{{C}}}mapDecisionResult"):
+                warnings.append(_problem(
+                    filename, task, "camunda:resultVariable and camunda:mapDecisionResult are not used: the "
+                    "decision's outputs become case data fields under their own names", "opsgate/decision-result"))
+            if task.get(f"{{{C}}}class") or task.get(f"{{{C}}}expression") or task.get(f"{{{C}}}delegateExpression"):
+                errors.append(_problem(filename, task, f"business rule task {task.get('id')} calls code "
+                                       "(camunda:class / expression): give it camunda:decisionRef naming a DMN "
+                                       "decision deployed with it", "opsgate/service-task"))
+    return errors, warnings
