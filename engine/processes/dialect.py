@@ -1,6 +1,7 @@
 """Deploy checks for BPMN written by other tools (#16): what opsgate cannot run, said before anything deploys.
 
-* A **service task** needs an implementation opsgate runs. opsgate has no service connectors
+* A **service task** (or a send task that names Camunda code: `camunda:type`, `class`,
+  `expression`, `delegateExpression`) needs an implementation opsgate runs. opsgate has no service connectors
   (no HTTP calls, no Java classes, no expressions calling beans), and runs Camunda's external
   tasks (`camunda:type="external"`) not yet; each service task of an executable process is
   refused naming the element and what to use instead. SpiffWorkflow's own service tasks
@@ -28,7 +29,8 @@ def _problem(file: str, element: etree._Element, message: str, rule: str) -> dic
 
 def _label(element: etree._Element) -> str:
     name = element.get("name")
-    return f"service task {element.get('id')}" + (f" ({' '.join(name.split())})" if name else "")
+    kind = "send task" if etree.QName(element).localname == "sendTask" else "service task"
+    return f"{kind} {element.get('id')}" + (f" ({' '.join(name.split())})" if name else "")
 
 
 def problems(filename: str, tree: etree._ElementTree) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -36,7 +38,9 @@ def problems(filename: str, tree: etree._ElementTree) -> tuple[list[dict[str, An
     errors: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
     for process in tree.getroot().xpath("//bpmn:process[@isExecutable='true']", namespaces=NS):
-        for task in process.iter(f"{{{bpmn_xml.BPMN_NS}}}serviceTask"):
+        coded = [t for t in process.iter(f"{{{bpmn_xml.BPMN_NS}}}sendTask")
+                 if any(t.get(f"{{{C}}}{a}") for a in ("type", "class", "expression", "delegateExpression"))]
+        for task in [*process.iter(f"{{{bpmn_xml.BPMN_NS}}}serviceTask"), *coded]:
             if task.get(f"{{{C}}}type") == "external":
                 topic = task.get(f"{{{C}}}topic") or ""
                 said = (f"{_label(task)} is a Camunda external task (topic {topic!r}): opsgate does not hand out "

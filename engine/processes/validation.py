@@ -340,7 +340,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, coll
         if not found:
             batch.problem(filename, None, None,
                           "no executable process: set isExecutable=\"true\" on the process to deploy "
-                          "(a descriptive model can be viewed but not run)")
+                          "(or keep it as a descriptive model, Processes > Descriptive models, to view it)")
         executable += [(filename, source, u, tree) for u in found]
     if batch.problems:
         return []

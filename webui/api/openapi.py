@@ -252,6 +252,32 @@ def _paths() -> dict[str, dict[str, Any]]:
                         errors=["Unauthorized", "Forbidden", "NotFound"], tag="notices",
                         params=[_path_param("notice_id", "The notice id.")]),
         },
+        "/models": {
+            "get": _op("List the descriptive models (documentation, not executable), newest first.",
+                       {"200": _json({"type": "array", "items": _ref("Model")}, "Models.")},
+                       errors=["Unauthorized"], tag="processes"),
+            "post": _op(
+                "Keep a BPMN file as a descriptive model (process_owner, admin): stored as it is, drawn, never run; "
+                "`reasons` says why the engine would not run it.",
+                {"201": _json(_ref("Model"), "Kept."), "200": _json(_ref("Model"), "Identical file: the stored one.")},
+                errors=["BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge"], tag="processes",
+                body={"required": True, "content": {
+                    "application/xml": {"schema": {"type": "string"}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "file": {"type": "string", "format": "binary"}}, "required": ["file"]}}}},
+                extra={"422": _json(_ref("DeployError"), "Not a readable BPMN file.")}),
+        },
+        "/models/{model_id}": {
+            "get": _op("Show a descriptive model and why the engine would not run it.",
+                       {"200": _json(_ref("Model"), "The model.")}, errors=_READ, tag="processes",
+                       params=[_path_param("model_id", "The model id.")]),
+        },
+        "/models/{model_id}/bpmn": {
+            "get": _op("Download a descriptive model's BPMN XML.",
+                       {"200": {"description": "The BPMN XML.", "content": {
+                           "application/xml": {"schema": {"type": "string"}}}}},
+                       errors=_READ, tag="processes", params=[_path_param("model_id", "The model id.")]),
+        },
         "/messages": {
             "post": _op(
                 "Send a BPMN message (staff and integrations): delivered to the one open case waiting for it "
@@ -412,6 +438,13 @@ def _schemas() -> dict[str, Any]:
                                   "subject": _STR, "body": _STR, "case": _nullable(_STR),
                                   "task_id": _nullable(_STR), "created_at": _TIME,
                                   "read_at": _nullable(_TIME)}},
+        "Model": {"type": "object", "required": ["id", "name", "filename", "sha256", "executable"],
+                  "properties": {"id": {"type": "integer"}, "name": _STR, "filename": _STR, "sha256": _STR,
+                                 "executable": {"type": "boolean", "description": "Always false."},
+                                 "uploaded_by": _STR, "uploaded_at": _TIME,
+                                 "reasons": {"type": "array", "items": {"type": "object", "properties": {
+                                     "element_id": _nullable(_STR), "line": _nullable({"type": "integer"}),
+                                     "message": _STR}}}}},
         "Message": {"type": "object", "required": ["name"],
                     "properties": {"name": {"type": "string", "maxLength": 200,
                                             "description": "The BPMN message's name (its `name`, not its id)."},

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from engine.cases import intake, messages, queries, services
 from engine.notifications import notices
 from engine.people import roles
-from engine.processes import catalog, deployment
+from engine.processes import catalog, deployment, descriptive
 from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
@@ -39,7 +39,7 @@ DEFAULT_MAX_JSON_BYTES = 256 * 1024
 
 @bp.before_request
 def _authenticate() -> None:
-    if request.endpoint != "api.deploy_processes":
+    if request.endpoint not in ("api.deploy_processes", "api.upload_model"):
         request.max_content_length = current_app.config.get(
             "API_MAX_JSON_BYTES", DEFAULT_MAX_JSON_BYTES)
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -118,6 +118,43 @@ def deploy_processes() -> tuple[Response, int]:
     session.commit()
     body = shapes.deploy_json(results)
     return jsonify(body), 201 if body["changed"] else 200
+
+
+@bp.post("/models")
+def upload_model() -> tuple[Response, int]:
+    """Keep a BPMN file as a descriptive model (documentation, never run)."""
+    files = uploaded_files()
+    session = get_session()
+    model, created = descriptive.save_model(session, files[0][0], files[0][1], actor=g.actor)
+    session.commit()
+    return jsonify(_model_json(model)), 201 if created else 200
+
+
+@bp.get("/models")
+def list_models() -> Response:
+    """List the descriptive models, newest first."""
+    return jsonify([_model_json(m, with_reasons=False) for m in descriptive.list_models(get_session())])
+
+
+@bp.get("/models/<int:model_id>")
+def get_model(model_id: int) -> Response:
+    """Show a descriptive model and why the engine would not run it."""
+    return jsonify(_model_json(descriptive.get_model(get_session(), model_id)))
+
+
+@bp.get("/models/<int:model_id>/bpmn")
+def get_model_bpmn(model_id: int) -> Response:
+    """Return a descriptive model's BPMN XML."""
+    model = descriptive.get_model(get_session(), model_id)
+    return definition_file(model.bpmn, model.filename)
+
+
+def _model_json(model: Any, *, with_reasons: bool = True) -> dict[str, Any]:
+    out = {"id": model.id, "name": model.name, "filename": model.filename, "sha256": model.sha256,
+           "executable": False, "uploaded_by": model.uploaded_by, "uploaded_at": model.uploaded_at.isoformat()}
+    if with_reasons:
+        out["reasons"] = model.reasons
+    return out
 
 
 @bp.post("/cases")

@@ -22,7 +22,7 @@ from flask_login import current_user, login_required
 from engine.cases import migration
 from engine.errors import InvalidData, InvalidDefinition
 from engine.jobs import migrations
-from engine.processes import catalog, deployment, lint, versions
+from engine.processes import catalog, deployment, descriptive, lint, versions
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
@@ -42,6 +42,48 @@ def index():
     """List every process with its latest version."""
     return render_template("processes/list.html", processes=catalog.list_definitions(get_session()),
                            can_deploy=has_role(*DEPLOYERS))
+
+
+@bp.get("/models")
+@login_required
+def models():
+    """List the descriptive models (documentation, not executable)."""
+    return render_template("processes/models.html", models=descriptive.list_models(get_session()),
+                           can_deploy=has_role(*DEPLOYERS))
+
+
+@bp.post("/models")
+@role_required(*DEPLOYERS)
+def upload_model():
+    """Keep an uploaded BPMN file as a descriptive model and show it."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidData(_("Choose a .bpmn file."), {"file": [_("This field is required.")]})
+    session = get_session()
+    try:
+        model, created = descriptive.save_model(session, upload.filename, upload.read(), actor=current_user)
+    except InvalidDefinition as exc:
+        session.rollback()
+        return render_template("processes/models.html", models=descriptive.list_models(session), can_deploy=True,
+                               errors=exc.details, errors_message=exc.message), 422
+    session.commit()
+    flash(_("Kept as a descriptive model.") if created else _("This file is already kept."), "success")
+    return redirect(url_for("processes.model", model_id=model.id))
+
+
+@bp.get("/models/<int:model_id>")
+@login_required
+def model(model_id: int):
+    """Show a descriptive model's diagram, marked not executable, with why the engine would not run it."""
+    return render_template("processes/model.html", model=descriptive.get_model(get_session(), model_id))
+
+
+@bp.get("/models/<int:model_id>/bpmn")
+@login_required
+def model_bpmn(model_id: int):
+    """Serve a descriptive model's BPMN XML, as a download."""
+    found = descriptive.get_model(get_session(), model_id)
+    return definition_file(found.bpmn, found.filename)
 
 
 @bp.get("/<key>")
