@@ -1,7 +1,7 @@
 """Descriptive BPMN models (issue #16): uploaded diagrams kept as documentation, never run.
 
-Revision ID: 0013_descriptive_models
-Revises: 0012_event_waits
+Revision ID: 0014_descriptive_models
+Revises: 0013_cases_by_period
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from models.base import UTCDateTime
 
-revision = "0013_descriptive_models"
-down_revision = "0012_event_waits"
+revision = "0014_descriptive_models"
+down_revision = "0013_cases_by_period"
 branch_labels = None
 depends_on = None
 
