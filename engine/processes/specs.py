@@ -140,7 +140,7 @@ def load(session: Session, definition: ProcessDefinition) -> Loaded:
     """Return the parsed spec of a deployed version, parsing it once per process."""
     key = content_key(session, definition)
     by_id = (session.get_bind().engine, definition.id)
-    if _content_keys.get(by_id) != key:
+    if definition.id is not None and _content_keys.get(by_id) != key:  # (a version being deployed has no id yet)
         with _parse_lock:
             if len(_content_keys) >= _CONTENT_KEYS_KEPT:
                 _content_keys.clear()
