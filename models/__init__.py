@@ -10,6 +10,7 @@ from .message import EventWait, MessageReceipt
 from .notification import Notification
 from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
+from .setting import Setting
 from .task import HumanTask, HumanTaskBar, HumanTaskGroup, Timer
 from .user import ApiToken, Group, User, user_group
 
@@ -17,6 +18,6 @@ __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "DescriptiveModel",
     "EvaluationConfigVersion",
     "EvaluationInput", "EvaluationScorecard", "EventWait", "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup",
-    "MessageReceipt", "Notification", "ProcessDefinition", "Provider", "ProviderSystem", "Timer", "User",
+    "MessageReceipt", "Notification", "ProcessDefinition", "Provider", "ProviderSystem", "Setting", "Timer", "User",
     "WebhookDelivery", "WebhookSubscription", "WorkerHeartbeat", "user_group",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import logcontext
-from engine.cases import access, events, persistence, stepping, voting
+from engine.cases import access, events, persistence, review, stepping, voting
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox, webhooks
@@ -267,6 +267,8 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     flush(session)
     if rules.opens_cases and rules.opens_cases_from:
         _open_follow_ups(session, case, rules.opens_cases, case.data.get(rules.opens_cases_from), actor=actor)
+    if case.status == "closed" and case.process_key == review.PROCESS:
+        review.settle(session, case, actor=actor)
     return case
 
 

@@ -109,6 +109,11 @@ def _members(session: Session, groups: Iterable[str]) -> list[Any]:
     return list(session.execute(_MEMBERS, {"groups": names}))
 
 
+def group_members(session: Session, groups: Iterable[str]) -> list[Any]:
+    """The active members of the groups (id, e-mail, active): recipients for `notify`."""
+    return _members(session, groups)
+
+
 def _people(session: Session, case: Case, assignee: User | None, candidate_groups: Iterable[str]) -> list[Any]:
     if assignee is not None:
         return [assignee]

@@ -21,14 +21,27 @@ def workflows_dir() -> Path:
     return Path(sys.prefix) / "share" / "opsgate" / "workflows"
 
 
+LIVE = "live"
+
+
 def latest(session: Session, key: str) -> ProcessDefinition | None:
-    """Return the newest version of a process, or None."""
+    """Return the newest live version of a process (the one new cases start on), or None.
+
+    Versions a process owner proposed and nobody approved yet, or that were rejected, are not
+    live (engine.cases.proposals)."""
+    return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
+                                                           ProcessDefinition.status == LIVE)
+                           .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+
+
+def newest(session: Session, key: str) -> ProcessDefinition | None:
+    """Return the newest version of a process whatever its status (version numbers count from it)."""
     return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
                            .order_by(ProcessDefinition.version.desc()).limit(1)).first()
 
 
 def get_definition(session: Session, key: str, version: int | None = None) -> ProcessDefinition:
-    """Return a deployed version (the latest without `version`) or raise NotFound."""
+    """Return a deployed version (the latest live one without `version`) or raise NotFound."""
     if version is None:
         found = latest(session, key)
     else:
@@ -40,11 +53,11 @@ def get_definition(session: Session, key: str, version: int | None = None) -> Pr
 
 
 def list_definitions(session: Session) -> list[ProcessDefinition]:
-    """Return the latest version of every deployed process, by key."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .group_by(ProcessDefinition.key).subquery())
+    """Return the latest live version of every deployed process, by key."""
+    live = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+            .where(ProcessDefinition.status == LIVE).group_by(ProcessDefinition.key).subquery())
     return list(session.scalars(select(ProcessDefinition).join(
-        newest, (ProcessDefinition.key == newest.c.key) & (ProcessDefinition.version == newest.c.v))
+        live, (ProcessDefinition.key == live.c.key) & (ProcessDefinition.version == live.c.v))
         .order_by(ProcessDefinition.key)))
 
 

@@ -143,3 +143,43 @@ def compare_bpmn(old_xml: bytes, new_xml: bytes) -> VersionDiff:
     order = list(new) + [i for i in old if i not in new]
     changed.sort(key=lambda c: order.index(c.element_id))
     return VersionDiff(added=added, removed=removed, changed=changed)
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """A decision table row added or removed: `when` the inputs, `then` the outputs, as written."""
+
+    file: str
+    change: str  # added | removed
+    when: str
+    then: str
+
+
+def _rules(xml: str) -> list[tuple[str, str]]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    root = etree.fromstring(xml.encode(), parser)
+    table = next((e for e in root.iter() if _local(e.tag) == "decisionTable"), None)
+    if table is None:
+        return []
+    labels_in = [i.get("label") or i.get("id") or "" for i in table if _local(i.tag) == "input"]
+    labels_out = [o.get("name") or o.get("label") or "" for o in table if _local(o.tag) == "output"]
+    rows = []
+    for rule in (r for r in table if _local(r.tag) == "rule"):
+        ins = [" ".join("".join(e.itertext()).split()) for e in rule if _local(e.tag) == "inputEntry"]
+        outs = [" ".join("".join(e.itertext()).split()) for e in rule if _local(e.tag) == "outputEntry"]
+        rows.append((", ".join(f"{label} = {v or '-'}" for label, v in zip(labels_in, ins, strict=False)),
+                     ", ".join(f"{label} = {v}" for label, v in zip(labels_out, outs, strict=False))))
+    return rows
+
+
+def compare_dmn(old_files: list[dict[str, str]], new_files: list[dict[str, str]]) -> list[RuleChange]:
+    """Compare the decision tables (DMN rows) of two versions, file by file: rows added and removed
+    (a changed row is one removed and one added)."""
+    old = {str(f["filename"]): _rules(str(f["source"])) for f in old_files or []}
+    new = {str(f["filename"]): _rules(str(f["source"])) for f in new_files or []}
+    changes: list[RuleChange] = []
+    for name in sorted(old.keys() | new.keys()):
+        before, after = old.get(name, []), new.get(name, [])
+        changes += [RuleChange(name, "removed", w, t) for w, t in before if (w, t) not in after]
+        changes += [RuleChange(name, "added", w, t) for w, t in after if (w, t) not in before]
+    return changes

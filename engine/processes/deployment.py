@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.errors import NotAllowed
-from engine.processes.catalog import get_definition, latest
+from engine.processes.catalog import get_definition, newest
 from engine.processes.schedule import schedule_start_timers
 from engine.processes.validation import source_hash, validate
 from engine.records import audit
@@ -30,16 +30,21 @@ class DeployResult:
     warnings: list[dict[str, Any]] = field(default_factory=list)  # lint findings that do not block
 
 
-def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | None) -> list[DeployResult]:
-    """Validate and deploy BPMN/DMN files as new versions; identical source is a no-op."""
+def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | None, proposed: bool = False,
+           note: str = "") -> list[DeployResult]:
+    """Validate and deploy BPMN/DMN files as new versions; identical source is a no-op.
+
+    `proposed` stores the new versions for review instead of putting them live (four-eyes on
+    process changes: engine.cases.proposals decides, and opens the review); `note` is the
+    author's reason for the change."""
     if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
         raise NotAllowed("role: only process owners and admins deploy processes")
     checked = validate(session, files)
     plan: dict[str, tuple[int, bool, str]] = {}
     for item in checked:
         key, sha = item.key, source_hash(item.source, item.dmn)
-        current = latest(session, key)
-        if current is not None and current.sha256 == sha:
+        current = newest(session, key)
+        if current is not None and current.sha256 == sha and current.status != "rejected":
             plan[key] = (current.version, False, sha)
         else:
             plan[key] = ((current.version if current else 0) + 1, True, sha)
@@ -59,17 +64,18 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
             dependencies={k: (v if v is not None else plan[k][0]) for k, v in item.dependencies.items()},
             deployed_by_id=actor.id if actor is not None else None,
             deployed_by=actor.name if actor is not None else "system", deployed_at=clock.now(),
+            status="proposed" if proposed else "live", change_note=note,
         )
         session.add(definition)
         session.flush()
-        audit.append_system(session, actor=actor, type="process_deployed",
+        audit.append_system(session, actor=actor, type="process_proposed" if proposed else "process_deployed",
                             data={"key": key, "version": version, "sha256": sha, "file": filename})
         log.info("deployed %s v%s from %s", key, version, filename)
         results.append(DeployResult(key, version, True, definition, list(item.warnings)))
     # Start timers parse the stored version with what it calls: only once the whole batch is stored
     # (processes of one batch may call each other, in any order).
     for result in results:
-        if result.created:
+        if result.created and not proposed:  # a proposal's start timers begin when it goes live
             schedule_start_timers(session, result.definition)
     return results
 

@@ -3,6 +3,7 @@ or one edited decision table (DMN) from the decision table editor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,12 @@ class Deployed:
     version: int
     unchanged: bool
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "live"  # or "proposed": waiting for a second process owner (engine.cases.proposals)
+
+
+# What deploys files for the modeler and the decision table editor: `deployment.deploy`, or the
+# edge's choice (the pages pass engine.cases.proposals.deploy, which applies four-eyes).
+Deployer = Callable[..., list[deployment.DeployResult]]
 
 
 def process_versions(session: Session, key: str) -> VersionHistory:
@@ -40,19 +47,20 @@ def process_versions(session: Session, key: str) -> VersionHistory:
     return VersionHistory(versions, {k: int(v) for k, v in counts.items()})
 
 
-def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | None = None) -> Deployed:
+def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | None = None,
+               deployer: Deployer = deployment.deploy) -> Deployed:
     """Validate and deploy one BPMN document from the modeler (errors name `filename`)."""
     if not xml.strip():
         raise InvalidData("the diagram is empty", {"bpmn": ["no XML was sent"]})
     name = clean_filename(filename or "") or "modeler.bpmn"
     if not name.endswith(".bpmn"):
         name += ".bpmn"
-    results = deployment.deploy(session, [(name, xml)], actor=actor)
+    results = deployer(session, [(name, xml)], actor=actor)
     result = results[0]
     # Keep the file name the process had, so downloads and evidence packs read well.
     if result.created:
         result.definition.filename = f"{result.key}.bpmn"
-    return Deployed(result.key, result.version, not result.created, result.warnings)
+    return Deployed(result.key, result.version, not result.created, result.warnings, result.definition.status)
 
 
 def decision_file(session: Session, key: str, version: int | None, name: str) -> tuple[ProcessDefinition, str]:
@@ -64,7 +72,8 @@ def decision_file(session: Session, key: str, version: int | None, name: str) ->
     raise NotFound(f"process {key} version {definition.version} has no decision file {name!r}")
 
 
-def deploy_decision(session: Session, key: str, name: str, xml: bytes, *, actor: User) -> Deployed:
+def deploy_decision(session: Session, key: str, name: str, xml: bytes, *, actor: User,
+                    deployer: Deployer = deployment.deploy) -> Deployed:
     """Deploy an edited decision table with the latest version of its process, as a new version
     (the BPMN and the other files stay as they are)."""
     if not xml.strip():
@@ -73,6 +82,6 @@ def deploy_decision(session: Session, key: str, name: str, xml: bytes, *, actor:
     files = [(definition.filename or f"{key}.bpmn", definition.bpmn.encode())]
     files += [(str(e["filename"]), xml if e["filename"] == name else str(e["source"]).encode())
               for e in definition.extra_files or []]
-    results = deployment.deploy(session, files, actor=actor)
+    results = deployer(session, files, actor=actor)
     result = next(r for r in results if r.key == key)
-    return Deployed(result.key, result.version, not result.created, result.warnings)
+    return Deployed(result.key, result.version, not result.created, result.warnings, result.definition.status)

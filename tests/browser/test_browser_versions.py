@@ -1,5 +1,6 @@
 """Changing running processes in the browser: a process owner checks and moves open cases to
-another version on the migrate page.
+another version on the migrate page; a second process owner reviews a proposed version's
+difference (elements, forms, groups, timers, decision table rows) and approves it.
 
 A server of its own (a demo-seeded database plus a small test process with open cases).
 """
@@ -20,6 +21,7 @@ from models import User
 from tests.browser.conftest import Visitor, serving
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def versions_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     engine.dispose()
     app = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "versions-tests", "START_WORKER": False})
     with serving(app) as base:
-        yield {"url": base, "passwords": passwords, "cases": keys}
+        yield {"url": base, "passwords": passwords, "cases": keys, "db": url}
 
 
 @pytest.fixture
@@ -56,6 +58,48 @@ def visitor(browser: object, versions_server: dict, request: pytest.FixtureReque
     yield make
     for context in contexts:
         context.close()  # type: ignore[attr-defined]
+
+
+def test_review_page_shows_the_diff_and_a_second_owner_approves(visitor, versions_server):
+    from engine.cases import proposals
+    from models import ProcessDefinition
+
+    engine = db.make_engine(versions_server["db"])
+    with db.make_sessionmaker(engine, EngineConfig.from_environ())() as s, s.begin():
+        proposals.set_four_eyes(s, True, actor=None)
+        paul = s.scalars(select(User).where(User.name == "paul")).one()
+        if "process_owner" not in paul.group_names:
+            pytest.skip("the demo's paul is no process owner")
+        dmn = (ROOT / "workflows" / "incident_priority.dmn").read_text().replace('"PT2H"', '"PT1H"', 1)
+        bpmn = (ROOT / "workflows" / "incident.bpmn").read_bytes()
+        results = proposals.deploy(s, [("incident.bpmn", bpmn), ("incident_priority.dmn", dmn.encode())],
+                                   actor=paul, note="P1 resolves within one hour")
+        version = results[0].version
+        second = s.scalars(select(User).where(User.name != "paul")).all()
+        reviewer = next(u for u in second if "process_owner" in u.group_names and u.name != "paul")
+        assert s.scalars(select(ProcessDefinition.status).where(ProcessDefinition.key == "incident",
+                                                                ProcessDefinition.version == version)).one() == "proposed"
+    engine.dispose()
+    author = visitor("paul")
+    author.goto(f"/processes/incident/{version}/review")
+    expect(author.page.locator("#author-notice")).to_be_visible()
+    expect(author.page.locator("#review-form")).to_have_count(0)
+    board = visitor(reviewer.name)
+    board.goto("/processes/incident")
+    board.page.click(f"a[href='/processes/incident/{version}/review']")
+    expect(board.page.locator("#version-status")).to_contain_text("proposed, waiting for a review")
+    expect(board.page.locator("#proposal")).to_contain_text("P1 resolves within one hour")
+    rows = board.page.locator("#dmn-rows")
+    expect(rows).to_contain_text("sla_resolve = \"PT1H\"")
+    expect(rows).to_contain_text("removed")
+    board.shot("review-diff")
+    board.page.select_option("#decision", "approve")
+    board.page.fill("#comment", "One hour for P1 is what the contract says.")
+    board.page.click("#review-form button[type=submit]")
+    expect(board.page.locator("#version-status")).to_contain_text("live")
+    expect(board.page.locator("#review-comment")).to_contain_text("One hour for P1")
+    board.shot("approved")
+    assert not board.errors and not author.errors, (board.errors, author.errors)
 
 
 def test_migrate_page_checks_then_moves_one_case(visitor, versions_server):

@@ -182,3 +182,31 @@ def test_cases_by_period_migrates_down_and_up(tmp_path):
 
 def test_cases_by_period_migrates_down_and_up_on_postgresql(pg_clean):
     _cases_by_period_round_trip(pg_clean)
+
+
+def _review_round_trip(engine):
+    from alembic import command
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy import text
+
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO setting (key, value) VALUES ('four_eyes', 'on')"))
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0014_descriptive_models")
+        assert "setting" not in sa_inspect(connection).get_table_names()
+        assert "status" not in {c["name"] for c in sa_inspect(connection).get_columns("process_definition")}
+        command.upgrade(cfg, "head")
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM setting")).scalar() == 0
+
+
+def test_process_versions_review_migrates_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/review.db")
+    db.upgrade(engine)
+    _review_round_trip(engine)
+
+
+def test_process_versions_review_migrates_down_and_up_on_postgresql(pg_clean):
+    _review_round_trip(pg_clean)

@@ -19,6 +19,7 @@ PREFIXES = {
     "inspection": "INS",
     "datacenter_access": "DCA",
     "duty_roster": "DTY",
+    "process_change": "PCH",
 }
 
 

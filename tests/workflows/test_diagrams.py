@@ -20,6 +20,7 @@ PROCESSES = [
     "inspection",
     "datacenter_access",
     "duty_roster",
+    "process_change",  # four-eyes on process changes (issue 17)
 ]
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
@@ -160,7 +161,7 @@ def test_identity_and_outcomes_are_declared(name):
     assert set(outcomes) <= {"resolved", "implemented", "rejected", "rolled_back", "reclassified",
                              "provisioned", "completed", "passed", "failed",
                              "rectified", "not_rectified",
-                             "expired"}  # rectification (issue 7)
+                             "expired", "approved"}  # rectification (issue 7)
 
 
 def test_priority_table_validates_against_the_dmn_xsd():

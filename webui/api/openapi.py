@@ -44,6 +44,13 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
 _VERSION = _query("version", "A deployed version number; default the latest.",
                   {"type": "integer", "minimum": 1, "maximum": MAX_ID})
 _KEY = _path_param("key", "The process key (the BPMN process id).")
+_VERSION_PATH = {"name": "version", "in": "path", "required": True, "description": "A version number.",
+                 "schema": {"type": "integer", "minimum": 1}}
+_VERSION_STATE = {"type": "object", "properties": {
+    "key": {"type": "string"}, "version": {"type": "integer"},
+    "status": {"type": "string", "enum": ["live", "proposed", "rejected"]}, "sha256": {"type": "string"},
+    "reviewed_by": {"type": ["string", "null"]}, "review_comment": {"type": "string"},
+    "review_case": {"type": ["string", "null"]}, "emergency": {"type": "boolean"}}}
 _REF_PARAM = _path_param("ref", "The case id or its key (INC-000123).")
 _TASK_ID = _path_param("task_id", "The task id (a UUID).")
 
@@ -110,6 +117,31 @@ def _paths() -> dict[str, dict[str, Any]]:
                        {"200": {"description": "The BPMN XML.", "content": {
                            "application/xml": {"schema": {"type": "string"}}}}},
                        errors=_READ, tag="processes", params=[_KEY, _VERSION]),
+        },
+        "/processes/{key}/versions/{version}/review": {
+            "post": _op("Approve or reject a proposed version as a second process owner (never its author); "
+                        "the approval puts it live.",
+                        {"200": _json(_VERSION_STATE, "The version with its review.")},
+                        errors=_WRITE + ["Unprocessable"], tag="processes", params=[_KEY, _VERSION_PATH],
+                        body={"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["decision", "comment"], "properties": {
+                                "decision": {"type": "string", "enum": ["approve", "reject"]},
+                                "comment": {"type": "string"}}}}}}),
+        },
+        "/processes/{key}/versions/{version}/put-live": {
+            "post": _op("Put a proposed version live without a review (admins; an emergency, audited and told "
+                        "to the process owners).",
+                        {"200": _json(_VERSION_STATE, "The version, now live.")},
+                        errors=_WRITE + ["Unprocessable"], tag="processes", params=[_KEY, _VERSION_PATH],
+                        body={"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["reason"], "properties": {
+                                "reason": {"type": "string"}}}}}}),
+        },
+        "/processes/{key}/history": {
+            "get": _op("A process's version history: who proposed and reviewed each version, when and why, "
+                       "its open cases, and the migrations of cases between versions.",
+                       {"200": _json({"type": "object"}, "The history.")},
+                       errors=_READ, tag="processes", params=[_KEY]),
         },
         "/cases": {
             "get": _op(

@@ -11,10 +11,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine.cases import intake, messages, queries, services
+from engine.cases import intake, messages, proposals, queries, services
 from engine.notifications import notices
 from engine.people import roles
-from engine.processes import catalog, deployment, descriptive
+from engine.processes import catalog, descriptive
 from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
@@ -114,7 +114,7 @@ def deploy_processes() -> tuple[Response, int]:
     """Deploy BPMN/DMN sent as XML or as multipart `file` parts."""
     files = uploaded_files()
     session = get_session()
-    results = deployment.deploy(session, files, actor=g.actor)
+    results = proposals.deploy(session, files, actor=g.actor)
     session.commit()
     body = shapes.deploy_json(results)
     return jsonify(body), 201 if body["changed"] else 200
@@ -155,6 +155,38 @@ def _model_json(model: Any, *, with_reasons: bool = True) -> dict[str, Any]:
     if with_reasons:
         out["reasons"] = model.reasons
     return out
+def _version_json(definition: Any) -> dict[str, Any]:
+    return {"key": definition.key, "version": definition.version, "status": definition.status,
+            "sha256": definition.sha256, "reviewed_by": definition.reviewed_by,
+            "review_comment": definition.review_comment, "review_case": definition.review_case,
+            "emergency": definition.emergency}
+
+
+@bp.post("/processes/<key>/versions/<int:version>/review")
+def review_version(key: str, version: int) -> Response:
+    """Approve or reject a proposed version as a second process owner: `{decision, comment}`."""
+    body = json_object()
+    session = get_session()
+    proposals.decide(session, key, version, str(body.get("decision", "")), str(body.get("comment", "")),
+                     actor=g.actor)
+    session.commit()
+    return jsonify(_version_json(proposals.get_proposal(session, key, version)))
+
+
+@bp.post("/processes/<key>/versions/<int:version>/put-live")
+def put_version_live(key: str, version: int) -> Response:
+    """Put a proposed version live without a review (admins, an emergency): `{reason}`."""
+    body = json_object()
+    session = get_session()
+    proposals.put_live(session, key, version, str(body.get("reason", "")), actor=g.actor)
+    session.commit()
+    return jsonify(_version_json(proposals.get_proposal(session, key, version)))
+
+
+@bp.get("/processes/<key>/history")
+def process_history(key: str) -> Response:
+    """Each version's change record and how many open cases run on it, newest first."""
+    return jsonify(proposals.history(get_session(), key))
 
 
 @bp.post("/cases")

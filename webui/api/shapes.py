@@ -47,8 +47,9 @@ def deploy_json(results: list[DeployResult]) -> dict[str, Any]:
     first = results[0]
     return {"key": first.key, "version": first.version,
             "changed": any(r.created for r in results),
-            "deployed": [{"key": r.key, "version": r.version, "created": r.created}
-                         for r in results],
+            "status": first.definition.status,
+            "deployed": [{"key": r.key, "version": r.version, "created": r.created, "status": r.definition.status,
+                          "review_case": r.definition.review_case} for r in results],
             "warnings": [w for r in results for w in r.warnings]}
 
 

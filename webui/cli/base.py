@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import db
+from engine.cases import proposals
 from engine.config import EngineConfig
 from engine.errors import EngineError, InvalidDefinition
 from engine.people import roles, users
@@ -127,12 +128,15 @@ def init_database(*, quiet: bool = False) -> str | None:
     with transaction() as session:
         for name in roles.GROUPS:
             users.get_group(session, name)
+        # A database with no process yet is a new installation: four-eyes on process changes starts on.
+        new_installation = not catalog.list_definitions(session)
         folder = catalog.workflows_dir()
         if folder.is_dir() and any(folder.glob("*.bpmn")):
             for result in deployment.deploy_directory(session, folder, actor=None):
                 if not quiet:
                     state = "deployed" if result.created else "unchanged"
                     click.echo(f"{result.key} v{result.version} {state}")
+        proposals.default_four_eyes(session, new_installation=new_installation)
         if users.find_user(session, "admin") is None:
             password = os.environ.get("OPSGATE_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
             if "OPSGATE_ADMIN_PASSWORD" not in os.environ:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from engine.cases import queries
+from engine.cases import proposals, queries
 from engine.people import providers, tokens, users
-from engine.processes import deployment
 from engine.records import audit
 from webui.cli.base import database_option, init_database, main, transaction
 
@@ -31,14 +30,19 @@ def init() -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--as", "as_user", default=None, help="Record the deploy as this user (a process owner).")
+@click.option("--as", "as_user", default=None,
+              help="Record the deploy as this user (a process owner); with four-eyes on, it is a proposal.")
+@click.option("--note", default="", help="Why the process changes (shown to the reviewer).")
 @database_option
-def deploy(files: tuple[Path, ...], as_user: str | None) -> None:
+def deploy(files: tuple[Path, ...], as_user: str | None, note: str) -> None:
     """Validate and deploy BPMN/DMN files as new versions (all or nothing)."""
     with transaction() as session:
         actor = users.get_user(session, as_user) if as_user else None
-        results = deployment.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor)
+        results = proposals.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor, note=note)
         for r in results:
+            if r.created and r.definition.status == "proposed":
+                click.echo(f"{r.key} v{r.version} proposed (review: {r.definition.review_case})")
+                continue
             click.echo(f"{r.key} v{r.version} {'deployed' if r.created else 'unchanged'}")
             for w in r.warnings:
                 where = w["file"] + (f":{w['line']}" if w.get("line") else "") + \
@@ -120,3 +124,27 @@ def audit_verify(case_ref: str | None) -> None:
         click.echo(f"first bad event: chain {e.chain} seq {e.seq} (id {e.id}, {e.type} by {e.actor} at "
                    f"{e.at.isoformat()})", err=True)
     sys.exit(1)
+
+
+@main.command("four-eyes")
+@click.argument("state", type=click.Choice(["on", "off", "status"]), default="status")
+@database_option
+def four_eyes(state: str) -> None:
+    """Show or set four-eyes on process changes (a second process owner approves each new version)."""
+    with transaction() as session:
+        if state != "status":
+            proposals.set_four_eyes(session, state == "on", actor=None)
+        click.echo(f"four-eyes on process changes: {'on' if proposals.four_eyes(session) else 'off'}")
+
+
+@main.command("put-live")
+@click.argument("key")
+@click.argument("version", type=int)
+@click.option("--reason", required=True, help="Why the version goes live without a review (recorded).")
+@click.option("--as", "as_user", required=True, help="The admin who puts it live.")
+@database_option
+def put_live(key: str, version: int, reason: str, as_user: str) -> None:
+    """Put a proposed version live without a review (an emergency): audited, process owners told."""
+    with transaction() as session:
+        done = proposals.put_live(session, key, version, reason, actor=users.get_user(session, as_user))
+        click.echo(f"{done.key} v{done.version} live without a review; {done.notified} notice(s) to process owners")

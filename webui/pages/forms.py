@@ -253,3 +253,17 @@ class MigrateForm(FlaskForm):
     mapping = TextAreaField(_l("Element mapping"), validators=[Optional(), Length(max=4000)],
                             description=_l("One per line: an element of the cases' version = its counterpart "
                                            "in the target version, e.g. triage=assess."))
+
+
+class ReviewForm(FlaskForm):
+    """A second process owner's decision on a proposed version."""
+
+    decision = SelectField(_l("Decision"), choices=choices([("approve", _l("Approve: put it live")),
+                                                            ("reject", _l("Reject"))]), validators=[DataRequired()])
+    comment = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=4000)])
+
+
+class PutLiveForm(FlaskForm):
+    """An admin puts a proposed version live without a review (an emergency)."""
+
+    reason = TextAreaField(_l("Why it cannot wait for a review"), validators=[DataRequired(), Length(max=4000)])

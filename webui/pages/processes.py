@@ -19,10 +19,10 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from engine.cases import migration
+from engine.cases import migration, proposals
 from engine.errors import InvalidData, InvalidDefinition
 from engine.jobs import migrations
-from engine.processes import catalog, deployment, descriptive, lint, versions
+from engine.processes import catalog, descriptive, lint, versions
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
 from webui.db import get_session
@@ -136,7 +136,8 @@ def deploy_decision(key: str, name: str):
     """Validate and deploy an edited decision table with its process; answer JSON like deploy."""
     session = get_session()
     try:
-        result = versions.deploy_decision(session, key, name, request.get_data(), actor=current_user)
+        result = versions.deploy_decision(session, key, name, request.get_data(), actor=current_user,
+                                          deployer=proposals.deploy)
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
         details = exc.details if isinstance(exc.details, list) else []
@@ -182,7 +183,8 @@ def deploy():
     session = get_session()
     xml = request.get_data()
     try:
-        result = versions.deploy_one(session, xml, actor=current_user, filename=request.args.get("filename"))
+        result = versions.deploy_one(session, xml, actor=current_user, filename=request.args.get("filename"),
+                                     deployer=proposals.deploy)
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
         details = exc.details if isinstance(exc.details, list) else []
@@ -194,6 +196,9 @@ def deploy():
 def _deployed_json(result: versions.Deployed) -> dict[str, object]:
     if result.unchanged:
         message = _("Nothing changed: version %(v)s is identical.", v=result.version)
+    elif result.status == "proposed":
+        message = _("Proposed %(key)s version %(v)s: it goes live when another process owner approves it.",
+                    key=result.key, v=result.version)
     else:
         message = _("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
                     key=result.key, v=result.version)
@@ -210,14 +215,17 @@ def upload():
     if not files:
         raise InvalidData(_("Choose at least one .bpmn file."), {"files": [_("This field is required.")]})
     try:
-        results = deployment.deploy(session, files, actor=current_user)
+        results = proposals.deploy(session, files, actor=current_user)
     except InvalidDefinition as exc:
         session.rollback()
         return render_template("processes/list.html", processes=catalog.list_definitions(session),
                                can_deploy=True, errors=exc.details, errors_message=exc.message), 422
     session.commit()
     for result in results:
-        if result.created:
+        if result.created and result.definition.status == "proposed":
+            flash(_("Proposed %(key)s version %(v)s: it goes live when another process owner approves it.",
+                    key=result.key, v=result.version), "success")
+        elif result.created:
             flash(_("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
                     key=result.key, v=result.version), "success")
         else:
@@ -250,3 +258,35 @@ def migrate(key: str):
     status = 422 if form.errors else 200
     return render_template("processes/migrate.html", latest=history.versions[0], form=form, report=report,
                            open_counts=history.open_counts, versions=history.versions), status
+
+
+@bp.route("/<key>/<int:version>/review", methods=["GET", "POST"])
+@login_required
+def review(key: str, version: int):
+    """Show a proposed version's difference to the live one; its reviewer approves or rejects it."""
+    session = get_session()
+    form = forms.ReviewForm()
+    if form.validate_on_submit():
+        proposals.decide(session, key, version, form.decision.data, form.comment.data, actor=current_user)
+        session.commit()
+        flash(_("Approved: version %(v)s is live.", v=version) if form.decision.data == "approve"
+              else _("Rejected: version %(v)s will not go live.", v=version), "success")
+        return redirect(url_for("processes.review", key=key, version=version))
+    view = proposals.review_view(session, key, version, actor=current_user)
+    status = 422 if form.is_submitted() else 200
+    return render_template("processes/review.html", view=view, form=form, live_form=forms.PutLiveForm(),
+                           is_admin=has_role("admin")), status
+
+
+@bp.post("/<key>/<int:version>/put-live")
+@role_required("admin")
+def put_live(key: str, version: int):
+    """Put a proposed version live without a review (an emergency), with the reason."""
+    session = get_session()
+    form = forms.PutLiveForm()
+    if not form.validate_on_submit():
+        raise InvalidData(_("Say why the version goes live without a review."), {"reason": [_("This field is required.")]})
+    proposals.put_live(session, key, version, form.reason.data, actor=current_user)
+    session.commit()
+    flash(_("Version %(v)s is live without a review; the process owners are told.", v=version), "success")
+    return redirect(url_for("processes.review", key=key, version=version))
