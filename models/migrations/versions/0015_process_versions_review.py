@@ -22,14 +22,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("process_definition") as batch:
-        batch.add_column(sa.Column("status", sa.String(length=20), nullable=False, server_default="live"))
-        batch.add_column(sa.Column("change_note", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(sa.Column("reviewed_by", sa.String(length=120), nullable=True))
-        batch.add_column(sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("review_comment", sa.Text(), nullable=False, server_default=""))
-        batch.add_column(sa.Column("review_case", sa.String(length=40), nullable=True))
-        batch.add_column(sa.Column("emergency", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ALTER TABLE (no batch copy): copying process_definition would trip the cases' foreign keys.
+    for column in (
+        sa.Column("status", sa.String(length=20), nullable=False, server_default="live"),
+        sa.Column("change_note", sa.Text(), nullable=False, server_default=""),
+        sa.Column("reviewed_by", sa.String(length=120), nullable=True),
+        sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("review_comment", sa.Text(), nullable=False, server_default=""),
+        sa.Column("review_case", sa.String(length=40), nullable=True),
+        sa.Column("emergency", sa.Boolean(), nullable=False, server_default=sa.false()),
+    ):
+        op.add_column("process_definition", column)
     op.create_table(
         "setting",
         sa.Column("key", sa.String(length=60), nullable=False),
@@ -40,7 +43,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("setting")
-    with op.batch_alter_table("process_definition") as batch:
-        for column in ("emergency", "review_case", "review_comment", "reviewed_at", "reviewed_by", "change_note",
-                       "status"):
-            batch.drop_column(column)
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35+), for the same reason.
+    for column in ("emergency", "review_case", "review_comment", "reviewed_at", "reviewed_by", "change_note",
+                   "status"):
+        op.drop_column("process_definition", column)
