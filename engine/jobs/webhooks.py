@@ -77,13 +77,14 @@ def chat_names(session: Session, payload: dict[str, Any]) -> webhooks.ChatNames:
         return webhooks.ChatNames()
     manifest = specs.manifest_of(case.definition)
     outcome = (payload.get("case") or {}).get("outcome")
-    task, groups = None, ()
+    task: webhooks.Pair | None = None
+    groups: tuple[webhooks.Pair, ...] = ()
     if payload.get("task"):
         row = session.get(HumanTask, str(payload["task"].get("id")))
         if row is not None:
             task = manifest.element_names(row.element_id)
         titles = group_titles(session)
-        groups = tuple((titles[g].name, titles[g].name_zh) if g in titles else (g, None)
+        groups = tuple((titles[g].name, titles[g].name_zh) if g in titles else (str(g), None)
                        for g in payload["task"].get("candidate_groups") or ())
     sla = manifest.element_names(str(payload["sla"].get("timer"))) if payload.get("sla") else None
     return webhooks.ChatNames(process=(manifest.process.name, manifest.process.name_zh),
