@@ -192,9 +192,11 @@ def _endpoints() -> set[str]:
     return set(current_app.view_functions)
 
 
-def _datetime(value: dt.datetime | None) -> str:
-    if value is None:
+def _datetime(value: dt.datetime | str | None) -> str:
+    if value is None or value == "":
         return ""
+    if isinstance(value, str):  # an ISO 8601 instant from a stored record (a migration's `at`)
+        value = dt.datetime.fromisoformat(value)
     return format_datetime(value, "yyyy-MM-dd HH:mm")
 
 

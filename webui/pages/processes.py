@@ -90,9 +90,11 @@ def model_bpmn(model_id: int):
 @login_required
 def detail(key: str):
     """List a process's versions with how many open cases run on each."""
-    history = versions.process_versions(get_session(), key)
+    session = get_session()
+    history = versions.process_versions(session, key)
     return render_template("processes/detail.html", latest=history.versions[0], versions=history.versions,
-                           open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS))
+                           open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS),
+                           migrations=proposals.history(session, key)["migrations"])
 
 
 @bp.get("/<key>/<int:version>")

@@ -44,6 +44,8 @@ def test_check_then_move_with_a_mapping(login, people, deploy, session):
     assert case.definition.version == 2
     event = session.scalars(select(AuditEvent).where(AuditEvent.type == "case_migrated")).one()
     assert event.actor == "paul"
+    history = client.get("/processes/mig").get_data(as_text=True).split('id="migration-history"')[1]
+    assert "paul" in history and "v2" in history
 
 
 def test_a_bad_mapping_is_shown_on_the_field(login, people, deploy, session):
