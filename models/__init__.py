@@ -3,6 +3,7 @@ from .attachment import Attachment
 from .audit import AuditChain, AuditEvent
 from .base import Base
 from .case import Case, CaseCounter
+from .delegation import Delegation
 from .descriptive import DescriptiveModel
 from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScorecard
 from .integration import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
@@ -15,9 +16,9 @@ from .task import HumanTask, HumanTaskBar, HumanTaskGroup, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "DescriptiveModel",
-    "EvaluationConfigVersion",
-    "EvaluationInput", "EvaluationScorecard", "EventWait", "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup",
-    "MessageReceipt", "Notification", "ProcessDefinition", "Provider", "ProviderSystem", "Setting", "Timer", "User",
+    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "Delegation",
+    "DescriptiveModel", "EvaluationConfigVersion", "EvaluationInput", "EvaluationScorecard", "EventWait", "Group",
+    "HumanTask", "HumanTaskBar", "HumanTaskGroup", "MessageReceipt", "Notification", "ProcessDefinition", "Provider",
+    "ProviderSystem", "Setting", "Timer", "User",
     "WebhookDelivery", "WebhookSubscription", "WorkerHeartbeat", "user_group",
 ]

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from webui import auth, config, db, errors, hardening, i18n, logs, monitoring, sso
 from webui.api import reports as api_reports
 from webui.api import routes
-from webui.pages import admin, audit, cases, common, display, notices, processes, reports, tasks, webhooks
+from webui.pages import admin, audit, cases, common, deputies, display, notices, processes, reports, tasks, webhooks
 
 csrf = CSRFProtect()
 
@@ -43,6 +43,6 @@ def create_app(test_config: dict[str, Any] | None = None, *, database_url: str |
     display.init_app(app)
     routes.init_app(app)
     for blueprint in (auth.bp, routes.bp, cases.bp, tasks.bp, processes.bp, audit.bp, reports.bp, admin.bp,
-                      notices.bp, api_reports.bp, webhooks.bp):
+                      notices.bp, api_reports.bp, webhooks.bp, deputies.bp):
         app.register_blueprint(blueprint)
     return app

@@ -4,18 +4,20 @@ engine.cases.access; `find_case` is the system's unchecked lookup."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, union, union_all
 from sqlalchemy.orm import Session, contains_eager, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import logcontext
 from engine.cases import access, persistence
 from engine.errors import InvalidData, NotAllowed, NotFound
-from engine.people import roles
+from engine.people import delegations, roles
 from engine.processes import catalog, specs
 from engine.processes.forms import Form
-from models import Case, HumanTask, HumanTaskBar, HumanTaskGroup, ProcessDefinition, User
+from engine.timing import clock
+from models import Case, Delegation, Group, HumanTask, HumanTaskBar, HumanTaskGroup, ProcessDefinition, User, user_group
 
 PAGE_SIZE = 50
 MAX_ROW_ID = 2**31 - 1  # ids are 32-bit integer columns on PostgreSQL: a larger one finds nothing
@@ -111,6 +113,7 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
                        actor, scope, end)]
     if staff:
         arms.insert(0, _ready_arm(in_my_groups, actor, scope, end))
+        arms.append(_deputy_arm(in_my_groups, actor, scope, end))
     page = union_all(*arms).subquery("page") if len(arms) > 1 else arms[0].subquery("page")
     query = (select(HumanTask).join(page, page.c.id == HumanTask.id).join(Case, Case.id == HumanTask.case_id)
              .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT),
@@ -129,6 +132,29 @@ def _ready_arm(offered: ColumnElement[bool], actor: User, scope: str, end: int) 
     mine = HumanTask.assignee_id == actor.id if scope == "mine" else \
         or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id)
     arm = (select(HumanTask.id).where(HumanTask.state == "ready", offered, mine, ~barred)
+           .order_by(*_INBOX_ORDER).limit(end).subquery())
+    return select(arm.c.id)
+
+
+def _deputy_arm(in_my_groups: ColumnElement[bool], actor: User, scope: str, end: int) -> Select:
+    """The tasks offered to the people the actor stands in for now (engine.people.delegations):
+    those they hold (a vote, a claim) and, in `group`, unclaimed work in their staff groups that
+    the actor's own groups do not already bring. Driven from the actor's active delegations
+    (ix_delegation_deputy): for someone who is nobody's deputy it reads no task row."""
+    running = and_(Delegation.deputy_id == actor.id, delegations.running(clock.now()))
+    ids: Any = select(HumanTask.id).join(Delegation, Delegation.user_id == HumanTask.assignee_id) \
+        .where(running, HumanTask.state == "ready")
+    if scope == "group":
+        unclaimed = (select(HumanTaskGroup.task_id)
+                     .join(Group, Group.name == HumanTaskGroup.group)
+                     .join(user_group, user_group.c.group_id == Group.id)
+                     .join(Delegation, Delegation.user_id == user_group.c.user_id)
+                     .join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
+                     .where(running, HumanTaskGroup.group != roles.REQUESTER, HumanTask.state == "ready",
+                            HumanTask.assignee_id.is_(None), ~in_my_groups))
+        ids = union(ids, unclaimed)
+    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
+    arm = (select(HumanTask.id).where(HumanTask.id.in_(ids), ~barred)
            .order_by(*_INBOX_ORDER).limit(end).subquery())
     return select(arm.c.id)
 

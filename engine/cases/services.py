@@ -28,7 +28,7 @@ from engine.cases import access, events, persistence, review, stepping, voting
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox, webhooks
-from engine.people import providers, roles, users
+from engine.people import delegations, providers, roles, users
 from engine.processes import catalog, scripting, specs, votes
 from engine.processes.forms import validate_form
 from engine.records import audit
@@ -211,9 +211,13 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     if task.assignee_id is not None:
         raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
     manifest = specs.load_by_id(session, case.definition_id).manifest
-    access.check_may_act(actor, case, task, manifest.task(task.element_id), manifest.task_names())
+    rules = manifest.task(task.element_id)
+    principal = access.acting_for(session, actor, case, task, rules)
+    access.check_may_act(actor, case, task, rules, manifest.task_names(), principal=principal)
     task.assignee_id, task.claimed_at = actor.id, clock.now()
-    audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id, data={"task_id": task.id})
+    behalf = {"on_behalf_of": principal.name} if principal is not None else {}
+    audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id,
+                 data={"task_id": task.id, **behalf})
     case.updated_at = clock.now()
     flush(session)
     return task
@@ -238,18 +242,50 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
 
 
 @race_safe
+def reassign_task(session: Session, task_id: str, *, to: str, reason: str, actor: User) -> HumanTask:
+    """Give a ready task to someone else, with a reason (a manager or an admin): it becomes
+    theirs as if they had claimed it. The new holder must be allowed to do it (candidate group,
+    separation of duties); a vote stays its member's (their deputy may cast it)."""
+    roles.check_may_write(actor)
+    if not actor.group_names & delegations.MANAGERS:
+        raise NotAllowed("Only a manager or an admin reassigns a task (role rule).")
+    why = (reason or "").strip()
+    if not why or len(why) > 500:
+        raise InvalidData("a reason is required", {"reason": ["say why the task is reassigned (1-500 characters)"]})
+    task, case = _ready_task(session, task_id)
+    target = users.find_user(session, (to or "").strip())
+    if target is None or not target.active:
+        raise InvalidData(f"no active user named {to!r}", {"to": [f"no active user named {to!r}"]})
+    manifest = specs.load_by_id(session, case.definition_id).manifest
+    rules = manifest.task(task.element_id)
+    if rules.vote is not None:
+        raise NotAllowed(f"“{task.name}” is a vote, cast by each member (or their deputy): it is not reassigned "
+                         "(role rule).")
+    try:
+        access.check_may_act(target, case, task, rules, manifest.task_names())
+    except NotAllowed as err:
+        raise NotAllowed(f"{target.name} cannot take “{task.name}”: {err}") from None
+    before = _user_name(session, task.assignee_id) if task.assignee_id is not None else None
+    task.assignee_id, task.claimed_at = target.id, clock.now()
+    audit.append(session, case, actor=actor, type="task_reassigned", task=task.element_id,
+                 data={"task_id": task.id, "name": task.name, "from": before, "to": target.name, "reason": why})
+    outbox.notify(session, kind="task_assigned", recipients=[target], subject=f"{case.key}: {task.name}"[:300],
+                  body=f"{actor.name} gave you {task.name} on {case.key} ({case.title}): {why}",
+                  case_id=case.id, task_id=task.id)
+    case.updated_at = clock.now()
+    flush(session)
+    return task
+
+
+@race_safe
 def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> Case:
     """Complete a ready task for the actor with the submitted form data, and move the case on."""
     roles.check_may_write(actor)
     task, case = _ready_task(session, task_id)
     instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
-    if task.assignee_id is not None and task.assignee_id != actor.id:
-        if rules.vote is not None:
-            raise NotAllowed(f"This vote on “{task.name}” is {_user_name(session, task.assignee_id)}'s: each member "
-                             "of the board casts their own (candidate group rule).")
-        raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
-    access.check_may_act(actor, case, task, rules, instance.loaded.manifest.task_names())
+    principal = access.acting_for(session, actor, case, task, rules)
+    access.check_may_act(actor, case, task, rules, instance.loaded.manifest.task_names(), principal=principal)
     form = rules.form
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
@@ -257,9 +293,10 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
         raise Conflict(f"{task.name} is no longer ready")
     voting.prime(session, instance)
     if rules.vote is not None:
-        voting.cast(session, instance, task, spiff_task, cleaned, actor=actor, voter=actor.name)
+        voting.cast(session, instance, task, spiff_task, cleaned, actor=actor,
+                    voter=(principal or actor).name)
     else:
-        _complete_plain(session, instance, task, spiff_task, cleaned, actor=actor)
+        _complete_plain(session, instance, task, spiff_task, cleaned, actor=actor, principal=principal)
     actors = dict(case.actors or {})
     actors[task.element_id] = sorted(set(actors.get(task.element_id, [])) | {actor.name})
     case.actors = actors
@@ -273,7 +310,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
 
 
 def _complete_plain(session: Session, instance: stepping.Instance, task: HumanTask, spiff_task: Any,
-                    cleaned: dict[str, Any], *, actor: User) -> None:
+                    cleaned: dict[str, Any], *, actor: User, principal: User | None = None) -> None:
     """Complete a task that is not a vote: its data into the case, its audit event (a gate's
     decision under `<task>_decision` too)."""
     values = dict(cleaned)
@@ -286,8 +323,9 @@ def _complete_plain(session: Session, instance: stepping.Instance, task: HumanTa
     kind = "task_completed"
     if gate:
         kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[cleaned["decision"]]
+    behalf = {"on_behalf_of": principal.name} if principal is not None else {}
     audit.append(session, instance.case, actor=actor, type=kind, task=task.element_id,
-                 data={"task_id": task.id, "name": task.name, "data": cleaned})
+                 data={"task_id": task.id, "name": task.name, "data": cleaned, **behalf})
 
 
 def _open_follow_ups(session: Session, case: Case, process_key: str, items: Any, *, actor: User) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.orm import object_session
 
 from engine.config import DEFAULTS, EngineConfig, settings
 from engine.errors import ProcessFailure
-from engine.processes import scripting, specs
+from engine.processes import scripting, specs, votes
 from engine.processes.manifest import TaskRules
 from engine.timing import timers as timer_events
 from models import Case
@@ -313,5 +313,8 @@ def timer_due_times(workflow: BpmnWorkflow) -> list[tuple[Any, dt.datetime]]:
 
 
 def sla_elements(instance: Instance) -> set[str]:
-    """The timer events of the case's process that are SLA clocks (escalations)."""
-    return set(instance.loaded.manifest.sla_timers())
+    """The timer events of the case's process that are SLA clocks (escalations), and the votes'
+    deadlines: each gets its reminder at 75% (docs/timers.md)."""
+    manifest = instance.loaded.manifest
+    return set(manifest.sla_timers()) | {votes.deadline_id(k) for k, t in manifest.votes().items() if t.vote
+                                         and t.vote.deadline}

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine.cases import access, attachments, queries, readable, serializer, services, voting
 from engine.config import settings
-from engine.errors import NotAllowed
-from engine.people import providers, roles, users
+from engine.errors import Conflict, NotAllowed
+from engine.people import delegations, providers, roles, users
 from engine.processes import catalog, specs
 from engine.processes.forms import Field
 from engine.records import audit
@@ -85,6 +85,9 @@ class TaskPage:
     gate: bool
     essentials: list[readable.Shown]
     refusal: str | None
+    # The person the actor would act for, as their deputy (engine.people.delegations).
+    behalf: User | None = None
+    may_reassign: bool = False
 
 
 def open_steps(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
@@ -223,13 +226,13 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
     if task.state != "ready":
         who = f" by {task.completed_by.name}" if task.completed_by is not None else ""
         return f"{task.name} is already {task.state}{who}."
-    if task.assignee_id is not None and task.assignee_id != actor.id:
-        return f"{task.name} is claimed by {task.assignee.name if task.assignee else 'someone'}."
     manifest = specs.load_by_id(session, task.case.definition_id).manifest
+    rules = manifest.task(task.element_id)
     try:
-        access.check_may_act(actor, task.case, task, manifest.task(task.element_id), manifest.task_names())
-    except NotAllowed as err:
-        return err.message
+        principal = access.acting_for(session, actor, task.case, task, rules)
+        access.check_may_act(actor, task.case, task, rules, manifest.task_names(), principal=principal)
+    except (NotAllowed, Conflict) as err:
+        return err.message if isinstance(err, NotAllowed) else f"{err.message}."
     return None
 
 
@@ -240,7 +243,38 @@ def task_page(session: Session, task_id: str, *, actor: User) -> TaskPage:
     start = specs.manifest_of(task.case.definition).start_form
     data = task.case.data or {}
     essentials = [readable.shown_value(f, data[f.name]) for f in start.fields if data.get(f.name) not in (None, "")]
-    return TaskPage(task, list(form.fields), form.is_gate, essentials, refusal_for(session, task, actor))
+    refusal = refusal_for(session, task, actor)
+    behalf = None
+    if refusal is None and task.state == "ready":
+        manifest = specs.load_by_id(session, task.case.definition_id).manifest
+        behalf = access.acting_for(session, actor, task.case, task, manifest.task(task.element_id))
+    return TaskPage(task, list(form.fields), form.is_gate, essentials, refusal, behalf=behalf,
+                    may_reassign=task.state == "ready" and bool(actor.group_names & delegations.MANAGERS)
+                    and manifest_vote(session, task) is None)
+
+
+def manifest_vote(session: Session, task: HumanTask) -> Any:
+    """A task's vote rules, if it is a vote."""
+    return specs.load_by_id(session, task.case.definition_id).manifest.task(task.element_id).vote
+
+
+def deputising(session: Session, tasks: list[HumanTask], *, actor: User) -> dict[str, str]:
+    """For an inbox: the tasks offered to the actor as someone's deputy, with that person's name
+    as people read it. The tasks themselves were selected in SQL (queries.list_tasks)."""
+    people = delegations.principals(session, actor)
+    if not people:
+        return {}
+    mine = roles.staff_groups(actor)
+    out = {}
+    for task in tasks:
+        groups = set(task.candidate_groups or ())
+        if task.assignee_id == actor.id or (task.assignee_id is None and mine & groups):
+            continue
+        for person in people:
+            if task.assignee_id == person.id or (task.assignee_id is None and person.group_names & groups):
+                out[task.id] = person.display_name or person.name
+                break
+    return out
 
 
 def start_suggestions(session: Session, fields: list[Field], *, actor: User) -> dict[str, list[tuple[str, str]]]:

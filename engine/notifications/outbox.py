@@ -49,6 +49,7 @@ from engine.notifications import webhooks
 from engine.timing import clock
 from models import (
     Case,
+    Delegation,
     Group,
     HumanTask,
     HumanTaskBar,
@@ -139,17 +140,28 @@ def _link(session: Session, case: Case) -> str:
 # statement, not a read and a write.
 
 
+_now = bindparam("now", type_=UTCDateTime())
+
+
+def _standing_in(now: Any) -> Any:
+    """Delegations in force at `now` (engine.people.delegations.running, which sits above this package)."""
+    return and_(Delegation.starts_at <= now, Delegation.ends_at > now,
+                or_(Delegation.ended_at.is_(None), Delegation.ended_at > now))
+
+
+_GROUP_MEMBERS = (select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
+                  .join(HumanTaskGroup, HumanTaskGroup.group == Group.name)
+                  .where(HumanTaskGroup.task_id == bindparam("task_id", type_=String),
+                         HumanTaskGroup.group != literal_column("'requester'")))
+
+
 _RECIPIENTS = and_(User.active, or_(
-    User.id.in_(select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
-                .join(HumanTaskGroup, HumanTaskGroup.group == Group.name)
-                .where(HumanTaskGroup.task_id == bindparam("task_id", type_=String),
-                       HumanTaskGroup.group != literal_column("'requester'"))),
-    User.id == bindparam("requester_id", type_=Integer)),
+    User.id.in_(_GROUP_MEMBERS),
+    User.id == bindparam("requester_id", type_=Integer),
+    # the deputies of members on leave (engine.people.delegations)
+    User.id.in_(select(Delegation.deputy_id).where(Delegation.user_id.in_(_GROUP_MEMBERS), _standing_in(_now)))),
     # nobody separation of duties bars from the task (engine.cases.persistence writes the bars)
     User.id.not_in(select(HumanTaskBar.user_id).where(HumanTaskBar.task_id == bindparam("task_id", type_=String))))
-
-
-_now = bindparam("now", type_=UTCDateTime())
 
 
 _no_time = null().cast(UTCDateTime())
@@ -193,16 +205,31 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
                             .execution_options(synchronize_session=False)).all()
     if not taken:
         return 0
+    # Unclaimed tasks, and tasks that are someone's from the start (a vote: assigned, never claimed).
     ready = session.execute(select(HumanTask, Case).join(Case, Case.id == HumanTask.case_id)
                             .where(HumanTask.id.in_(taken), HumanTask.state == "ready",
-                                   HumanTask.assignee_id.is_(None))
+                                   or_(HumanTask.assignee_id.is_(None), HumanTask.claimed_at.is_(None)))
                             .order_by(HumanTask.created_at)).all()
     for task, case in ready:
+        if task.assignee_id is not None:
+            _tell_holder(session, case, task, now)
+            continue
         task_ready(session, case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
                    due_at=task.due_at)
         webhooks.emit(session, "task.ready", case, task={"id": task.id, "name": task.name, "due_at": task.due_at,
                                                          "candidate_groups": sorted(task.candidate_groups or ())})
     return len(ready)
+
+
+def _tell_holder(session: Session, case: Case, task: HumanTask, now: dt.datetime) -> None:
+    """Tell the person a ready task is assigned to (their vote), and their deputies."""
+    deputies = select(Delegation.deputy_id).where(Delegation.user_id == task.assignee_id, _standing_in(now))
+    people = session.scalars(select(User).where(or_(User.id == task.assignee_id, User.id.in_(deputies)))
+                             .order_by(User.id)).all()
+    due = f"\nDue: {task.due_at:%Y-%m-%d %H:%M} UTC" if task.due_at else ""
+    notify(session, kind="task_assigned", recipients=people, subject=f"{case.key}: {task.name}"[:300],
+           body=f"{task.name} is waiting for you on {case.key} ({case.title}).{due}{_link(session, case)}",
+           case_id=case.id, task_id=task.id)
 
 
 def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],

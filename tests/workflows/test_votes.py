@@ -161,7 +161,8 @@ def test_n_of_m_and_a_deadline_that_rejects(board):
     board.vote(case, "vote", "approve", by="alma")
     board.events(case)
     board.fire(after(case, hours=9))
-    assert board.events(case) == ["timer_fired", "vote_closed", "gate_rejected", "case_closed"]
+    # the voters were reminded at 75% of the time (6 hours), then the vote closed
+    assert board.events(case) == ["sla_warning", "timer_fired", "vote_closed", "gate_rejected", "case_closed"]
     case = board.session.merge(case)
     assert case.outcome == "rejected" and board.tasks(case) == []
 

@@ -209,6 +209,34 @@ def _paths() -> dict[str, dict[str, Any]]:
             "post": _op("Give a claimed task back to its group (its holder, or an admin).",
                         {"200": task_json}, errors=_WRITE, tag="tasks", params=[_TASK_ID]),
         },
+        "/tasks/{task_id}/reassign": {
+            "post": _op("Give a task to someone else with a reason (manager, admin); not a vote.",
+                        {"200": task_json}, errors=_WRITE + ["Unprocessable"], tag="tasks", params=[_TASK_ID],
+                        body={"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["to", "reason"],
+                            "properties": {"to": {"type": "string"}, "reason": {"type": "string"}}}}}}),
+        },
+        "/delegations": {
+            "get": _op("List the delegations (deputies) that concern the caller, not yet over; "
+                       "everyone's for managers and admins.",
+                       {"200": _json({"type": "array", "items": _ref("Delegation")}, "Delegations.")},
+                       errors=["Unauthorized"], tag="people"),
+            "post": _op("Name a deputy for a period (the caller's own, or someone's as a manager or admin).",
+                        {"201": _json(_ref("Delegation"), "The delegation.")},
+                        errors=_WRITE + ["Unprocessable"], tag="people",
+                        body={"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["deputy", "starts_at", "ends_at"],
+                            "properties": {"deputy": {"type": "string"}, "user": {"type": "string"},
+                                           "starts_at": {"type": "string", "format": "date-time"},
+                                           "ends_at": {"type": "string", "format": "date-time"},
+                                           "note": {"type": "string"}}}}}}),
+        },
+        "/delegations/{delegation_id}/end": {
+            "post": _op("End a delegation now (the person, the deputy, a manager or an admin).",
+                        {"200": _json(_ref("Delegation"), "The delegation.")}, errors=_WRITE, tag="people",
+                        params=[{"name": "delegation_id", "in": "path", "required": True,
+                                 "schema": {"type": "integer"}}]),
+        },
         "/me": {
             "get": _op("Show the caller; a browser session also gets its CSRF token.",
                        {"200": _json(_ref("Me"), "The caller.")},
@@ -495,6 +523,9 @@ def _schemas() -> dict[str, Any]:
                                           "cases": {"type": "array", "items": _STR}}},
         "Marked": {"type": "object", "required": ["changed"],
                    "properties": {"changed": {"type": "integer"}}},
+        "Delegation": {"type": "object", "required": ["id", "user", "deputy", "starts_at", "ends_at"],
+                       "properties": {"id": {"type": "integer"}, "user": _STR, "deputy": _STR, "starts_at": _TIME,
+                                      "ends_at": _TIME, "ended_at": _nullable(_TIME), "note": _STR}},
         "VerifyResult": {"type": "object", "required": ["ok", "checked", "first_bad"],
                          "properties": {"ok": {"type": "boolean"},
                                         "checked": {"type": "integer"},

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
 from werkzeug.exceptions import BadRequest
 
+from engine.errors import InvalidData
 from webui import hardening
 from webui.api.errors import InvalidRequest
 
@@ -72,3 +74,16 @@ def uploaded_files() -> list[tuple[str, bytes]]:
             return files
         raise InvalidRequest("Send the BPMN as multipart field 'file'.", {"file": ["required"]})
     raise InvalidRequest("Send BPMN XML as 'application/xml' or as multipart field 'file'.")
+
+
+def iso_moment(body: dict[str, Any], name: str) -> dt.datetime:
+    """Read an ISO 8601 date-time with an offset from a JSON body (422 naming the field otherwise)."""
+    raw = body.get(name)
+    try:
+        moment = dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidData(f"{name} must be an ISO 8601 date-time with an offset",
+                          {name: ["give an ISO 8601 date-time with an offset, such as 2026-12-01T09:00:00Z"]})
+    return moment

@@ -13,13 +13,13 @@ from werkzeug.exceptions import HTTPException
 
 from engine.cases import intake, messages, proposals, queries, services
 from engine.notifications import notices
-from engine.people import roles
+from engine.people import delegations, roles
 from engine.processes import catalog, descriptive
 from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
 from webui.api.openapi import document
-from webui.api.params import json_object, page_args, page_of, query_choice, query_int, uploaded_files
+from webui.api.params import iso_moment, json_object, page_args, page_of, query_choice, query_int, uploaded_files
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import MAX_PAGE
@@ -302,6 +302,44 @@ def send_signal() -> Response:
 
 def _text_or_none(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+@bp.post("/tasks/<task_id>/reassign")
+def reassign_task(task_id: str) -> Response:
+    """Give a task to someone else, with a reason (managers and admins)."""
+    body = json_object()
+    session = get_session()
+    task = services.reassign_task(session, task_id, to=str(body.get("to") or ""), reason=str(body.get("reason") or ""),
+                                  actor=g.actor)
+    session.commit()
+    return jsonify(shapes.task_json(session, task, with_form=True))
+
+
+@bp.get("/delegations")
+def list_delegations() -> Response:
+    """List the delegations that concern the caller, not yet over (everyone's for managers and admins)."""
+    return jsonify([shapes.delegation_json(d) for d in delegations.list_delegations(get_session(), actor=g.actor)])
+
+
+@bp.post("/delegations")
+def create_delegation() -> tuple[Response, int]:
+    """Name a deputy for a period: `{deputy, starts_at, ends_at, user?, note?}` (ISO 8601 with an offset)."""
+    body = json_object()
+    session = get_session()
+    row = delegations.name_deputy(session, actor=g.actor, deputy=str(body.get("deputy") or ""),
+                                  user=body.get("user") or None, starts_at=iso_moment(body, "starts_at"),
+                                  ends_at=iso_moment(body, "ends_at"), note=str(body.get("note") or ""))
+    session.commit()
+    return jsonify(shapes.delegation_json(row)), 201
+
+
+@bp.post("/delegations/<int:delegation_id>/end")
+def end_delegation(delegation_id: int) -> Response:
+    """End a delegation now."""
+    session = get_session()
+    row = delegations.end_delegation(session, delegation_id, actor=g.actor)
+    session.commit()
+    return jsonify(shapes.delegation_json(row))
 
 
 @bp.get("/notices")

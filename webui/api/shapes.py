@@ -14,7 +14,7 @@ from engine.people import users
 from engine.processes import catalog
 from engine.processes.deployment import DeployResult
 from engine.records import audit
-from models import AuditEvent, Case, HumanTask, Notification, ProcessDefinition, User
+from models import AuditEvent, Case, Delegation, HumanTask, Notification, ProcessDefinition, User
 
 
 def stamp(moment: dt.datetime | None) -> str | None:
@@ -125,3 +125,8 @@ def event_json(event: AuditEvent) -> dict[str, Any]:
 def verify_json(result: audit.Verification) -> dict[str, Any]:
     """Describe an audit chain verification."""
     return result.to_dict()
+
+
+def delegation_json(row: Delegation) -> dict[str, Any]:
+    return {"id": row.id, "user": row.user.name, "deputy": row.deputy.name, "starts_at": stamp(row.starts_at),
+            "ends_at": stamp(row.ends_at), "ended_at": stamp(row.ended_at), "note": row.note}

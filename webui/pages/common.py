@@ -169,6 +169,8 @@ def nav_items() -> list[dict[str, Any]]:
     if may_start():
         items.append(("cases.start_index", _("New request")))
     items.append(("processes.index", _("Processes")))
+    if roles.staff_groups(current_user):
+        items.append(("deputies.index", _("Deputies")))
     if groups & {"auditor", "admin"}:
         items.append(("audit.search", _("Audit")))
     if groups & {"supervisor", "admin", "auditor"} and "reports.index" in _endpoints():

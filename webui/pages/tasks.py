@@ -22,9 +22,10 @@ def inbox():
     """List the ready tasks the user may act on, soonest due first."""
     scope = "mine" if request.args.get("scope") == "mine" else "group"
     page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
-    inbox = views.inbox(get_session(), actor=current_user, scope=scope, page=page)
+    session = get_session()
+    inbox = views.inbox(session, actor=current_user, scope=scope, page=page)
     return render_template("tasks/inbox.html", tasks=inbox.tasks, scope=scope, page=inbox.page,
-                           next_page=inbox.next_page)
+                           next_page=inbox.next_page, behalf=views.deputising(session, inbox.tasks, actor=current_user))
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -48,7 +49,20 @@ def detail(task_id: str):
             return redirect(url_for("cases.detail", ref=case.key))
     status = 422 if form.is_submitted() else 200
     return render_template("tasks/detail.html", task=page.task, form=form, gate=page.gate,
-                           essentials=page.essentials, refusal=page.refusal), status
+                           essentials=page.essentials, refusal=page.refusal, behalf=page.behalf,
+                           may_reassign=page.may_reassign), status
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    """Give a task to someone else, with a reason (managers and admins)."""
+    session = get_session()
+    task = services.reassign_task(session, task_id, to=request.form.get("to", ""),
+                                  reason=request.form.get("reason", ""), actor=current_user)
+    session.commit()
+    flash(_("%(task)s is now %(name)s's.", task=task.name, name=request.form.get("to", "")), "success")
+    return redirect(url_for("tasks.detail", task_id=task_id))
 
 
 @bp.post("/tasks/<task_id>/claim")
