@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, or_, select, union, union_all
-from sqlalchemy.orm import Session, contains_eager, defer, joinedload
+from sqlalchemy.orm import Session, aliased, contains_eager, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import logcontext
@@ -113,7 +113,7 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
                        actor, scope, end)]
     if staff:
         arms.insert(0, _ready_arm(in_my_groups, actor, scope, end))
-        arms.append(_deputy_arm(in_my_groups, actor, scope, end))
+        arms.append(_deputy_arm(staff, actor, scope, end))
     page = union_all(*arms).subquery("page") if len(arms) > 1 else arms[0].subquery("page")
     query = (select(HumanTask).join(page, page.c.id == HumanTask.id).join(Case, Case.id == HumanTask.case_id)
              .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT),
@@ -136,22 +136,25 @@ def _ready_arm(offered: ColumnElement[bool], actor: User, scope: str, end: int) 
     return select(arm.c.id)
 
 
-def _deputy_arm(in_my_groups: ColumnElement[bool], actor: User, scope: str, end: int) -> Select:
+def _deputy_arm(staff: list[str], actor: User, scope: str, end: int) -> Select:
     """The tasks offered to the people the actor stands in for now (engine.people.delegations):
     those they hold (a vote, a claim) and, in `group`, unclaimed work in their staff groups that
     the actor's own groups do not already bring. Driven from the actor's active delegations
     (ix_delegation_deputy): for someone who is nobody's deputy it reads no task row."""
     running = and_(Delegation.deputy_id == actor.id, delegations.running(clock.now()))
-    ids: Any = select(HumanTask.id).join(Delegation, Delegation.user_id == HumanTask.assignee_id) \
-        .where(running, HumanTask.state == "ready")
+    mine = aliased(HumanTaskGroup)
+    task = aliased(HumanTask)  # the inner statements stand alone (no correlation to the arm's rows)
+    ids: Any = select(task.id).join(Delegation, Delegation.user_id == task.assignee_id) \
+        .where(running, task.state == "ready")
     if scope == "group":
         unclaimed = (select(HumanTaskGroup.task_id)
                      .join(Group, Group.name == HumanTaskGroup.group)
                      .join(user_group, user_group.c.group_id == Group.id)
                      .join(Delegation, Delegation.user_id == user_group.c.user_id)
-                     .join(HumanTask, HumanTask.id == HumanTaskGroup.task_id)
-                     .where(running, HumanTaskGroup.group != roles.REQUESTER, HumanTask.state == "ready",
-                            HumanTask.assignee_id.is_(None), ~in_my_groups))
+                     .join(task, task.id == HumanTaskGroup.task_id)
+                     .where(running, HumanTaskGroup.group != roles.REQUESTER, task.state == "ready",
+                            task.assignee_id.is_(None),
+                            ~exists().where(mine.task_id == task.id, mine.group.in_(staff))))
         ids = union(ids, unclaimed)
     barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
     arm = (select(HumanTask.id).where(HumanTask.id.in_(ids), ~barred)
