@@ -1,7 +1,7 @@
 """Deputies: a person names someone to act for them for a period (out of office).
 
-Revision ID: 0014_delegation
-Revises: 0013_cases_by_period, 0013_descriptive_models (joins the two heads)
+Revision ID: 0015_delegation
+Revises: 0014_descriptive_models
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from models.base import UTCDateTime
 
-revision = "0014_delegation"
-down_revision = ("0013_cases_by_period", "0013_descriptive_models")
+revision = "0015_delegation"
+down_revision = "0014_descriptive_models"
 branch_labels = None
 depends_on = None
 
