@@ -1,7 +1,7 @@
 """Deputies: a person names someone to act for them for a period (out of office).
 
-Revision ID: 0015_delegation
-Revises: 0014_descriptive_models
+Revision ID: 0016_delegation
+Revises: 0015_process_versions_review
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from models.base import UTCDateTime
 
-revision = "0015_delegation"
-down_revision = "0014_descriptive_models"
+revision = "0016_delegation"
+down_revision = "0015_process_versions_review"
 branch_labels = None
 depends_on = None
 
