@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.orm import Session
 
 from engine import db, memo
@@ -26,7 +26,12 @@ from engine.processes import deployment, specs
 from models import Base, User
 
 DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get("OPSGATE_TEST_POSTGRES_URL")
+# Under pytest-xdist each worker gets a database of its own on the configured server, named
+# after the configured one plus the worker id (made by pg_engine, dropped after the run).
+_PG_BASE_URL = os.environ.get("OPSGATE_TEST_POSTGRES_URL")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+PG_URL = (make_url(_PG_BASE_URL).set(database=f"{make_url(_PG_BASE_URL).database}_{_WORKER}")
+          .render_as_string(hide_password=False) if _PG_BASE_URL and _WORKER else _PG_BASE_URL)
 _names = itertools.count(1)
 
 
@@ -165,10 +170,21 @@ def sibling_postgres(engine: Engine, suffix: str) -> Iterator[Engine]:
 def pg_engine() -> Iterator[Engine]:
     if not PG_URL:
         pytest.skip("set OPSGATE_TEST_POSTGRES_URL to run PostgreSQL tests")
+    if PG_URL != _PG_BASE_URL:
+        assert _PG_BASE_URL is not None
+        server = db.make_engine(_PG_BASE_URL).execution_options(isolation_level="AUTOCOMMIT")
+        name = make_url(PG_URL).database
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine = db.make_engine(PG_URL)
     reset_postgres(engine)
     yield engine
     engine.dispose()
+    if PG_URL != _PG_BASE_URL:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.engine.dispose()
 
 
 @pytest.fixture
