@@ -7,9 +7,13 @@ For each size the schema is recreated and N incidents (5 providers, four priorit
 source, audit events for response, resolution, some escalations and reopens, ratings and
 required records) are bulk-loaded, plus change, offboarding and drill cases at a tenth of
 that. `spread` spreads the incidents over a year (the evaluated month holds a twelfth);
-`month` puts all of them in the evaluated month (the worst case). It then times
-`engine.evaluation.scorecards.monthly_scorecards` for that month (every provider; median of 5 runs
-after one warm-up) and prints the growth. The database given is wiped.
+`month` puts all of them in the evaluated month (the worst case). The cases are loaded by hand,
+so their evaluation facts are then written as `opsgate init` writes them after the migration
+(`case_facts.rebuild`, timed). It then times `engine.evaluation.scorecards.monthly_scorecards`
+for that month (every provider; median of 5 runs after one warm-up), reading the stored facts
+("facts"), and, alternating with it, reading the cases' events as before the facts existed
+("events", the same call with the facts marked incomplete), checks both give the same figures,
+and prints the growth. The database given is wiped.
 """
 from __future__ import annotations
 
@@ -28,12 +32,13 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.orm import Session
 
 from engine.evaluation import scorecards
 from engine.evaluation.config import load_config
-from models import AuditEvent, Base, Case, ProcessDefinition, Provider
+from engine.processes import case_facts
+from models import AuditEvent, Base, Case, CaseFactState, ProcessDefinition, Provider
 
 UTC = dt.timezone.utc
 PROVIDERS = ["Acme", "Bolt", "Cirrus", "Delta", "Echo"]
@@ -113,18 +118,24 @@ def load(session: Session, n: int, layout: str, rng: random.Random) -> int:
     return session.scalar(text("select count(*) from audit_event")) or 0
 
 
-def time_month(session: Session, runs: int = 5) -> float:
-    """Median seconds for the month's scorecards of every provider."""
+def time_month(session: Session, runs: int = 5) -> tuple[float, float]:
+    """Median seconds for the month's scorecards of every provider: from the facts, from the events."""
     config = load_config()
-    scorecards.monthly_scorecards(session, MONTH, config=config)
-    timings = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        cards = scorecards.monthly_scorecards(session, MONTH, config=config)
-        timings.append(time.perf_counter() - start)
-        session.rollback()
-    assert len(cards) == len(PROVIDERS) and all(c.total is not None for c in cards)
-    return statistics.median(timings)
+    timings: dict[bool, list[float]] = {True: [], False: []}
+    figures = {}
+    for run in range(runs + 1):
+        for facts in (True, False):
+            if not facts:  # in this transaction only: the scorecards read the events
+                session.execute(update(CaseFactState).values(complete=False))
+            start = time.perf_counter()
+            cards = scorecards.monthly_scorecards(session, MONTH, config=config)
+            if run:  # the first run warms up
+                timings[facts].append(time.perf_counter() - start)
+            session.rollback()
+            assert len(cards) == len(PROVIDERS) and all(c.total is not None for c in cards)
+            figures[facts] = {c.provider: round(c.total or 0, 9) for c in cards}
+    assert figures[True] == figures[False], figures
+    return statistics.median(timings[True]), statistics.median(timings[False])
 
 
 def main() -> None:
@@ -139,8 +150,9 @@ def main() -> None:
     engine = create_engine(args.url)
     layouts = ["spread", "month"] if args.layout == "both" else [args.layout]
     print(f"monthly evaluation of {MONTH}, {len(PROVIDERS)} providers, PostgreSQL")
-    print(f"{'layout':8} {'incidents':>10} {'in month':>9} {'events':>9} {'load s':>7} "
-          f"{'eval s':>7}")
+    print(f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(f"{'layout':8} {'incidents':>10} {'in month':>9} {'events':>9} {'load s':>7} {'facts s':>7} "
+          f"{'eval s':>7} {'events s':>8}")
     for layout in layouts:
         baseline = None
         for size in [int(s) for s in args.sizes.split(",")]:
@@ -150,16 +162,21 @@ def main() -> None:
                 started = time.perf_counter()
                 n_events = load(session, size, layout, random.Random(size))
                 loaded = time.perf_counter() - started
+                started = time.perf_counter()
+                case_facts.rebuild(session)
+                session.commit()
+                facts_built = time.perf_counter() - started
                 with engine.connect() as conn:
                     conn.execute(text("ANALYZE"))
                     conn.commit()
                 in_month = session.scalar(text(
                     "select count(*) from \"case\" where process_key = 'incident' and "
                     "created_at >= '2026-06-01' and created_at < '2026-07-01'"))
-                seconds = time_month(session)
+                seconds, direct = time_month(session)
             baseline = baseline or seconds
-            print(f"{layout:8} {size:>10} {in_month:>9} {n_events:>9} {loaded:>7.1f} "
-                  f"{seconds:>7.3f}  (x{seconds / baseline:.1f} of the smallest)", flush=True)
+            print(f"{layout:8} {size:>10} {in_month:>9} {n_events:>9} {loaded:>7.1f} {facts_built:>7.1f} "
+                  f"{seconds:>7.3f} {direct:>8.3f}  (x{seconds / baseline:.1f} of the smallest; "
+                  f"load average {os.getloadavg()[0]:.1f})", flush=True)
     engine.dispose()
 
 

@@ -5,7 +5,14 @@ from .base import Base
 from .case import Case, CaseCounter
 from .delegation import Delegation
 from .descriptive import DescriptiveModel
-from .evaluation import EvaluationConfigVersion, EvaluationInput, EvaluationScorecard
+from .evaluation import (
+    CaseFact,
+    CaseFactState,
+    EvaluationConfigVersion,
+    EvaluationInput,
+    EvaluationScorecard,
+    MeasureRole,
+)
 from .integration import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
 from .message import EventWait, MessageReceipt
 from .notification import Notification
@@ -16,9 +23,9 @@ from .task import HumanTask, HumanTaskBar, HumanTaskGroup, Timer
 from .user import ApiToken, Group, User, user_group
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "Delegation",
-    "DescriptiveModel", "EvaluationConfigVersion", "EvaluationInput", "EvaluationScorecard", "EventWait", "Group",
-    "HumanTask", "HumanTaskBar", "HumanTaskGroup", "MessageReceipt", "Notification", "ProcessDefinition", "Provider",
-    "ProviderSystem", "Setting", "Timer", "User",
-    "WebhookDelivery", "WebhookSubscription", "WorkerHeartbeat", "user_group",
+    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "CaseFact", "CaseFactState",
+    "Delegation", "DescriptiveModel", "EvaluationConfigVersion", "EvaluationInput", "EvaluationScorecard", "EventWait",
+    "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "MeasureRole", "MessageReceipt", "Notification",
+    "ProcessDefinition", "Provider", "ProviderSystem", "Setting", "Timer", "User", "WebhookDelivery",
+    "WebhookSubscription", "WorkerHeartbeat", "user_group",
 ]

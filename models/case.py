@@ -25,6 +25,9 @@ class Case(Base):
         Index("uq_case_open_dedup", "process_key", "dedup_key", unique=True,
               sqlite_where=text("status = 'open' AND dedup_key IS NOT NULL"),
               postgresql_where=text("status = 'open' AND dedup_key IS NOT NULL")),
+        # The open cases of a month, which the evaluation reads live (ended ones are case_fact rows).
+        Index("ix_case_open_created_at", "created_at", sqlite_where=text("status = 'open'"),
+              postgresql_where=text("status = 'open'")),
     )
 
     id: Mapped[intpk]

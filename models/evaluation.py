@@ -61,3 +61,64 @@ class EvaluationScorecard(Base):
     rectification_case_id: Mapped[int | None] = mapped_column(ForeignKey("case.id"))
 
     provider: Mapped[Provider] = relationship(lazy="joined")
+
+
+class MeasureRole(Base):
+    """A task element standing for a measure's role (resolution, recovery, revocation, escalation,
+    confirmation): the shipped pack's ids and every `measure` property a deployed version
+    declares. Kept by deploys, so the facts written when a case ends read the roles in SQL."""
+
+    __tablename__ = "measure_role"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+    element: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
+class CaseFact(Base):
+    """What the provider evaluation reads of a case that has ended, written in the transaction
+    that ends it (engine.processes.case_facts): its columns, the data fields the measures read,
+    its required-records verdict and the times and flags from its audit events. A month's
+    evaluation reads these rows instead of every case's events; open cases are read live."""
+
+    __tablename__ = "case_fact"
+    __table_args__ = (Index("ix_case_fact_created_at", "created_at"),
+                      Index("ix_case_fact_closed_at", "closed_at"))
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id", ondelete="CASCADE"), primary_key=True)
+    provider: Mapped[str | None] = mapped_column(String(120))
+    process_key: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(20))
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    priority: Mapped[str | None] = mapped_column(String(10))
+    created_at: Mapped[timestamp]
+    closed_at: Mapped[timestamp | None]
+    sla_paused_seconds: Mapped[int] = mapped_column(default=0)
+    source: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[float | None] = mapped_column(Float)
+    sla_hours: Mapped[float | None] = mapped_column(Float)
+    restore_verified: Mapped[bool | None]
+    has_records: Mapped[int]
+    carries_records: Mapped[int]
+    responded_at: Mapped[timestamp | None]
+    resolved_at: Mapped[timestamp | None]
+    recovered_at: Mapped[timestamp | None]
+    revoked_at: Mapped[timestamp | None]
+    escalated: Mapped[int]
+    reopened: Mapped[int]
+    response_hours: Mapped[float | None] = mapped_column(Float)
+    resolution_hours: Mapped[float | None] = mapped_column(Float)
+    recovery_hours: Mapped[float | None] = mapped_column(Float)
+    revocation_hours: Mapped[float | None] = mapped_column(Float)
+    cycle_hours: Mapped[float | None] = mapped_column(Float)
+
+
+class CaseFactState(Base):
+    """One row: whether every ended case has its case_fact row (set by the migration on a
+    database with no ended case, or by `case_facts.rebuild`); until then the evaluation
+    computes every month from the events, as before the facts existed."""
+
+    __tablename__ = "case_fact_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complete: Mapped[bool] = mapped_column(default=False)

@@ -34,7 +34,7 @@ from engine.cases.stepping import (
 from engine.config import settings
 from engine.errors import Conflict
 from engine.notifications import webhooks
-from engine.processes import bpmn_xml, specs
+from engine.processes import bpmn_xml, case_facts, specs
 from engine.processes.votes import voter_key
 from engine.records import audit
 from engine.timing import clock
@@ -108,7 +108,8 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
         value = data.get(column)
         if value not in (None, "") and getattr(case, column) != str(value):
             setattr(case, column, str(value))
-    if workflow.is_completed() and case.status == "open":
+    ended = workflow.is_completed() and case.status == "open"
+    if ended:
         case.outcome, required = _closing(instance, data)
         case.status = "cancelled" if case.outcome == "cancelled" else "closed"
         case.closed_at = now
@@ -123,6 +124,9 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
     timer_rows = _project_timers(session, instance, projected)
     _project_waits(session, instance)
     write_case(session, case)
+    if ended:
+        # What the evaluation reads of the case, now that it cannot change (engine.processes.case_facts).
+        case_facts.record_ended(session, case, instance.loaded.manifest)
     if case.status == "open":
         instances.put(_cache_key(session, case), case.definition_id, instance.loaded, case.state, workflow,
                       frozenset(ready), timer_rows, limit=settings(session).instance_cache)

@@ -52,6 +52,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
@@ -59,31 +60,27 @@ from engine.errors import NotFound
 from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
-from engine.evaluation.sqlfuncs import hours_between
-from engine.processes.manifest import Manifest
-from models import AuditEvent, Case, ProcessDefinition
+from engine.processes import case_facts
+from engine.processes.case_facts import (  # noqa: F401 - the measures' conventions, named here too
+    DEFAULT_ROLES,
+    ESCALATED_EVENTS,
+    EVENTS_READ,
+    REOPEN_FIELD,
+    REOPEN_VALUE,
+    REOPENED_EVENTS,
+    RESPONSE_EVENTS,
+    RecordRule,
+    events_subquery,
+    manifests,
+    record_rules,
+    records_condition,
+    task_roles,
+)
+from models import AuditEvent, Case, CaseFact
 
 # Conventions of the shipped process pack (workflows/); see the module docstring.
 INCIDENT, CHANGE, EMERGENCY = "incident", "change_request", "emergency_response"
 OFFBOARDING, DRILL, INSPECTION = "account_offboarding", "backup_restore_drill", "inspection"
-RESPONSE_EVENTS = ("task_claimed", "task_completed", "gate_approved", "gate_rejected",
-                   "gate_reworked")
-# Which tasks stand for what: a user task says so with its `measure` property (docs/bpmn.md);
-# these element ids count too, for versions deployed before the property existed.
-DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
-    "resolution": ("resolve", "resolve_incident", "resolution"),
-    "recovery": ("recover", "recover_service", "recovery"),
-    "revocation": ("revoke", "revoke_accounts", "revoke_access"),
-    "escalation": ("escalate", "call_experts", "escalate_revocation"),
-    "confirmation": ("confirm_resolution",),
-}
-ESCALATED_EVENTS = ("case_escalated",)
-REOPENED_EVENTS = ("case_reopened",)
-# Only these events matter to the measures; the others (starts, closes, timers...) are skipped.
-EVENTS_READ = tuple(sorted({*RESPONSE_EVENTS, "task_completed", *ESCALATED_EVENTS,
-                            *REOPENED_EVENTS}))
-# The incident's confirmation task: {"confirmation": "reopen"} sends it back to diagnosis.
-REOPEN_FIELD, REOPEN_VALUE = "confirmation", "reopen"
 RESOLVED_OUTCOMES = ("resolved",)
 CHANGE_DONE_OUTCOMES = ("implemented", "rolled_back", "failed")
 DRILL_VERIFIED_OUTCOMES = ("passed", "verified")
@@ -96,53 +93,6 @@ class MeasureSql:
     population: ColumnElement[bool]
     success: ColumnElement[bool] | None = None  # ratio measures
     value: ColumnElement[Any] | None = None  # mean measures
-
-
-def manifests(session: Session) -> list[tuple[int, Manifest]]:
-    """(definition id, manifest) of every deployed version: what the measures read of them."""
-    rows = session.execute(select(ProcessDefinition.id, ProcessDefinition.manifest))
-    return [(definition_id, Manifest.from_dict(raw)) for definition_id, raw in rows]
-
-
-def task_roles(deployed: list[tuple[int, Manifest]]) -> dict[str, tuple[str, ...]]:
-    """The task element ids standing for each measure role: those a deployed version declares
-    with its `measure` property, and the DEFAULT_ROLES ids (`deployed` from manifests)."""
-    roles = {role: set(ids) for role, ids in DEFAULT_ROLES.items()}
-    for _definition_id, manifest in deployed:
-        for element, rules in manifest.tasks.items():
-            if rules.measure in roles:
-                roles[rules.measure].add(element)
-    return {role: tuple(sorted(ids)) for role, ids in roles.items()}
-
-
-def events_subquery(window: ColumnElement[bool], roles: dict[str, tuple[str, ...]]) -> Any:
-    """Per case of the window: first response, resolve/recover/revoke times, escalated, reopened
-    (`roles` from task_roles)."""
-    ev = AuditEvent
-    def first(cond: ColumnElement[bool]) -> Any:
-        return func.min(case((cond, ev.at), else_=None))
-    def flag(cond: ColumnElement[bool]) -> Any:
-        return func.max(case((cond, 1), else_=0))
-    done = ev.type == "task_completed"
-    # A task_completed event's data is {"task_id", "name", "data": the submitted form}.
-    reopen = and_(done, ev.task.in_(roles["confirmation"]),
-                  ev.data[("data", REOPEN_FIELD)].as_string() == REOPEN_VALUE)
-    return (
-        select(
-            ev.case_id.label("case_id"),
-            first(ev.type.in_(RESPONSE_EVENTS)).label("responded_at"),
-            first(and_(done, ev.task.in_(roles["resolution"]))).label("resolved_at"),
-            first(and_(done, ev.task.in_(roles["recovery"]))).label("recovered_at"),
-            first(and_(done, ev.task.in_(roles["revocation"]))).label("revoked_at"),
-            flag(or_(ev.type.in_(ESCALATED_EVENTS),
-                     and_(done, ev.task.in_(roles["escalation"])))).label("escalated"),
-            flag(or_(ev.type.in_(REOPENED_EVENTS), reopen)).label("reopened"),
-        )
-        .join(Case, Case.id == ev.case_id)
-        .where(window, ev.type.in_(EVENTS_READ))
-        .group_by(ev.case_id)
-        .subquery("ev")
-    )
 
 
 def window_condition(period: Period) -> ColumnElement[bool]:
@@ -162,82 +112,35 @@ def _by_process(process: Any, hours: Mapping[str, float]) -> ColumnElement[Any]:
     return case(*((process == p, literal(h)) for p, h in hours.items()), else_=None)
 
 
-def _text(field: str) -> ColumnElement[Any]:
-    return Case.data[field].as_string()
-
-
-@dataclass(frozen=True)
-class RecordRule:
-    """Fields a closed case must carry: for one outcome, or for every outcome but some."""
-
-    fields: tuple[str, ...]
-    outcome: str | None = None
-    except_outcomes: tuple[str, ...] = ()
-
-
-def record_rules(manifest: Manifest) -> list[RecordRule]:
-    """The required-records rules of a definition's manifest.
-
-    A process declares the records every case owes (`required_records` on the process); an
-    end event that declares its own replaces them for the outcome it gives (a rejection
-    path may owe fewer, as engine.cases.runtime enforces at closing).
-    """
-    base = manifest.process.required_records
-    by_outcome: dict[str, tuple[str, ...]] = {}
-    for end in manifest.end_events.values():
-        if end.outcome and end.required_records is not None:
-            by_outcome[end.outcome] = end.required_records
-    rules = [RecordRule(f, outcome=o) for o, f in by_outcome.items() if f]
-    if base:
-        rules.append(RecordRule(tuple(base), except_outcomes=tuple(by_outcome)))
-    return rules
-
-
-def records_condition(deployed: list[tuple[int, Manifest]]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """(has required records, carries them all), from every definition's manifest."""
-    has: list[ColumnElement[bool]] = []
-    carries: list[ColumnElement[bool]] = []
-    for definition_id, manifest in deployed:
-        for rule in record_rules(manifest):
-            which = Case.definition_id == definition_id
-            if rule.outcome is not None:
-                which = and_(which, Case.outcome == rule.outcome)
-            elif rule.except_outcomes:
-                which = and_(which, or_(Case.outcome.is_(None),
-                                        Case.outcome.not_in(rule.except_outcomes)))
-            has.append(which)
-            present = [func.coalesce(func.trim(_text(f)), "") != "" for f in rule.fields]
-            carries.append(and_(which, *present))
-    if not has:
-        return false(), false()
-    return or_(*has), or_(*carries)
-
-
 def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
     """The window's cases, one row each, with the data fields and event times the measures
-    read (the one row source of the aggregates and of the drill-down lists)."""
+    read, computed from the cases and their events (the direct reading: any window)."""
     deployed = manifests(session)
-    ev = events_subquery(window, task_roles(deployed))
-    has_records, carries_records = records_condition(deployed)
-    rows = (
-        select(
-            Case.id, Case.provider, Case.process_key, Case.status, Case.outcome,
-            Case.priority, Case.created_at, Case.closed_at, Case.sla_paused_seconds,
-            _text("source").label("source"),
-            Case.data["rating"].as_float().label("rating"),
-            Case.data["sla_hours"].as_float().label("sla_hours"),
-            Case.data["restore_verified"].as_boolean().label("restore_verified"),
-            case((has_records, 1), else_=0).label("has_records"),
-            case((carries_records, 1), else_=0).label("carries_records"),
-            ev.c.responded_at, ev.c.resolved_at, ev.c.recovered_at, ev.c.revoked_at,
-            func.coalesce(ev.c.escalated, 0).label("escalated"),
-            func.coalesce(ev.c.reopened, 0).label("reopened"),
-        )
-        .outerjoin(ev, ev.c.case_id == Case.id)
-        .where(window)
-        .cte("case_rows")
-    )
-    return rows
+    return case_facts.rows_select(window, task_roles(deployed), deployed).cte("case_rows")
+
+
+def month_rows(session: Session, period: Period, *, provider: str | None = None, use_facts: bool = True) -> Any:
+    """The rows of `case_rows` for a period's window, read in time proportional to its cases:
+    the stored facts of its ended cases (case_fact, by created_at and closed_at) and its open
+    cases computed live. The same rows as `case_rows(window_condition(period))`; that direct
+    reading is used while the facts are not complete, or with use_facts=False."""
+    if not use_facts or not case_facts.complete(session):
+        window = window_condition(period)
+        if provider is not None:
+            window = and_(window, Case.provider == provider)
+        return case_rows(session, window)
+    f = CaseFact
+    ended = or_(and_(f.created_at >= period.start, f.created_at < period.end),
+                and_(f.closed_at >= period.start, f.closed_at < period.end))
+    # An open case has no closed_at: it is in the window when opened in it.
+    live = and_(Case.status == "open", Case.created_at >= period.start, Case.created_at < period.end)
+    if provider is not None:
+        ended, live = and_(ended, f.provider == provider), and_(live, Case.provider == provider)
+    deployed = manifests(session)
+    # An open case's events are found by its chain (audit_event's key), not by scanning them all.
+    return union_all(case_facts.facts_select(ended),
+                     case_facts.rows_select(live, task_roles(deployed), deployed, AuditEvent.chain == Case.key)
+                     ).cte("case_rows")
 
 
 def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, MeasureSql]:
@@ -248,13 +151,11 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
     done_by_end = and_(c.status == "closed", c.closed_at < period.end)
     incident = c.process_key == INCIDENT
     resolved = and_(incident, closed, c.outcome.in_(RESOLVED_OUTCOMES))
-    response_ok = and_(c.responded_at.is_not(None), hours_between(
-        c.created_at, c.responded_at) <= _by_priority(c.priority, sla.response_hours,
-                                                      sla.default_priority))
+    response_ok = and_(c.responded_at.is_not(None), c.response_hours <= _by_priority(
+        c.priority, sla.response_hours, sla.default_priority))
     # Pending time (waiting on the requester, engine.timing.timers) does not count against resolution.
-    resolve_ok = hours_between(c.created_at, func.coalesce(c.resolved_at, c.closed_at)
-                               ) - c.sla_paused_seconds / 3600.0 <= _by_priority(c.priority, sla.resolve_hours,
-                                                                                  sla.default_priority)
+    resolve_ok = c.resolution_hours - c.sla_paused_seconds / 3600.0 <= _by_priority(
+        c.priority, sla.resolve_hours, sla.default_priority)
     desk = and_(incident, c.source.in_(sla.service_desk_sources))
     dispatch = and_(c.process_key.in_(tuple(sla.dispatch_hours)), or_(
         c.outcome.is_(None), c.outcome.not_in(NOT_ASSIGNED_OUTCOMES))) if sla.dispatch_hours else false()
@@ -271,19 +172,17 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
             and_(incident, opened, c.source == "monitoring"), response_ok),
         "mean_response_hours": MeasureSql(
             and_(incident, opened, c.responded_at.is_not(None)),
-            value=hours_between(c.created_at, c.responded_at)),
+            value=c.response_hours),
         "incidents_reopened": MeasureSql(resolved, reopened),
         "inspection_share": MeasureSql(and_(incident, opened), c.source == "inspection"),
         "emergency_recovered_in_sla": MeasureSql(
             and_(c.process_key == EMERGENCY, closed),
-            hours_between(c.created_at, func.coalesce(c.recovered_at, c.closed_at))
-            <= sla.emergency_recover_hours),
+            c.recovery_hours <= sla.emergency_recover_hours),
         "drills_done": MeasureSql(and_(c.process_key == DRILL, opened), done_by_end),
         "drills_verified": MeasureSql(and_(c.process_key == DRILL, closed), verified),
         "dispatch_completed": MeasureSql(and_(dispatch, opened), done_by_end),
-        "dispatch_on_time": MeasureSql(and_(dispatch, closed), hours_between(
-            c.created_at, func.coalesce(c.resolved_at, c.closed_at)) - c.sla_paused_seconds / 3600.0
-            <= func.coalesce(c.sla_hours, _by_process(c.process_key, sla.dispatch_hours))),
+        "dispatch_on_time": MeasureSql(and_(dispatch, closed), c.resolution_hours - c.sla_paused_seconds / 3600.0
+                                       <= func.coalesce(c.sla_hours, _by_process(c.process_key, sla.dispatch_hours))),
         "inspections_done": MeasureSql(and_(inspection, opened), and_(done_by_end, inspected)),
         "inspection_records": MeasureSql(and_(inspection, closed, inspected), c.carries_records == 1),
         "change_success": MeasureSql(
@@ -291,8 +190,7 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
             c.outcome == "implemented"),
         "revoked_in_target": MeasureSql(
             and_(c.process_key == OFFBOARDING, closed),
-            hours_between(c.created_at, func.coalesce(c.revoked_at, c.closed_at))
-            <= sla.revoke_hours),
+            c.revocation_hours <= sla.revoke_hours),
         "mean_rating": MeasureSql(and_(closed, c.rating.is_not(None)), value=c.rating),
         "desk_handled": MeasureSql(and_(desk, opened), done_by_end),
         "desk_answered_in_target": MeasureSql(and_(desk, opened), response_ok),
@@ -323,12 +221,10 @@ def measurement(row: Any, key: str, source: dict[str, Any] | None = None) -> Mea
 
 
 def provider_measures(session: Session, config: EvaluationConfig, period: Period, *,
-                      provider: str | None = None) -> dict[str, dict[str, Measurement]]:
-    """Every measure for every provider (or one) in a period, in one aggregate query."""
-    window = window_condition(period)
-    if provider is not None:
-        window = and_(window, Case.provider == provider)
-    r = case_rows(session, window)
+                      provider: str | None = None, use_facts: bool = True) -> dict[str, dict[str, Measurement]]:
+    """Every measure for every provider (or one) in a period, in one aggregate query
+    (use_facts=False: from the events, as a check of the stored facts)."""
+    r = month_rows(session, period, provider=provider, use_facts=use_facts)
     specs = measure_sql(config, period, r)
     query = (select(r.c.provider, *aggregate_columns(specs))
              .where(r.c.provider.is_not(None)).group_by(r.c.provider))
@@ -344,10 +240,7 @@ def provider_measures(session: Session, config: EvaluationConfig, period: Period
 def cases_behind(session: Session, config: EvaluationConfig, period: Period, measure: str, *,
                  provider: str | None = None, met: bool | None = None) -> Select[Case]:
     """The cases a measure was computed from (met=True/False: only those that met or missed)."""
-    window = window_condition(period)
-    if provider is not None:
-        window = and_(window, Case.provider == provider)
-    r = case_rows(session, window)
+    r = month_rows(session, period, provider=provider)
     specs = measure_sql(config, period, r)
     if measure not in specs:
         raise NotFound(f"no measure {measure!r}")

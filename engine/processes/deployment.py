@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from engine.errors import NotAllowed
+from engine.processes import case_facts
 from engine.processes.catalog import get_definition, newest
 from engine.processes.schedule import schedule_start_timers
 from engine.processes.validation import source_hash, validate
@@ -77,6 +78,9 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
     for result in results:
         if result.created and not proposed:  # a proposal's start timers begin when it goes live
             schedule_start_timers(session, result.definition)
+    if any(r.created for r in results):
+        # A new `measure` property makes its task count for a measure in every case that did it.
+        case_facts.refresh_for_roles(session, case_facts.sync_roles(session))
     return results
 
 

@@ -210,3 +210,59 @@ def test_process_versions_review_migrates_down_and_up(tmp_path):
 
 def test_process_versions_review_migrates_down_and_up_on_postgresql(pg_clean):
     _review_round_trip(pg_clean)
+
+
+def _case_facts_round_trip(engine) -> None:
+    """Down to 0016 with an ended case and an open one, up again: the roles are back, the facts
+    are marked incomplete (so the evaluation reads the events) until a rebuild writes them."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from engine.cases import queries, services
+    from engine.people import users
+    from engine.processes import case_facts, deployment
+    from tests.conftest import DATA
+
+    maker = db.make_sessionmaker(engine)
+    with maker.begin() as s:
+        case_facts.rebuild(s)  # nothing to write; marks them complete where pg_clean emptied the tables
+        deployment.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
+        people = [users.create_user(s, n, g, actor=None) for n, g in
+                  (("rita", []), ("sam", ["service_desk"]), ("erin", ["engineer"]), ("carl", ["change_manager"]),
+                   ("ed", ["engineer"]))]
+        for close in (True, False):
+            case = services.start_case(s, "four_steps", {"title": "t", "system": "erp", "urgent": True},
+                                       actor=people[0])
+            steps = [("triage", {"category": "hardware"}, 1), ("diagnose", {"diagnosis": "x"}, 2)]
+            if close:
+                steps += [("approve_fix", {"decision": "approve"}, 3), ("implement", {"result": "ok"}, 4)]
+            for element, data, who in steps:
+                task = next(t for t in queries.open_tasks(s, case) if t.element_id == element)
+                services.complete_task(s, task.id, data, actor=people[who])
+        assert case_facts.complete(s)
+        wanted = s.execute(text("SELECT * FROM case_fact ORDER BY case_id")).all()
+        assert len(wanted) == 1
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0016_delegation")
+        tables = {"case_fact", "case_fact_state", "measure_role"}
+        assert not tables & set(engine.dialect.get_table_names(connection))
+        command.upgrade(cfg, "head")
+        roles = connection.execute(text("SELECT count(*) FROM measure_role")).scalar()
+        assert roles == sum(len(ids) for ids in case_facts.DEFAULT_ROLES.values())
+    with maker.begin() as s:
+        assert not case_facts.complete(s)  # one ended case has no fact row yet
+        assert case_facts.rebuild(s) == 1 and case_facts.complete(s)
+        assert s.execute(text("SELECT * FROM case_fact ORDER BY case_id")).all() == wanted
+
+
+def test_case_facts_migrate_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/facts.db")
+    db.upgrade(engine)
+    _case_facts_round_trip(engine)
+    engine.dispose()
+
+
+def test_case_facts_migrate_down_and_up_on_postgresql(pg_clean):
+    _case_facts_round_trip(pg_clean)

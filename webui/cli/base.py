@@ -20,7 +20,7 @@ from engine.cases import proposals
 from engine.config import EngineConfig
 from engine.errors import EngineError, InvalidDefinition
 from engine.people import roles, users
-from engine.processes import catalog, deployment
+from engine.processes import case_facts, catalog, deployment
 from webui import config as webui_config
 from webui import logs
 
@@ -126,6 +126,11 @@ def init_database(*, quiet: bool = False) -> str | None:
     db.upgrade(database())
     generated = None
     with transaction() as session:
+        if not case_facts.complete(session):
+            # Cases that ended before the facts existed (migration 0010): what the evaluation reads of them.
+            written = case_facts.rebuild(session)
+            if not quiet and written:
+                click.echo(f"evaluation facts written for {written} ended cases")
         for name in roles.GROUPS:
             users.get_group(session, name)
         # A database with no process yet is a new installation: four-eyes on process changes starts on.
