@@ -219,7 +219,8 @@ def test_completing_a_task_runs_its_statements_commits_once_and_loads_nothing_fo
                              json={"data": {"decision": "approve"}})
     assert response.status_code == 200, response.json
     assert seen == ["SELECT api_token", "SELECT human_task", "INSERT audit_event", "INSERT audit_event",
-                    "INSERT human_task", "UPDATE case", "COMMIT"]  # gate_approved, case_closed
+                    "INSERT human_task", "UPDATE case", "INSERT case_fact",  # gate_approved, case_closed; the
+                    "COMMIT"]  # ended case's evaluation facts (engine.processes.case_facts)
     assert (response.json["status"], response.json["open_tasks"]) == ("closed", [])
     assert http.get("/api/v1/cases/TKT-000001", headers=headers["desk"]).json == response.json
 
