@@ -111,7 +111,7 @@ def test_an_orphan_task_is_marked_while_editing_and_refused_on_deploy(paul):
 def test_the_incident_decision_table_is_edited_and_deployed(paul, gate_server):
     paul.goto("/processes/incident")
     paul.page.click("text=Edit decision table")
-    expect(paul.page.locator("#decision-editor")).to_have_attribute("data-state", "ready")
+    expect(paul.page.locator("#decision-editor")).to_have_attribute("data-state", "ready", timeout=30000)
     expect(paul.page.locator(".tjs-table")).to_be_visible()
     paul.shot("decision-table")
     paul.page.evaluate("""() => {
