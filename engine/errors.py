@@ -2,6 +2,7 @@
 pages and the API map an error the same way (webui.errors and webui.api.errors read it)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 
@@ -41,6 +42,17 @@ class InvalidData(EngineError):
 
     code = "invalid_data"
     status = 422
+
+
+class TooManyAttempts(EngineError):
+    """Sign-in is locked for this account or address after too many failures (engine.people.throttle)."""
+
+    code = "too_many_attempts"
+    status = 429
+
+    def __init__(self, message: str, until: dt.datetime):
+        super().__init__(message, {"until": until.isoformat()})
+        self.until = until
 
 
 class InvalidDefinition(EngineError):

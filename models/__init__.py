@@ -20,12 +20,12 @@ from .process import ProcessDefinition
 from .provider import Provider, ProviderSystem
 from .setting import Setting
 from .task import HumanTask, HumanTaskBar, HumanTaskGroup, Timer
-from .user import ApiToken, Group, User, user_group
+from .user import ApiToken, Group, LoginThrottle, User, user_group
 
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "CaseFact", "CaseFactState",
     "Delegation", "DescriptiveModel", "EvaluationConfigVersion", "EvaluationInput", "EvaluationScorecard", "EventWait",
-    "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "MeasureRole", "MessageReceipt", "Notification",
+    "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "LoginThrottle", "MeasureRole", "MessageReceipt", "Notification",
     "ProcessDefinition", "Provider", "ProviderSystem", "Setting", "Timer", "User", "WebhookDelivery",
     "WebhookSubscription", "WorkerHeartbeat", "user_group",
 ]

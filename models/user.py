@@ -43,6 +43,9 @@ class User(Base):
     # `external_id` is the directory's DN or the provider's subject.
     auth_source: Mapped[str] = mapped_column(String(60), server_default="local")
     external_id: Mapped[str | None] = mapped_column(String(500))
+    # Bumped when every session of this person must end (logout, password change, deactivation):
+    # a browser session remembers the epoch it began in and dies when they differ.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     groups: Mapped[list[Group]] = relationship(secondary=user_group, lazy="selectin", order_by=Group.name)
 
@@ -71,6 +74,19 @@ class User(Base):
         return f"<User {self.name}>"
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins counted per account or client address in a window: the security log
+    (engine.people.throttle). `key` is "account:<name>" or "address:<ip>"."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[timestamp] = mapped_column(index=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    locks: Mapped[int] = mapped_column(default=0)  # locks in a row: each lasts twice the last
+    locked_until: Mapped[timestamp | None]
+
+
 class ApiToken(Base):
     __tablename__ = "api_token"
 
@@ -81,5 +97,8 @@ class ApiToken(Base):
     created_at: Mapped[timestamp]
     last_used_at: Mapped[timestamp | None]
     revoked_at: Mapped[timestamp | None]
+    # None: never expires. Scope "all" may do what its user may; "read" only GET (dashboards).
+    expires_at: Mapped[timestamp | None]
+    scope: Mapped[str] = mapped_column(String(10), default="all", server_default="all")
 
     user: Mapped[User] = relationship(lazy="joined")

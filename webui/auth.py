@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -17,16 +18,19 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import (
     LoginManager,
     current_user,
     login_required,
     login_user,
     logout_user,
+    user_logged_in,
 )
 from sqlalchemy.orm import joinedload
 
-from engine.errors import NotAllowed
+from engine.errors import NotAllowed, TooManyAttempts
 from engine.people import directory, logins
 from models import User
 from webui import sso
@@ -38,6 +42,11 @@ from webui.pages.forms import LoginForm
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# A plain request rate on POST /login per client address (LOGIN_RATE_LIMIT), in front of the
+# database's per-account and per-address lockout. Its counters live in RATELIMIT_STORAGE_URI:
+# memory:// (each process counts alone) or redis://host:6379 (shared by all processes).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
@@ -46,19 +55,34 @@ login_manager.login_message = _l("Please log in to see this page.")
 bp = Blueprint("auth", __name__)
 
 
+EPOCH_KEY = "_opsgate_epoch"
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """The signed-in person of a browser session, with their groups, in one read."""
-    if not user_id.isdigit():
+    """The signed-in person of a browser session, with their groups, in one read; None unless
+    still active and the session began in the user's current epoch (logout, a password change
+    or deactivation moved it on: the session is over)."""
+    if not (user_id.isascii() and user_id.isdigit()) or len(user_id) > 10:
         return None
     user = get_session().get(User, int(user_id), options=[joinedload(User.groups)])
-    return user if user is not None and user.active else None
+    if user is None or not user.active or session.get(EPOCH_KEY) != user.session_epoch:
+        return None
+    return user
+
+
+@user_logged_in.connect
+def _remember_epoch(sender: Flask, user: User, **extra: Any) -> None:
+    # Every sign-in (password, directory, single sign-on) ties the session to the user's epoch.
+    session[EPOCH_KEY] = user.session_epoch
 
 
 @login_manager.request_loader
 def load_user_from_request(req) -> User | None:  # Flask request
+    """A bearer token is for the JSON API only (webui.api.caller decides there; this gives its
+    log lines the user): on pages it signs nobody in."""
     header = req.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
+    if header.startswith("Bearer ") and req.path.startswith("/api/"):
         row = bearer_token_row(header[7:].strip())
         return row.user if row is not None else None
     return None
@@ -98,16 +122,30 @@ def _safe_next(target: str | None) -> str:
     return safe_next(target, url_for("cases.home"))
 
 
+def _login_rate() -> str:
+    return str(current_app.config.get("LOGIN_RATE_LIMIT") or "60 per minute")
+
+
+def _login_rate_message() -> str:
+    return _("Too many sign-in attempts from your address: wait a minute and try again.")
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_rate, methods=["POST"], error_message=_login_rate_message)
 def login():
-    """Log in with name and password; the session is renewed, failures are audited."""
+    """Log in with name and password; the session is renewed, failures are counted (and
+    locked out: engine.people.throttle)."""
     if current_user.is_authenticated:
         return redirect(url_for("cases.home"))
     form = LoginForm()
     if form.validate_on_submit():
         db = get_session()
-        user = directory.log_in(db, form.name.data, form.password.data, source=request.remote_addr or "")
-        db.commit()  # a failed attempt is audited too: keep that record
+        try:
+            user = directory.log_in(db, form.name.data, form.password.data, source=request.remote_addr or "")
+        except TooManyAttempts as locked:
+            db.rollback()
+            return render_template("auth/login.html", form=form, locked_until=locked.until), 429
+        db.commit()  # a failed attempt is counted (and audited once per window): keep that record
         if user is not None:
             target = _safe_next(request.args.get("next"))
             session.clear()  # session renewal: nothing from before the login survives it
@@ -145,3 +183,4 @@ def language():
 
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
+    limiter.init_app(app)

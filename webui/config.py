@@ -19,6 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": "",  # OPSGATE_METRICS_TOKEN: /metrics wants it as a bearer token when set
     "READY_WORKER_SECONDS": 60,  # OPSGATE_READY_WORKER_SECONDS: /readyz wants a worker pass this recent
     "LOG_FORMAT": None,  # OPSGATE_LOG_FORMAT: text or json (None: leave logging as the host set it up)
+    # Sign-in throttling (webui.auth, engine.people.throttle): the request rate per address on
+    # POST /login, and where Flask-Limiter keeps its counters (redis://... to share them).
+    "LOGIN_RATE_LIMIT": "60 per minute",  # OPSGATE_LOGIN_RATE_LIMIT
+    "RATELIMIT_STORAGE_URI": "memory://",  # OPSGATE_RATELIMIT_STORAGE
 }
 
 
@@ -54,6 +58,10 @@ def from_environment() -> dict[str, Any]:
             raise ValueError(f"OPSGATE_READY_WORKER_SECONDS must be a whole number of seconds, not {text!r}")
         out["READY_WORKER_SECONDS"] = int(text)
     out["LOG_FORMAT"] = os.environ.get("OPSGATE_LOG_FORMAT", "text")
+    if os.environ.get("OPSGATE_LOGIN_RATE_LIMIT"):
+        out["LOGIN_RATE_LIMIT"] = os.environ["OPSGATE_LOGIN_RATE_LIMIT"].strip()
+    if os.environ.get("OPSGATE_RATELIMIT_STORAGE"):
+        out["RATELIMIT_STORAGE_URI"] = os.environ["OPSGATE_RATELIMIT_STORAGE"].strip()
     if os.environ.get("OPSGATE_TIMEZONE"):
         out["TIMEZONE"] = os.environ["OPSGATE_TIMEZONE"].strip()
     return out

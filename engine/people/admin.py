@@ -6,7 +6,6 @@ in the system chain and needs the admin role.
 """
 from __future__ import annotations
 
-from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -71,10 +70,12 @@ def update_user(session: Session, user: User, *, display_name: str, email: str, 
         raise InvalidData(f"password must be at least {users.MIN_PASSWORD} characters",
                           {"password": [f"at least {users.MIN_PASSWORD} characters"]})
     before = sorted(user.group_names)
+    if password or (user.active and not active):
+        users.end_sessions(user)
     user.display_name, user.email, user.active = display_name or user.name, email, active
     user.groups = [users.get_group(session, g) for g in dict.fromkeys(["requester", *groups])]
     if password:
-        user.password_hash = PasswordHasher().hash(password)
+        user.password_hash = users.hash_password(password)
     session.flush()
     audit.append_system(session, actor=actor, type="user_changed",
                         data={"user": user.name, "groups_before": before, "groups": sorted(user.group_names),

@@ -61,8 +61,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.config import settings
-from engine.errors import InvalidData
-from engine.people import logins, users
+from engine.errors import InvalidData, TooManyAttempts
+from engine.people import logins, throttle, users
 from engine.records import audit
 from engine.timing import clock
 from models import User
@@ -331,14 +331,19 @@ def _apply(session: Session, user: User, person: Person, config: DirectoryConfig
 
 
 def _refuse(session: Session, name: str, source: str, reason: str) -> None:
-    audit.append_system(session, actor=None, type="user_login_failed",
-                        data={"user": name[:120], "from": source, "via": SOURCE, "reason": reason})
+    throttle.record_failure(session, name, source, {"via": SOURCE, "reason": reason})
 
 
 def log_in(session: Session, name: str, password: str, *, source: str = "") -> User | None:
     """Sign in with a name and password: local accounts locally, everyone else at the directory
-    when one is configured. Every attempt is audited; returns the user or None."""
+    when one is configured; returns the user or None. Failures are counted and audited by
+    engine.people.throttle; a locked name or address raises TooManyAttempts (429) before any
+    password is checked."""
     name = (name or "").strip()
+    lock = throttle.locked(session, name, source)
+    if lock is not None:
+        raise TooManyAttempts(f"too many failed sign-ins: refused until {lock.until.isoformat(timespec='minutes')}",
+                              lock.until)
     try:
         config = configured(session)
     except InvalidData as err:  # a broken file must not lock out the local admin (break-glass)
@@ -373,6 +378,7 @@ def log_in(session: Session, name: str, password: str, *, source: str = "") -> U
     session.flush()
     if changes:
         audit.append_system(session, actor=None, type="user_changed", data={"user": name, "via": SOURCE, **changes})
+    throttle.record_success(session, name)
     audit.append_system(session, actor=user, type="user_logged_in", data={"from": source, "via": SOURCE})
     return user
 
@@ -408,6 +414,7 @@ def sync(session: Session, *, actor: User | None = None) -> SyncReport:
             reason = "in no directory group mapped to opsgate"
         if reason is not None:
             user.active = False
+            users.end_sessions(user)
             report.deactivated.append(user.name)
             audit.append_system(session, actor=actor, type="user_deactivated",
                                 data={"user": user.name, "via": "directory sync", "reason": reason, "at": now})

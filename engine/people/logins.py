@@ -1,14 +1,15 @@
 """Logging in and out as audited events, and a person's language choice.
 
-Every login attempt is recorded in the system audit chain: `user_logged_in`, or
-`user_login_failed` with the name that was tried (never the password) and where from.
+Every login is recorded in the system audit chain (`user_logged_in`); failures are counted by
+engine.people.throttle, which audits the first per name and window (`user_login_failed` with
+the name that was tried, never the password, and where from) and each lock.
 """
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidData
-from engine.people import users
+from engine.people import throttle, users
 from engine.records import audit
 from models import User
 
@@ -19,15 +20,17 @@ def log_in(session: Session, name: str, password: str, *, source: str = "") -> U
     """Check a name and password; audit the attempt; return the user or None."""
     user = users.authenticate(session, name, password)
     if user is None:
-        audit.append_system(session, actor=None, type="user_login_failed",
-                            data={"user": (name or "").strip()[:120], "from": source})
+        throttle.record_failure(session, name, source)
         return None
+    throttle.record_success(session, name)
     audit.append_system(session, actor=user, type="user_logged_in", data={"from": source})
     return user
 
 
 def log_out(session: Session, user: User, *, source: str = "") -> None:
-    """Audit a logout."""
+    """Log a person out of every browser session they have (the epoch moves on); audit it."""
+    users.end_sessions(user)
+    session.flush()
     audit.append_system(session, actor=user, type="user_logged_out", data={"from": source})
 
 

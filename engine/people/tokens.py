@@ -8,6 +8,10 @@ Checks on the token row (revocation, and any that join them) belong to that one 
 Its last use is stamped at most once per TOKEN_USE_RESOLUTION: the read brings the stamp back,
 and only a stamp older than that is written (`record_use`), so a busy integration costs one
 UPDATE a minute, not one per call.
+
+A token may expire (`expires_at`; None: never) and has a scope: "all" (whatever its user may
+do) or "read" (GET requests only: a monitoring dashboard). Tokens are for the JSON API only;
+the HTML pages take browser sessions only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, bindparam, or_, select, update
 from sqlalchemy.orm import Session, contains_eager
 
+from engine.errors import InvalidData
 from engine.people.users import get_user
 from engine.records import audit
 from engine.timing import clock
@@ -30,13 +35,27 @@ def _token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, user_name: str, *, actor: User | None, name: str = "") -> str:
+SCOPES = ("all", "read")
+MAX_DAYS = 3650
+
+
+def create_token(session: Session, user_name: str, *, actor: User | None, name: str = "",
+                 expires_in_days: int | None = None, scope: str = "all") -> str:
     """Create an API token for a user; return it (shown once, stored only as a hash)."""
     user = get_user(session, user_name)
+    if scope not in SCOPES:
+        raise InvalidData(f"scope must be one of {', '.join(SCOPES)}", {"scope": [f"one of {', '.join(SCOPES)}"]})
+    if expires_in_days is not None and not 1 <= expires_in_days <= MAX_DAYS:
+        raise InvalidData(f"a token lasts 1 to {MAX_DAYS} days", {"expires_in_days": [f"1 to {MAX_DAYS}"]})
     token = "og_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_digest(token), created_at=clock.now()))
+    now = clock.now()
+    expires_at = now + dt.timedelta(days=expires_in_days) if expires_in_days else None
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_digest(token), created_at=now,
+                         expires_at=expires_at, scope=scope))
     session.flush()
-    audit.append_system(session, actor=actor, type="token_created", data={"user": user.name, "name": name})
+    audit.append_system(session, actor=actor, type="token_created",
+                        data={"user": user.name, "name": name, "scope": scope,
+                              "expires_at": expires_at.isoformat() if expires_at else None})
     return token
 
 
@@ -48,18 +67,21 @@ _LOOKUP = (select(ApiToken).join(ApiToken.user).outerjoin(User.groups)
            .order_by(Group.name))
 
 
-def authenticate(session: Session, token: str) -> ApiToken | None:
-    """Return a live API token with its active user and the user's groups (one read), or None."""
+def authenticate(session: Session, token: str, *, now: dt.datetime | None = None) -> ApiToken | None:
+    """Return a live API token (not revoked, not expired) with its active user and the user's
+    groups (one read), or None."""
     if not token or len(token) > 200:
         return None
     row = session.scalars(_LOOKUP, {"digest": _token_digest(token)}).unique().one_or_none()
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
+    if row.expires_at is not None and row.expires_at <= (now or clock.now()):
+        return None
     return row
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """Return the active user an API token belongs to, or None."""
+    """Return the active user a live API token belongs to, or None."""
     row = authenticate(session, token)
     return row.user if row is not None else None
 

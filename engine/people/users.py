@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
@@ -17,8 +19,22 @@ from models import Group, User
 _hasher = PasswordHasher()
 
 
-# Verifying against this keeps the time of an unknown-user login like that of a known one.
-_DUMMY_HASH = _hasher.hash("opsgate-dummy-password")
+@functools.cache
+def _dummy_hash() -> str:
+    # Verifying against this keeps the time of an unknown-user login like that of a known one.
+    # Made at the first sign-in, not at import: every CLI command would pay for it.
+    return _hasher.hash("opsgate-dummy-password")
+
+
+def hash_password(password: str) -> str:
+    """Return the argon2 hash of a password."""
+    return _hasher.hash(password)
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session of a user at once (logout, password change, deactivation):
+    a session remembers the epoch it began in, and a changed epoch ends it."""
+    user.session_epoch = (user.session_epoch or 0) + 1
 
 
 MIN_PASSWORD = 10
@@ -74,6 +90,7 @@ def create_user(session: Session, name: str, groups: list[str], password: str | 
         user = found
     if password and not created:
         user.password_hash = _hasher.hash(password)
+        end_sessions(user)
     added = [g.name for g in wanted if g not in user.groups]
     user.groups.extend(g for g in wanted if g not in user.groups)
     session.flush()
@@ -85,7 +102,7 @@ def create_user(session: Session, name: str, groups: list[str], password: str | 
 def authenticate(session: Session, name: str, password: str) -> User | None:
     """Return the active user with this name and password, or None (timing-safe)."""
     user = session.scalars(select(User).where(User.name == (name or "").strip())).first()
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     try:
         _hasher.verify(stored, password or "")
     except (VerificationError, InvalidHashError):

@@ -79,6 +79,18 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def wait_until(page: object, expression: str, timeout: float = 30.0) -> None:
+    """Poll a JavaScript expression until it is true. Playwright's wait_for_function evaluates its
+    string with eval inside the page, which the pages' Content-Security-Policy forbids (no
+    'unsafe-eval'); page.evaluate goes through the DevTools protocol and is not refused."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):  # type: ignore[attr-defined]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s: {expression}")
+        time.sleep(0.1)
+
+
 class Visitor:
     """One logged-in person's browser tab, saving a screenshot of each page it shows."""
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Visitor, serving
+from tests.browser.conftest import Visitor, serving, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p.stem for p in (ROOT / "workflows").glob("*.bpmn"))
@@ -96,7 +96,7 @@ def test_an_orphan_task_is_marked_while_editing_and_refused_on_deploy(paul):
     issues = _lint_issues(paul)
     found = {(i["rule"], i["category"]) for i in issues.get("orphan_task", [])}
     assert found == {("no-disconnected", "error"), ("no-implicit-end", "warn")}, (issues, paul.errors)
-    paul.page.wait_for_function("() => window.opsgateModeler.get('overlays').get({element: 'orphan_task'}).length > 0")
+    wait_until(paul.page, "window.opsgateModeler.get('overlays').get({element: 'orphan_task'}).length > 0")
     expect(paul.page.locator(".bjsl-button")).to_contain_text(re.compile("[1-9]"))
     paul.shot("orphan-marked")
     paul.page.click("#modeler-save")

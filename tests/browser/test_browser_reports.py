@@ -8,7 +8,7 @@ import pytest
 
 from engine import db
 from engine.people import tokens, users
-from tests.browser.conftest import serving
+from tests.browser.conftest import serving, wait_until
 from tests.engine.test_evaluation_year import build_year
 
 
@@ -48,12 +48,16 @@ def test_trend_charts_draw_and_kpis_drill_down_to_cases(browser, reports_server)
     page.click("button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
     page.goto(reports_server["url"] + "/reports/?period=2026-12")
-    page.wait_for_function("window.Chart && Object.keys(Chart.instances).length === 7")
+    wait_until(page, "!!(window.Chart && Object.keys(Chart.instances).length === 7)")
     assert page.locator("canvas[data-chart]").count() == 7  # the total and six categories
     context.close()
-    context = browser.new_context(  # a fresh one: no session cookie beside the token
-        extra_http_headers={"Authorization": f"Bearer {reports_server['token']}"})
+    context = browser.new_context()  # a fresh one, signed in again (a bearer token opens no pages)
     page = context.new_page()
+    page.goto(reports_server["url"] + "/login")
+    page.fill("#name", "suzy")
+    page.fill("#password", "pw-suzy-1234")
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
     page.goto(reports_server["url"] + "/reports/scorecard/Bolt/2026-05")
     row = page.locator("tr", has_text="Resolved within SLA")
     row.get_by_role("link", name="missed").click()

@@ -94,7 +94,7 @@ def documented_operations() -> list[tuple[str, str]]:
         for method in methods:
             if path != "/openapi.json":
                 filled = path.replace("{key}", "api_ticket").replace("{ref}", "TKT-000001")
-                filled = filled.replace("{notice_id}", "1")
+                filled = filled.replace("{notice_id}", "1").replace("{version}", "1")
                 ops.append((method.upper(), filled.replace("{task_id}", "some-task")))
     return ops
 

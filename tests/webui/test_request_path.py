@@ -132,7 +132,7 @@ def test_a_revoked_token_and_a_deactivated_user_are_refused_at_once(site):
     for name in ("eng", "desk"):
         response = http.get("/api/v1/me", headers=headers[name])
         assert response.status_code == 401
-        assert response.json["error"]["message"] == "Unknown, revoked or inactive API token."
+        assert response.json["error"]["message"] == "Unknown, revoked, expired or inactive API token."
 
 
 def _session_user_statements(site: dict[str, Any]) -> list[str]:

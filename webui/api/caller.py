@@ -2,10 +2,11 @@
 
 * `Authorization: Bearer TOKEN` (from `opsgate token create NAME`) is checked against the
   token's stored hash, in one read that also brings the user and their groups
-  (engine.people.tokens). If the header is present it decides alone: a bad token is 401 even
-  when the browser also has a session. Token requests carry no cookie authority, so they
-  need no CSRF token. A token's `last_used_at` is stamped at most once a minute: only when
-  the stamp read with the token is older than that.
+  (engine.people.tokens). If the header is present it decides alone: a bad, revoked or
+  expired token is 401 even when the browser also has a session. A read-scope token may only
+  GET (a write is 403). Token requests carry no cookie authority, so they need no CSRF token.
+  A token's `last_used_at` is stamped at most once a minute: only when the stamp read with
+  the token is older than that.
 * A logged-in browser session may use the API too. Because a cookie is sent by the browser
   on cross-site requests as well, every write (POST, PUT, PATCH, DELETE) made with the
   session must carry the session's CSRF token in the `X-CSRFToken` header (Flask-WTF's
@@ -23,6 +24,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import Unauthorized
 
+from engine.errors import NotAllowed
 from engine.people import tokens
 from models import User
 from webui.bearer import bearer_token_row
@@ -49,7 +51,9 @@ def authenticate() -> User:
     if token is not None:
         row = bearer_token_row(token)
         if row is None:
-            raise Unauthorized("Unknown, revoked or inactive API token.")
+            raise Unauthorized("Unknown, revoked, expired or inactive API token.")
+        if row.scope == "read" and request.method not in SAFE_METHODS:
+            raise NotAllowed("This API token is read-only (scope read): it may only GET.")
         if tokens.use_is_stale(row):
             _stamp_use(token)
         g.api_auth = "token"

@@ -79,11 +79,15 @@ def token() -> None:
 @token.command("create")
 @click.argument("name")
 @click.option("--label", default="", help="What the token is for.")
+@click.option("--expires-days", type=click.IntRange(1, 3650), default=None,
+              help="Days until the token stops working (default: never).")
+@click.option("--read-only", is_flag=True, help="The token may only read (GET): for monitoring dashboards.")
 @database_option
-def token_create(name: str, label: str) -> None:
+def token_create(name: str, label: str, expires_days: int | None, read_only: bool) -> None:
     """Print a new API token for a user (shown once; only its hash is stored)."""
     with transaction() as session:
-        click.echo(tokens.create_token(session, name, actor=None, name=label))
+        click.echo(tokens.create_token(session, name, actor=None, name=label, expires_in_days=expires_days,
+                                       scope="read" if read_only else "all"))
 
 
 @main.group()

@@ -12,6 +12,7 @@ from engine.people import providers as provider_service
 from engine.people import tokens as token_service
 from engine.people import users as user_service
 from engine.people.roles import GROUP_TITLES
+from engine.timing import clock
 from webui.auth import role_required
 from webui.db import get_session
 from webui.pages import forms
@@ -93,11 +94,13 @@ def tokens():
     form.user.choices = forms.choices((u.name, u.name) for u in admin_service.list_users(session))
     new_token = None
     if form.validate_on_submit():
-        new_token = token_service.create_token(session, form.user.data, actor=current_user, name=form.name.data or "")
+        new_token = token_service.create_token(session, form.user.data, actor=current_user, name=form.name.data or "",
+                                               expires_in_days=form.expires_in_days.data,
+                                               scope="read" if form.read_only.data else "all")
         session.commit()
     status = 422 if form.is_submitted() and new_token is None else 200
     return render_template("admin/tokens.html", tokens=admin_service.list_tokens(session), form=form,
-                           new_token=new_token), status
+                           new_token=new_token, now=clock.now()), status
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

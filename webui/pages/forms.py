@@ -216,6 +216,9 @@ class GroupForm(FlaskForm):
 class TokenForm(FlaskForm):
     user = SelectField(_l("User"), choices=[], validators=[DataRequired()])
     name = StringField(_l("Token name"), validators=[Optional(), Length(max=120)])
+    expires_in_days = IntegerField(_l("Expires after (days)"), validators=[Optional(), NumberRange(min=1, max=3650)],
+                                   description=_l("Leave empty for a token that does not expire."))
+    read_only = BooleanField(_l("Read only (may only read: for monitoring dashboards)"))
 
 
 class ProviderForm(FlaskForm):
