@@ -7,8 +7,8 @@
   security log): anonymous failures no longer grow the audit chain one event each; a lock is
   audited once. Rows of ended windows are pruned.
 
-Revision ID: 0017_sessions_tokens_throttle
-Revises: 0016_delegation
+Revision ID: 0018_sessions_tokens_throttle
+Revises: 0017_case_facts
 """
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from models.base import UTCDateTime
 
-revision = "0017_sessions_tokens_throttle"
-down_revision = "0016_delegation"
+revision = "0018_sessions_tokens_throttle"
+down_revision = "0017_case_facts"
 branch_labels = None
 depends_on = None
 
