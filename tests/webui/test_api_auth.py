@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select, update
@@ -94,8 +95,9 @@ def documented_operations() -> list[tuple[str, str]]:
         for method in methods:
             if path != "/openapi.json":
                 filled = path.replace("{key}", "api_ticket").replace("{ref}", "TKT-000001")
-                filled = filled.replace("{notice_id}", "1").replace("{version}", "1")
-                ops.append((method.upper(), filled.replace("{task_id}", "some-task")))
+                filled = filled.replace("{task_id}", "some-task")
+                # every other parameter is a number (notice, model, delegation ids, versions)
+                ops.append((method.upper(), re.sub(r"\{[a-z_]+\}", "1", filled)))
     return ops
 
 
