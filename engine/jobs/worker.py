@@ -129,6 +129,7 @@ def _run_batch(factory: sessionmaker[Session], due: DueTimers, at: dt.datetime, 
         idents = [(timer.id, timer.kind, timer.element_id) for timer in timers]
         held = prefetch(session, timers)
         timings: list[float] = []
+        cases: list[str | None] = []
         fired = 0
         failure: tuple[int, BaseException] | None = None
         for index, timer in enumerate(timers):
@@ -141,13 +142,17 @@ def _run_batch(factory: sessionmaker[Session], due: DueTimers, at: dt.datetime, 
                 except Exception as exc:  # one bad timer must not stop the others
                     failure = (index, exc)
                     break
+                cases.append(logcontext.current().get("case"))  # the case its firing named
             timings.append(time.perf_counter() - started)
         if failure is None:
             session.commit()
             result.fired += fired
             result.handled += len(timers)
-            for (_timer_id, kind, element), seconds in zip(idents, timings, strict=True):
-                _log_timer(kind, element, "fired", seconds)
+            # each timer's line once the batch is committed, with the request id, user and case
+            # its firing ran under (so a log reader can follow one timer as one job)
+            for (timer_id, kind, element), seconds, case in zip(idents, timings, cases, strict=True):
+                with logcontext.scope(request_id=f"timer-{timer_id}", user="system", case=case):
+                    _log_timer(kind, element, "fired", seconds)
             return True
         session.rollback()
         del held
