@@ -33,7 +33,7 @@ _INSERT_EVENT = prepared.insert(_EVENTS, ("chain", "case_id", "seq", "at", "acto
                                           "prev_hash", "hash"))
 _USERS = cast(Table, User.__table__)
 _INSERT_USER = prepared.insert(_USERS, ("name", "display_name", "email", "password_hash", "active", "locale",
-                                        "created_at"))
+                                        "created_at", "session_epoch"))
 
 
 def _event(seq: int, **extra) -> dict:
@@ -74,7 +74,7 @@ def test_json_and_many_rows_in_one_call(session, deploy, make_user):
 
 def test_statement_literals_and_updates(session):
     _INSERT_USER.run(session, {"name": "lit", "display_name": "", "email": "", "password_hash": None,
-                               "active": True, "locale": "en", "created_at": AT})
+                               "active": True, "locale": "en", "created_at": AT, "session_epoch": 0})
     rename = prepared.Prepared(_USERS.update().where(_USERS.c.name == bindparam("old"), _USERS.c.active.is_(True),
                                                      _USERS.c.locale == "en")
                                .values(display_name=bindparam("display_name")))
@@ -126,7 +126,7 @@ def test_each_transaction_gets_its_own_connection(sqlite_engine):
     from engine import db
 
     maker = db.make_sessionmaker(sqlite_engine)
-    row = {"display_name": "", "email": "", "password_hash": None, "active": True, "locale": "en", "created_at": AT}
+    row = {"display_name": "", "email": "", "password_hash": None, "active": True, "locale": "en", "created_at": AT, "session_epoch": 0}
     with maker() as s:
         _INSERT_USER.run(s, {**row, "name": "first-tx"})
         s.rollback()  # the prepared write belonged to the transaction that rolled back

@@ -54,9 +54,21 @@ def site(tmp_path_factory):
     app.extensions["opsgate_engine"].dispose()
 
 
+PASSWORDS = {"suzy": "pw-suzy-1234", "eddie": "pw-eddie-1234", "lin": "pw-lin-12345"}
+
+
+def signed_in(app, who):
+    """A browser signed in as `who` (pages refuse bearer tokens; the API takes either)."""
+    client = app.test_client()
+    assert client.post("/login", data={"name": who, "password": PASSWORDS[who]}).status_code == 302
+    return client
+
+
 def get(site, path, who="suzy"):
     app, issued, _ = site
-    return app.test_client().get(path, headers={"Authorization": f"Bearer {issued[who]}"})
+    if path.startswith("/api/"):
+        return app.test_client().get(path, headers={"Authorization": f"Bearer {issued[who]}"})
+    return signed_in(app, who).get(path)
 
 
 def test_month_page_shows_scores_no_data_and_the_trend_data(site):
@@ -138,9 +150,9 @@ def test_api_evaluations_and_metrics(site):
 
 
 def test_inputs_form_saves_and_refuses_bad_values(site):
-    app, issued, _ = site
-    client = app.test_client()
-    auth = {"Authorization": f"Bearer {issued['suzy']}"}
+    app, _, _ = site
+    client = signed_in(app, "suzy")
+    auth: dict[str, str] = {}
     assert client.get("/reports/inputs?provider=Bolt&period=2026-03", headers=auth).status_code == 200
     bad = client.post("/reports/inputs?provider=Bolt&period=2026-03", headers=auth,
                       data={"qualified_staff_ratio": "3", "satisfaction": "85"})
@@ -151,9 +163,8 @@ def test_inputs_form_saves_and_refuses_bad_values(site):
     assert ok.status_code == 302
     card = get(site, "/api/v1/evaluations?period=2026-03&provider=Bolt").get_json()["scorecards"][0]
     assert card["inputs"] == {"satisfaction": 85.0}
-    other = app.test_client()
-    assert other.post("/reports/inputs?provider=Bolt&period=2026-03", data={"satisfaction": "1"},
-                      headers={"Authorization": f"Bearer {issued['eddie']}"}).status_code == 403
+    other = signed_in(app, "eddie")
+    assert other.post("/reports/inputs?provider=Bolt&period=2026-03", data={"satisfaction": "1"}).status_code == 403
 
 
 def test_cli_evaluate_writes_each_format(site, tmp_path):
