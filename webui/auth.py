@@ -123,7 +123,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_rate() -> str:
-    return str(current_app.config.get("LOGIN_RATE_LIMIT") or "60 per minute")
+    return str(current_app.config.get("LOGIN_RATE_LIMIT") or "120 per minute")
 
 
 def _login_rate_message() -> str:

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "LOG_FORMAT": None,  # OPSGATE_LOG_FORMAT: text or json (None: leave logging as the host set it up)
     # Sign-in throttling (webui.auth, engine.people.throttle): the request rate per address on
     # POST /login, and where Flask-Limiter keeps its counters (redis://... to share them).
-    "LOGIN_RATE_LIMIT": "60 per minute",  # OPSGATE_LOGIN_RATE_LIMIT
+    "LOGIN_RATE_LIMIT": "120 per minute",  # OPSGATE_LOGIN_RATE_LIMIT; above the 100-per-address lock
     "RATELIMIT_STORAGE_URI": "memory://",  # OPSGATE_RATELIMIT_STORAGE
 }
 
