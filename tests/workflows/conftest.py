@@ -160,7 +160,9 @@ def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[S
     PostgreSQL, rolled back after. A test that uses `desk` starts from the pack template."""
     with_pack = "desk" in request.fixturenames
     if request.param == "postgres":
-        engine = request.getfixturevalue("pack_pg_engine" if with_pack else "pg_engine")
+        # pg_clean: start from empty tables, whatever an earlier test committed (a stray CAB member
+        # would change the majority a change request's vote needs)
+        engine = request.getfixturevalue("pack_pg_engine" if with_pack else "pg_clean")
     else:
         engine = request.getfixturevalue("pack_sqlite_engine") if with_pack else sqlite_engine
     with rolled_back_session(engine) as sess:
