@@ -11,9 +11,8 @@ At the end one `cases_migrated` event on the system chain records the run.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import IntegrityError
@@ -70,27 +69,13 @@ def _actor(session: Session, actor_id: int | None) -> User | None:
     return actor
 
 
-@contextlib.contextmanager
-def _unit(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
 def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, from_version: int | None = None,
                   case_keys: Iterable[str] = (), mapping: Mapping[str, str] | None = None, dry_run: bool = False,
                   actor_id: int | None = None, batch: int = BATCH,
                   before_move: BeforeMove | None = None) -> MigrationReport:
     """Plan (dry run) or move the open cases of `key` to version `to_version`."""
     named = list(dict.fromkeys(case_keys))
-    with _unit(factory) as session:
+    with factory.begin() as session:  # one transaction: commit, or roll back on error
         actor = _actor(session, actor_id)
         migration.check_may_migrate(actor)
         target = catalog.get_definition(session, key, to_version)
@@ -101,7 +86,7 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
                 raise InvalidData(f"{case.key} is a case of {case.process_key}, not of {key}", {"case": [ref]})
     after_id = 0
     while True:
-        with _unit(factory) as session:
+        with factory.begin() as session:  # one transaction: commit, or roll back on error
             target = catalog.get_definition(session, key, to_version)
             cases = migration.open_cases(session, key, from_version=from_version, case_keys=named,
                                          after_id=after_id, limit=batch)
@@ -117,7 +102,7 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
                 continue
             report.cases.append(_move(factory, plan, to_version, key, mapping, actor_id, before_move))
     if not dry_run and report.count("moved"):
-        with _unit(factory) as session:
+        with factory.begin() as session:  # one transaction: commit, or roll back on error
             audit.append_system(session, actor=_actor(session, actor_id), type="cases_migrated", data={
                 "process": key, "to": {"version": to_version, "sha256": report.to_sha256},
                 "moved": [c.case_key for c in report.cases if c.status == "moved"],
@@ -135,7 +120,7 @@ def _move(factory: sessionmaker[Session], plan: migration.CasePlan, to_version: 
         before_move(plan.case_key)
     outcome = CaseOutcome(plan.case_key, plan.from_version, to_version, "moved", title=plan.title)
     try:
-        with _unit(factory) as session:
+        with factory.begin() as session:  # one transaction: commit, or roll back on error
             case = queries.find_case(session, plan.case_id)
             target = catalog.get_definition(session, key, to_version)
             migration.migrate_case(session, case, target, actor=_actor(session, actor_id), mapping=mapping,

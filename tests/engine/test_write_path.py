@@ -2,20 +2,18 @@
 and how a lost race ends (Conflict, nothing written)."""
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import re
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, event, func, insert, inspect, select, text, update
+from sqlalchemy import Engine, func, insert, inspect, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.cases import persistence, serializer, services
 from engine.errors import Conflict
 from engine.processes import specs
 from models import AuditEvent, Case, HumanTask, HumanTaskGroup
-from tests.conftest import rolled_back_session
+from tests.conftest import rolled_back_session, statements
 from tests.engine.test_services import start, task_of
 
 
@@ -32,28 +30,6 @@ def people(make_user):
     return {"req": make_user(name="rita"), "desk": make_user("service_desk", name="sam"),
             "eng": make_user("engineer", name="erin"), "eng2": make_user("engineer", name="ed"),
             "cm": make_user("change_manager", name="carl")}
-
-
-@contextlib.contextmanager
-def statements(session) -> Iterator[list[str]]:
-    """Collect the statements the session's connection sends to the database, as
-    'VERB table' (savepoints, which the test session adds, left out)."""
-    seen: list[str] = []
-    connection = session.connection()
-
-    def listener(_conn, _cursor, statement, _params, _context, _many):
-        words = re.sub(r"\s+", " ", statement).strip()
-        if words.startswith(("SAVEPOINT", "RELEASE")):
-            return
-        verb = words.split(" ", 1)[0]
-        table = re.search(r"(?:INTO|UPDATE|FROM) \"?(\w+)\"?", words)
-        seen.append(f"{verb} {table.group(1) if table else '?'}")
-
-    event.listen(connection, "before_cursor_execute", listener)
-    try:
-        yield seen
-    finally:
-        event.remove(connection, "before_cursor_execute", listener)
 
 
 def _row(session, sql: str, **params):
