@@ -150,7 +150,8 @@ def reset_postgres(engine: Engine) -> None:
 @contextlib.contextmanager
 def sibling_postgres(engine: Engine, suffix: str) -> Iterator[Engine]:
     """A migrated database named after `engine`'s plus `_suffix`, on the same server, dropped
-    after use (for session-wide templates that pg_clean would otherwise empty)."""
+    after use (for session-wide templates that pg_clean would otherwise empty, and for each
+    pytest-xdist worker's own database)."""
     name = f"{engine.url.database}_{suffix}"
     admin = engine.execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -168,23 +169,16 @@ def sibling_postgres(engine: Engine, suffix: str) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
-    if not PG_URL:
+    if not PG_URL or not _PG_BASE_URL:
         pytest.skip("set OPSGATE_TEST_POSTGRES_URL to run PostgreSQL tests")
-    if PG_URL != _PG_BASE_URL:
-        assert _PG_BASE_URL is not None
-        server = db.make_engine(_PG_BASE_URL).execution_options(isolation_level="AUTOCOMMIT")
-        name = make_url(PG_URL).database
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = db.make_engine(PG_URL)
-    reset_postgres(engine)
-    yield engine
-    engine.dispose()
-    if PG_URL != _PG_BASE_URL:
-        with server.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        server.engine.dispose()
+    server = db.make_engine(_PG_BASE_URL)
+    if _WORKER:  # this worker's database, PG_URL
+        with sibling_postgres(server, _WORKER) as engine:
+            yield engine
+    else:
+        reset_postgres(server)
+        yield server
+    server.dispose()
 
 
 @pytest.fixture
