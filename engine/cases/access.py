@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, NotAllowed
-from engine.people import delegations
+from engine.people import delegations, users
 from engine.people.roles import REQUESTER, group_titles_text, staff_groups
 from engine.processes.manifest import TaskRules
 from models import Case, HumanTask, User
@@ -75,9 +75,9 @@ def acting_for(session: Session, actor: User, case: Case, task: HumanTask, rules
         if delegations.stands_in(session, actor, holder):
             return session.get(User, holder)
         if rules.vote is not None:
-            raise NotAllowed(f"This vote on “{task.name}” is {_name(session, holder)}'s: each member "
+            raise NotAllowed(f"This vote on “{task.name}” is {(users.name_of(session, holder) or 'someone')}'s: each member "
                              "of the board casts their own, or their deputy for them (candidate group rule).")
-        raise Conflict(f"{task.name} is claimed by {_name(session, holder)}")
+        raise Conflict(f"{task.name} is claimed by {(users.name_of(session, holder) or 'someone')}")
     groups = set(task.candidate_groups or ())
     if holder == actor.id or acting_groups(actor, case) & groups:
         return None
@@ -87,6 +87,3 @@ def acting_for(session: Session, actor: User, case: Case, task: HumanTask, rules
     return None
 
 
-def _name(session: Session, user_id: int) -> str:
-    user = session.get(User, user_id)
-    return user.name if user is not None else "someone"

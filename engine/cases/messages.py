@@ -108,12 +108,8 @@ def _deliver(session: Session, case: Case, kind: str, name: str, payload: dict[s
 
 
 def _starters(session: Session, name: str) -> list[ProcessDefinition]:
-    found = []
-    for key in session.scalars(select(ProcessDefinition.key).distinct().order_by(ProcessDefinition.key)):
-        definition = catalog.latest(session, key)
-        if definition is not None and name in specs.manifest_of(definition).message_starts:
-            found.append(definition)
-    return found
+    """The live processes a message `name` starts (a message start event)."""
+    return [d for d in catalog.list_definitions(session) if name in specs.manifest_of(d).message_starts]
 
 
 @services.race_safe

@@ -30,7 +30,7 @@ from engine.cases import persistence, services, stepping
 from engine.cases.serializer import REGISTRY, restore
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed
-from engine.processes import catalog, specs
+from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
@@ -158,11 +158,6 @@ def plan_case(session: Session, case: Case, target: ProcessDefinition,
     _top, _subs, reasons = _align(workflow, specs.load(session, target), mapping or {})
     plan.reasons.extend(reasons)
     return plan
-
-
-def target_version(session: Session, key: str, version: int) -> ProcessDefinition:
-    """The version cases move to (NotFound naming the process and version)."""
-    return catalog.get_definition(session, key, version)
 
 
 @dataclass(frozen=True)

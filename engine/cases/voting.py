@@ -21,7 +21,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import stepping
+from engine.cases import readable, stepping
+from engine.people import users
 from engine.people.roles import REQUESTER
 from engine.processes import votes
 from engine.processes.manifest import TaskRules
@@ -44,9 +45,9 @@ def eligible(session: Session, case: Case, rules: TaskRules) -> list[str]:
     case) and whoever did a task the vote's separation-of-duties rules name."""
     group = rules.candidate_groups[0] if rules.candidate_groups else REQUESTER
     barred = {n for other in rules.sod_not_actor_of for n in (case.actors or {}).get(other, ())}
-    requester = session.get(User, case.requester_id) if case.requester_id is not None else None
+    requester = users.name_of(session, case.requester_id)
     if requester is not None:
-        barred.add(requester.name)
+        barred.add(requester)
     return [name for name in members(session, group) if name not in barred]
 
 
@@ -209,7 +210,7 @@ def views(session: Session, workflow: Any, manifest: Any, timers: Sequence[Any] 
                         and t.state in (TaskState.STARTED, TaskState.READY, TaskState.COMPLETED)]:
             out.append(_view(session, element, rules, mi_task, deadline))
     out.sort(key=lambda v: v.opened)
-    names = readable_names(session, {n for v in out for b in v.ballots for n in (b.voter, b.by) if n})
+    names = readable.display_names(session, {n for v in out for b in v.ballots for n in (b.voter, b.by) if n})
     for view in out:
         for ballot in view.ballots:
             ballot.voter_name = names.get(ballot.voter, ballot.voter)
@@ -235,9 +236,3 @@ def _view(session: Session, element: str, rules: TaskRules, mi_task: Any, deadli
                     opened=mi_task.last_state_change)
 
 
-def readable_names(session: Session, names: set[str]) -> dict[str, str]:
-    """User names to the names people read (display name, else the user name)."""
-    if not names:
-        return {}
-    return {name: display or name for name, display in
-            session.execute(select(User.name, User.display_name).where(User.name.in_(sorted(names))))}

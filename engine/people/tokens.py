@@ -80,12 +80,6 @@ def authenticate(session: Session, token: str, *, now: dt.datetime | None = None
     return row
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    """Return the active user a live API token belongs to, or None."""
-    row = authenticate(session, token)
-    return row.user if row is not None else None
-
-
 # How fresh a token's last-use stamp is kept: a busy integration writes it once a minute, not
 # on every call.
 TOKEN_USE_RESOLUTION = dt.timedelta(minutes=1)

@@ -15,13 +15,11 @@ from collections.abc import Iterable
 from typing import Any, TypeAlias
 
 from lxml import etree
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.processes import bpmn_xml, lint, scripting
-from engine.processes.catalog import latest
+from engine.processes.catalog import latest, list_definitions
 from engine.processes.manifest import Manifest
-from models import ProcessDefinition
 
 Problem: TypeAlias = dict[str, Any]
 Tree: TypeAlias = etree._ElementTree
@@ -237,7 +235,7 @@ def resolve_decisions(session: Session, bpmn: Iterable[tuple[str, bytes, Tree]],
     names = {name for name, _s, _t in dmn}
     owners = set().union(*wanted.values())
     candidates = [d for d in (latest(session, k) for k in sorted(owners)) if d is not None]
-    candidates += [d for d in _latest_all(session) if d.key not in owners]
+    candidates += [d for d in list_definitions(session) if d.key not in owners]
     for definition in candidates:
         for extra in definition.extra_files or []:
             if extra.get("filename") in names or not wanted:
@@ -254,11 +252,6 @@ def resolve_decisions(session: Session, bpmn: Iterable[tuple[str, bytes, Tree]],
                 for decision in provides:
                     wanted.pop(decision, None)
     return found
-
-
-def _latest_all(session: Session) -> list[ProcessDefinition]:
-    keys = session.scalars(select(ProcessDefinition.key).distinct()).all()
-    return [d for d in (latest(session, k) for k in sorted(keys)) if d is not None]
 
 
 # ---------------------------------------------------------------------- calls and prefixes
@@ -310,7 +303,7 @@ def _cycle(calls: dict[str, set[str]], start: str) -> list[str] | None:
 def prefix_problems(session: Session, items: list[tuple[str, str, Manifest, int | None]]) -> list[Problem]:
     """A case prefix (INC, CHG ...) belongs to one process key: refuse one another key already uses."""
     taken: dict[str, str] = {}
-    for definition in _latest_all(session):
+    for definition in list_definitions(session):
         prefix = Manifest.from_dict(definition.manifest).process.case_prefix if definition.manifest else None
         if prefix:
             taken.setdefault(prefix, definition.key)

@@ -59,8 +59,3 @@ def units(tree: etree._ElementTree) -> list[Unit]:
         taken |= {str(p.get("id")) for p in pools}
     out += [Unit(str(key), process) for key, process in executable.items() if key not in taken]
     return out
-
-
-def collaboration_ids(tree: etree._ElementTree) -> set[str]:
-    """The keys of a file that are collaborations (run through SpiffWorkflow's `get_collaboration`)."""
-    return {u.key for u in units(tree) if u.collaboration is not None}
