@@ -24,7 +24,7 @@ from engine.cases import readable
 from engine.config import settings
 from engine.jobs.delivery import MAX_ATTEMPTS, Delivery, backoff
 from engine.notifications import webhooks
-from engine.people.groups import group_titles
+from engine.people.groups import GroupTitle, group_titles
 from engine.processes import specs
 from engine.timing import clock
 from models import Case, HumanTask, WebhookDelivery, WebhookSubscription
@@ -69,9 +69,10 @@ def post(request: webhooks.Request, *, timeout: float, preset: str) -> int:
     return status
 
 
-def chat_names(session: Session, payload: dict[str, Any]) -> webhooks.ChatNames:
+def chat_names(session: Session, payload: dict[str, Any], titles: dict[str, GroupTitle]) -> webhooks.ChatNames:
     """Look up the names a chat message shows for a delivery's payload (the payload holds keys:
-    process, outcome, task id, group keys, timer element); what is gone keeps its key."""
+    process, outcome, task id, group keys, timer element); what is gone keeps its key.
+    `titles` are the groups' names, read once per worker pass."""
     case = session.scalars(select(Case).where(Case.key == str((payload.get("case") or {}).get("key")))).first()
     if case is None:
         return webhooks.ChatNames()
@@ -83,7 +84,6 @@ def chat_names(session: Session, payload: dict[str, Any]) -> webhooks.ChatNames:
         row = session.get(HumanTask, str(payload["task"].get("id")))
         if row is not None:
             task = manifest.element_names(row.element_id)
-        titles = group_titles(session)
         groups = tuple((titles[g].name, titles[g].name_zh) if g in titles else (str(g), None)
                        for g in payload["task"].get("candidate_groups") or ())
     sla = manifest.element_names(str(payload["sla"].get("timer"))) if payload.get("sla") else None
@@ -109,6 +109,7 @@ def deliver_webhooks(session: Session, *, limit: int = 50) -> Delivery:
         .with_for_update(skip_locked=True, of=WebhookDelivery)
     ).all()
     timeout = settings(session).webhook_timeout
+    titles: dict[str, GroupTitle] | None = None  # read at the first chat delivery of the pass
     for row, sub in rows:
         row.attempts += 1
         started = time.perf_counter()
@@ -117,7 +118,10 @@ def deliver_webhooks(session: Session, *, limit: int = 50) -> Delivery:
                 if not sub.active:
                     raise Refused(None, "the webhook is paused")
                 secret = webhooks.decrypt_secret(session, sub.secret_encrypted)
-                names = chat_names(session, row.payload or {}) if sub.preset in webhooks.CHAT_LANGUAGE else None
+                names = None
+                if sub.preset in webhooks.CHAT_LANGUAGE:
+                    titles = titles if titles is not None else group_titles(session)
+                    names = chat_names(session, row.payload or {}, titles)
                 request = webhooks.build_request(sub, row, secret, now=clock.now(), names=names)
                 row.last_status = post(request, timeout=timeout, preset=sub.preset)
             except (Refused, OSError, ValueError) as exc:

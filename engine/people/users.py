@@ -84,12 +84,12 @@ def create_user(session: Session, name: str, groups: list[str], password: str | 
     created = found is None
     if found is None:
         user = User(name=name, display_name=display_name or name, email=email, created_at=clock.now(),
-                    password_hash=_hasher.hash(password) if password else None, groups=[])
+                    password_hash=hash_password(password) if password else None, groups=[])
         session.add(user)
     else:
         user = found
     if password and not created:
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = hash_password(password)
         end_sessions(user)
     added = [g.name for g in wanted if g not in user.groups]
     user.groups.extend(g for g in wanted if g not in user.groups)
@@ -110,7 +110,7 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
     if user is None or not user.password_hash or not user.active:
         return None
     if _hasher.check_needs_rehash(stored):
-        user.password_hash = _hasher.hash(password)
+        user.password_hash = hash_password(password)
     return user
 
 
