@@ -132,7 +132,7 @@ def _jinja() -> Environment:
 def to_html(report: Report) -> bytes:
     """Render the printable HTML report (运维服务质量考核评估报告)."""
     template = _jinja().get_template("reports/print.html")
-    return template.render(report=report, no_data=NO_DATA, no_data_text=NO_DATA_TEXT
+    return template.render(report=report, no_data=NO_DATA, no_data_text=NO_DATA_TEXT, origin_text=ORIGIN_TEXT
                            ).encode("utf-8")
 
 

@@ -15,7 +15,7 @@ from engine.people.roles import GROUP_TITLES
 from engine.timing import clock
 from webui.auth import role_required
 from webui.db import get_session
-from webui.pages import forms
+from webui.pages import display, forms
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -81,7 +81,7 @@ def name_group(key: str):
     group_names.rename_group(session, key, request.form.get("title", ""), request.form.get("title_zh", ""),
                              actor=current_user)
     session.commit()
-    flash(_("The names of %(name)s are saved.", name=key), "success")
+    flash(_("The names of %(name)s are saved.", name=display.group_name(key)), "success")
     return redirect(url_for("admin.groups"))
 
 

@@ -141,18 +141,20 @@ def decision_text(decision: readable.Decision) -> str:
     return _("%(decision)s: “%(comment)s”", decision=said, comment=decision.comment) if decision.comment else said
 
 
+def _sla_label(sla: str | None, name: tuple[str, str | None]) -> str:
+    """What an SLA clock measures ("Resolution target"), else the timer's own name."""
+    label = SLA_LABELS.get(sla or "")
+    return str(label) if label is not None else pick(name)
+
+
 def clock_label(item: readable.Clock | readable.Target) -> str:
     """Say what a clock measures ("Resolution target"), else its BPMN name."""
-    label = SLA_LABELS.get(item.sla or "")
-    if label is not None:
-        return str(label)
-    return localized(getattr(item, "name", ""), getattr(item, "name_zh", None))
+    return _sla_label(item.sla, (getattr(item, "name", ""), getattr(item, "name_zh", None)))
 
 
 def warning_text(warning: readable.SlaWarning) -> str:
     """"75% of Resolution target used; it runs out at 2027-01-15 20:00" (in the display zone)."""
-    label = SLA_LABELS.get(warning.sla or "")
-    clock_name = str(label) if label is not None else pick(warning.name)
+    clock_name = _sla_label(warning.sla, warning.name)
     if warning.due_at is None:
         return _("%(used)s of %(clock)s used", used=warning.used, clock=clock_name)
     return _("%(used)s of %(clock)s used; it runs out at %(due)s", used=warning.used, clock=clock_name,

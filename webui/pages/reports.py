@@ -6,8 +6,6 @@ checks again). Texts are in English and Chinese (`t(en, zh)` picks by the user's
 """
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -22,13 +20,12 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, TextAreaField
 from wtforms.validators import NumberRange, Optional
 
-from engine.errors import InvalidData, NotAllowed
+from engine.errors import InvalidData
 from engine.evaluation import scorecards
 from engine.evaluation.config import EvaluationConfig, InputDef, evaluation_config
 from engine.evaluation.metrics import Filters, hot_spots
@@ -37,9 +34,10 @@ from engine.evaluation.provider_measures import cases_behind_page
 from engine.evaluation.scoring import NO_DATA
 from engine.timing import clock
 from webui import exports
+from webui.auth import role_required
 from webui.db import get_session
 from webui.hardening import MAX_PAGE, positive_int
-from webui.i18n import group_title, localized
+from webui.i18n import localized
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -51,23 +49,6 @@ PAGE_SIZE = 50
 def t(en: str, zh: str) -> str:
     """English or Chinese by the user's language."""
     return localized(en, zh)
-
-
-def role_required(*groups: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Let in a logged-in user of one of the groups; refuse others naming the rule."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        @login_required
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not set(current_user.group_names) & set(groups):
-                raise NotAllowed(_("This page is for %(groups)s, and you are not a member (role rule).",
-                                   groups=", ".join(group_title(g) for g in groups)))
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorate
 
 
 def _layout() -> str:

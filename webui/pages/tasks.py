@@ -11,7 +11,7 @@ from engine.cases import services, views
 from engine.errors import InvalidData
 from webui.db import get_session
 from webui.hardening import MAX_PAGE, positive_int
-from webui.pages import forms
+from webui.pages import display, forms
 
 bp = Blueprint("tasks", __name__)
 
@@ -61,7 +61,9 @@ def reassign(task_id: str):
     task = services.reassign_task(session, task_id, to=request.form.get("to", ""),
                                   reason=request.form.get("reason", ""), actor=current_user)
     session.commit()
-    flash(_("%(task)s is now %(name)s's.", task=task.name, name=request.form.get("to", "")), "success")
+    holder = task.assignee
+    flash(_("%(task)s is now %(name)s's.", task=display.task_name(task),
+            name=(holder.display_name or holder.name) if holder is not None else request.form.get("to", "")), "success")
     return redirect(url_for("tasks.detail", task_id=task_id))
 
 
