@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
@@ -109,7 +108,6 @@ def _bounded(instance: Instance) -> Iterator[Callable[[Any], None]]:
             raise _Stop(task, f"the case has run {MAX_DEPTH} steps in a row, more than the engine can follow: "
                               "a loop runs without end; give it an exit that a person or a timer decides")
 
-    _bound_inputs(instance.loaded)
     try:
         with scripting.bounded(scripting.limits_of(config)):
             yield counted
@@ -175,48 +173,6 @@ def _reached_end(workflow: BpmnWorkflow) -> bool:
     return any(t.state == TaskState.COMPLETED and isinstance(t.task_spec, EndEvent)
                for sub in workflow.subprocesses.values() if sub.parent_workflow is workflow
                for t in sub.tasks.values())
-
-
-class _BoundedInput:
-    """A multi-instance input collection, read through a check of its size (at most
-    Limits.max_instances items, else the task fails before any instance is made)."""
-
-    def __init__(self, reference: Any, element: str | None):
-        self.reference = reference
-        self.element = element
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.reference, name)
-
-    def get(self, my_task: Any) -> Any:
-        value = self.reference.get(my_task)
-        try:
-            size = len(value)
-        except TypeError:
-            return value
-        try:
-            scripting.check_instances(size, f"the input collection {self.reference.bpmn_id!r} has {size} items; it")
-        except scripting.ScriptError as err:
-            raise WorkflowDataException(str(err), my_task) from None
-        return value
-
-
-_bounded_specs: dict[int, Any] = {}
-
-
-def _bound_inputs(loaded: specs.Loaded) -> None:
-    """Put the size check in front of every multi-instance input collection of a parsed version
-    (once per parsed spec; the cache keeps specs, so this runs once per version and process)."""
-    if _bounded_specs.get(id(loaded.spec)) is loaded.spec:
-        return
-    for each in [loaded.spec, *loaded.subprocess_specs.values()]:
-        for ts in each.task_specs.values():
-            if isinstance(ts, MultiInstanceTask) and ts.data_input is not None \
-                    and not isinstance(ts.data_input, _BoundedInput):
-                ts.data_input = _BoundedInput(ts.data_input, getattr(ts, "bpmn_id", None))
-    if len(_bounded_specs) > 4096:
-        _bounded_specs.clear()
-    _bounded_specs[id(loaded.spec)] = loaded.spec
 
 
 def _element_of(err: Exception) -> str | None:

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from sqlalchemy.orm import Session
 
 from engine.config import settings
 from engine.errors import NotFound
-from engine.processes import bpmn_xml
+from engine.processes import bpmn_xml, scripting
 from engine.processes.catalog import get_definition
 from engine.processes.manifest import Manifest
 from engine.timing import definitions
@@ -55,7 +57,42 @@ def build(parser: SpiffBpmnParser, key: str) -> tuple[Any, dict[str, Any]]:
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
     definitions.adopt([spec, *subprocess_specs.values()])
+    bound_inputs([spec, *subprocess_specs.values()])
     return spec, subprocess_specs
+
+
+def bound_inputs(process_specs: list[Any]) -> None:
+    """Put the size check in front of every multi-instance input collection of freshly built
+    specs (BoundedInput), so a collection larger than the limit fails the task, not the server."""
+    for each in process_specs:
+        for ts in each.task_specs.values():
+            if isinstance(ts, MultiInstanceTask) and ts.data_input is not None \
+                    and not isinstance(ts.data_input, BoundedInput):
+                ts.data_input = BoundedInput(ts.data_input, getattr(ts, "bpmn_id", None))
+
+
+class BoundedInput:
+    """A multi-instance input collection, read through a check of its size (at most
+    Limits.max_instances items, else the task fails before any instance is made)."""
+
+    def __init__(self, reference: Any, element: str | None):
+        self.reference = reference
+        self.element = element
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.reference, name)
+
+    def get(self, my_task: Any) -> Any:
+        value = self.reference.get(my_task)
+        try:
+            size = len(value)
+        except TypeError:
+            return value
+        try:
+            scripting.check_instances(size, f"the input collection {self.reference.bpmn_id!r} has {size} items; it")
+        except scripting.ScriptError as err:
+            raise WorkflowDataException(str(err), my_task) from None
+        return value
 
 
 def add_bpmn(parser: SpiffBpmnParser, tree: etree._ElementTree, filename: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from engine import config, db
 from engine.processes import catalog, deployment, specs
@@ -51,3 +52,28 @@ def test_the_cache_keeps_at_most_its_size(session, monkeypatch: pytest.MonkeyPat
     assert len(specs.cache) == 1
     again = specs.load(session, first)  # evicted: parsed anew, the same process
     assert again is not a and again.spec.name == a.spec.name
+
+
+def test_an_input_collection_larger_than_the_limit_fails_the_task_and_leaves_the_case(session, deploy, make_user):
+    """Every built spec reads multi-instance input collections through the size check
+    (specs.bound_inputs), whichever way the spec was built or restored."""
+    from engine.cases import services
+    from engine.errors import ProcessFailure
+    from models import HumanTask
+
+    deploy(DATA / "bounds" / "bounds_collection.bpmn")
+    desk = make_user("service_desk")
+    case = services.start_case(session, "bounds_collection", {}, actor=desk, title="many")
+    session.commit()  # what the request that opened it did
+    [task] = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready"))
+    state = case.state
+    with pytest.raises(ProcessFailure) as failed:
+        services.complete_task(session, task.id, {"n": 1001}, actor=desk)
+    assert failed.value.details == {"element_id": "fan_out"}
+    assert "at most 1,000 instances" in failed.value.message and "'items' has 1001 items" in failed.value.message
+    session.rollback()  # what the failed request does
+    session.expire_all()
+    assert session.get(type(case), case.id).state == state
+    done = services.complete_task(session, task.id, {"n": 3}, actor=desk)  # a small list runs
+    assert [t.element_id for t in session.scalars(select(HumanTask).where(
+        HumanTask.case_id == done.id, HumanTask.state == "ready"))] == ["after"]
