@@ -1,7 +1,9 @@
 """Deputies: a person names someone to act for them for a period (out of office)."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String
+from typing import Any
+
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, intpk, timestamp
@@ -32,3 +34,8 @@ class Delegation(Base):
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])
     deputy: Mapped[User] = relationship(foreign_keys=[deputy_id])
+
+    @classmethod
+    def in_force(cls, now: Any) -> ColumnElement[bool]:
+        """SQL: the delegation is in force at `now` (a value or a bind parameter)."""
+        return and_(cls.starts_at <= now, cls.ends_at > now, or_(cls.ended_at.is_(None), cls.ended_at > now))

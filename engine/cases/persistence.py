@@ -341,10 +341,7 @@ def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], n
     if not plan:
         return
     wanted_names = set().union(*(names for _, _, names in plan))
-    ids: dict[str, int] = {}
-    if wanted_names:
-        for name, uid in session.execute(select(User.name, User.id).where(User.name.in_(sorted(wanted_names)))):
-            ids[name] = uid
+    ids = _user_ids(session, wanted_names)
     kept = [task_id for task_id, _, _ in plan if task_id not in new]
     have = {(task_id, uid) for task_id, uid in session.execute(
         select(HumanTaskBar.task_id, HumanTaskBar.user_id).where(HumanTaskBar.task_id.in_(kept)))} if kept else set()
@@ -365,9 +362,7 @@ def _assign_voters(session: Session, instance: Instance, rows: list[dict[str, An
     names = {n for n in voters.values() if isinstance(n, str)}
     if not names:
         return
-    ids: dict[str, int] = {}
-    for name, uid in session.execute(select(User.name, User.id).where(User.name.in_(sorted(names)))):
-        ids[name] = uid
+    ids = _user_ids(session, names)
     for row in rows:
         if voters.get(row["id"]) in ids:
             row["assignee_id"] = ids[voters[row["id"]]]
@@ -488,3 +483,11 @@ def save_migrated(session: Session, instance: Instance, *, actor: Any) -> None:
         _DELETE_TIMERS.run(session, {"case_id": case.id})
         instance.timers_before = frozenset()
     save(session, instance, actor=actor)
+
+
+def _user_ids(session: Session, names: set[str]) -> dict[str, int]:
+    """User ids by name, for the names given (none read for none)."""
+    if not names:
+        return {}
+    rows = session.execute(select(User.name, User.id).where(User.name.in_(sorted(names))))
+    return {row.name: row.id for row in rows}

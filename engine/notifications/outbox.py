@@ -143,12 +143,6 @@ def _link(session: Session, case: Case) -> str:
 _now = bindparam("now", type_=UTCDateTime())
 
 
-def _standing_in(now: Any) -> Any:
-    """Delegations in force at `now` (engine.people.delegations.running, which sits above this package)."""
-    return and_(Delegation.starts_at <= now, Delegation.ends_at > now,
-                or_(Delegation.ended_at.is_(None), Delegation.ended_at > now))
-
-
 _GROUP_MEMBERS = (select(user_group.c.user_id).join(Group, Group.id == user_group.c.group_id)
                   .join(HumanTaskGroup, HumanTaskGroup.group == Group.name)
                   .where(HumanTaskGroup.task_id == bindparam("task_id", type_=String),
@@ -159,7 +153,7 @@ _RECIPIENTS = and_(User.active, or_(
     User.id.in_(_GROUP_MEMBERS),
     User.id == bindparam("requester_id", type_=Integer),
     # the deputies of members on leave (engine.people.delegations)
-    User.id.in_(select(Delegation.deputy_id).where(Delegation.user_id.in_(_GROUP_MEMBERS), _standing_in(_now)))),
+    User.id.in_(select(Delegation.deputy_id).where(Delegation.user_id.in_(_GROUP_MEMBERS), Delegation.in_force(_now)))),
     # nobody separation of duties bars from the task (engine.cases.persistence writes the bars)
     User.id.not_in(select(HumanTaskBar.user_id).where(HumanTaskBar.task_id == bindparam("task_id", type_=String))))
 
@@ -223,7 +217,7 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
 
 def _tell_holder(session: Session, case: Case, task: HumanTask, now: dt.datetime) -> None:
     """Tell the person a ready task is assigned to (their vote), and their deputies."""
-    deputies = select(Delegation.deputy_id).where(Delegation.user_id == task.assignee_id, _standing_in(now))
+    deputies = select(Delegation.deputy_id).where(Delegation.user_id == task.assignee_id, Delegation.in_force(now))
     people = session.scalars(select(User).where(or_(User.id == task.assignee_id, User.id.in_(deputies)))
                              .order_by(User.id)).all()
     due = f"\nDue: {task.due_at:%Y-%m-%d %H:%M} UTC" if task.due_at else ""

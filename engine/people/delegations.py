@@ -31,8 +31,7 @@ MAX_DAYS = 366
 
 def running(now: Any) -> ColumnElement[bool]:
     """The delegations in force at `now` (a value or a bind parameter)."""
-    return and_(Delegation.starts_at <= now, Delegation.ends_at > now,
-                or_(Delegation.ended_at.is_(None), Delegation.ended_at > now))
+    return Delegation.in_force(now)
 
 
 def stands_in_for(deputy_id: Any, user_id: Any, now: Any) -> ColumnElement[bool]:
