@@ -16,15 +16,14 @@ from typing import Any
 
 from lxml import etree
 
-from engine.processes import bpmn_xml
+from engine.processes import bpmn_xml, checks
 
 NS = bpmn_xml.NS
 C = bpmn_xml.CAMUNDA_NS
 
 
-def _problem(file: str, element: etree._Element, message: str, rule: str) -> dict[str, Any]:
-    return {"file": file, "element_id": element.get("id"), "line": element.sourceline, "message": message,
-            "rule": rule}
+def _problem(file: str, element: etree._Element, message: str, rule: str) -> checks.Problem:
+    return checks.problem(file, element.get("id"), element.sourceline, message, rule)
 
 
 def _label(element: etree._Element) -> str:

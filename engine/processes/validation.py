@@ -56,10 +56,7 @@ class _Batch:
 
     def problem(self, file: str, element_id: str | None, line: int | None, message: str,
                 rule: str | None = None) -> None:
-        item = {"file": file, "element_id": element_id, "line": line, "message": message}
-        if rule:
-            item["rule"] = rule
-        self.problems.append(item)
+        self.problems.append(checks.problem(file, element_id, line, message, rule))
 
 
 def _read_files(files: list[tuple[str, bytes]]) -> _Batch:
