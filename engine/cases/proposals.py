@@ -172,15 +172,19 @@ def history(session: Session, key: str) -> dict[str, Any]:
                  "reviewed_at": when(d.reviewed_at), "review_comment": d.review_comment,
                  "review_case": d.review_case, "emergency": d.emergency, "open_cases": int(counts.get(d.id, 0))}
                 for d in rows]
+    return {"key": key, "versions": versions, "migrations": migrations_of(session, key)}
+
+
+def migrations_of(session: Session, key: str) -> list[dict[str, Any]]:
+    """Every migration of a process's open cases between versions, newest first (from the
+    `cases_migrated` events of the system chain)."""
     runs = session.scalars(select(AuditEvent).where(AuditEvent.chain == audit.SYSTEM_CHAIN,
                                                     AuditEvent.type == "cases_migrated")
                            .order_by(AuditEvent.seq.desc())).all()
-    migrations = [{"at": when(e.at), "by": e.actor, "to": (e.data or {}).get("to"),
-                   "moved": len((e.data or {}).get("moved", [])), "skipped": len((e.data or {}).get("skipped", [])),
-                   "cannot_move": len((e.data or {}).get("cannot_move", [])),
-                   "mapping": (e.data or {}).get("mapping", {})}
-                  for e in runs if (e.data or {}).get("process") == key]
-    return {"key": key, "versions": versions, "migrations": migrations}
+    return [{"at": e.at.isoformat() if e.at is not None else None, "by": e.actor, "to": (e.data or {}).get("to"),
+             "moved": len((e.data or {}).get("moved", [])), "skipped": len((e.data or {}).get("skipped", [])),
+             "cannot_move": len((e.data or {}).get("cannot_move", [])), "mapping": (e.data or {}).get("mapping", {})}
+            for e in runs if (e.data or {}).get("process") == key]
 
 
 @dataclass

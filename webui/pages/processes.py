@@ -94,7 +94,7 @@ def detail(key: str):
     history = versions.process_versions(session, key)
     return render_template("processes/detail.html", latest=history.versions[0], versions=history.versions,
                            open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS),
-                           migrations=proposals.history(session, key)["migrations"])
+                           migrations=proposals.migrations_of(session, key))
 
 
 @bp.get("/<key>/<int:version>")
