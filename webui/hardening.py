@@ -100,6 +100,11 @@ def check_json(value: Any, where: str = "body") -> None:
             stack.extend((inner, f"{path}[{i}]", depth + 1) for i, inner in enumerate(item))
 
 
+def page_arg() -> int:
+    """The request's ?page= (1 when absent), a positive number at most MAX_PAGE, else 400 naming it."""
+    return positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
+
+
 def positive_int(raw: str | None, name: str, *, default: int | None = None, maximum: int = MAX_ID) -> int | None:
     """Read a positive whole number (ASCII digits, at most `maximum`) or raise 400 naming it."""
     if raw is None or raw == "":

@@ -9,7 +9,7 @@ from flask_login import current_user
 from engine.cases import audit_views
 from webui.auth import role_required
 from webui.db import get_session
-from webui.hardening import MAX_PAGE, positive_int
+from webui.hardening import page_arg
 from webui.pages import forms
 from webui.pages.common import event_label
 
@@ -25,7 +25,7 @@ def _search_page(verify=None, verify_case: str | None = None, status: int = 200)
     form.type.choices = forms.choices([("", "—")] + sorted(((t, event_label(t)) for t in known.types),
                                                            key=lambda pair: pair[1]))
     form.process_key.choices = forms.choices([("", "—")] + [(p, p) for p in known.processes])
-    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
+    page = page_arg()
     criteria = {}
     if form.validate():
         criteria = {k: v for k, v in form.data.items() if v not in (None, "")}

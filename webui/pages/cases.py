@@ -22,7 +22,7 @@ from engine.people import roles
 from engine.processes import catalog
 from webui.auth import role_required
 from webui.db import get_session
-from webui.hardening import MAX_PAGE, positive_int
+from webui.hardening import page_arg
 from webui.pages import forms
 from webui.pages.common import attachment_hint
 
@@ -43,7 +43,7 @@ def home():
 def index():
     """List the cases the user may read (auditors and admins: all)."""
     filters = {k: request.args.get(k, "") for k in ("process", "status") if request.args.get(k)}
-    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
+    page = page_arg()
     listing = views.case_listing(get_session(), actor=current_user, page=page, **filters)
     return render_template("cases/list.html", cases=listing.items, next_page=listing.next_page,
                            page=page, filters=filters, processes=listing.processes,

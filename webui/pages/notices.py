@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from engine.notifications import notices
 from webui.db import get_session
-from webui.hardening import MAX_PAGE, positive_int
+from webui.hardening import page_arg
 
 bp = Blueprint("notices", __name__)
 
@@ -20,7 +20,7 @@ def index() -> str:
     """List the user's notices, unread ones marked."""
     session = get_session()
     unread_only = request.args.get("unread") == "1"
-    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
+    page = page_arg()
     rows = notices.list_notices(session, actor=current_user, unread=unread_only, limit=notices.PAGE_SIZE + 1,
                                 offset=(page - 1) * notices.PAGE_SIZE)
     shown = rows[:notices.PAGE_SIZE]

@@ -36,7 +36,7 @@ from engine.timing import clock
 from webui import exports
 from webui.auth import role_required
 from webui.db import get_session
-from webui.hardening import MAX_PAGE, positive_int
+from webui.hardening import page_arg
 from webui.i18n import localized
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -146,7 +146,7 @@ def cases():
     measure = request.args.get("measure", "")
     provider = request.args.get("provider") or None
     met = {"met": True, "missed": False}.get(request.args.get("show", ""))
-    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
+    page = page_arg()
     rows, more = cases_behind_page(session, config, period, measure, provider=provider, met=met, page=page,
                                    per_page=PAGE_SIZE)
     label = next((t(k.label_en, k.label_zh) for c in config.categories for k in c.kpis

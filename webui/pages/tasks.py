@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from engine.cases import services, views
 from engine.errors import InvalidData
 from webui.db import get_session
-from webui.hardening import MAX_PAGE, positive_int
+from webui.hardening import page_arg
 from webui.pages import display, forms
 
 bp = Blueprint("tasks", __name__)
@@ -21,7 +21,7 @@ bp = Blueprint("tasks", __name__)
 def inbox():
     """List the ready tasks the user may act on, soonest due first."""
     scope = "mine" if request.args.get("scope") == "mine" else "group"
-    page = positive_int(request.args.get("page"), "page", default=1, maximum=MAX_PAGE) or 1
+    page = page_arg()
     session = get_session()
     inbox = views.inbox(session, actor=current_user, scope=scope, page=page)
     return render_template("tasks/inbox.html", tasks=inbox.tasks, scope=scope, page=inbox.page,
