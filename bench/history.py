@@ -52,7 +52,7 @@ from engine.people import tokens, users
 from engine.timing import clock
 from models import Base
 from webui import create_app
-from webui.cli.demo import fill, seed_demo, walk
+from webui.cli.demo_data import fill, seed_demo, walk
 
 PASSWORD = "bench-password-1"
 SHIFT_HOURS = 4.38  # 2,000 copies of 500 seeds: one year

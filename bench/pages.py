@@ -34,7 +34,7 @@ from engine.cases import queries, services
 from engine.people import users
 from engine.timing import clock
 from webui import create_app
-from webui.cli.demo import fill, seed_demo
+from webui.cli.demo_data import fill, seed_demo
 
 PASSWORD = "bench-password-1"
 

@@ -54,7 +54,7 @@ def serving(app: object) -> Iterator[str]:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """Serve a demo-seeded opsgate on a free port; yield its URL and the demo passwords."""
     from webui import create_app
-    from webui.cli.demo import seed_demo
+    from webui.cli.demo_data import seed_demo
 
     instance = tmp_path_factory.mktemp("instance")
     url = f"sqlite:///{instance / 'browser.db'}"

@@ -22,7 +22,7 @@ SHIPPED = sorted(p.stem for p in (ROOT / "workflows").glob("*.bpmn"))
 @pytest.fixture(scope="module")
 def gate_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from webui import create_app
-    from webui.cli.demo import seed_demo
+    from webui.cli.demo_data import seed_demo
 
     instance = tmp_path_factory.mktemp("gate")
     url = f"sqlite:///{instance / 'gate.db'}"

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from engine.cases import queries, services
 from engine.notifications import outbox
 from engine.timing import clock
-from webui.cli import demo
+from webui.cli import demo_data as demo
 
 COMMENT = "Budget line OPS-2027 ok"
 # What the engine keeps beside the form values: none of it may show on the page.

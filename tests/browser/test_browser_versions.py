@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def versions_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     from webui import create_app
-    from webui.cli.demo import seed_demo
+    from webui.cli.demo_data import seed_demo
 
     instance = tmp_path_factory.mktemp("versions")
     url = f"sqlite:///{instance / 'versions.db'}"

@@ -7,7 +7,7 @@ from engine import db
 from engine.cases import queries
 from engine.records import audit
 from models import Case
-from webui.cli.demo import seed_demo
+from webui.cli.demo_data import seed_demo
 
 
 def test_demo_seeds_cases_in_several_states(tmp_path, capsys, monkeypatch):

@@ -9,20 +9,22 @@ import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from engine import db
-from engine.cases import proposals
-from engine.config import EngineConfig
 from engine.errors import EngineError, InvalidDefinition
-from engine.people import roles, users
-from engine.processes import case_facts, catalog, deployment
 from webui import config as webui_config
 from webui import logs
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from engine.config import EngineConfig
+
+# The command modules import the engine (SQLAlchemy, SpiffWorkflow, argon2) inside their
+# functions: `opsgate --help` loads only click and these small modules (tests/webui/test_cli_startup.py).
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ def database_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def engine_config() -> EngineConfig:
     """The engine's settings for this command: the environment, and --database-url over it."""
+    from engine.config import EngineConfig
+
     ctx = click.get_current_context().find_root()
     ctx.ensure_object(dict)
     if "config" not in ctx.obj:
@@ -58,6 +62,8 @@ def engine_config() -> EngineConfig:
 
 def database() -> Engine:
     """The command's database engine (one per command)."""
+    from engine import db
+
     ctx = click.get_current_context().find_root()
     ctx.ensure_object(dict)
     if "engine" not in ctx.obj:
@@ -67,6 +73,8 @@ def database() -> Engine:
 
 def sessions() -> sessionmaker[Session]:
     """Sessions on the command's database, carrying its settings."""
+    from engine import db
+
     return db.make_sessionmaker(database(), engine_config())
 
 
@@ -123,6 +131,11 @@ def init_database(*, quiet: bool = False) -> str | None:
     """Upgrade the schema, create the groups, deploy workflows/, create `admin` if missing.
 
     Return the admin password when one was generated (it is shown once)."""
+    from engine import db
+    from engine.cases import proposals
+    from engine.people import roles, users
+    from engine.processes import case_facts, catalog, deployment
+
     db.upgrade(database())
     generated = None
     with transaction() as session:

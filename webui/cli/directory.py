@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import click
 
-from engine.people import directory
 from webui.cli.base import database_option, main, transaction
 
 
@@ -16,6 +15,8 @@ def directory_group() -> None:
 @database_option
 def sync_command() -> None:
     """Deactivate users who left the directory and update everyone's groups (audited)."""
+    from engine.people import directory
+
     with transaction() as session:
         report = directory.sync(session, actor=None)
     click.echo(f"checked {report.checked} directory user(s); updated {len(report.updated)}"

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from engine.cases import messages
 from engine.errors import EngineError
 from webui.cli.base import database_option, main, report_error, transaction
 
@@ -45,6 +44,8 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
 def message_command(name: str, case_key: str | None, pairs: tuple[str, ...], data: str | None,
                     idempotency_key: str | None) -> None:
     """Deliver message NAME (same rules as POST /api/v1/messages); the system is the sender."""
+    from engine.cases import messages
+
     try:
         with transaction() as session:
             delivery = messages.send_message(session, name, case=case_key, correlation=_pairs(pairs) or None,
@@ -63,6 +64,8 @@ def message_command(name: str, case_key: str | None, pairs: tuple[str, ...], dat
 @database_option
 def signal_command(name: str, data: str | None) -> None:
     """Broadcast signal NAME to every open case waiting for it."""
+    from engine.cases import messages
+
     try:
         with transaction() as session:
             keys = [c.key for c in messages.broadcast_signal(session, name, data=_json_object(data), actor=None)]

@@ -5,12 +5,12 @@ import sys
 
 import click
 
-from engine.cases import migration
 from engine.errors import EngineError
-from engine.jobs import migrations
-from engine.people import users
 from webui.cli.base import database_option, main, report_error, sessions, transaction
 
+# engine.jobs.migrations.BATCH, written out: the option is declared when `opsgate --help` runs,
+# which loads no engine module (tests/webui/test_cli_startup.py holds the two equal).
+BATCH = 200
 _SAID = {"can_move": "can move", "cannot_move": "cannot move", "moved": "moved", "skipped": "skipped"}
 
 
@@ -23,11 +23,15 @@ _SAID = {"can_move": "can move", "cannot_move": "cannot move", "moved": "moved",
               help="Map an element of the cases' version to one of the target; repeat for several.")
 @click.option("--dry-run", is_flag=True, help="List each case with can / cannot move and why; move nothing.")
 @click.option("--as", "as_user", default=None, help="Record the move as this user (a process owner).")
-@click.option("--batch", default=migrations.BATCH, show_default=True, help="Cases read and planned at a time.")
+@click.option("--batch", default=BATCH, show_default=True, help="Cases read and planned at a time.")
 @database_option
 def migrate_command(key: str, to_version: int, from_version: int | None, case_keys: tuple[str, ...],
                     pairs: tuple[str, ...], dry_run: bool, as_user: str | None, batch: int) -> None:
     """Move open cases of process KEY to another version (each case in its own transaction)."""
+    from engine.cases import migration
+    from engine.jobs import migrations
+    from engine.people import users
+
     actor_id = None
     with transaction() as session:
         mapping = migration.parse_mapping(pairs)

@@ -20,9 +20,6 @@ from engine import db
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THREADS = 8
-
-
 def schema_problem(engine: Engine) -> str | None:
     """Say why the database cannot be served (not created, or older than the code), or None."""
     heads = set(ScriptDirectory.from_config(db.alembic_config()).get_heads())
@@ -38,7 +35,7 @@ def schema_problem(engine: Engine) -> str | None:
     return None
 
 
-def run(app: Flask, *, host: str, port: int, threads: int = DEFAULT_THREADS) -> None:
+def run(app: Flask, *, host: str, port: int, threads: int) -> None:
     """Serve app on host:port until stopped."""
     log.info("opsgate serving on http://%s:%s/ with %s threads", host, port, threads)
     waitress.serve(app, host=host, port=port, threads=threads, ident="opsgate")

@@ -8,15 +8,9 @@ from pathlib import Path
 
 import click
 
-from engine.cases import proposals, queries
-from engine.people import providers, tokens, users
-from engine.records import audit
 from webui.cli.base import database_option, init_database, main, transaction
 
 log = logging.getLogger(__name__)
-
-
-
 
 @main.command()
 @database_option
@@ -36,6 +30,9 @@ def init() -> None:
 @database_option
 def deploy(files: tuple[Path, ...], as_user: str | None, note: str) -> None:
     """Validate and deploy BPMN/DMN files as new versions (all or nothing)."""
+    from engine.cases import proposals
+    from engine.people import users
+
     with transaction() as session:
         actor = users.get_user(session, as_user) if as_user else None
         results = proposals.deploy(session, [(p.name, p.read_bytes()) for p in files], actor=actor, note=note)
@@ -64,6 +61,8 @@ def user() -> None:
 @database_option
 def user_add(name: str, groups: tuple[str, ...], password_stdin: bool, display_name: str, email: str) -> None:
     """Create a user, or add groups to an existing one."""
+    from engine.people import users
+
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     with transaction() as session:
         created = users.create_user(session, name, list(groups), password, actor=None,
@@ -85,6 +84,8 @@ def token() -> None:
 @database_option
 def token_create(name: str, label: str, expires_days: int | None, read_only: bool) -> None:
     """Print a new API token for a user (shown once; only its hash is stored)."""
+    from engine.people import tokens
+
     with transaction() as session:
         click.echo(tokens.create_token(session, name, actor=None, name=label, expires_in_days=expires_days,
                                        scope="read" if read_only else "all"))
@@ -101,6 +102,8 @@ def provider() -> None:
 @database_option
 def provider_add(name: str, systems: tuple[str, ...]) -> None:
     """Register a provider and the systems it serves."""
+    from engine.people import providers
+
     with transaction() as session:
         created = providers.add_provider(session, name, list(systems), actor=None)
         click.echo(f"provider {created.name}: systems {', '.join(s.system for s in created.systems) or '-'}")
@@ -116,6 +119,9 @@ def audit_group() -> None:
 @database_option
 def audit_verify(case_ref: str | None) -> None:
     """Recompute the audit hash chain; exit 1 naming the first bad event."""
+    from engine.cases import queries
+    from engine.records import audit
+
     with transaction() as session:
         case = queries.find_case(session, case_ref) if case_ref else None
         result = audit.verify(session, case)
@@ -135,6 +141,8 @@ def audit_verify(case_ref: str | None) -> None:
 @database_option
 def four_eyes(state: str) -> None:
     """Show or set four-eyes on process changes (a second process owner approves each new version)."""
+    from engine.cases import proposals
+
     with transaction() as session:
         if state != "status":
             proposals.set_four_eyes(session, state == "on", actor=None)
@@ -149,6 +157,9 @@ def four_eyes(state: str) -> None:
 @database_option
 def put_live(key: str, version: int, reason: str, as_user: str) -> None:
     """Put a proposed version live without a review (an emergency): audited, process owners told."""
+    from engine.cases import proposals
+    from engine.people import users
+
     with transaction() as session:
         done = proposals.put_live(session, key, version, reason, actor=users.get_user(session, as_user))
         click.echo(f"{done.key} v{done.version} live without a review; {done.notified} notice(s) to process owners")

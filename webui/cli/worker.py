@@ -4,13 +4,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 
-from engine.jobs import worker
-from engine.timing import clock
 from webui.cli.base import database_option, main, sessions
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 @database_option
 def worker_command(once: bool, now_text: str | None, interval: float) -> None:
     """Fire due timers (SLA clocks, reminders, scheduled starts), announce ready tasks, send queued e-mail."""
+    from engine.jobs import worker
+    from engine.timing import clock
+
     try:
         now = clock.parse_instant(now_text) if now_text else None
     except ValueError:
@@ -48,6 +52,8 @@ def start_background_worker(app: Flask, *, interval: float = 5.0) -> threading.E
     `START_WORKER` None (the default) starts one with SQLite and none with PostgreSQL, where
     `opsgate worker` processes do the work; True or False forces the choice.
     """
+    from engine.jobs import worker
+
     wanted = app.config.get("START_WORKER")
     engine = app.extensions["opsgate_engine"]
     if wanted is None:
