@@ -13,6 +13,7 @@ from .evaluation import (
     EvaluationScorecard,
     MeasureRole,
 )
+from .external_task import ExternalTask
 from .integration import WebhookDelivery, WebhookSubscription, WorkerHeartbeat
 from .message import EventWait, MessageReceipt
 from .notification import Notification
@@ -25,6 +26,7 @@ from .user import ApiToken, Group, LoginThrottle, User, user_group
 __all__ = [
     "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "CaseFact", "CaseFactState",
     "Delegation", "DescriptiveModel", "EvaluationConfigVersion", "EvaluationInput", "EvaluationScorecard", "EventWait",
+    "ExternalTask",
     "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "LoginThrottle", "MeasureRole", "MessageReceipt", "Notification",
     "ProcessDefinition", "Provider", "ProviderSystem", "Setting", "Timer", "User", "WebhookDelivery",
     "WebhookSubscription", "WorkerHeartbeat", "user_group",

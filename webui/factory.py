@@ -10,6 +10,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from webui import auth, config, db, errors, hardening, i18n, logs, monitoring, sso
+from webui.api import external_tasks as api_external_tasks  # noqa: F401  (its routes join the API blueprint)
 from webui.api import reports as api_reports
 from webui.api import routes
 from webui.pages import admin, audit, cases, common, deputies, display, notices, processes, reports, tasks, webhooks

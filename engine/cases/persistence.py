@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from engine import logcontext, prepared
-from engine.cases import events
+from engine.cases import events, external_jobs
 from engine.cases.instance_cache import instances
 from engine.cases.serializer import SERIALIZER_VERSION, dump, restore
 from engine.cases.stepping import (
@@ -56,11 +56,14 @@ def open_instance(session: Session, case: Case) -> Instance:
     cached = instances.take(_cache_key(session, case), case.definition_id, case.state, limit=limit)
     if cached is not None:
         loaded, workflow, ready, timers = cached
-        return Instance(case, workflow, loaded, ready, timers, events.waiting(workflow))
+        instance = Instance(case, workflow, loaded, ready, timers, events.waiting(workflow))
+        instance.jobs_before = external_jobs.waiting_in(instance)
+        return instance
     loaded = specs.load_by_id(session, case.definition_id)
     workflow = restore(case.state, loaded, settings(session))
     instance = Instance(case, workflow, loaded, ready_ids(workflow), waits_before=events.waiting(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
+    instance.jobs_before = external_jobs.waiting_in(instance)
     return instance
 
 
@@ -123,6 +126,7 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
     _hold_open_tasks(session, case, ready, new)
     timer_rows = _project_timers(session, instance, projected)
     _project_waits(session, instance)
+    external_jobs.project(session, instance, live)
     write_case(session, case)
     if ended:
         # What the evaluation reads of the case, now that it cannot change (engine.processes.case_facts).

@@ -47,6 +47,7 @@ class Instance:
     ready_before: frozenset[str] = frozenset()
     timers_before: frozenset[tuple[str, str, dt.datetime]] = frozenset()
     waits_before: frozenset[tuple[str, str, str]] = frozenset()  # (kind, name, element): engine.cases.events
+    jobs_before: frozenset[tuple[str, str, str]] = frozenset()  # (task, element, topic): engine.cases.external_jobs
 
     def task_rules(self, element_id: str) -> TaskRules:
         return self.loaded.manifest.task(element_id)
@@ -131,6 +132,25 @@ def run_task(instance: Instance, task: Any) -> None:
     workflow = instance.workflow
     with _bounded(instance) as counted:
         task.run()
+        workflow.do_engine_steps(did_complete_task=counted)
+    _check_ended(workflow)
+
+
+def finish_task(instance: Instance, task: Any, data: dict[str, Any]) -> None:
+    """Complete a started task that waited on someone outside (an external task) with its data, then step."""
+    workflow = instance.workflow
+    with _bounded(instance) as counted:
+        task.set_data(**data)
+        task.complete()
+        workflow.do_engine_steps(did_complete_task=counted)
+    _check_ended(workflow)
+
+
+def throw(instance: Instance, task: Any, event: Any) -> None:
+    """Throw an event from a task (a BPMN error from an external task) to its catchers, then step."""
+    workflow = instance.workflow
+    with _bounded(instance) as counted:
+        workflow.catch(event)
         workflow.do_engine_steps(did_complete_task=counted)
     _check_ended(workflow)
 

@@ -2,9 +2,10 @@
 
 * A **service task** (or a send task that names Camunda code: `camunda:type`, `class`,
   `expression`, `delegateExpression`) needs an implementation opsgate runs. opsgate has no service connectors
-  (no HTTP calls, no Java classes, no expressions calling beans), and runs Camunda's external
-  tasks (`camunda:type="external"`) not yet; each service task of an executable process is
-  refused naming the element and what to use instead. SpiffWorkflow's own service tasks
+  (no HTTP calls, no Java classes, no expressions calling beans); it runs Camunda's external
+  tasks (`camunda:type="external"` with a `camunda:topic`: outside workers fetch and complete them,
+  engine.processes.external). Every other service task of an executable process is refused
+  naming the element and what to use instead. SpiffWorkflow's own service tasks
   (`spiffworkflow:serviceTaskOperator`) are refused the same way: they would fail when a case
   reaches them.
 * `camunda:resultVariable` / `camunda:mapDecisionResult` on a business rule task deploy with a
@@ -40,10 +41,15 @@ def problems(filename: str, tree: etree._ElementTree) -> tuple[list[dict[str, An
         coded = [t for t in process.iter(f"{{{bpmn_xml.BPMN_NS}}}sendTask")
                  if any(t.get(f"{{{C}}}{a}") for a in ("type", "class", "expression", "delegateExpression"))]
         for task in [*process.iter(f"{{{bpmn_xml.BPMN_NS}}}serviceTask"), *coded]:
-            if task.get(f"{{{C}}}type") == "external":
-                topic = task.get(f"{{{C}}}topic") or ""
-                said = (f"{_label(task)} is a Camunda external task (topic {topic!r}): opsgate does not hand out "
-                        "external tasks; make it a user task for the people who do the work, or a script task")
+            topic = (task.get(f"{{{C}}}topic") or "").strip()
+            if task.get(f"{{{C}}}type") == "external" and etree.QName(task).localname != "serviceTask":
+                said = (f"{_label(task)} is a Camunda external task (topic {topic!r}): opsgate hands out external "
+                        "tasks for service tasks only; make it a service task with camunda:type=\"external\"")
+            elif task.get(f"{{{C}}}type") == "external":
+                if topic and len(topic) <= 200:
+                    continue  # an external task: outside workers fetch it by its topic
+                said = (f"{_label(task)} is a Camunda external task without a topic: give it camunda:topic (the "
+                        "name workers fetch its jobs by, at most 200 characters)")
             else:
                 said = (f"{_label(task)} has no implementation opsgate can run (opsgate calls no services, "
                         "classes or connectors): make it a user task for the people who do the work, a script "

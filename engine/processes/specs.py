@@ -22,13 +22,15 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowDataException
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from sqlalchemy.orm import Session
 
 from engine.config import settings
 from engine.errors import NotFound
-from engine.processes import bpmn_xml, scripting
+from engine.processes import bpmn_xml, external, scripting
 from engine.processes.catalog import get_definition
 from engine.processes.manifest import Manifest
 from engine.timing import definitions
@@ -43,10 +45,20 @@ class Loaded:
     spec: Any
     subprocess_specs: dict[str, Any]
     manifest: Manifest
+    # Whether any of its processes has an external task (engine.processes.external): only then
+    # does a save look for waiting jobs.
+    external_tasks: bool = False
+
+
+class Parser(SpiffBpmnParser):
+    """SpiffWorkflow's parser, reading Camunda external service tasks as opsgate's ExternalTask."""
+
+    OVERRIDE_PARSER_CLASSES = {**SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+                               full_tag("serviceTask"): (external.ExternalTaskParser, ServiceTask)}
 
 
 def new_parser() -> SpiffBpmnParser:
-    return SpiffBpmnParser(validator=VALIDATOR)
+    return Parser(validator=VALIDATOR)
 
 
 def build(parser: SpiffBpmnParser, key: str) -> tuple[Any, dict[str, Any]]:
@@ -206,7 +218,9 @@ def _parse(session: Session, definition: ProcessDefinition) -> Loaded:
             added.add(each.bpmn)
             add_bpmn(parser, bpmn_xml.parse_xml(each.bpmn.encode()), each.filename)
     spec, subprocess_specs = build(parser, definition.key)
-    return Loaded(definition.key, spec, subprocess_specs, manifest_of(definition))
+    has_external = any(isinstance(ts, external.ExternalTask) for each in [spec, *subprocess_specs.values()]
+                       for ts in each.task_specs.values())
+    return Loaded(definition.key, spec, subprocess_specs, manifest_of(definition), has_external)
 
 
 _manifests: OrderedDict[str, Manifest] = OrderedDict()

@@ -1,5 +1,6 @@
 """BPMN as Camunda Modeler and other tools write it (#16): plain tasks, data stores, decisionRef,
-${...} candidate groups, tasks without group or form, service tasks refused in words."""
+${...} candidate groups, tasks without group or form, service tasks opsgate cannot run refused in words
+(external ones run: tests/engine/test_external_tasks.py)."""
 from __future__ import annotations
 
 import pytest
@@ -58,8 +59,10 @@ def test_a_task_without_group_goes_to_the_default_group_with_a_warning(db_sessio
 @pytest.mark.parametrize(("task", "said"), [
     ('<bpmn:serviceTask id="archive" name="Archive" camunda:class="org.acme.Archive"/>',
      "service task archive (Archive) has no implementation opsgate can run"),
-    ('<bpmn:serviceTask id="archive" name="Archive" camunda:type="external" camunda:topic="archive"/>',
-     "service task archive (Archive) is a Camunda external task (topic 'archive')"),
+    ('<bpmn:serviceTask id="archive" name="Archive"/>',
+     "service task archive (Archive) has no implementation opsgate can run"),
+    ('<bpmn:serviceTask id="archive" name="Archive" camunda:type="external"/>',
+     "service task archive (Archive) is a Camunda external task without a topic: give it camunda:topic"),
 ])
 def test_service_tasks_are_refused_in_words(db_session, task, said):
     owner = person(db_session, "owner", "process_owner")

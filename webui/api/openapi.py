@@ -53,6 +53,8 @@ _VERSION_STATE = {"type": "object", "properties": {
     "review_case": {"type": ["string", "null"]}, "emergency": {"type": "boolean"}}}
 _REF_PARAM = _path_param("ref", "The case id or its key (INC-000123).")
 _TASK_ID = _path_param("task_id", "The task id (a UUID).")
+_JOB_ID = {"name": "job_id", "in": "path", "required": True, "description": "The external task's (job's) id.",
+           "schema": {"type": "integer", "minimum": 1}}
 
 _STR_SCHEMA = {"type": "string"}
 _PAGE = [_query("page", "Page number, from 1; a `Link: <...>; rel=\"next\"` header "
@@ -357,6 +359,64 @@ def _paths() -> dict[str, dict[str, Any]]:
                 errors=[*_WRITE, "Unprocessable"], tag="events",
                 body={"required": True, "content": {"application/json": {"schema": _ref("Signal")}}}),
         },
+        "/external-tasks/fetch-and-lock": {
+            "post": _op(
+                "Fetch and lock jobs of external service tasks (`camunda:type=\"external\"`) by topic, for a worker "
+                "(staff and integrations; a read-only token may not). Each job goes to one worker until its lock "
+                "expires; an expired lock makes it fetchable again. Camunda 7's names (`workerId`, `maxTasks`, "
+                "`topicName`, `lockDuration` in ms) or CONTRACT.md's (`worker_id`, `max_tasks`, `name`, "
+                "`lock_seconds`).",
+                {"200": _json({"type": "array", "items": _ref("ExternalTask")}, "The jobs now locked for the worker.")},
+                errors=[*_WRITE, "Unprocessable"], tag="external tasks",
+                body={"required": True, "content": {"application/json": {"schema": _ref("FetchAndLock")}}}),
+        },
+        "/external-tasks/{job_id}/complete": {
+            "post": _op(
+                "Complete a locked job; `variables` become case data and the case moves on. 409 when another "
+                "worker holds the lock or the lock expired.",
+                {"200": _json(_ref("Case"), "The case after the step.")},
+                errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
+                body={"required": True, "content": {"application/json": {"schema": _ref("ExternalTaskComplete")}}}),
+        },
+        "/external-tasks/{job_id}/failure": {
+            "post": _op(
+                "Report a failure: the job is fetchable again after `retryTimeout` ms while `retries` are left; "
+                "at 0 it needs attention (case page, process page) until a process owner retries it.",
+                {"200": _json(_ref("ExternalTask"), "The job.")},
+                errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
+                body={"required": True, "content": {"application/json": {"schema": _ref("ExternalTaskFailure")}}}),
+        },
+        "/external-tasks/{job_id}/bpmnError": {
+            "post": _op(
+                "Throw a BPMN error from a locked job: the boundary error event with that `errorCode` catches it "
+                "and the case takes its path; a code nothing catches is 422 and the job is unchanged. "
+                "`/bpmn-error` is the same route.",
+                {"200": _json(_ref("Case"), "The case after the step.")},
+                errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
+                body={"required": True, "content": {"application/json": {"schema": _ref("ExternalTaskError")}}}),
+        },
+        "/external-tasks/{job_id}/bpmn-error": {
+            "post": _op("Throw a BPMN error from a locked job (the same as `/bpmnError`).",
+                        {"200": _json(_ref("Case"), "The case after the step.")},
+                        errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
+                        body={"required": True, "content": {"application/json": {
+                            "schema": _ref("ExternalTaskError")}}}),
+        },
+        "/external-tasks/{job_id}/retries": {
+            "post": _op("Give a job that needs attention new retries (process owners, admins); audited.",
+                        {"200": _json(_ref("ExternalTask"), "The job, fetchable again.")},
+                        errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
+                        body={"required": True, "content": {"application/json": {"schema": {
+                            "type": "object", "properties": {"retries": {"type": "integer", "minimum": 1}}}}}}),
+        },
+        "/external-tasks": {
+            "get": _op("List jobs that need attention (`?state=attention`, the default) or all jobs "
+                       "(`?state=all`), optionally of one case (`?case=KEY`).",
+                       {"200": _json({"type": "array", "items": _ref("ExternalTask")}, "The jobs.")},
+                       errors=_READ, tag="external tasks",
+                       params=[_query("state", "attention or all", {"type": "string", "enum": ["attention", "all"]}),
+                               _query("case", "A case key.", _STR_SCHEMA)]),
+        },
         "/openapi.json": {
             "get": {"summary": "This document.", "tags": ["meta"], "security": [],
                     "responses": {"200": {"description": "OpenAPI 3 document.",
@@ -521,6 +581,27 @@ def _schemas() -> dict[str, Any]:
         "SignalDelivery": {"type": "object", "required": ["delivered", "cases"],
                            "properties": {"delivered": {"type": "integer"},
                                           "cases": {"type": "array", "items": _STR}}},
+        "ExternalTask": {"type": "object", "required": ["id", "topic", "case"], "properties": {
+            "id": {"type": "integer"}, "topic": _STR, "topicName": _STR, "case": _STR, "activityId": _STR,
+            "processDefinitionKey": _STR, "workerId": _nullable(_STR), "lock_expires_at": _nullable(_TIME),
+            "lockExpirationTime": _nullable(_TIME), "retries": _nullable({"type": "integer"}),
+            "errorMessage": _nullable(_STR), "needs_attention": {"type": "boolean"}, "created_at": _TIME,
+            "variables": {"type": "object", "description": "The case data (or the fields the topic named)."}}},
+        "FetchAndLock": {"type": "object", "required": ["workerId", "maxTasks", "topics"], "properties": {
+            "workerId": {"type": "string", "maxLength": 200}, "maxTasks": {"type": "integer", "minimum": 1,
+                                                                            "maximum": 100},
+            "topics": {"type": "array", "items": {"type": "object", "required": ["topicName", "lockDuration"],
+                                                  "properties": {"topicName": _STR,
+                                                                 "lockDuration": {"type": "integer", "minimum": 1,
+                                                                                  "description": "milliseconds"},
+                                                                 "variables": {"type": "array", "items": _STR}}}}}},
+        "ExternalTaskComplete": {"type": "object", "required": ["workerId"], "properties": {
+            "workerId": _STR, "variables": {"type": "object"}}},
+        "ExternalTaskFailure": {"type": "object", "required": ["workerId", "errorMessage", "retries"], "properties": {
+            "workerId": _STR, "errorMessage": _STR, "errorDetails": _STR, "retries": {"type": "integer", "minimum": 0},
+            "retryTimeout": {"type": "integer", "minimum": 0, "description": "milliseconds"}}},
+        "ExternalTaskError": {"type": "object", "required": ["workerId", "errorCode"], "properties": {
+            "workerId": _STR, "errorCode": _STR, "errorMessage": _STR, "variables": {"type": "object"}}},
         "Marked": {"type": "object", "required": ["changed"],
                    "properties": {"changed": {"type": "integer"}}},
         "Delegation": {"type": "object", "required": ["id", "user", "deputy", "starts_at", "ends_at"],
