@@ -100,14 +100,15 @@ def rolled_back_session(engine: Engine) -> Iterator[Session]:
 
 
 @contextlib.contextmanager
-def statements(session: Session) -> Iterator[list[str]]:
-    """Collect the statements the session's connection sends to the database, as 'VERB table'
-    (e.g. "SELECT human_task", "INSERT audit_event"), savepoints (the test session's) left out.
+def statements(source: Session | Engine) -> Iterator[list[str]]:
+    """Collect the statements the session's connection (or every connection of an engine: code
+    that opens its own sessions) sends to the database, as 'VERB table' (e.g. "SELECT human_task",
+    "INSERT audit_event"), savepoints (the test session's) left out.
 
     HTTP tests share the test's session (tests/webui/conftest.py), so a request's statements
     are collected too: `with statements(session) as seen: client.get(...)`."""
     seen: list[str] = []
-    connection = session.connection()
+    connection = source.connection() if isinstance(source, Session) else source
 
     def listener(_conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
         words = re.sub(r"\s+", " ", statement).strip()

@@ -3,16 +3,18 @@
 A case can move when every task it has completed or is waiting on (ready, waiting, started)
 has a counterpart in the target version: the element with the same id and a compatible type,
 or the element an explicit mapping names (`{"old_id": "new_id"}`). The comparison is
-SpiffWorkflow's (`SpiffWorkflow.bpmn.util.diff.diff_workflow`, whose `SpecDiff` aligns the specs
-by id), and the move is its `migrate_workflow`: tasks keep their ids, and the ready and
-waiting ones are predicted again from the target version. opsgate then steps the case, gives
-its SLA clocks the time they had already used (`timers.carry_clock_use`), rewrites its task
-rows, timer rows and SLA clocks from the target version, and appends `case_migrated` naming
-both versions by number and sha256. A move back is a move to the earlier version.
+SpiffWorkflow's (`SpiffWorkflow.bpmn.util.diff`: its `SpecDiff` aligns the specs by id, once per
+pair of versions in a run, and its `WorkflowDiff` aligns each case's tasks), and the move is its
+`migrate_workflow`: tasks keep their ids, and the ready and waiting ones are predicted again from
+the target version. opsgate then steps the case, gives its SLA clocks the time they had already
+used (`timers.carry_clock_use`), rewrites its task rows, timer rows and SLA clocks from the target
+version, and appends `case_migrated` naming both versions by number and sha256. A move back is a
+move to the earlier version.
 
-`plan_case` only reads; `migrate_case` acts in the caller's transaction and never commits.
-The case row's optimistic version guards the move: a case changed since it was planned
-(`expected_version`) or during the move is refused with Conflict and nothing is written.
+A run plans and moves with one `Planner`: `plan` only reads; `move` and `move_planned` act in
+the caller's transaction and never commit (`plan_case` and `migrate_case` do one case). The case
+row's optimistic version guards the move: a case changed since it was planned or during the move
+is refused with Conflict and nothing is written.
 """
 
 from __future__ import annotations
@@ -21,15 +23,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import logcontext
 from engine.cases import persistence, services, stepping
 from engine.cases.serializer import REGISTRY, restore
 from engine.config import settings
-from engine.errors import Conflict, InvalidData, NotAllowed
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
@@ -75,6 +78,11 @@ class CasePlan:
     version_id: int              # the case row's version when planned
     reasons: list[Reason] = field(default_factory=list)
     title: str = ""
+    # What a move reuses (a movable case only): the case row as read, its restored instance and
+    # that instance's alignment with the target (Planner.align).
+    case: Case | None = field(default=None, repr=False, compare=False)
+    aligned: tuple[Any, WorkflowDiff, dict[str, WorkflowDiff | None]] | None = \
+        field(default=None, repr=False, compare=False)
 
     @property
     def can_move(self) -> bool:
@@ -112,52 +120,8 @@ def _target_spec(loaded: specs.Loaded, old_spec: Any, mapping: Mapping[str, str]
     return None
 
 
-def _align(workflow: Any, loaded: specs.Loaded, mapping: Mapping[str, str]) -> tuple[Any, dict[str, Any], list[Reason]]:
-    """Diff the instance against the target; apply the mapping; return the diffs and the reasons it cannot move."""
-    top, sub_diffs = diff_workflow(REGISTRY, workflow, loaded.spec, loaded.subprocess_specs)
-    reasons: list[Reason] = []
-    for task in workflow.get_tasks(skip_subprocesses=True):
-        spec = task.task_spec
-        mapped = _target_spec(loaded, spec, mapping)
-        if mapped is not None:
-            top.alignment[task] = mapped
-        element = getattr(spec, "bpmn_id", None)
-        if element is None or not task.state & _KEPT:
-            continue  # an engine-internal task, or one only predicted: it is predicted again
-        target = top.alignment.get(task)
-        if str(element) in mapping and mapped is None:
-            reasons.append(Reason("mapped_missing", str(element), spec.bpmn_name or "", type(spec).__name__,
-                                  mapping[str(element)]))
-        elif target is None or (mapped is None and target.name != spec.name):
-            reasons.append(Reason("missing", str(element), spec.bpmn_name or "", type(spec).__name__))
-        elif type(target).__name__ != type(spec).__name__:
-            reasons.append(Reason("type", str(element), spec.bpmn_name or "", type(spec).__name__,
-                                  type(target).__name__))
-    for sp_id, sub_diff in sub_diffs.items():
-        if sub_diff is None:
-            reasons.append(Reason("called_process", str(workflow.subprocesses[sp_id].spec.name)))
-    unique = list(dict.fromkeys(reasons))
-    return top, sub_diffs, unique
-
-
 def _kept_open(case: Case) -> list[Reason]:
     return [] if case.status == "open" else [Reason("not_open")]
-
-
-def plan_case(session: Session, case: Case, target: ProcessDefinition,
-              mapping: Mapping[str, str] | None = None) -> CasePlan:
-    """Tell whether a case can move to `target`, and why not (reads only)."""
-    source = session.get(ProcessDefinition, case.definition_id)
-    from_version = source.version if source is not None else 0
-    plan = CasePlan(case.id, case.key, from_version, target.version, case.version_id, _kept_open(case), case.title)
-    if case.definition_id == target.id:
-        plan.reasons.append(Reason("same_version"))
-    if plan.reasons:
-        return plan
-    workflow = restore(case.state, specs.load_by_id(session, case.definition_id), settings(session))
-    _top, _subs, reasons = _align(workflow, specs.load(session, target), mapping or {})
-    plan.reasons.extend(reasons)
-    return plan
 
 
 @dataclass(frozen=True)
@@ -169,57 +133,190 @@ class Moved:
     to_version: int
 
 
+class Planner:
+    """Plans and moves cases to one target version with one mapping.
+
+    What is the same for every case of a run is done once: the target is parsed once, each
+    version the cases are on is read and parsed once, and compared with the target once
+    (SpiffWorkflow's `SpecDiff`); a case then costs its restore and the alignment of its own
+    tasks (`WorkflowDiff`), which is what `diff_workflow` does per case. A plan keeps the case
+    and its restored instance, so that `move_planned` need not read or restore it again."""
+
+    def __init__(self, session: Session, target: ProcessDefinition, mapping: Mapping[str, str] | None = None):
+        self.target = target
+        self.mapping = dict(mapping or {})
+        self.loaded = specs.load(session, target)
+        self._sources: dict[int, tuple[ProcessDefinition, specs.Loaded] | None] = {}
+        self._spec_diffs: dict[tuple[int, int], tuple[Any, Any, SpecDiff]] = {}
+        known = {id(s) for s in self.loaded.spec.task_specs.values()}
+        for sub in self.loaded.subprocess_specs.values():
+            known |= {id(s) for s in sub.task_specs.values()}
+        self._known = known
+
+    def source(self, session: Session, definition_id: int) -> tuple[ProcessDefinition, specs.Loaded] | None:
+        """A version cases are on, and its parsed spec (read once per run)."""
+        if definition_id not in self._sources:
+            definition = session.get(ProcessDefinition, definition_id)
+            self._sources[definition_id] = None if definition is None else (definition, specs.load(session, definition))
+        return self._sources[definition_id]
+
+    def _spec_diff(self, spec: Any, new: Any) -> SpecDiff:
+        key = (id(spec), id(new))
+        hit = self._spec_diffs.get(key)
+        if hit is None or hit[0] is not spec or hit[1] is not new:  # the specs are kept alive with it
+            hit = self._spec_diffs[key] = (spec, new, SpecDiff(REGISTRY, spec, new))
+        return hit[2]
+
+    def _diff(self, workflow: Any) -> tuple[WorkflowDiff, dict[str, WorkflowDiff | None]]:
+        """SpiffWorkflow's `diff_workflow`, with the spec comparisons made once per run."""
+        top = WorkflowDiff(workflow, self._spec_diff(workflow.spec, self.loaded.spec))
+        subs: dict[str, WorkflowDiff | None] = {}
+        for sp_id, sp in workflow.subprocesses.items():
+            new = self.loaded.subprocess_specs.get(sp.spec.name)
+            subs[sp_id] = None if new is None else WorkflowDiff(sp, self._spec_diff(sp.spec, new))
+        return top, subs
+
+    def align(self, workflow: Any) -> tuple[WorkflowDiff, dict[str, WorkflowDiff | None], list[Reason]]:
+        """Diff an instance against the target; apply the mapping; return the diffs and the reasons it cannot move."""
+        top, sub_diffs = self._diff(workflow)
+        loaded, mapping = self.loaded, self.mapping
+        reasons: list[Reason] = []
+        for task in workflow.get_tasks(skip_subprocesses=True):
+            spec = task.task_spec
+            mapped = _target_spec(loaded, spec, mapping)
+            if mapped is not None:
+                top.alignment[task] = mapped
+            element = getattr(spec, "bpmn_id", None)
+            if element is None or not task.state & _KEPT:
+                continue  # an engine-internal task, or one only predicted: it is predicted again
+            target = top.alignment.get(task)
+            if str(element) in mapping and mapped is None:
+                reasons.append(Reason("mapped_missing", str(element), spec.bpmn_name or "", type(spec).__name__,
+                                      mapping[str(element)]))
+            elif target is None or (mapped is None and target.name != spec.name):
+                reasons.append(Reason("missing", str(element), spec.bpmn_name or "", type(spec).__name__))
+            elif type(target).__name__ != type(spec).__name__:
+                reasons.append(Reason("type", str(element), spec.bpmn_name or "", type(spec).__name__,
+                                      type(target).__name__))
+        for sp_id, sub_diff in sub_diffs.items():
+            if sub_diff is None:
+                reasons.append(Reason("called_process", str(workflow.subprocesses[sp_id].spec.name)))
+        return top, sub_diffs, list(dict.fromkeys(reasons))
+
+    def plan(self, session: Session, case: Case) -> CasePlan:
+        """Tell whether a case can move to the target, and why not (reads only)."""
+        source = self.source(session, case.definition_id)
+        from_version = source[0].version if source is not None else 0
+        plan = CasePlan(case.id, case.key, from_version, self.target.version, case.version_id, _kept_open(case),
+                        case.title)
+        if case.definition_id == self.target.id:
+            plan.reasons.append(Reason("same_version"))
+        if plan.reasons:
+            return plan
+        if source is None:
+            raise NotFound(f"no process definition #{case.definition_id}")
+        workflow = restore(case.state, source[1], settings(session))
+        top, subs, reasons = self.align(workflow)
+        plan.reasons.extend(reasons)
+        if plan.can_move:
+            plan.case, plan.aligned = case, (workflow, top, subs)
+        return plan
+
+    def move_planned(self, session: Session, plan: CasePlan, *, actor: User | None) -> Moved:
+        """Move a case that `plan` found movable, in the caller's transaction, with the case row and
+        instance the plan read: nothing is read or restored again.
+
+        The writes themselves refuse a case that changed since it was planned, as they refuse a
+        racing action on any save: the case row is written only where its version is still the
+        planned one (else Conflict), a kept task row only while it is still ready (else Conflict),
+        and the audit event's sequence number is unique in its chain (else IntegrityError). The
+        caller rolls back, and nothing of the case is written."""
+        if plan.case is None or plan.aligned is None:
+            raise InvalidData(f"{plan.case_key} cannot move: " + "; ".join(r.message for r in plan.reasons),
+                              {"case": [r.message for r in plan.reasons]})
+        check_may_migrate(actor)
+        case, (workflow, top, subs) = plan.case, plan.aligned
+        plan.case = plan.aligned = None  # a move changes both: never reused
+        session.add(case)  # the row as planned, unchanged since (its version guards the write)
+        logcontext.set_case(case.key)
+        source = self._movable_source(session, case)
+        return self._move(session, case, source, persistence.instance_of(case, source[1], workflow), actor,
+                          (top, subs))
+
+    def move(self, session: Session, case: Case, *, actor: User | None, expected_version: int | None = None) -> Moved:
+        """Move one open case, loaded in the caller's session, to the target in the caller's transaction."""
+        check_may_migrate(actor)
+        if expected_version is not None and case.version_id != expected_version:
+            raise Conflict(f"{case.key} changed since it was planned; plan it again")
+        source = self._movable_source(session, case)
+        instance = persistence.open_instance(session, case)
+        top, subs, reasons = self.align(instance.workflow)
+        if reasons:
+            raise InvalidData(f"{case.key} cannot move: " + "; ".join(r.message for r in reasons),
+                              {"case": [r.message for r in reasons]})
+        return self._move(session, case, source, instance, actor, (top, subs))
+
+    def _movable_source(self, session: Session, case: Case) -> tuple[ProcessDefinition, specs.Loaded]:
+        """The version an open case of the target's process is on (refused: another process,
+        a closed case, a case already on the target)."""
+        source = self.source(session, case.definition_id)
+        if source is None or source[0].key != self.target.key:
+            raise InvalidData(f"{case.key} is not a case of {self.target.key}", {"case": [case.key]})
+        reasons = _kept_open(case) + ([Reason("same_version")] if source[0].id == self.target.id else [])
+        if reasons:
+            raise InvalidData(f"{case.key} cannot move: {reasons[0].message}", {"case": [r.message for r in reasons]})
+        return source
+
+    def _move(self, session: Session, case: Case, source: tuple[ProcessDefinition, specs.Loaded],
+              instance: stepping.Instance, actor: User | None,
+              diffs: tuple[WorkflowDiff, dict[str, WorkflowDiff | None]]) -> Moved:
+        """Move an instance the target aligns with (no reason against it)."""
+        target, loaded, mapping = self.target, self.loaded, self.mapping
+        workflow = instance.workflow
+        top, sub_diffs = diffs
+        used = timer_events.clock_use(workflow, stepping.sla_elements(instance))
+        migrate_workflow(top, workflow, loaded.spec)
+        for sp_id, sub_diff in sub_diffs.items():
+            if sub_diff is None:
+                raise InvalidData(f"{case.key} cannot move: the called process is not in the target version",
+                                  {"case": [str(workflow.subprocesses[sp_id].spec.name)]})
+            subprocess = workflow.subprocesses[sp_id]
+            migrate_workflow(sub_diff, subprocess, loaded.subprocess_specs[subprocess.spec.name])
+        workflow.subprocess_specs = loaded.subprocess_specs
+        instance.loaded = loaded
+        case.definition_id = target.id
+        stepping.step(instance)
+        timer_events.carry_clock_use(workflow, used, stepping.sla_elements(instance))
+        self._check_moved(workflow, case.key)
+        audit.append(session, case, actor=actor, type="case_migrated", data={
+            "process": target.key,
+            "from": {"version": source[0].version, "sha256": source[0].sha256},
+            "to": {"version": target.version, "sha256": target.sha256},
+            "mapping": mapping, "at": clock.now().isoformat(),
+        })
+        persistence.save_migrated(session, instance, actor=actor)
+        services.flush(session)
+        return Moved(case.key, source[0].version, target.version)
+
+    def _check_moved(self, workflow: Any, case_key: str) -> None:
+        """Refuse a move that left a task on a spec of the old version (nothing is then saved)."""
+        for task in workflow.get_tasks():
+            if id(task.task_spec) not in self._known:
+                raise InvalidData(f"{case_key} cannot move: {task.task_spec.name} has no counterpart in the target "
+                                  "version", {"case": [str(task.task_spec.name)]})
+
+
+def plan_case(session: Session, case: Case, target: ProcessDefinition,
+              mapping: Mapping[str, str] | None = None) -> CasePlan:
+    """Tell whether a case can move to `target`, and why not (reads only). A run of many cases
+    plans them with one `Planner`."""
+    return Planner(session, target, mapping).plan(session, case)
+
+
 def migrate_case(session: Session, case: Case, target: ProcessDefinition, *, actor: User | None,
                  mapping: Mapping[str, str] | None = None, expected_version: int | None = None) -> Moved:
     """Move one open case to `target` in the caller's transaction, or refuse with nothing written."""
-    check_may_migrate(actor)
-    mapping = dict(mapping or {})
-    if expected_version is not None and case.version_id != expected_version:
-        raise Conflict(f"{case.key} changed since it was planned; plan it again")
-    source = session.get(ProcessDefinition, case.definition_id)
-    if source is None or source.key != target.key:
-        raise InvalidData(f"{case.key} is not a case of {target.key}", {"case": [case.key]})
-    reasons = _kept_open(case) + ([Reason("same_version")] if source.id == target.id else [])
-    if reasons:
-        raise InvalidData(f"{case.key} cannot move: {reasons[0].message}", {"case": [r.message for r in reasons]})
-    instance = persistence.open_instance(session, case)
-    loaded = specs.load(session, target)
-    top, sub_diffs, reasons = _align(instance.workflow, loaded, mapping)
-    if reasons:
-        raise InvalidData(f"{case.key} cannot move: " + "; ".join(r.message for r in reasons),
-                          {"case": [r.message for r in reasons]})
-    workflow = instance.workflow
-    used = timer_events.clock_use(workflow, stepping.sla_elements(instance))
-    migrate_workflow(top, workflow, loaded.spec)
-    for sp_id, sub_diff in sub_diffs.items():
-        subprocess = workflow.subprocesses[sp_id]
-        migrate_workflow(sub_diff, subprocess, loaded.subprocess_specs[subprocess.spec.name])
-    workflow.subprocess_specs = loaded.subprocess_specs
-    instance.loaded = loaded
-    case.definition_id = target.id
-    stepping.step(instance)
-    timer_events.carry_clock_use(workflow, used, stepping.sla_elements(instance))
-    _check_moved(workflow, loaded, case.key)
-    audit.append(session, case, actor=actor, type="case_migrated", data={
-        "process": target.key,
-        "from": {"version": source.version, "sha256": source.sha256},
-        "to": {"version": target.version, "sha256": target.sha256},
-        "mapping": mapping, "at": clock.now().isoformat(),
-    })
-    persistence.save_migrated(session, instance, actor=actor)
-    services.flush(session)
-    return Moved(case.key, source.version, target.version)
-
-
-def _check_moved(workflow: Any, loaded: specs.Loaded, case_key: str) -> None:
-    """Refuse a move that left a task on a spec of the old version (nothing is then saved)."""
-    known = {id(s) for s in loaded.spec.task_specs.values()}
-    for sub in loaded.subprocess_specs.values():
-        known |= {id(s) for s in sub.task_specs.values()}
-    for task in workflow.get_tasks():
-        if id(task.task_spec) not in known:
-            raise InvalidData(f"{case_key} cannot move: {task.task_spec.name} has no counterpart in the target version",
-                              {"case": [str(task.task_spec.name)]})
+    return Planner(session, target, mapping).move(session, case, actor=actor, expected_version=expected_version)
 
 
 def open_cases(session: Session, key: str, *, from_version: int | None = None, case_keys: Iterable[str] = (),

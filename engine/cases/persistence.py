@@ -60,7 +60,12 @@ def open_instance(session: Session, case: Case) -> Instance:
         instance.jobs_before = external_jobs.waiting_in(instance)
         return instance
     loaded = specs.load_by_id(session, case.definition_id)
-    workflow = restore(case.state, loaded, settings(session))
+    return instance_of(case, loaded, restore(case.state, loaded, settings(session)))
+
+
+def instance_of(case: Case, loaded: specs.Loaded, workflow: Any) -> Instance:
+    """The Instance of a case whose workflow was restored from its stored state and not acted on
+    yet (its projections as last saved are then a function of that workflow)."""
     instance = Instance(case, workflow, loaded, ready_ids(workflow), waits_before=events.waiting(workflow))
     instance.timers_before = _timer_rows(timer_events.waiting_timers(workflow, sla_elements(instance)))
     instance.jobs_before = external_jobs.waiting_in(instance)
@@ -458,13 +463,30 @@ _HUMAN_TASK_GROUP = cast(Table, HumanTaskGroup.__table__)
 _HUMAN_TASK_BAR = cast(Table, HumanTaskBar.__table__)
 
 
+_KEPT_COLUMNS = ("element_id", "name", "lane", "candidate_groups", "due_at")
+
+
+_RENAME_KEPT_TASK = prepared.Prepared(update(_task_table)
+                                      .where(_task_table.c.id == bindparam("task_id"), _task_table.c.state == "ready")
+                                      .values({c: bindparam(c) for c in _KEPT_COLUMNS}))
+
+
+_DELETE_TASK_GROUPS = prepared.Prepared(delete(_HUMAN_TASK_GROUP)
+                                        .where(_HUMAN_TASK_GROUP.c.task_id == bindparam("task_id")))
+
+
+_DELETE_TASK_BARS = prepared.Prepared(delete(_HUMAN_TASK_BAR).where(_HUMAN_TASK_BAR.c.task_id == bindparam("task_id")))
+
+
 def save_migrated(session: Session, instance: Instance, *, actor: Any) -> None:
     """Save a case moved to another version (engine.cases.migration): its task rows, timer rows
     and SLA clocks are projected anew from the target version.
 
     A task that stays ready keeps its row (its id, its claim, when it became ready) with the
     name, lane, candidate groups, due time and separation-of-duties bars of the target version;
-    the other rows are written as on any save."""
+    the other rows are written as on any save. The kept rows are rewritten with prepared
+    statements (one each for all of them), which leave the session's unit of work alone: the
+    case row is written once, by `save`, under its version guard."""
     case, workflow = instance.case, instance.workflow
     live = live_tasks(workflow)
     ready = {str(t.id): t for t in live if t.state == TaskState.READY and t.task_spec.manual}
@@ -472,17 +494,18 @@ def save_migrated(session: Session, instance: Instance, *, actor: Any) -> None:
     if kept:
         now = clock.now()
         timers = timer_due_times(workflow)
-        for task_id in kept:
-            fresh = _new_task_row(instance, ready[task_id], timers, now)
-            session.execute(update(_task_table).where(_task_table.c.id == task_id, _task_table.c.state == "ready")
-                            .values({c: fresh[c] for c in ("element_id", "name", "lane", "candidate_groups",
-                                                           "due_at")}))
-            groups = [{"task_id": task_id, "group": g} for g in dict.fromkeys(fresh["candidate_groups"])]
-            session.execute(delete(_HUMAN_TASK_GROUP).where(_HUMAN_TASK_GROUP.c.task_id == task_id))
-            if groups:
-                _INSERT_TASK_GROUPS.run(session, groups)
+        fresh = [_new_task_row(instance, ready[task_id], timers, now) for task_id in kept]
+        renamed = _RENAME_KEPT_TASK.run(session, [{"task_id": row["id"], **{c: row[c] for c in _KEPT_COLUMNS}}
+                                                  for row in fresh])
+        if renamed != len(kept):
+            raise Conflict("the case was changed by someone else at the same time; reload it and try again")
+        ids = [{"task_id": task_id} for task_id in kept]
+        _DELETE_TASK_GROUPS.run(session, ids)
+        groups = [{"task_id": row["id"], "group": g} for row in fresh for g in dict.fromkeys(row["candidate_groups"])]
+        if groups:
+            _INSERT_TASK_GROUPS.run(session, groups)
         # Bars follow the target's rules: dropped here, written again by `save` for every kept task.
-        session.execute(delete(_HUMAN_TASK_BAR).where(_HUMAN_TASK_BAR.c.task_id.in_(kept)))
+        _DELETE_TASK_BARS.run(session, ids)
     if instance.timers_before:
         _DELETE_TIMERS.run(session, {"case_id": case.id})
         instance.timers_before = frozenset()

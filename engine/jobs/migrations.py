@@ -85,22 +85,24 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
             if case.process_key != key:
                 raise InvalidData(f"{case.key} is a case of {case.process_key}, not of {key}", {"case": [ref]})
     after_id = 0
+    planner: migration.Planner | None = None
     while True:
         with factory.begin() as session:  # one transaction: commit, or roll back on error
-            target = catalog.get_definition(session, key, to_version)
+            if planner is None:
+                planner = migration.Planner(session, catalog.get_definition(session, key, to_version), mapping)
             cases = migration.open_cases(session, key, from_version=from_version, case_keys=named,
                                          after_id=after_id, limit=batch)
             if not cases:
                 break
             after_id = cases[-1].id
-            plans = [migration.plan_case(session, case, target, mapping) for case in cases]
+            plans = [planner.plan(session, case) for case in cases]
         for plan in plans:
             if dry_run or not plan.can_move:
                 status = "can_move" if plan.can_move else "cannot_move"
                 report.cases.append(CaseOutcome(plan.case_key, plan.from_version, to_version, status, plan.reasons,
                                                 plan.title))
                 continue
-            report.cases.append(_move(factory, plan, to_version, key, mapping, actor_id, before_move))
+            report.cases.append(_move(factory, planner, plan, actor, before_move))
     if not dry_run and report.count("moved"):
         with factory.begin() as session:  # one transaction: commit, or roll back on error
             audit.append_system(session, actor=_actor(session, actor_id), type="cases_migrated", data={
@@ -113,23 +115,18 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
     return report
 
 
-def _move(factory: sessionmaker[Session], plan: migration.CasePlan, to_version: int, key: str,
-          mapping: Mapping[str, str] | None, actor_id: int | None, before_move: BeforeMove | None) -> CaseOutcome:
+def _move(factory: sessionmaker[Session], planner: migration.Planner, plan: migration.CasePlan, actor: User | None,
+          before_move: BeforeMove | None) -> CaseOutcome:
     """Move one planned case in its own transaction; a case that changed meanwhile is skipped."""
     if before_move is not None:
         before_move(plan.case_key)
-    outcome = CaseOutcome(plan.case_key, plan.from_version, to_version, "moved", title=plan.title)
+    outcome = CaseOutcome(plan.case_key, plan.from_version, planner.target.version, "moved", title=plan.title)
     try:
         with factory.begin() as session:  # one transaction: commit, or roll back on error
-            case = queries.find_case(session, plan.case_id)
-            target = catalog.get_definition(session, key, to_version)
-            migration.migrate_case(session, case, target, actor=_actor(session, actor_id), mapping=mapping,
-                                   expected_version=plan.version_id)
-    except (StaleDataError, IntegrityError):
+            planner.move_planned(session, plan, actor=actor)
+    except (StaleDataError, IntegrityError, Conflict):  # the guards of the writes (migration.Planner.move_planned)
         outcome.status, outcome.skip = "skipped", "changed"
-        outcome.message = f"{plan.case_key} changed during the migration; run it again"
-    except Conflict as err:
-        outcome.status, outcome.skip, outcome.message = "skipped", "changed", err.message
+        outcome.message = f"{plan.case_key} changed since it was planned; run the migration again to move it"
     except EngineError as err:  # a step that failed in the target version: the case stays where it was
         log.warning("case %s not moved: %s", plan.case_key, err.message)
         outcome.status, outcome.skip, outcome.message = "skipped", "failed", err.message

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import db
 from engine.cases import queries
@@ -15,7 +15,8 @@ from engine.jobs import migrations, worker
 from engine.people import users
 from engine.processes import deployment
 from engine.timing import clock
-from models import AuditEvent, HumanTask, ProcessDefinition
+from models import AuditEvent, Case, HumanTask, ProcessDefinition
+from tests.conftest import statements
 from tests.engine.timer_helpers import UTC, World, migrated_copy
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -163,6 +164,26 @@ def test_a_case_changed_during_the_run_is_skipped(world):
     assert [(c.case_key, c.status) for c in report.cases] == [(changed, "moved")]
 
 
+def test_a_case_whose_row_changed_without_an_event_is_skipped_with_nothing_written(world):
+    """The move does not read the case again: the guarded write of its row is what refuses it."""
+    key = world.start(T0, "mig")
+    timers = world.timers(key)
+
+    def touch(case_key: str) -> None:
+        with world.tx() as s:
+            s.execute(update(Case).where(Case.key == case_key).values(version_id=Case.version_id + 1))
+
+    later_versions(world)
+    with clock.frozen(T0 + H):
+        report = migrations.run_migration(world.factory, "mig", to_version=4, actor_id=owner_id(world),
+                                          before_move=touch)
+    assert [(c.status, c.skip) for c in report.cases] == [("skipped", "changed")]
+    assert "changed since it was planned" in report.cases[0].message
+    assert version_of(world, key) == 1
+    assert world.timers(key) == timers  # the 8 h clock, not version 4's 2 h one
+    assert world.events(key, "case_migrated") == []
+
+
 def test_a_moved_case_moves_back(world):
     key = world.start(T0, "mig")
     run(world, T0 + H, to_version=2)
@@ -201,3 +222,25 @@ def test_only_process_owners_move_cases(world):
         erin = world.user(s, "erin").id
     with pytest.raises(NotAllowed):
         migrations.run_migration(world.factory, "mig", to_version=2, actor_id=erin)
+
+
+# What moving one case writes, in order: its audit event, its kept task row renamed (with its
+# candidate groups and bars rewritten), its timer rows, and its case row under its version guard.
+ONE_MOVE = ["INSERT audit_event", "UPDATE human_task", "DELETE human_task_group", "INSERT human_task_group",
+            "DELETE human_task_bar", "DELETE timer", "INSERT timer", "UPDATE case"]
+
+
+def test_a_batch_is_read_with_one_statement_and_a_move_writes_a_fixed_list(world):
+    keys = [world.start(T0, "mig") for _ in range(4)]
+    later_versions(world)
+    actor = owner_id(world)
+    with clock.frozen(T0 + H), statements(world.engine) as seen:
+        report = migrations.run_migration(world.factory, "mig", to_version=2, actor_id=actor, batch=2)
+    assert [(c.case_key, c.status) for c in report.cases] == [(k, "moved") for k in keys]
+    # From the first batch's read on: each batch is one SELECT of its cases (the first also reads
+    # the version they are on), and each case's move writes the same rows and reads nothing.
+    batches = seen[seen.index("SELECT case"):]
+    assert batches[:2 + 2 * len(ONE_MOVE)] == ["SELECT case", "SELECT process_definition", *ONE_MOVE * 2]
+    assert batches[2 + 2 * len(ONE_MOVE):][:2 + 2 * len(ONE_MOVE)] == ["SELECT case", *ONE_MOVE * 2, "SELECT case"]
+    assert all(version_of(world, k) == 2 for k in keys)
+    assert world.ready(keys[0]) == ["triage"]
