@@ -101,6 +101,12 @@ def schema_revisions(connection: Connection) -> tuple[set[str], set[str]]:
     return set(MigrationContext.configure(connection).get_current_heads()), set(_code_heads())
 
 
+def known_revision(revision: str) -> bool:
+    """Whether this code's migrations know a schema revision (a newer opsgate's are unknown)."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return any(found.revision == revision for found in script.walk_revisions())
+
+
 @functools.cache
 def _code_heads() -> tuple[str, ...]:
     # Read the migration scripts once per process (/readyz asks every few seconds).

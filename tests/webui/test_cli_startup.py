@@ -45,7 +45,7 @@ def _heavy(modules: list[str]) -> list[str]:
     return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
 
 
-@pytest.mark.parametrize("args", [("--help",), ("serve", "--help"), ("demo", "--help")])
+@pytest.mark.parametrize("args", [("--help",), ("backup", "--help"), ("restore", "--help"), ("serve", "--help"), ("demo", "--help")])
 def test_help_loads_no_heavy_module(args):
     code, modules, shown = _loaded(*args)
     assert code == 0 and "Usage: opsgate" in shown
@@ -54,7 +54,7 @@ def test_help_loads_no_heavy_module(args):
 
 def test_help_lists_every_command():
     _code, _modules, shown = _loaded("--help")
-    for command in ("audit", "demo", "deploy", "init", "migrate", "serve", "token", "worker"):
+    for command in ("audit", "backup", "demo", "deploy", "init", "migrate", "restore", "serve", "token", "worker"):
         assert f"  {command} " in shown
 
 

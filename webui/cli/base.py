@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from engine.config import EngineConfig
+    from engine.records.audit import Verification
 
 # The command modules import the engine (SQLAlchemy, SpiffWorkflow, argon2) inside their
 # functions: `opsgate --help` loads only click and these small modules (tests/webui/test_cli_startup.py).
@@ -68,6 +69,7 @@ def database() -> Engine:
     ctx.ensure_object(dict)
     if "engine" not in ctx.obj:
         ctx.obj["engine"] = db.make_engine(engine_config().database_url)
+        ctx.call_on_close(ctx.obj["engine"].dispose)  # close pooled connections when the command ends
     return ctx.obj["engine"]
 
 
@@ -110,6 +112,19 @@ def report_error(err: EngineError) -> None:
         for field, messages in err.details.items():
             for message in messages if isinstance(messages, list) else [messages]:
                 click.echo(f"  {field}: {message}", err=True)
+
+
+def report_verification(result: Verification) -> bool:
+    """Print an audit-chain verification as `opsgate audit verify` does; return whether it held."""
+    if result.ok:
+        click.echo(f"ok: {result.checked} events verified")
+        return True
+    click.echo(f"TAMPERED: {result.reason}", err=True)
+    if result.first_bad is not None:
+        e = result.first_bad
+        click.echo(f"first bad event: chain {e.chain} seq {e.seq} (id {e.id}, {e.type} by {e.actor} at "
+                   f"{e.at.isoformat()})", err=True)
+    return False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

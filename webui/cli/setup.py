@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from webui.cli.base import database_option, init_database, main, transaction
+from webui.cli.base import database_option, init_database, main, report_verification, transaction
 
 log = logging.getLogger(__name__)
 
@@ -125,15 +125,8 @@ def audit_verify(case_ref: str | None) -> None:
     with transaction() as session:
         case = queries.find_case(session, case_ref) if case_ref else None
         result = audit.verify(session, case)
-    if result.ok:
-        click.echo(f"ok: {result.checked} events verified")
-        return
-    click.echo(f"TAMPERED: {result.reason}", err=True)
-    if result.first_bad is not None:
-        e = result.first_bad
-        click.echo(f"first bad event: chain {e.chain} seq {e.seq} (id {e.id}, {e.type} by {e.actor} at "
-                   f"{e.at.isoformat()})", err=True)
-    sys.exit(1)
+    if not report_verification(result):
+        sys.exit(1)
 
 
 @main.command("four-eyes")

@@ -1,0 +1,1 @@
+"""Backups of opsgate's database: one file for SQLite or PostgreSQL (docs/operations.md)."""
