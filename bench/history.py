@@ -49,6 +49,7 @@ from engine.cases import queries, services
 from engine.errors import EngineError
 from engine.jobs import firing
 from engine.people import tokens, users
+from engine.processes import case_facts
 from engine.timing import clock
 from models import Base
 from webui import create_app
@@ -195,6 +196,12 @@ def grow(engine: Engine, target: int, state: dict) -> None:
     with engine.begin() as conn:
         conn.execute(text("SELECT setval(pg_get_serial_sequence('\"case\"', 'id'), (SELECT max(id) FROM \"case\"))"))
         conn.execute(text("UPDATE case_counter SET last = (SELECT max(id) FROM \"case\")"))
+    # Copies were written in SQL: their evaluation facts are written as `opsgate init` writes them.
+    facts_started = time.perf_counter()
+    with db.make_sessionmaker(engine)() as session:
+        case_facts.rebuild(session)
+        session.commit()
+    print(f"  evaluation facts rebuilt in {time.perf_counter() - facts_started:.0f} s", flush=True)
     with engine.connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     print(f"grew to {copies * seed_count} cases in {time.perf_counter() - started:.0f} s", flush=True)
@@ -291,6 +298,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--keep", action="store_true", help="reuse the database as a previous run left it")
+    parser.add_argument("--only", help="comma-separated words: measure only the probes whose label has one")
     args = parser.parse_args()
     url = args.postgres
     os.environ.pop("OPSGATE_DATABASE_URL", None)
@@ -313,7 +321,7 @@ def main() -> None:
             grow(engine, size, state)
         print(f"\n== {counts(engine)}; load average {os.getloadavg()[0]:.2f}", flush=True)
         before = os.getloadavg()
-        table[size] = measure(url, engine, args.runs)
+        table[size] = measure(url, engine, args.runs, set(args.only.split(",")) if args.only else None)
         after = os.getloadavg()
         loads[size] = f"{before[0]:.1f}→{after[0]:.1f}"
     sizes = sorted(table)

@@ -8,7 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import DEFAULT_DATABASE_URL, EngineConfig, bind
@@ -111,3 +111,16 @@ def known_revision(revision: str) -> bool:
 def _code_heads() -> tuple[str, ...]:
     # Read the migration scripts once per process (/readyz asks every few seconds).
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def for_one_aggregate(session: Session) -> None:
+    """Set PostgreSQL up, for the rest of the transaction, for one large aggregate: no JIT, and
+    memory enough to hash its groups.
+
+    A month's evaluation is one statement over the month's cases. Its estimated cost passes
+    `jit_above_cost`, and compiling its expressions took 100-170 ms of a query that runs in less;
+    its estimate of the groups (tens of thousands, a few thousand in fact) passes the default 4 MB
+    `work_mem`, and the sort PostgreSQL then chose instead of a hash spilled to disk and took over a
+    second at 100,000 cases (docs/performance.md)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"))

@@ -37,7 +37,6 @@ How the process pack's records are read (docs/bpmn.md; the conventions are below
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +55,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from engine import db
 from engine.errors import NotFound
+from engine.evaluation.atoms import Atoms, group_atoms, grouped_rows, row_atoms
 from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
@@ -76,7 +77,7 @@ from engine.processes.case_facts import (  # noqa: F401 - the measures' conventi
     records_condition,
     task_roles,
 )
-from models import AuditEvent, Case, CaseFact
+from models import Case, CaseFact
 
 # Conventions of the shipped process pack (workflows/); see the module docstring.
 INCIDENT, CHANGE, EMERGENCY = "incident", "change_request", "emergency_response"
@@ -101,17 +102,6 @@ def window_condition(period: Period) -> ColumnElement[bool]:
                and_(Case.closed_at >= period.start, Case.closed_at < period.end))
 
 
-def _by_priority(priority: Any, hours: Mapping[str, float], default: str) -> ColumnElement[Any]:
-    return case(*((priority == p, literal(h)) for p, h in hours.items()),
-                else_=literal(hours[default]))
-
-
-def _by_process(process: Any, hours: Mapping[str, float]) -> ColumnElement[Any]:
-    if not hours:
-        return literal(None)
-    return case(*((process == p, literal(h)) for p, h in hours.items()), else_=None)
-
-
 def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
     """The window's cases, one row each, with the data fields and event times the measures
     read, computed from the cases and their events (the direct reading: any window)."""
@@ -133,29 +123,26 @@ def month_rows(session: Session, period: Period, *, provider: str | None = None,
     ended = or_(and_(f.created_at >= period.start, f.created_at < period.end),
                 and_(f.closed_at >= period.start, f.closed_at < period.end))
     # An open case has no closed_at: it is in the window when opened in it.
-    live = and_(Case.status == "open", Case.created_at >= period.start, Case.created_at < period.end)
+    live = and_(Case.created_at >= period.start, Case.created_at < period.end)
     if provider is not None:
         ended, live = and_(ended, f.provider == provider), and_(live, Case.provider == provider)
-    deployed = manifests(session)
-    # An open case's events are found by its chain (audit_event's key), not by scanning them all.
-    return union_all(case_facts.facts_select(ended),
-                     case_facts.rows_select(live, task_roles(deployed), deployed, AuditEvent.chain == Case.key)
-                     ).cte("case_rows")
+    # An open case's rows carry only what the measures read of open cases (its first response,
+    # found by its chain), not the records check and event flags only closed cases are read for.
+    return union_all(case_facts.facts_select(ended), case_facts.open_rows_select(live)).cte("case_rows")
 
 
 def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, MeasureSql]:
     """The SQL definition of every measure for one period, over `case_rows` columns."""
-    sla, c = config.sla, r.c
-    opened = and_(c.created_at >= period.start, c.created_at < period.end)
-    closed = and_(c.status == "closed", c.closed_at >= period.start, c.closed_at < period.end)
-    done_by_end = and_(c.status == "closed", c.closed_at < period.end)
+    return measure_conditions(config, row_atoms(config, period, r))
+
+
+def measure_conditions(config: EvaluationConfig, a: Atoms) -> dict[str, MeasureSql]:
+    """Every measure as conditions on its parts (engine.evaluation.atoms): over one case row, or
+    over a group of rows that agree on every part."""
+    sla, c = config.sla, a.c
+    opened, closed, done_by_end = a.opened, a.closed, a.done_by_end
     incident = c.process_key == INCIDENT
     resolved = and_(incident, closed, c.outcome.in_(RESOLVED_OUTCOMES))
-    response_ok = and_(c.responded_at.is_not(None), c.response_hours <= _by_priority(
-        c.priority, sla.response_hours, sla.default_priority))
-    # Pending time (waiting on the requester, engine.timing.timers) does not count against resolution.
-    resolve_ok = c.resolution_hours - c.sla_paused_seconds / 3600.0 <= _by_priority(
-        c.priority, sla.resolve_hours, sla.default_priority)
     desk = and_(incident, c.source.in_(sla.service_desk_sources))
     dispatch = and_(c.process_key.in_(tuple(sla.dispatch_hours)), or_(
         c.outcome.is_(None), c.outcome.not_in(NOT_ASSIGNED_OUTCOMES))) if sla.dispatch_hours else false()
@@ -166,51 +153,48 @@ def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, M
     return {
         "incidents_resolved": MeasureSql(and_(incident, opened), and_(
             done_by_end, c.outcome.in_(RESOLVED_OUTCOMES))),
-        "incidents_resolved_in_sla": MeasureSql(resolved, resolve_ok),
-        "incidents_responded_in_sla": MeasureSql(and_(incident, opened), response_ok),
+        "incidents_resolved_in_sla": MeasureSql(resolved, a.resolve_ok),
+        "incidents_responded_in_sla": MeasureSql(and_(incident, opened), a.response_ok),
         "anomaly_responded_in_sla": MeasureSql(
-            and_(incident, opened, c.source == "monitoring"), response_ok),
+            and_(incident, opened, c.source == "monitoring"), a.response_ok),
         "mean_response_hours": MeasureSql(
-            and_(incident, opened, c.responded_at.is_not(None)),
-            value=c.response_hours),
+            and_(incident, opened, a.responded), value=a.response_hours),
         "incidents_reopened": MeasureSql(resolved, reopened),
         "inspection_share": MeasureSql(and_(incident, opened), c.source == "inspection"),
         "emergency_recovered_in_sla": MeasureSql(
-            and_(c.process_key == EMERGENCY, closed),
-            c.recovery_hours <= sla.emergency_recover_hours),
+            and_(c.process_key == EMERGENCY, closed), a.recovery_ok),
         "drills_done": MeasureSql(and_(c.process_key == DRILL, opened), done_by_end),
         "drills_verified": MeasureSql(and_(c.process_key == DRILL, closed), verified),
         "dispatch_completed": MeasureSql(and_(dispatch, opened), done_by_end),
-        "dispatch_on_time": MeasureSql(and_(dispatch, closed), c.resolution_hours - c.sla_paused_seconds / 3600.0
-                                       <= func.coalesce(c.sla_hours, _by_process(c.process_key, sla.dispatch_hours))),
+        "dispatch_on_time": MeasureSql(and_(dispatch, closed), a.dispatch_ok),
         "inspections_done": MeasureSql(and_(inspection, opened), and_(done_by_end, inspected)),
         "inspection_records": MeasureSql(and_(inspection, closed, inspected), c.carries_records == 1),
         "change_success": MeasureSql(
             and_(c.process_key == CHANGE, closed, c.outcome.in_(CHANGE_DONE_OUTCOMES)),
             c.outcome == "implemented"),
-        "revoked_in_target": MeasureSql(
-            and_(c.process_key == OFFBOARDING, closed),
-            c.revocation_hours <= sla.revoke_hours),
-        "mean_rating": MeasureSql(and_(closed, c.rating.is_not(None)), value=c.rating),
+        "revoked_in_target": MeasureSql(and_(c.process_key == OFFBOARDING, closed), a.revoke_ok),
+        "mean_rating": MeasureSql(and_(closed, a.rated), value=a.rating),
         "desk_handled": MeasureSql(and_(desk, opened), done_by_end),
-        "desk_answered_in_target": MeasureSql(and_(desk, opened), response_ok),
+        "desk_answered_in_target": MeasureSql(and_(desk, opened), a.response_ok),
         "desk_first_contact": MeasureSql(and_(desk, resolved), and_(~escalated, ~reopened)),
         "records_complete": MeasureSql(and_(closed, c.has_records == 1),
                                        c.carries_records == 1),
     }
 
 
-def aggregate_columns(specs: dict[str, MeasureSql]) -> list[Any]:
-    """Two aggregates per measure: numerator (hits, or the sum of values) and denominator."""
+def aggregate_columns(specs: dict[str, MeasureSql], weight: Any = None) -> list[Any]:
+    """Two aggregates per measure: numerator (hits, or the sum of values) and denominator; over
+    groups of rows, each counted `weight` times (grouped_rows' counts)."""
+    weight = literal(1) if weight is None else weight
     columns: list[Any] = []
     for key, spec in specs.items():
         if spec.value is not None:
             numerator = func.sum(case((spec.population, spec.value), else_=None))
         else:
             assert spec.success is not None, key  # a ratio measure has a success condition
-            numerator = func.sum(case((and_(spec.population, spec.success), 1), else_=0))
+            numerator = func.sum(case((and_(spec.population, spec.success), weight), else_=0))
         columns.append(numerator.label(f"{key}__n"))
-        columns.append(func.sum(case((spec.population, 1), else_=0)).label(f"{key}__d"))
+        columns.append(func.sum(case((spec.population, weight), else_=0)).label(f"{key}__d"))
     return columns
 
 
@@ -225,9 +209,13 @@ def provider_measures(session: Session, config: EvaluationConfig, period: Period
     """Every measure for every provider (or one) in a period, in one aggregate query
     (use_facts=False: from the events, as a check of the stored facts)."""
     r = month_rows(session, period, provider=provider, use_facts=use_facts)
-    specs = measure_sql(config, period, r)
-    query = (select(r.c.provider, *aggregate_columns(specs))
-             .where(r.c.provider.is_not(None)).group_by(r.c.provider))
+    # The month's cases counted by the parts of the measures' conditions, then the measures over
+    # those groups: each condition once per case, not forty times.
+    g = grouped_rows(config, period, r)
+    specs = measure_conditions(config, group_atoms(g))
+    query = (select(g.c.provider, *aggregate_columns(specs, g.c.weight))
+             .where(g.c.provider.is_not(None)).group_by(g.c.provider))
+    db.for_one_aggregate(session)
     result: dict[str, dict[str, Measurement]] = {}
     for row in session.execute(query).mappings():
         result[row["provider"]] = {

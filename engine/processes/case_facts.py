@@ -37,6 +37,8 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
+    null,
     or_,
     select,
 )
@@ -227,6 +229,41 @@ def rows_select(window: ColumnElement[bool], roles: Roles, deployed: list[tuple[
         .outerjoin(ev, ev.c.case_id == Case.id)
         .where(window)
     )
+
+
+# What the measures read of a case that has not ended (engine.evaluation.provider_measures): its
+# columns, its data's `source` and its first response. Everything else a row carries (records,
+# rating, SLA hours, restore verified, resolution, recovery and revocation times, escalated,
+# reopened) is read only of closed cases: every measure that reads it asks for status 'closed'.
+OPEN_ROW_COLUMNS = ("id", "provider", "process_key", "status", "outcome", "priority", "created_at",
+                    "closed_at", "sla_paused_seconds", "source", "responded_at", "response_hours")
+
+
+def open_rows_select(window: ColumnElement[bool]) -> Select[Any]:
+    """The open cases of a window on case_fact's columns, as rows_select names them, with only
+    what the measures read of an open case computed (OPEN_ROW_COLUMNS) and the rest empty: the
+    first response from the case's own events (its chain), the data's `source`; no records check,
+    no other event or JSON field. A month's open cases cost one index probe each."""
+    window = and_(window, Case.status == "open")
+    # One probe of the case's own events (audit_event's (chain, seq) key) per open case: a join
+    # would let the planner scan every event of the history when the month has many open cases.
+    first_response = (select(func.min(AuditEvent.at))
+                      .where(AuditEvent.chain == Case.key, AuditEvent.type.in_(RESPONSE_EVENTS))
+                      .scalar_subquery())
+    live = (select(*(getattr(Case, name) for name in OPEN_ROW_COLUMNS[:-3]), _text("source").label("source"),
+                  first_response.label("responded_at")).where(window)
+            # OFFSET 0 keeps PostgreSQL from merging this into the outer select, which would probe
+            # the events twice (once for the time, once for the hours).
+            .offset(0).subquery("open_cases"))
+    others: dict[str, Any] = {
+        "rating": null(), "sla_hours": null(), "restore_verified": null(), "has_records": literal(0),
+        "carries_records": literal(0), "resolved_at": null(), "recovered_at": null(), "revoked_at": null(),
+        "escalated": literal(0), "reopened": literal(0), "resolution_hours": null(), "recovery_hours": null(),
+        "revocation_hours": null(), "cycle_hours": null(),
+    }
+    others["response_hours"] = hours_between(live.c.created_at, live.c.responded_at)
+    return select(*(getattr(live.c, name) if name in OPEN_ROW_COLUMNS[:-1] else others[name].label(name)
+                    for name in ("id", *FACT_COLUMNS[1:])))
 
 
 def facts_select(window: ColumnElement[bool]) -> Select[Any]:
