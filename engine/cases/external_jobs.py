@@ -8,15 +8,17 @@ workers' use cases in engine.jobs.external_tasks.
 """
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, delete, insert
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.orm import Session
 
 from engine.cases.stepping import Instance, live_tasks
-from engine.processes import external
+from engine.processes import external, specs
 from engine.timing import clock
 from models import ExternalTask
 
@@ -52,3 +54,45 @@ def project(session: Session, instance: Instance, live: list[Any]) -> None:
                                           "topic": topic[:200], "created_at": now}
                                          for task_id, element, topic in new])
     instance.jobs_before = after
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as the case and process pages show it. `state` is `attention` (retries ran out),
+    `locked` (a worker holds it), `backoff` (a failure's retry timeout runs) or `waiting`."""
+
+    job: ExternalTask
+    name: str
+    state: str
+
+
+def state_of(job: ExternalTask, now: dt.datetime) -> str:
+    """Where a job stands for people: attention, locked, backoff or waiting."""
+    if job.retries == 0:
+        return "attention"
+    if job.locked_until is not None and job.locked_until > now:
+        return "locked" if job.worker_id else "backoff"
+    return "waiting"
+
+
+def element_name(loaded: specs.Loaded, element_id: str) -> str:
+    """The BPMN name of an external task's element (its id without one)."""
+    for each in [loaded.spec, *loaded.subprocess_specs.values()]:
+        for spec in each.task_specs.values():
+            if getattr(spec, "bpmn_id", None) == element_id:
+                return str(spec.bpmn_name or element_id)
+    return element_id
+
+
+def views(session: Session, loaded: specs.Loaded, jobs: Iterable[ExternalTask]) -> list[JobView]:
+    """The jobs as pages show them, as of the engine clock."""
+    now = clock.now()
+    return [JobView(job, element_name(loaded, job.element_id), state_of(job, now)) for job in jobs]
+
+
+def jobs_of_case(session: Session, case_id: int, loaded: specs.Loaded) -> list[JobView]:
+    """The jobs an open case waits on, for its page (nothing read unless its process has external tasks)."""
+    if not loaded.external_tasks:
+        return []
+    rows = session.scalars(select(ExternalTask).where(ExternalTask.case_id == case_id).order_by(ExternalTask.id))
+    return views(session, loaded, rows)

@@ -16,7 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.cases import access, attachments, queries, readable, serializer, services, voting
+from engine.cases import access, attachments, external_jobs, queries, readable, serializer, services, voting
 from engine.config import settings
 from engine.errors import Conflict, NotAllowed
 from engine.people import delegations, providers, roles, users
@@ -76,6 +76,7 @@ class CasePage:
     response: readable.Target | None = None
     outcome: tuple[str, str | None] | None = None
     votes: list[voting.VoteView] = field(default_factory=list)
+    jobs: list[external_jobs.JobView] = field(default_factory=list)  # external tasks it waits on
 
 
 @dataclass
@@ -187,10 +188,12 @@ def case_page(session: Session, ref: str, *, actor: User) -> CasePage:
     manifest = specs.manifest_of(case.definition)
     timeline = audit.history(session, case)
     entries = readable.history(session, case, manifest, timeline)
-    workflow = serializer.restore(case.state, specs.load_by_id(session, case.definition_id), settings(session))
+    loaded = specs.load_by_id(session, case.definition_id)
+    workflow = serializer.restore(case.state, loaded, settings(session))
     return CasePage(case=case, tasks=queries.open_tasks(session, case), timers=timers,
                     timeline=timeline, marks=path_marks(session, case, workflow),
                     votes=voting.views(session, workflow, manifest, timers),
+                    jobs=external_jobs.jobs_of_case(session, case.id, loaded) if case.status == "open" else [],
                     names=element_names(case.definition),
                     attachments=attachments.list_attachments(session, case),
                     can_attach=case.status == "open" and attachments.may_attach(session, case, actor),

@@ -36,10 +36,10 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import db
-from engine.cases import persistence, queries, services, stepping
+from engine.cases import external_jobs, persistence, queries, services, stepping
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.people import roles
-from engine.processes import external
+from engine.processes import external, specs
 from engine.records import audit
 from engine.timing import clock
 from models import Case, ExternalTask, User
@@ -387,3 +387,16 @@ def list_jobs(session: Session, *, actor: User | None = None, case_ref: str | No
     if process_key is not None:
         query = query.where(Case.process_key == process_key)
     return [Listed(job, key, title, process) for job, key, title, process in session.execute(query)]
+
+
+def attention_of_process(session: Session, process_key: str) -> list[tuple[Listed, external_jobs.JobView]]:
+    """The jobs of a process's open cases that need attention, for its page."""
+    out = []
+    for listed in list_jobs(session, process_key=process_key):
+        case = session.get(Case, listed.job.case_id)
+        if case is None:
+            continue
+        [view] = external_jobs.views(session, specs.load_by_id(session, case.definition_id), [listed.job])
+        out.append((listed, view))
+    return out
+

@@ -18,15 +18,20 @@ from flask_login import current_user, login_required
 from engine.cases import attachments, audit_views, services, views
 from engine.cases.evidence import build_evidence_pack
 from engine.errors import InvalidData
+from engine.jobs import external_tasks
 from engine.people import roles
 from engine.processes import catalog
-from webui.auth import role_required
+from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.hardening import page_arg
 from webui.pages import forms
-from webui.pages.common import attachment_hint
+from webui.pages.common import attachment_hint, retries_field
 
 bp = Blueprint("cases", __name__)
+
+
+# Who may give an external task that needs attention new retries.
+RETRIERS = ("process_owner", "admin")
 
 
 @bp.get("/")
@@ -103,7 +108,19 @@ def detail(ref: str):
                            marks=page.marks, attachments=page.attachments, can_attach=page.can_attach,
                            can_audit=page.can_audit, attachment_hint=attachment_hint(), values=page.values,
                            decisions=page.decisions, clocks=page.clocks, response=page.response,
-                           outcome=page.outcome, votes=page.votes)
+                           outcome=page.outcome, votes=page.votes, jobs=page.jobs,
+                           can_retry=has_role(*RETRIERS))
+
+
+@bp.post("/cases/<ref>/external-tasks/<int:job_id>/retry")
+@role_required(*RETRIERS)
+def retry_job(ref: str, job_id: int):
+    """Give an external task that needs attention new retries, so workers fetch it again."""
+    session = get_session()
+    job = external_tasks.retry(session, job_id, retries_field(), actor=current_user)
+    session.commit()
+    flash(_("Workers may fetch “%(topic)s” again: %(n)s retries.", topic=job.topic, n=job.retries), "success")
+    return redirect(url_for("cases.detail", ref=ref))
 
 
 @bp.post("/cases/<ref>/verify")

@@ -252,3 +252,10 @@ def _csrf_error(err: CSRFError) -> Any:
     message = _("The form was refused because its security token is missing or expired (%(why)s). "
                 "Reload the page and try again.", why=err.description)
     return render_template("errors/engine.html", status=400, error=_Refusal(message)), 400
+
+
+def retries_field() -> int | str:
+    """The retries a process owner typed for an external task (a whole number; anything else goes to
+    the engine as typed, which refuses it naming the field)."""
+    text = (request.form.get("retries") or "1").strip()
+    return int(text) if text.isdigit() and len(text) < 7 else text

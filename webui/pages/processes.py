@@ -21,7 +21,7 @@ from flask_login import current_user, login_required
 
 from engine.cases import migration, proposals
 from engine.errors import InvalidData, InvalidDefinition
-from engine.jobs import migrations
+from engine.jobs import external_tasks, migrations
 from engine.processes import catalog, descriptive, lint, versions
 from engine.processes.compare import compare_bpmn
 from webui.auth import has_role, role_required
@@ -29,7 +29,7 @@ from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import positive_int
 from webui.pages import forms
-from webui.pages.common import modeler_strings, process_name
+from webui.pages.common import modeler_strings, process_name, retries_field
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -94,7 +94,19 @@ def detail(key: str):
     history = versions.process_versions(session, key)
     return render_template("processes/detail.html", latest=history.versions[0], versions=history.versions,
                            open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS),
-                           migrations=proposals.migrations_of(session, key))
+                           migrations=proposals.migrations_of(session, key),
+                           attention=external_tasks.attention_of_process(session, key))
+
+
+@bp.post("/<key>/external-tasks/<int:job_id>/retry")
+@role_required(*DEPLOYERS)
+def retry_job(key: str, job_id: int):
+    """Give an external task of this process that needs attention new retries."""
+    session = get_session()
+    job = external_tasks.retry(session, job_id, retries_field(), actor=current_user)
+    session.commit()
+    flash(_("Workers may fetch “%(topic)s” again: %(n)s retries.", topic=job.topic, n=job.retries), "success")
+    return redirect(url_for("processes.detail", key=key))
 
 
 @bp.get("/<key>/<int:version>")

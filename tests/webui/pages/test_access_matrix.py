@@ -106,7 +106,7 @@ def test_every_form_rejects_a_missing_csrf_token(csrf_app, world, session):
     assert logged.status_code == 302
     values = {"ref": world["other"].key, "task_id": task.id, "user_id": admin.id, "token_id": world["token_id"],
               "process_key": "purchase_approval", "key": "purchase_approval", "attachment_id": 1, "notice_id": 1,
-              "sub_id": 1, "version": 1, "delegation_id": 1}
+              "sub_id": 1, "version": 1, "delegation_id": 1, "job_id": 1}
     checked = []
     for rule in _forms(csrf_app):
         url = rule.build({**dict.fromkeys(rule.arguments, "x"), **values})[1]
