@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from engine.cases import queries, services
 from engine.errors import InvalidDefinition
+from engine.jobs import external_tasks
 from engine.processes import deployment
 from models import HumanTask
 from tests.engine.interop_helpers import DATA, complete, db_session, person, ready
@@ -30,18 +31,18 @@ def test_the_camunda_invoice_runs_end_to_end(db_session, amount, approver):
     fin = person(db_session, "fin", "finance")
     results = deployment.deploy(db_session, INVOICE, actor=clerk)
     assert sorted(r.key for r in results) == ["invoice", "invoice_review"]
-    rules = {w["rule"] for r in results for w in r.warnings}
-    assert "opsgate/no-form" in rules  # archive: a plain Done
     case = services.start_case(db_session, "invoice", {"supplier": "ACME", "amount": amount}, actor=clerk)
     # the plain task passed through, the decision named the approver group, the ${...} group resolved to it
     assert _groups(db_session, case.key) == {"approve": [approver]}
     complete(db_session, case.key, "approve", boss, {"decision": "approve"})
     assert ready(db_session, case.key) == ["check_booking"]  # the call activity to the same file's review
     complete(db_session, case.key, "check_booking", fin, {"booking_ok": True})
-    assert _groups(db_session, case.key) == {"archive": ["finance"]}
-    complete(db_session, case.key, "archive", fin, {"comment": "filed"})
+    assert _groups(db_session, case.key) == {}  # the archive is an external task: a worker's job, nobody's inbox
+    [job] = external_tasks.fetch_and_lock(db_session, "archiver", [{"topicName": "archive", "lockDuration": 60_000}],
+                                          5, actor=fin)
+    external_tasks.complete(db_session, job.job.id, "archiver", {"archived_as": "FAS-1"}, actor=fin)
     done = queries.find_case(db_session, case.key)
-    assert (done.status, done.data["approver_group"], done.data["comment"]) == ("closed", approver, "filed")
+    assert (done.status, done.data["approver_group"], done.data["archived_as"]) == ("closed", approver, "FAS-1")
 
 
 def test_a_task_without_group_goes_to_the_default_group_with_a_warning(db_session):
@@ -67,8 +68,8 @@ def test_a_task_without_group_goes_to_the_default_group_with_a_warning(db_sessio
 def test_service_tasks_are_refused_in_words(db_session, task, said):
     owner = person(db_session, "owner", "process_owner")
     source = (DATA / "invoice" / "invoice.bpmn").read_text()
-    start = source.index('<bpmn:userTask id="archive"')
-    end = source.index("</bpmn:userTask>", start) + len("</bpmn:userTask>")
+    start = source.index('<bpmn:serviceTask id="archive"')
+    end = source.index("</bpmn:serviceTask>", start) + len("</bpmn:serviceTask>")
     source = source[:start] + task + source[end:]
     with pytest.raises(InvalidDefinition) as refused:
         deployment.deploy(db_session, [("invoice.bpmn", source.encode()), INVOICE[1]], actor=owner)
