@@ -1,7 +1,8 @@
-"""Benchmark: a monthly provider evaluation over N incidents on PostgreSQL.
+"""Benchmark: a monthly provider evaluation over N incidents on PostgreSQL or SQLite.
 
     python bench/evaluation.py --url postgresql+psycopg://postgres@127.0.0.1/opsgate_bench \
         [--sizes 10000,25000,50000,100000] [--layout spread|month|both]
+    python bench/evaluation.py --url sqlite:////tmp/opsgate_bench.db ...
 
 For each size the schema is recreated and N incidents (5 providers, four priorities, every
 source, audit events for response, resolution, some escalations and reopens, ratings and
@@ -145,11 +146,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,25000,50000,100000")
     parser.add_argument("--layout", choices=["spread", "month", "both"], default="both")
     args = parser.parse_args()
-    if not args.url or not args.url.startswith("postgresql"):
-        parser.error("give a PostgreSQL URL (--url or OPSGATE_BENCH_POSTGRES_URL)")
+    if not args.url or not args.url.startswith(("postgresql", "sqlite")):
+        parser.error("give a PostgreSQL or SQLite URL (--url or OPSGATE_BENCH_POSTGRES_URL)")
     engine = create_engine(args.url)
     layouts = ["spread", "month"] if args.layout == "both" else [args.layout]
-    print(f"monthly evaluation of {MONTH}, {len(PROVIDERS)} providers, PostgreSQL")
+    print(f"monthly evaluation of {MONTH}, {len(PROVIDERS)} providers, {engine.dialect.name}")
     print(f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(f"{'layout':8} {'incidents':>10} {'in month':>9} {'events':>9} {'load s':>7} {'facts s':>7} "
           f"{'eval s':>7} {'events s':>8}")

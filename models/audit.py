@@ -1,10 +1,15 @@
 """The append-only, hash-chained audit trail."""
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, intpk, json_data, timestamp
+
+# The events that answer a case (its first response, engine.processes.case_facts); the partial
+# index below holds only these, so a case's first response is one index-only probe of its chain.
+RESPONSE_EVENT_TYPES = ("task_claimed", "task_completed", "gate_approved", "gate_rejected", "gate_reworked")
+_RESPONSES = text("type IN ({})".format(", ".join(f"'{t}'" for t in RESPONSE_EVENT_TYPES)))
 
 
 class AuditEvent(Base):
@@ -17,6 +22,7 @@ class AuditEvent(Base):
         # The auditor's search: newest first and by date range (at), by process (case_id).
         Index("ix_audit_event_at", "at"),
         Index("ix_audit_event_case_id", "case_id"),
+        Index("ix_audit_event_response", "chain", "at", sqlite_where=_RESPONSES, postgresql_where=_RESPONSES),
     )
 
     id: Mapped[intpk]

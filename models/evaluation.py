@@ -111,6 +111,8 @@ class CaseFact(Base):
     recovery_hours: Mapped[float | None] = mapped_column(Float)
     revocation_hours: Mapped[float | None] = mapped_column(Float)
     cycle_hours: Mapped[float | None] = mapped_column(Float)
+    # The case's system, for the service-desk hot spots (migration 0020).
+    system: Mapped[str | None] = mapped_column(String(120))
 
 
 class CaseFactState(Base):

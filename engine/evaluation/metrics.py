@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.evaluation import provider_measures as pm
@@ -19,7 +19,8 @@ from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
 from engine.evaluation.sqlfuncs import hours_between
-from models import AuditEvent, Case, HumanTask
+from engine.processes import case_facts
+from models import AuditEvent, Case, CaseFact, HumanTask
 
 GATE_EVENTS = ("gate_approved", "gate_rejected", "gate_reworked")
 
@@ -33,13 +34,13 @@ class Filters:
     system: str | None = None
     priority: str | None = None
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """The WHERE conditions on the case table."""
+    def conditions(self, table: Any = Case) -> list[ColumnElement[bool]]:
+        """The WHERE conditions on the case table (or case_fact, which has the same columns)."""
         out: list[ColumnElement[bool]] = []
-        for column, value in ((Case.process_key, self.process), (Case.provider, self.provider),
-                              (Case.system, self.system), (Case.priority, self.priority)):
+        for column, value in (("process_key", self.process), ("provider", self.provider),
+                              ("system", self.system), ("priority", self.priority)):
             if value:
-                out.append(column == value)
+                out.append(getattr(table, column) == value)
         return out
 
 
@@ -144,16 +145,31 @@ def gate_lead_times(session: Session, period: Period,
 
 
 def hot_spots(session: Session, config: EvaluationConfig, period: Period,
-              filters: Filters) -> list[dict[str, Any]]:
-    """Service-desk contacts opened in the period, by system, most first (a report, not scored)."""
+              filters: Filters, *, use_facts: bool = False) -> list[dict[str, Any]]:
+    """Service-desk contacts opened in the period, by system, most first (a report, not scored).
+
+    use_facts (the reports page): ended cases are read from their stored facts and open ones live,
+    as the scorecards read a month (engine.evaluation.provider_measures.month_rows), the month's
+    narrow fact rows rather than every case row of the month and its data; the same figures while
+    the facts are complete. The process metrics read the cases, as all their figures do."""
+    desk = config.sla.service_desk_sources
+    opened = and_(Case.created_at >= period.start, Case.created_at < period.end)
     source = Case.data["source"].as_string()
+    if use_facts and case_facts.complete(session):
+        f = CaseFact
+        contacts = union_all(
+            select(f.system).where(f.process_key == pm.INCIDENT, f.source.in_(desk), f.created_at >= period.start,
+                                   f.created_at < period.end, *filters.conditions(f)),
+            select(Case.system).where(Case.status == "open", Case.process_key == pm.INCIDENT, source.in_(desk),
+                                      opened, *filters.conditions()),
+        ).subquery("contacts")
+    else:
+        contacts = select(Case.system).where(Case.process_key == pm.INCIDENT, source.in_(desk), opened,
+                                             *filters.conditions()).subquery("contacts")
     rows = session.execute(
-        select(Case.system, func.count())
-        .where(Case.process_key == pm.INCIDENT, source.in_(config.sla.service_desk_sources),
-               Case.created_at >= period.start, Case.created_at < period.end,
-               *filters.conditions())
-        .group_by(Case.system)
-        .order_by(func.count().desc(), Case.system)).all()
+        select(contacts.c.system, func.count())
+        .group_by(contacts.c.system)
+        .order_by(func.count().desc(), contacts.c.system)).all()
     return [{"system": r[0] or None, "contacts": int(r[1])} for r in rows]
 
 

@@ -48,9 +48,9 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from engine.processes.manifest import Manifest
 from models import AuditEvent, Case, CaseFact, CaseFactState, MeasureRole, ProcessDefinition
+from models.audit import RESPONSE_EVENT_TYPES
 
-RESPONSE_EVENTS = ("task_claimed", "task_completed", "gate_approved", "gate_rejected",
-                   "gate_reworked")
+RESPONSE_EVENTS = RESPONSE_EVENT_TYPES
 # Which tasks stand for what: a user task says so with its `measure` property (docs/bpmn.md);
 # these element ids count too, for versions deployed before the property existed.
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
@@ -225,18 +225,19 @@ def rows_select(window: ColumnElement[bool], roles: Roles, deployed: list[tuple[
             hours_between(Case.created_at, func.coalesce(ev.c.recovered_at, Case.closed_at)).label("recovery_hours"),
             hours_between(Case.created_at, func.coalesce(ev.c.revoked_at, Case.closed_at)).label("revocation_hours"),
             hours_between(Case.created_at, Case.closed_at).label("cycle_hours"),
+            Case.system,
         )
         .outerjoin(ev, ev.c.case_id == Case.id)
         .where(window)
     )
 
 
-# What the measures read of a case that has not ended (engine.evaluation.provider_measures): its
-# columns, its data's `source` and its first response. Everything else a row carries (records,
+# What the evaluation reads of a case that has not ended (engine.evaluation.provider_measures and
+# the hot spots): its columns, its data's `source` and its first response. Everything else a row carries (records,
 # rating, SLA hours, restore verified, resolution, recovery and revocation times, escalated,
 # reopened) is read only of closed cases: every measure that reads it asks for status 'closed'.
 OPEN_ROW_COLUMNS = ("id", "provider", "process_key", "status", "outcome", "priority", "created_at",
-                    "closed_at", "sla_paused_seconds", "source", "responded_at", "response_hours")
+                    "closed_at", "sla_paused_seconds", "system", "source", "responded_at", "response_hours")
 
 
 def open_rows_select(window: ColumnElement[bool]) -> Select[Any]:

@@ -15,8 +15,9 @@ import pytest
 from sqlalchemy import and_, false, func, select
 from sqlalchemy.orm import Session
 
-from engine.evaluation import provider_measures, scorecards
+from engine.evaluation import metrics, provider_measures, scorecards
 from engine.evaluation.config import load_config
+from engine.evaluation.metrics import Filters
 from engine.evaluation.period import month_period, parse_period
 from engine.processes import case_facts
 from models import AuditEvent, Case, CaseFact, EvaluationInput, ProcessDefinition, Provider
@@ -418,6 +419,9 @@ def test_the_stored_facts_give_exactly_what_the_events_give(request, db):
                     want = provider_measures.measurement(row, key)
                     assert got.denominator == want.denominator, (month, row["provider"], key)
                     assert got.numerator == pytest.approx(want.numerator, rel=1e-12), (month, row["provider"], key)
+        for filters in (Filters(), Filters(provider="Acme"), Filters(system="erp")):
+            assert metrics.hot_spots(session, config, period, filters, use_facts=True) == \
+                metrics.hot_spots(session, config, period, filters), (month, filters)
         for measure in ("incidents_resolved_in_sla", "records_complete", "desk_first_contact"):
             for met in (True, False, None):
                 ids = [c.id for c in session.scalars(provider_measures.cases_behind(

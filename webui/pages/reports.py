@@ -106,7 +106,7 @@ def index():
     provider = request.args.get("provider") or None
     cards = scorecards.monthly_scorecards(session, period, provider=provider, config=config)
     providers = [p.name for p in scorecards.list_providers(session)]
-    spots = hot_spots(session, config, period, Filters(provider=provider))
+    spots = hot_spots(session, config, period, Filters(provider=provider), use_facts=True)
     charts = [{"key": "total", "title": t("Month total", "月度总分")}] + \
         [{"key": c.key, "title": t(c.label_en, c.label_zh)} for c in config.categories]
     return render_template("reports/index.html", period=period.label, provider=provider,
