@@ -129,6 +129,8 @@ def check_request() -> None:
                     raise _refuse(name, problem)
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         for key, value in request.form.items(multi=True):
+            if not isinstance(key, str):  # a part without a name (Flask-WTF's CSRF check fails on it)
+                raise _refuse("form field", "every part of the body needs a name")
             if problem := text_problem(key) or text_problem(value):
                 raise _refuse(key if text_problem(value) else "form field", problem)
         for key, upload in request.files.items(multi=True):

@@ -91,3 +91,26 @@ def test_the_largest_page_is_answered(api: ApiClient) -> None:
     response = api.get("/cases?page=1000000&per_page=200")
     assert response.status_code == 200
     assert response.json == {"items": [], "next_page": None}
+
+
+# Found by the schemathesis run in .ci/schemathesis (issue 13).
+
+@pytest.mark.parametrize("field", ["user", "deputy", "note"])
+def test_a_delegation_field_that_is_not_text_is_422_naming_it(api: ApiClient, field: str) -> None:
+    body: dict[str, Any] = {"deputy": "erin", "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-02T00:00:00Z"}
+    body[field] = [None, {"x": 1}]
+    _refused(api.post("/delegations", json=body), 422, field)
+
+
+def test_a_multipart_part_without_a_name_is_400_not_a_crash(api: ApiClient) -> None:
+    body = (b'--b\r\nContent-Disposition: form-data\r\n\r\n{"": null}\r\n'
+            b'--b\r\nContent-Disposition: form-data; filename="x.zip"\r\n\r\nPK\x03\x04\r\n--b--\r\n')
+    response = api.post("/models", data=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    _refused(response, 400, "form field")
+
+
+@pytest.mark.parametrize(("path", "field"), [("/evaluations", "period"), ("/metrics?period=%09t", "period")])
+def test_a_bad_report_period_is_422_as_the_document_says(api: ApiClient, path: str, field: str) -> None:
+    _refused(api.get(path), 422, field)
+    operation = api.get("/openapi.json").json["paths"][path.split("?")[0]]["get"]
+    assert "422" in operation["responses"]

@@ -76,6 +76,17 @@ def uploaded_files() -> list[tuple[str, bytes]]:
     raise InvalidRequest("Send BPMN XML as 'application/xml' or as multipart field 'file'.")
 
 
+def body_text(body: dict[str, Any], name: str) -> str:
+    """Read an optional text field of a JSON body ("" when absent or null; 422 naming the field when
+    it is not a string: a list or an object must not reach a query)."""
+    raw = body.get(name)
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise InvalidData(f"{name} must be a string", {name: ["must be a string"]})
+    return raw
+
+
 def iso_moment(body: dict[str, Any], name: str) -> dt.datetime:
     """Read an ISO 8601 date-time with an offset from a JSON body (422 naming the field otherwise)."""
     raw = body.get(name)

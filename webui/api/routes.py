@@ -19,7 +19,7 @@ from engine.records import audit
 from webui.api import caller, shapes
 from webui.api.errors import api_error_response
 from webui.api.openapi import document
-from webui.api.params import iso_moment, json_object, page_args, page_of, query_choice, query_int, uploaded_files
+from webui.api.params import body_text, iso_moment, json_object, page_args, page_of, query_choice, query_int, uploaded_files
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import MAX_PAGE
@@ -326,9 +326,9 @@ def create_delegation() -> tuple[Response, int]:
     """Name a deputy for a period: `{deputy, starts_at, ends_at, user?, note?}` (ISO 8601 with an offset)."""
     body = json_object()
     session = get_session()
-    row = delegations.name_deputy(session, actor=g.actor, deputy=str(body.get("deputy") or ""),
-                                  user=body.get("user") or None, starts_at=iso_moment(body, "starts_at"),
-                                  ends_at=iso_moment(body, "ends_at"), note=str(body.get("note") or ""))
+    row = delegations.name_deputy(session, actor=g.actor, deputy=body_text(body, "deputy"),
+                                  user=body_text(body, "user") or None, starts_at=iso_moment(body, "starts_at"),
+                                  ends_at=iso_moment(body, "ends_at"), note=body_text(body, "note"))
     session.commit()
     return jsonify(shapes.delegation_json(row)), 201
 
