@@ -40,7 +40,8 @@ def event_hash(chain: str, seq: int, at: str, actor: str, type_: str, task: str 
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _stamp(at: Any) -> str:
+def stamp(at: Any) -> str:
+    """An event's time as its hash covers it (UTC, microseconds)."""
     return at.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
 
 
@@ -49,7 +50,7 @@ def _make(chain: str, case_id: int | None, seq: int, prev: str, actor: User | st
     at = clock.now()
     name = actor_name(actor)
     clean = json.loads(json.dumps(data or {}, default=str))
-    digest = event_hash(chain, seq, _stamp(at), name, type_, task, clean, prev)
+    digest = event_hash(chain, seq, stamp(at), name, type_, task, clean, prev)
     return {"chain": chain, "case_id": case_id, "seq": seq, "at": at, "actor": name, "type": type_,
             "task": task, "data": clean, "prev_hash": prev, "hash": digest}
 
@@ -113,7 +114,7 @@ def _verify_chain(events: list[AuditEvent], chain: str, head_seq: int, head_hash
         if event.prev_hash != prev:
             return Verification(False, expected_seq - 1, event, chain,
                                 f"event {chain}#{event.seq} does not link to the event before it")
-        digest = event_hash(event.chain, event.seq, _stamp(event.at), event.actor, event.type, event.task,
+        digest = event_hash(event.chain, event.seq, stamp(event.at), event.actor, event.type, event.task,
                             event.data, event.prev_hash)
         if digest != event.hash:
             return Verification(False, expected_seq - 1, event, chain,
