@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -203,3 +204,52 @@ def test_postgres_round_trip(pg_engine, tmp_path):
         foreign = opsgate(url, "restore", str(tmp_path / "small.opsgate-backup"))
         assert foreign.exit_code == 1 and "holds a SQLite database and the target is PostgreSQL" in foreign.output
         assert inspect(engine).get_table_names() == []
+
+
+def test_a_backup_taken_while_cases_change_is_one_consistent_instant(tmp_path):
+    """Files are attached (each an audit event moving its case's chain head) while backups run:
+    every backup restores to a chain that holds."""
+    url = f"sqlite:///{tmp_path}/busy.db"
+    seeded(url)
+    stop, written = threading.Event(), []
+
+    def attach_files() -> None:
+        engine = db.make_engine(url)
+        maker = db.make_sessionmaker(engine)
+        try:
+            while not stop.is_set():
+                with maker() as session, session.begin():
+                    rita = users.get_user(session, "rita")
+                    case = session.scalars(select(Case).where(Case.process_key == "incident", Case.status == "open")
+                                           .order_by(Case.id)).first()
+                    attachments.add_attachment(session, case.key, f"log-{len(written)}.txt", b"line\n", actor=rita)
+                written.append(1)
+        finally:
+            engine.dispose()
+
+    writer = threading.Thread(target=attach_files)
+    writer.start()
+    try:
+        for n in range(3):
+            made = opsgate(url, "backup", str(tmp_path / f"busy-{n}.opsgate-backup"))
+            assert made.exit_code == 0, made.output
+    finally:
+        stop.set()
+        writer.join()
+    assert written, "the writer ran during the backups"
+    for n in range(3):
+        restored = opsgate(f"sqlite:///{tmp_path}/restored-{n}.db", "restore", str(tmp_path / f"busy-{n}.opsgate-backup"))
+        assert restored.exit_code == 0 and "events verified" in restored.output, restored.output
+
+
+def test_a_restored_chain_that_does_not_hold_is_reported_tampered(tmp_path):
+    url = f"sqlite:///{tmp_path}/edited.db"
+    seeded(url)
+    engine = db.make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE id = (SELECT max(id) FROM audit_event)"))
+    engine.dispose()
+    assert opsgate(url, "backup", str(tmp_path / "edited.opsgate-backup")).exit_code == 0
+    restored = opsgate(f"sqlite:///{tmp_path}/restored.db", "restore", str(tmp_path / "edited.opsgate-backup"))
+    assert restored.exit_code == 1
+    assert "restored " in restored.output and "TAMPERED: " in restored.output and "first bad event" in restored.output
