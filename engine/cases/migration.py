@@ -11,10 +11,9 @@ used (`timers.carry_clock_use`), rewrites its task rows, timer rows and SLA cloc
 version, and appends `case_migrated` naming both versions by number and sha256. A move back is a
 move to the earlier version.
 
-A run plans and moves with one `Planner`: `plan` only reads; `move` and `move_planned` act in
-the caller's transaction and never commit (`plan_case` and `migrate_case` do one case). The case
-row's optimistic version guards the move: a case changed since it was planned or during the move
-is refused with Conflict and nothing is written.
+A run plans and moves with one `Planner`: `plan` only reads; `move_planned` acts in the caller's
+transaction and never commits. The case row's optimistic version guards the move: a case changed
+since it was planned or during the move is refused and nothing is written.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ from engine import logcontext
 from engine.cases import persistence, services, stepping
 from engine.cases.serializer import REGISTRY, restore
 from engine.config import settings
-from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
@@ -243,19 +242,6 @@ class Planner:
         return self._move(session, case, source, persistence.instance_of(case, source[1], workflow), actor,
                           (top, subs))
 
-    def move(self, session: Session, case: Case, *, actor: User | None, expected_version: int | None = None) -> Moved:
-        """Move one open case, loaded in the caller's session, to the target in the caller's transaction."""
-        check_may_migrate(actor)
-        if expected_version is not None and case.version_id != expected_version:
-            raise Conflict(f"{case.key} changed since it was planned; plan it again")
-        source = self._movable_source(session, case)
-        instance = persistence.open_instance(session, case)
-        top, subs, reasons = self.align(instance.workflow)
-        if reasons:
-            raise InvalidData(f"{case.key} cannot move: " + "; ".join(r.message for r in reasons),
-                              {"case": [r.message for r in reasons]})
-        return self._move(session, case, source, instance, actor, (top, subs))
-
     def _movable_source(self, session: Session, case: Case) -> tuple[ProcessDefinition, specs.Loaded]:
         """The version an open case of the target's process is on (refused: another process,
         a closed case, a case already on the target)."""
@@ -304,19 +290,6 @@ class Planner:
             if id(task.task_spec) not in self._known:
                 raise InvalidData(f"{case_key} cannot move: {task.task_spec.name} has no counterpart in the target "
                                   "version", {"case": [str(task.task_spec.name)]})
-
-
-def plan_case(session: Session, case: Case, target: ProcessDefinition,
-              mapping: Mapping[str, str] | None = None) -> CasePlan:
-    """Tell whether a case can move to `target`, and why not (reads only). A run of many cases
-    plans them with one `Planner`."""
-    return Planner(session, target, mapping).plan(session, case)
-
-
-def migrate_case(session: Session, case: Case, target: ProcessDefinition, *, actor: User | None,
-                 mapping: Mapping[str, str] | None = None, expected_version: int | None = None) -> Moved:
-    """Move one open case to `target` in the caller's transaction, or refuse with nothing written."""
-    return Planner(session, target, mapping).move(session, case, actor=actor, expected_version=expected_version)
 
 
 def open_cases(session: Session, key: str, *, from_version: int | None = None, case_keys: Iterable[str] = (),
