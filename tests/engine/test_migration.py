@@ -6,10 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from sqlalchemy import select, update
 
 from engine import db
-from engine.cases import queries
+from engine.cases import migration, queries
 from engine.errors import NotAllowed
 from engine.jobs import migrations, worker
 from engine.people import users
@@ -162,6 +163,25 @@ def test_a_case_changed_during_the_run_is_skipped(world):
     # running again moves it
     report = run(world, T0 + 2 * H, to_version=2, from_version=1)
     assert [(c.case_key, c.status) for c in report.cases] == [(changed, "moved")]
+
+
+def test_a_run_compares_each_version_with_the_target_once(world, monkeypatch):
+    keys = [world.start(T0, "mig") for _ in range(3)]
+    later_versions(world)
+    made = []
+
+    def counted(*args):
+        made.append(args[1:])
+        return SpecDiff(*args)
+
+    monkeypatch.setattr(migration, "SpecDiff", counted)
+    with clock.frozen(T0 + H):
+        dry = migrations.run_migration(world.factory, "mig", to_version=2, actor_id=owner_id(world), dry_run=True)
+        moved = migrations.run_migration(world.factory, "mig", to_version=2, actor_id=owner_id(world))
+    assert [c.status for c in dry.cases] == ["can_move"] * 3
+    assert [c.status for c in moved.cases] == ["moved"] * 3
+    assert len(made) == 2  # version 1 against version 2, once a run, not once a case
+    assert all(version_of(world, k) == 2 for k in keys)
 
 
 def test_a_case_whose_row_changed_without_an_event_is_skipped_with_nothing_written(world):

@@ -28,6 +28,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.util import BpmnEvent, PendingBpmnEvent
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
@@ -136,6 +137,9 @@ HOOKS = [
     (WorkflowConverter.set_default_attributes, ["workflow", "dct"], "engine.cases.serializer"),
     (BpmnWorkflowConverter.from_dict, ["dct"], "engine.cases.serializer"),
     (BpmnWorkflowConverter.subprocesses_from_dict, ["dct", "workflow", "top_workflow"], "engine.cases.serializer"),
+    (SpecDiff.__init__, ["registry", "original", "new"], "engine.cases.migration.Planner"),
+    (WorkflowDiff.__init__, ["workflow", "spec_diff"], "engine.cases.migration.Planner"),
+    (migrate_workflow, ["diff", "workflow", "spec", "reset_mask"], "engine.cases.migration.Planner"),
 ]
 
 
