@@ -139,3 +139,10 @@ def settings(session: Session) -> EngineConfig:
     """The configuration the edge gave this session (the defaults when it gave none)."""
     found = session.info.get(_KEY)
     return found if isinstance(found, EngineConfig) else DEFAULTS
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for a tool the engine runs (pg_dump, pg_restore): this process's own, so
+    that PATH, PGSSLMODE and the like reach it, plus `extra`. Passed through, not read as
+    configuration, and kept here so that this module stays the engine's one reader of it."""
+    return {**os.environ, **extra}

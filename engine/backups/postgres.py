@@ -10,7 +10,6 @@ to the user the restore connects as, which is the user opsgate connects as.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
+from engine.config import child_environment
 from engine.errors import EngineError, InvalidData
 
 INSTALL = "install the PostgreSQL client tools (Debian: apt-get install postgresql-client)"
@@ -71,9 +71,8 @@ def _conninfo(engine: Engine) -> str:
 
 
 def _run(command: list[str], engine: Engine, name: str) -> None:
-    env = dict(os.environ)
-    if engine.url.password:
-        env["PGPASSWORD"] = str(engine.url.password)
+    password = engine.url.password
+    env = child_environment(PGPASSWORD=str(password)) if password else child_environment()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise EngineError(f"{name} failed: {_last_line(done.stderr)}")
