@@ -22,6 +22,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give Playwright's assertions 20 s instead of 5 before they fail. A passing test waits
+    only as long as the page takes; the bound matters when the suite runs on several workers
+    (pytest -n) on a loaded machine, where a page may take longer than 5 s to settle."""
+    if os.environ.get("OPSGATE_TEST_BROWSER") == "1":
+        from playwright.sync_api import expect
+
+        expect.set_options(timeout=20_000)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark everything here as a browser test; skip it unless OPSGATE_TEST_BROWSER=1."""
     here = Path(__file__).parent
