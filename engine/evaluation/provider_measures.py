@@ -112,8 +112,9 @@ def case_rows(session: Session, window: ColumnElement[bool]) -> Any:
 def month_rows(session: Session, period: Period, *, provider: str | None = None, use_facts: bool = True) -> Any:
     """The rows of `case_rows` for a period's window, read in time proportional to its cases:
     the stored facts of its ended cases (case_fact, by created_at and closed_at) and its open
-    cases computed live. The same rows as `case_rows(window_condition(period))`; that direct
-    reading is used while the facts are not complete, or with use_facts=False."""
+    cases computed live. The same rows as `case_rows(window_condition(period))`, but for what the
+    measures never read of an open case (case_facts.OPEN_ROW_COLUMNS); that direct reading is
+    used while the facts are not complete, or with use_facts=False."""
     if not use_facts or not case_facts.complete(session):
         window = window_condition(period)
         if provider is not None:
