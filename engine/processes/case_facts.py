@@ -21,6 +21,7 @@ deploy (roles) use it; the evaluation reads it.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -28,9 +29,11 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Float,
+    Insert,
     Select,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -181,10 +184,15 @@ def record_rules(manifest: Manifest) -> list[RecordRule]:
 
 def records_condition(deployed: list[tuple[int, Manifest]]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """(has required records, carries them all), from every definition's manifest."""
+    return _rules_condition([(definition_id, record_rules(manifest)) for definition_id, manifest in deployed])
+
+
+def _rules_condition(rules_by_definition: Iterable[tuple[int, Iterable[RecordRule]]],
+                     ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     has: list[ColumnElement[bool]] = []
     carries: list[ColumnElement[bool]] = []
-    for definition_id, manifest in deployed:
-        for rule in record_rules(manifest):
+    for definition_id, rules in rules_by_definition:
+        for rule in rules:
             which = Case.definition_id == definition_id
             if rule.outcome is not None:
                 which = and_(which, Case.outcome == rule.outcome)
@@ -204,8 +212,13 @@ def rows_select(window: ColumnElement[bool], roles: Roles, deployed: list[tuple[
     """The window's cases, one row each, with the data fields and event times the measures read,
     in the order of case_fact's columns (the row the aggregates, the drill-down lists and the
     stored facts are made of)."""
+    return _rows_select(window, roles, records_condition(deployed), *events)
+
+
+def _rows_select(window: ColumnElement[bool], roles: Roles,
+                 records: tuple[ColumnElement[bool], ColumnElement[bool]], *events: ColumnElement[bool]) -> Select[Any]:
     ev = events_subquery(window, roles, *events)
-    has_records, carries_records = records_condition(deployed)
+    has_records, carries_records = records
     return (
         select(
             Case.id.label("id"), Case.provider, Case.process_key, Case.status, Case.outcome,
@@ -283,8 +296,23 @@ def record_ended(session: Session, case_row: Case, manifest: Manifest) -> None:
 
     Its events are found by the case's chain (audit_event's (chain, seq) key), the roles from the
     measure_role table, the required records from its own version's manifest."""
-    _insert_facts(session, Case.id == case_row.id, stored_roles(), [(case_row.definition_id, manifest)],
-                  AuditEvent.chain == case_row.key)
+    statement = _ended_insert(case_row.definition_id, tuple(record_rules(manifest)))
+    session.execute(statement, {"fact_case_id": case_row.id, "fact_chain": case_row.key})
+
+
+@functools.lru_cache(maxsize=256)
+def _ended_insert(definition_id: int, rules: tuple[RecordRule, ...]) -> Insert:
+    """The INSERT of one ended case's fact row, for a version's required-records rules; the case
+    id and key are bound at execution.
+
+    Built once per version and rules: building the statement (an aggregate subquery of the
+    events, a CASE per rule, forty-odd columns) cost more CPU than the rest of the completion
+    that ends a case, and a fresh statement each time also registered SQLAlchemy event
+    listeners for its subquery's foreign keys."""
+    rows = _rows_select(Case.id == bindparam("fact_case_id"), stored_roles(), _rules_condition([(definition_id, rules)]),
+                        AuditEvent.chain == bindparam("fact_chain"))
+    # The table, not the mapped class: an ORM INSERT with parameters would be a bulk insert of them.
+    return insert(cast(Table, CaseFact.__table__)).from_select(list(FACT_COLUMNS), rows)
 
 
 def sync_roles(session: Session, deployed: list[tuple[int, Manifest]] | None = None) -> set[str]:
