@@ -3,6 +3,7 @@
     python bench/throughput.py inprocess [--cases 100] [--postgres URL]
     python bench/throughput.py load --server waitress [--threads 8] [--clients 4,8,16] [--seconds 8]
     python bench/throughput.py load --server gunicorn --postgres URL [--workers 1,2,4] [--clients 4,8,16,32]
+                                    [--worker-class sync|gthread] [--threads 4]
 
 Both drive the 4-user-task process of tests/data/four_steps.bpmn (triage, diagnose, an approval
 gate, implement), each step completed by the person whose group the task is for.
@@ -20,8 +21,9 @@ of the CPU medians are the figures to compare (the goal of issue #14: http withi
 With --postgres, service and http also run on PostgreSQL (their CPU then leaves out the server's).
 
 `load` starts a real server on 127.0.0.1 (waitress through `opsgate serve` on a SQLite file, or
-gunicorn with sync workers on PostgreSQL, configured as webui/gunicorn_conf.py says for
-production), opens cases through the engine beforehand, and lets N client threads (one
+gunicorn on PostgreSQL configured as webui/gunicorn_conf.py says for production: gthread
+workers with 4 threads; `--worker-class sync` or `--threads N` to compare), opens cases through
+the engine beforehand, and lets N client threads (one
 keep-alive connection each, in this process) complete their cases' tasks one request after
 another for a fixed time, after a warm-up. It reports completions per second, latency p50/p95/p99,
 the server's CPU per request (the server process and its workers, from /proc), PostgreSQL's CPU
@@ -230,16 +232,19 @@ def backend_pids(url: str) -> list[int]:
 
 
 class Server:
-    def __init__(self, kind: str, url: str, workers: int, threads: int, tmp: Path) -> None:
+    def __init__(self, kind: str, url: str, workers: int, threads: int | None, tmp: Path,
+                 worker_class: str | None = None) -> None:
         self.port = free_port()
         env = {**os.environ, "PYTHONPATH": str(ROOT), "OPSGATE_INSTANCE": str(tmp / "instance"),
                "OPSGATE_SECRET_KEY": "bench", "OPSGATE_DATABASE_URL": url}
         if kind == "waitress":
             command = [sys.executable, "-c", "from webui.cli.base import main; main()", "--database-url", url,
-                       "serve", "--port", str(self.port), "--threads", str(threads)]
+                       "serve", "--port", str(self.port), "--threads", str(threads or 8)]
         else:
             command = [sys.executable, "-m", "gunicorn", "-c", "python:webui.gunicorn_conf", "-w", str(workers),
                        "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "--log-level", "warning",
+                       *(["--worker-class", worker_class] if worker_class else []),
+                       *(["--threads", str(threads)] if threads else []),
                        "webui:create_app()"]
         self.log = (tmp / f"{kind}-{workers}.log").open("wb")
         self.process = subprocess.Popen(command, cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -318,6 +323,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
+def server_kind(args: argparse.Namespace) -> dict[str, Any]:
+    """The worker class and threads a run's server had."""
+    if args.server == "waitress":
+        return {"worker_class": "waitress", "threads": args.threads or 8}
+    worker_class = args.worker_class or "gthread"  # webui/gunicorn_conf.py's
+    return {"worker_class": worker_class, "threads": (args.threads or 4) if worker_class == "gthread" else 1}
+
+
 def load(args: argparse.Namespace) -> dict[str, Any]:
     if args.server == "gunicorn" and not args.postgres:
         raise SystemExit("gunicorn runs on PostgreSQL here: give --postgres URL")
@@ -329,7 +342,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     for workers in workers_list:
         found = prepare(url)
         headers = {name: {"Authorization": f"Bearer {t}"} for name, t in found.items()}
-        server = Server(args.server, url, workers, args.threads, tmp)
+        server = Server(args.server, url, workers, args.threads, tmp, args.worker_class)
         try:
             for clients in clients_list:
                 # Enough cases for the run at up to --rate completions a second, 4 per case.
@@ -340,18 +353,24 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 db_pids = backend_pids(url) if url.startswith("postgresql") else []
                 app_pids = server.pids()
                 load_before = os.getloadavg()
-                app0, db0 = cpu_seconds(app_pids), cpu_seconds(db_pids)
+                app0, db0 = cpu_seconds(app_pids), {pid: cpu_seconds([pid]) for pid in db_pids}
                 latencies, errors, elapsed = drive(server.port, headers, queues, args.seconds)
-                app1, db1 = cpu_seconds(app_pids), cpu_seconds(db_pids)
+                app1 = cpu_seconds(app_pids)
+                # A pool may open connections during the run (threaded workers): their backends
+                # count from zero; a backend gone meanwhile is lost (not seen: the pools keep theirs).
+                db_after = backend_pids(url) if url.startswith("postgresql") else []
+                db1 = sum(cpu_seconds([pid]) - db0.get(pid, 0.0) for pid in db_after)
+                db_pids = db_after
                 done = len(latencies)
-                run = {"server": args.server, "workers": workers, "clients": clients, "completions": done,
+                run = {"server": args.server, "workers": workers, **server_kind(args),
+                       "clients": clients, "completions": done,
                        "errors": errors, "seconds": round(elapsed, 2),
                        "per_second": round(done / elapsed, 1) if elapsed else 0.0,
                        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if done else None,
                        "p95_ms": round(percentile(latencies, 95) * 1000, 1) if done else None,
                        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if done else None,
                        "app_cpu_ms_per_request": round((app1 - app0) * 1000 / done, 2) if done else None,
-                       "db_cpu_ms_per_request": round((db1 - db0) * 1000 / done, 2) if done and db_pids else None,
+                       "db_cpu_ms_per_request": round(db1 * 1000 / done, 2) if done and db_pids else None,
                        "load_average_before": [round(x, 2) for x in load_before],
                        "load_average_after": [round(x, 2) for x in os.getloadavg()]}
                 runs.append(run)
@@ -373,7 +392,10 @@ def main() -> None:
     many.add_argument("--server", choices=("waitress", "gunicorn"), default="waitress")
     many.add_argument("--postgres", default=None)
     many.add_argument("--workers", default="1,2,4")
-    many.add_argument("--threads", type=int, default=8, help="waitress threads")
+    many.add_argument("--threads", type=int, default=None,
+                      help="waitress threads (8), or gunicorn's (webui/gunicorn_conf.py: 4; ignored by sync workers)")
+    many.add_argument("--worker-class", default=None,
+                      help="gunicorn worker class (sync, gthread); default: what webui/gunicorn_conf.py says")
     many.add_argument("--clients", default="4,8,16")
     many.add_argument("--seconds", type=float, default=8.0)
     many.add_argument("--warmup", type=float, default=2.0)
