@@ -305,31 +305,34 @@ _HELD = "opsgate.open_tasks"
 
 
 def _hold_open_tasks(session: Session, case: Case, ready: dict[str, Any], new: dict[str, dict[str, Any]]) -> None:
-    """Keep the open tasks this save leaves in the session, without reading them: the new rows
-    become the session's clean objects (as if loaded), the tasks that stayed ready are noted by id."""
-    tasks: list[HumanTask] = []
-    for task_id, row in new.items():
-        if session.identity_map.get(identity_key(HumanTask, task_id)) is None:
-            task = HumanTask(**row)
-            make_transient_to_detached(task)
-            session.add(task)
-            tasks.append(task)
+    """Note the open tasks this save leaves, without reading them: the new rows as written, the
+    tasks that stayed ready by id. Objects are made only if the answer asks (`held_open_tasks`):
+    the worker, which fires a batch of timers in one session, never does."""
     kept = [task_id for task_id in ready if task_id not in new]
-    session.info.setdefault(_HELD, {})[case.id] = (tasks, kept)
+    session.info.setdefault(_HELD, {})[case.id] = (list(new.values()), kept)
 
 
 def held_open_tasks(session: Session, case: Case) -> list[HumanTask] | None:
     """Return a case's open tasks as the last save in this session left them, oldest first, or None
-    if this session saved no action on the case. Tasks that stayed ready through that action (a
-    parallel branch) are read, in one statement; the new ones are not."""
+    if this session saved no action on the case. The new ones become the session's clean objects
+    (as if loaded); tasks that stayed ready through that action (a parallel branch) are read, in
+    one statement."""
     held = session.info.get(_HELD, {}).get(case.id)
     if held is None:
         return None
-    tasks, kept = held
+    rows, kept = held
+    tasks: list[HumanTask] = []
+    for row in rows:
+        task = session.identity_map.get(identity_key(HumanTask, row["id"]))
+        if task is None:
+            task = HumanTask(**row)
+            make_transient_to_detached(task)
+            session.add(task)
+        tasks.append(task)
     if kept:
         return list(session.scalars(select(HumanTask).where(HumanTask.id.in_(kept))
                                     .order_by(HumanTask.created_at))) + tasks
-    return list(tasks)
+    return tasks
 
 
 _INSERT_BAR = prepared.insert(cast(Table, HumanTaskBar.__table__), ("task_id", "user_id"))
