@@ -18,14 +18,13 @@ from flask_login import current_user, login_required
 from engine.cases import attachments, audit_views, services, views
 from engine.cases.evidence import build_evidence_pack
 from engine.errors import InvalidData
-from engine.jobs import external_tasks
 from engine.people import roles
 from engine.processes import catalog
 from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.hardening import page_arg
 from webui.pages import forms
-from webui.pages.common import attachment_hint, retries_field
+from webui.pages.common import attachment_hint, retry_from_form
 
 bp = Blueprint("cases", __name__)
 
@@ -116,10 +115,7 @@ def detail(ref: str):
 @role_required(*RETRIERS)
 def retry_job(ref: str, job_id: int):
     """Give an external task that needs attention new retries, so workers fetch it again."""
-    session = get_session()
-    job = external_tasks.retry(session, job_id, retries_field(), actor=current_user)
-    session.commit()
-    flash(_("Workers may fetch “%(topic)s” again: %(n)s retries.", topic=job.topic, n=job.retries), "success")
+    retry_from_form(job_id)
     return redirect(url_for("cases.detail", ref=ref))
 
 

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request, url_for
+from flask import Flask, current_app, flash, jsonify, render_template, request, url_for
 from flask_babel import format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFError
 
 from engine.cases import attachments
 from engine.errors import NotAllowed
+from engine.jobs import external_tasks
 from engine.notifications import notices
 from engine.people import roles
 from engine.processes import specs
@@ -254,8 +255,13 @@ def _csrf_error(err: CSRFError) -> Any:
     return render_template("errors/engine.html", status=400, error=_Refusal(message)), 400
 
 
-def retries_field() -> int | str:
-    """The retries a process owner typed for an external task (a whole number; anything else goes to
-    the engine as typed, which refuses it naming the field)."""
+def retry_from_form(job_id: int) -> None:
+    """Give an external task that needs attention the retries a process owner typed (a whole
+    number; anything else goes to the engine as typed, which refuses it naming the field),
+    commit, and say so on the next page."""
     text = (request.form.get("retries") or "1").strip()
-    return int(text) if text.isdigit() and len(text) < 7 else text
+    session = get_session()
+    job = external_tasks.retry(session, job_id, int(text) if text.isdigit() and len(text) < 7 else text,
+                               actor=current_user)
+    session.commit()
+    flash(_("Workers may fetch “%(topic)s” again: %(n)s retries.", topic=job.topic, n=job.retries), "success")

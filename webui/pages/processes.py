@@ -29,7 +29,7 @@ from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import positive_int
 from webui.pages import forms
-from webui.pages.common import modeler_strings, process_name, retries_field
+from webui.pages.common import modeler_strings, process_name, retry_from_form
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -102,10 +102,7 @@ def detail(key: str):
 @role_required(*DEPLOYERS)
 def retry_job(key: str, job_id: int):
     """Give an external task of this process that needs attention new retries."""
-    session = get_session()
-    job = external_tasks.retry(session, job_id, retries_field(), actor=current_user)
-    session.commit()
-    flash(_("Workers may fetch “%(topic)s” again: %(n)s retries.", topic=job.topic, n=job.retries), "success")
+    retry_from_form(job_id)
     return redirect(url_for("processes.detail", key=key))
 
 
