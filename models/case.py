@@ -28,6 +28,9 @@ class Case(Base):
         # The open cases of a month, which the evaluation reads live (ended ones are case_fact rows).
         Index("ix_case_open_created_at", "created_at", sqlite_where=text("status = 'open'"),
               postgresql_where=text("status = 'open'")),
+        # The inbox's requester arm: the open cases someone requested (engine.cases.queries.list_tasks).
+        Index("ix_case_open_requester", "requester_id", sqlite_where=text("status = 'open'"),
+              postgresql_where=text("status = 'open'")),
     )
 
     id: Mapped[intpk]

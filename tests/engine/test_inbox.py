@@ -54,3 +54,27 @@ def test_inbox_is_soonest_due_first_and_pages_without_gaps(session, deploy, make
     titles = [t.case.title for page in pages for t in page]
     assert titles[:4] == ["case 6", "case 4", "case 2", "case 0"]
     assert sorted(titles[4:]) == ["case 1", "case 3", "case 5"] and len(set(titles)) == 7
+
+
+@pytest.mark.parametrize("walk", [True, False], ids=["walks-the-ready-index", "reads-the-group-rows"])
+def test_both_forms_of_the_group_arm_list_the_same_tasks(session, deploy, make_user, monkeypatch, walk):
+    """Many live group rows: the inbox walks the ready tasks in due order; few: it reads the
+    groups' rows. Either way the same tasks, in the same order, and only the actor's."""
+    deploy("four_steps.bpmn")
+    desk, eng, other, req = make_user("service_desk"), make_user("engineer"), make_user("engineer"), make_user()
+    cases = [_start(session, req, f"case {i}") for i in range(9)]
+    for case in cases[:5]:  # five move on to the engineers' diagnosis, four wait on the desk's triage
+        services.complete_task(session, queries.open_tasks(session, case)[0].id, {"category": "software"},
+                               actor=desk)
+    services.claim_task(session, queries.open_tasks(session, cases[1])[0].id, actor=other)
+    now = dt.datetime(2026, 5, 1, tzinfo=dt.timezone.utc)
+    for i, case in enumerate(cases):
+        session.execute(update(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")
+                        .values(due_at=now + dt.timedelta(hours=9 - i) if i % 3 else None))
+    session.expire_all()
+    monkeypatch.setattr(queries, "MANY_GROUP_ROWS", 1 if walk else 10_000)
+    titles = [t.case.title for t in queries.list_tasks(session, actor=eng)]
+    assert titles == ["case 4", "case 2", "case 0", "case 3"]  # soonest due first, no due time last
+    assert [t.case.title for t in queries.list_tasks(session, actor=eng, limit=2, offset=2)] == ["case 0", "case 3"]
+    assert [t.case.title for t in queries.list_tasks(session, actor=desk)] == ["case 8", "case 7", "case 5", "case 6"]
+    assert [t.case.title for t in queries.list_tasks(session, actor=other, scope="mine")] == ["case 1"]

@@ -266,3 +266,38 @@ def test_case_facts_migrate_down_and_up(tmp_path):
 
 def test_case_facts_migrate_down_and_up_on_postgresql(pg_clean):
     _case_facts_round_trip(pg_clean)
+
+
+def _inbox_without_history_round_trip(engine) -> None:
+    from alembic import command
+    from sqlalchemy import inspect as sa_inspect
+    from sqlalchemy import text
+
+    def state(connection):
+        indexes = {i["name"] for i in sa_inspect(connection).get_indexes("case")}
+        options = set(connection.execute(text(
+            "SELECT relname || ':' || array_to_string(reloptions, ',') FROM pg_class "
+            "WHERE relname IN ('human_task', 'human_task_group') AND reloptions IS NOT NULL")).scalars()) \
+            if connection.dialect.name == "postgresql" else set()
+        return "ix_case_open_requester" in indexes, options
+
+    serial = {"human_task:parallel_workers=0", "human_task_group:parallel_workers=0"}
+    cfg = db.alembic_config(engine)
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        assert state(connection) == (True, serial if engine.dialect.name == "postgresql" else set())
+        command.downgrade(cfg, "0020_evaluation_month_reads")
+        assert state(connection) == (False, set())
+        command.upgrade(cfg, "head")
+        assert state(connection)[0]
+
+
+def test_inbox_without_history_migrates_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/inbox21.db")
+    db.upgrade(engine)
+    _inbox_without_history_round_trip(engine)
+    engine.dispose()
+
+
+def test_inbox_without_history_migrates_down_and_up_on_postgresql(pg_clean):
+    _inbox_without_history_round_trip(pg_clean)
