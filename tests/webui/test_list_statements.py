@@ -155,6 +155,37 @@ def test_api_case_list_reads_open_tasks_once_per_page(app, session, make_user, d
     assert claimed.count("sam") == 10
 
 
+def test_api_case_list_pages_by_key_with_the_statements_of_the_first_page(app, session, make_user, deploy,
+                                                                          count_statements):
+    """?before= (the previous page's next_before) reads on from where that page stopped: the same
+    cases as the numbered pages, the same statements, and no OFFSET over the cases before it."""
+    deploy("four_steps.bpmn")
+    auditor = make_user("auditor", name="ann")
+    _open_cases(session, make_user, 12)
+    session.commit()
+    api = token_client(app, session, auditor)
+    numbered = [api.get(f"/cases?per_page=5&page={n}").json for n in (1, 2, 3)]
+    assert [p["next_page"] for p in numbered] == [2, 3, None]
+    assert numbered[0]["next_before"] == numbered[0]["items"][-1]["id"] and numbered[2]["next_before"] is None
+    with count_statements() as first:
+        api.get("/cases?per_page=5")
+    keyed, cursor = [numbered[0]], numbered[0]["next_before"]
+    while cursor is not None:
+        session.expunge_all()
+        with count_statements() as seen:
+            page = api.get(f"/cases?per_page=5&before={cursor}").json
+        assert Counter(seen) == Counter(first), (seen, first)
+        assert page["next_page"] is None
+        keyed.append(page)
+        cursor = page["next_before"]
+    titles = [[c["title"] for c in p["items"]] for p in keyed]
+    assert titles == [[c["title"] for c in p["items"]] for p in numbered]
+    assert titles[0][0] == "case 11" and titles[2] == ["case 1", "case 0"]
+    both = api.get(f"/cases?page=2&before={numbered[0]['next_before']}")
+    assert both.status_code == 422 and "before" in both.json["error"]["details"]
+    assert api.get("/cases?before=abc").status_code == 400
+
+
 def test_api_notices_and_history_page_in_sql(app, session, make_user, deploy, count_statements):
     from engine.notifications import outbox
 

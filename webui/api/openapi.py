@@ -149,13 +149,16 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": _op(
                 "List the cases the caller may see, newest first, a page at a time.",
                 {"200": _json(_ref("CasePage"), "One page of cases.")},
-                errors=["BadRequest", "Unauthorized"], tag="cases",
+                errors=["BadRequest", "Unauthorized", "Unprocessable"], tag="cases",
                 params=[_query("process", "Only cases of this process key.",
                                {"type": "string"}),
                         _query("status", "Only cases in this status.",
                                {"type": "string", "enum": ["open", "closed", "cancelled"]}),
                         _query("page", "Page number, from 1.",
                                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}),
+                        _query("before", "Only cases with a lower id: the previous page's `next_before`. "
+                               "A deep page costs what the first does; not with `page`.",
+                               {"type": "integer", "minimum": 1}),
                         _query("per_page", "Cases per page.",
                                {"type": "integer", "minimum": 1, "maximum": 200,
                                 "default": 50})]),
@@ -541,7 +544,8 @@ def _schemas() -> dict[str, Any]:
         "Case": case,
         "CasePage": {"type": "object", "required": ["items", "next_page"], "properties": {
             "items": {"type": "array", "items": _ref("Case")},
-            "next_page": _nullable({"type": "integer"})}},
+            "next_page": _nullable({"type": "integer"}),
+            "next_before": _nullable({"type": "integer"})}},
         "Task": task,
         "AuditEvent": {"type": "object",
                        "required": ["seq", "at", "actor", "type", "task", "data", "hash"],

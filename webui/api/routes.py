@@ -12,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine.cases import intake, messages, proposals, queries, services
+from engine.errors import InvalidData
 from engine.notifications import notices
 from engine.people import delegations, roles
 from engine.processes import catalog, descriptive
@@ -201,15 +202,22 @@ def open_case() -> tuple[Response, int]:
 
 @bp.get("/cases")
 def list_cases() -> Response:
-    """List the caller's visible cases, a page at a time, filtered by process and status."""
+    """List the caller's visible cases, a page at a time, filtered by process and status:
+    `?page=N`, or `?before=ID` (the cases below that id; `next_before` names the next page's)."""
     session = get_session()
+    before = query_int("before")
+    page = query_int("page", 1, MAX_PAGE) or 1
+    if before is not None and "page" in request.args:
+        raise InvalidData("page or before, not both", {"before": ["cannot be given with page"]})
     cases, next_page = queries.list_cases(session, actor=g.actor,
                                            process=request.args.get("process") or None,
                                            status=query_choice("status", CASE_STATUSES),
-                                           page=query_int("page", 1, MAX_PAGE) or 1,
+                                           page=page, before=before,
                                            per_page=query_int("per_page", queries.PAGE_SIZE, MAX_PER_PAGE)
                                            or queries.PAGE_SIZE)
-    return jsonify(shapes.case_page_json(session, cases, next_page))
+    more = next_page is not None
+    return jsonify(shapes.case_page_json(session, cases, None if before is not None else next_page,
+                                         next_before=cases[-1].id if more and cases else None))
 
 
 @bp.get("/cases/<ref>")

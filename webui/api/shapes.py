@@ -101,12 +101,14 @@ def case_json(session: Session, case: Case, tasks: list[HumanTask] | None = None
     }
 
 
-def case_page_json(session: Session, cases: list[Case], next_page: int | None
+def case_page_json(session: Session, cases: list[Case], next_page: int | None, next_before: int | None = None
                    ) -> dict[str, Any]:
-    """Describe one page of cases: their open tasks and process versions read once for the page."""
+    """Describe one page of cases: their open tasks and process versions read once for the page.
+    `next_before` is the id to ask `?before=` for the next page (None on the last page)."""
     tasks = queries.open_tasks_of(session, cases)
     queries.load_definitions(session, cases)
-    return {"items": [case_json(session, c, tasks[c.id]) for c in cases], "next_page": next_page}
+    return {"items": [case_json(session, c, tasks[c.id]) for c in cases], "next_page": next_page,
+            "next_before": next_before}
 
 
 def notice_json(notice: Notification, case_keys: dict[int, str]) -> dict[str, Any]:
