@@ -231,6 +231,10 @@ def probes(url: str, engine: Engine) -> list[tuple[str, str, str]]:
         seed_case = conn.execute(text("SELECT key FROM \"case\" WHERE process_key = 'incident' AND audit_seq > 3 "
                                       "ORDER BY id LIMIT 1")).scalar_one()
         month = conn.execute(text("SELECT to_char(max(created_at), 'YYYY-MM') FROM \"case\"")).scalar_one()
+        # The middle of the case list: a deep page by number, and the same page by key (?before=).
+        middle = conn.execute(text("SELECT count(*) / 2 FROM \"case\"")).scalar_one()
+        before = conn.execute(text("SELECT id + 1 FROM \"case\" ORDER BY id DESC OFFSET :n LIMIT 1"),
+                              {"n": middle}).scalar_one()
     return [
         ("inbox, API (engineer, 200 per page)", "api:eric", "/api/v1/tasks"),
         ("inbox, API (engineer, 50 per page)", "api:eric", "/api/v1/tasks?per_page=50"),
@@ -238,6 +242,8 @@ def probes(url: str, engine: Engine) -> list[tuple[str, str, str]]:
         ("inbox page (finance, few tasks)", "fred", "/tasks"),
         ("home page (engineer)", "eric", "/"),
         ("API /cases, 50 per page (auditor)", "api:aude", "/api/v1/cases"),
+        ("API /cases, middle page by number", "api:aude", f"/api/v1/cases?page={middle // 50 + 1}"),
+        ("API /cases, middle page by before=", "api:aude", f"/api/v1/cases?before={before}"),
         ("case list page (auditor)", "aude", "/cases"),
         ("case list page, open incidents", "aude", "/cases?process=incident&status=open"),
         ("case list page (requester)", "rita", "/cases"),
