@@ -21,11 +21,10 @@ of the CPU medians are the figures to compare (the goal of issue #14: http withi
 With --postgres, service and http also run on PostgreSQL (their CPU then leaves out the server's).
 
 `load` starts a real server on 127.0.0.1 (waitress through `opsgate serve` on a SQLite file, or
-gunicorn on PostgreSQL configured as webui/gunicorn_conf.py says for production: gthread
-workers with 4 threads; `--worker-class sync` or `--threads N` to compare), opens cases through
-the engine beforehand, and lets N client threads (one
-keep-alive connection each, in this process) complete their cases' tasks one request after
-another for a fixed time, after a warm-up. It reports completions per second, latency p50/p95/p99,
+gunicorn on PostgreSQL configured as webui/gunicorn_conf.py says for production: sync workers;
+`--worker-class gthread --threads N` to compare), opens cases through the engine beforehand, and
+lets N client threads (one keep-alive connection each, in this process) complete their cases'
+tasks one request after another for a fixed time, after a warm-up. It reports completions per second, latency p50/p95/p99,
 the server's CPU per request (the server process and its workers, from /proc), PostgreSQL's CPU
 per request (the backends connected to the bench database, from /proc: the WAL writer and
 checkpointer, shared with everything else on the server, are not counted), and the load average
@@ -244,7 +243,7 @@ class Server:
             command = [sys.executable, "-m", "gunicorn", "-c", "python:webui.gunicorn_conf", "-w", str(workers),
                        "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "5", "--log-level", "warning",
                        *(["--worker-class", worker_class] if worker_class else []),
-                       *(["--threads", str(threads)] if threads else []),
+                       *(["--threads", str(threads or 4)] if worker_class == "gthread" else []),
                        "webui:create_app()"]
         self.log = (tmp / f"{kind}-{workers}.log").open("wb")
         self.process = subprocess.Popen(command, cwd=tmp, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -327,7 +326,7 @@ def server_kind(args: argparse.Namespace) -> dict[str, Any]:
     """The worker class and threads a run's server had."""
     if args.server == "waitress":
         return {"worker_class": "waitress", "threads": args.threads or 8}
-    worker_class = args.worker_class or "gthread"  # webui/gunicorn_conf.py's
+    worker_class = args.worker_class or "sync"  # webui/gunicorn_conf.py's (gunicorn's default)
     return {"worker_class": worker_class, "threads": (args.threads or 4) if worker_class == "gthread" else 1}
 
 
@@ -393,9 +392,9 @@ def main() -> None:
     many.add_argument("--postgres", default=None)
     many.add_argument("--workers", default="1,2,4")
     many.add_argument("--threads", type=int, default=None,
-                      help="waitress threads (8), or gunicorn's (webui/gunicorn_conf.py: 4; ignored by sync workers)")
+                      help="waitress threads (8), or gunicorn's with --worker-class gthread (4)")
     many.add_argument("--worker-class", default=None,
-                      help="gunicorn worker class (sync, gthread); default: what webui/gunicorn_conf.py says")
+                      help="gunicorn worker class (sync, gthread); default: webui/gunicorn_conf.py's, sync")
     many.add_argument("--clients", default="4,8,16")
     many.add_argument("--seconds", type=float, default=8.0)
     many.add_argument("--warmup", type=float, default=2.0)

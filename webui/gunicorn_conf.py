@@ -1,15 +1,15 @@
-"""gunicorn settings for opsgate: threaded workers, and Prometheus' multi-process mode.
+"""gunicorn settings for opsgate with Prometheus' multi-process mode:
 
-    gunicorn -c python:webui.gunicorn_conf -b 0.0.0.0:5000 'webui:create_app()'
+    gunicorn -c python:webui.gunicorn_conf -w 2 -b 0.0.0.0:5000 'webui:create_app()'
 
-Workers are `gthread`: one process per core (`-w` or WEB_CONCURRENCY to change it), each with
-4 threads. A request spends much of its time waiting on PostgreSQL (one round trip per
-statement); a sync worker sits idle meanwhile and closes the client's connection after every
-answer, while a threaded one serves another request and keeps connections alive. On 2 cores,
-2 workers x 4 threads completed 2.5-4x the approvals per second of 2-4 sync workers at 16
-clients, with 20-30% less CPU per request (docs/performance.md, "A real server"). The app is
-thread-safe (waitress runs it threaded too); each thread's request has its own session, and
-each process's pool (5 connections + 10 overflow) covers its threads.
+Workers stay gunicorn's default, sync: one per core (`-w`). Threaded workers (`--worker-class
+gthread --threads 4`) keep clients' connections alive and serve another request while one
+waits on PostgreSQL, but on 2 cores they did no better: at a load average of 4-9 from other
+work, 2 sync workers completed 236-239 approvals/s at 16 clients (p95 121-125 ms) against
+203-207/s (p95 133-152 ms, p99 over 300 ms) for 2 x 4 threads, at the same CPU per request;
+only at a load of 12-16 did threads win, by taking a larger share of the busy cores
+(docs/performance.md, "A real server"). Measure on your own machine with
+`bench/throughput.py load --worker-class gthread`.
 
 Each gunicorn worker is a process with its own memory, so request timings are kept in files
 under `PROMETHEUS_MULTIPROC_DIR` (made here when unset; it must be set before anything imports
@@ -26,11 +26,6 @@ from typing import Any
 _DIR = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="opsgate-prometheus-"))
 
 from prometheus_client import multiprocess  # noqa: E402 - after the variable, as prometheus_client requires
-
-worker_class = "gthread"
-threads = 4
-if "WEB_CONCURRENCY" not in os.environ:  # gunicorn's own default is one worker
-    workers = os.cpu_count() or 2
 
 
 def on_starting(server: Any) -> None:
