@@ -45,10 +45,16 @@ def case_keys(session: Session, notices: list[Notification]) -> dict[int, str]:
     return {case_id: key for case_id, key in session.execute(select(Case.id, Case.key).where(Case.id.in_(ids)))}  # noqa: C416 - rows, not pairs
 
 
-def count_unread(session: Session, *, actor: User) -> int:
-    """Return how many of the actor's in-app notices are unread."""
-    count: int | None = session.scalar(select(func.count()).select_from(Notification)
-                                       .where(*_mine(actor), Notification.read_at.is_(None), _current(actor)))
+UNREAD_CAP = 100
+
+
+def count_unread(session: Session, *, actor: User, cap: int = UNREAD_CAP) -> int:
+    """Return how many of the actor's in-app notices are unread, counting no further than `cap`
+    (the menu shows "99+" from there), so that every page's badge costs at most `cap` index
+    entries however many notices someone has left unread."""
+    unread = (select(Notification.id).where(*_mine(actor), Notification.read_at.is_(None), _current(actor))
+              .limit(cap).subquery())
+    count: int | None = session.scalar(select(func.count()).select_from(unread))
     return int(count or 0)
 
 

@@ -185,7 +185,10 @@ def nav_items() -> list[dict[str, Any]]:
     for endpoint, label in items:
         here = endpoint == current or (endpoint.split(".")[0] == area and area in ("audit", "admin", "processes", "reports"))
         item: dict[str, Any] = {"url": url_for(endpoint), "label": label, "current": here}
-        if endpoint == "notices.index" and unread:
+        if endpoint == "notices.index" and unread >= notices.UNREAD_CAP:
+            item.update(count=f"{notices.UNREAD_CAP - 1}+",
+                        count_label=_("more than %(n)s unread", n=notices.UNREAD_CAP - 1))
+        elif endpoint == "notices.index" and unread:
             item.update(count=unread, count_label=_("%(n)s unread", n=unread))
         result.append(item)
     return result

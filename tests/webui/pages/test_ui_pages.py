@@ -241,6 +241,24 @@ def test_notices_page_counts_opens_and_clears(login, people, purchase, session):
     assert engineer.post("/notices/read").status_code == 302
 
 
+def test_the_unread_badge_stops_counting_at_99_plus(login, people, session):
+    from engine.notifications import notices
+    from engine.timing import clock
+    from models import Notification
+
+    engineer = people["engineer"]
+    session.add_all([Notification(channel="app", kind="case_escalated", user_id=engineer.id, subject=f"Notice {n}",
+                                  status="sent", created_at=clock.now()) for n in range(notices.UNREAD_CAP + 5)])
+    session.commit()
+    assert notices.count_unread(session, actor=engineer) == notices.UNREAD_CAP  # counted no further
+    assert notices.count_unread(session, actor=engineer, cap=1000) == notices.UNREAD_CAP + 5
+    client = login(engineer)
+    page = client.get("/notices").get_data(as_text=True)
+    assert '<span class="count" aria-label="more than 99 unread">99+</span>' in page
+    client.post("/language", data={"locale": "zh_Hans", "next": "/notices"})
+    assert '<span class="count" aria-label="超过 99 条未读">99+</span>' in client.get("/notices").get_data(as_text=True)
+
+
 def test_pages_show_and_read_times_in_the_configured_zone(login, people, deploy, session, ui_engine):
     import pytest
 
