@@ -135,10 +135,11 @@ def _timer_name(case: Case, element_id: str) -> str:
 
 
 def case_listing(session: Session, *, actor: User, page: int = 1, process: str | None = None,
-                 status: str | None = None) -> CaseListing:
-    """List one page of the cases the actor may read, with their open steps and SLA."""
+                 status: str | None = None, before: int | None = None) -> CaseListing:
+    """List one page of the cases the actor may read, with their open steps and SLA (`before`:
+    the cases below that id, as queries.list_cases reads them)."""
     rows, next_page = queries.list_cases(session, actor=actor, process=process or None, status=status or None,
-                                          page=page)
+                                          page=page, before=before)
     ids = [c.id for c in rows]
     queries.load_definitions(session, rows)
     return CaseListing(rows, next_page, open_steps(session, ids), next_due(session, ids),

@@ -186,6 +186,36 @@ def test_api_case_list_pages_by_key_with_the_statements_of_the_first_page(app, s
     assert api.get("/cases?before=abc").status_code == 400
 
 
+def test_case_list_page_follows_next_by_key(app, session, make_user, deploy, count_statements):
+    """The case list page's "Next" carries the last case's id (?before=), so the second page reads
+    on from the index where the first stopped, with the first page's statements; "Previous"
+    goes back by page number."""
+    import html as markup
+    import re
+
+    deploy("four_steps.bpmn")
+    auditor = make_user("auditor", name="ann")
+    cases = _open_cases(session, make_user, 52)
+    session.commit()
+    browser = session_client(app, auditor).client
+    first = browser.get("/cases").get_data(as_text=True)
+    assert first.count('href="/cases/FST-') >= 50 and "case 51" in first and "case 1<" not in first
+    [following] = re.findall(r'href="(/cases\?[^"]*)"[^>]*>Next<', first)
+    following = markup.unescape(following)
+    assert f"before={cases[2].id}" in following and "page=2" in following
+    session.expunge_all()
+    with count_statements() as on_first:
+        browser.get("/cases")
+    session.expunge_all()
+    with count_statements() as on_second:
+        second = browser.get(following).get_data(as_text=True)
+    assert Counter(on_second) == Counter(on_first), (on_second, on_first)
+    assert "case 1<" in second and "case 0<" in second and "case 2<" not in second
+    assert ">Next<" not in second and 'href="/cases?page=1"' in second
+    refused = browser.get("/cases?before=abc")
+    assert refused.status_code == 400 and "before" in refused.get_data(as_text=True)
+
+
 def test_api_notices_and_history_page_in_sql(app, session, make_user, deploy, count_statements):
     from engine.notifications import outbox
 

@@ -22,7 +22,7 @@ from engine.people import roles
 from engine.processes import catalog
 from webui.auth import has_role, role_required
 from webui.db import get_session
-from webui.hardening import page_arg
+from webui.hardening import page_arg, positive_int
 from webui.pages import forms
 from webui.pages.common import attachment_hint, retry_from_form
 
@@ -48,9 +48,13 @@ def index():
     """List the cases the user may read (auditors and admins: all)."""
     filters = {k: request.args.get(k, "") for k in ("process", "status") if request.args.get(k)}
     page = page_arg()
-    listing = views.case_listing(get_session(), actor=current_user, page=page, **filters)
+    before = positive_int(request.args.get("before"), "before")
+    listing = views.case_listing(get_session(), actor=current_user, page=page, before=before, **filters)
+    # "Next" carries the last case's id, so a deep page is read from the index where this one
+    # stopped (as GET /api/v1/cases?before= does); "Previous" counts pages from the start.
+    following = {"before": listing.items[-1].id} if listing.next_page else {}
     return render_template("cases/list.html", cases=listing.items, next_page=listing.next_page,
-                           page=page, filters=filters, processes=listing.processes,
+                           next_args=following, page=page, filters=filters, processes=listing.processes,
                            steps=listing.steps, due=listing.due, escalated=listing.escalated,
                            all_cases=listing.all_cases)
 
