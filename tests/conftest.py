@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
+from argon2 import profiles
 from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,14 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 PG_URL = (make_url(_PG_BASE_URL).set(database=f"{make_url(_PG_BASE_URL).database}_{_WORKER}")
           .render_as_string(hide_password=False) if _PG_BASE_URL and _WORKER else _PG_BASE_URL)
 _names = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Passwords are hashed and checked with argon2's cheapest parameters here: opsgate's own
+    # (users.DEFAULT_HASHING) cost about 0.2 s of CPU per sign-in, a minute over the suite, and the
+    # throttle tests alone sign in wrongly some 200 times. What a sign-in checks is the same;
+    # tests/engine/test_passwords.py checks the default parameters and the rehash to them.
+    users.use_hashing(profiles.CHEAPEST)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -211,20 +219,10 @@ def make_user(session: Session) -> Callable[..., User]:
     return make
 
 
-_hashes: dict[str, str] = {}
-
-
 def password_hash(password: str) -> str:
-    """An argon2 hash of `password` with opsgate's parameters, made once per password per run.
-
-    Hashing is deliberately slow (tens of milliseconds, seconds on a loaded machine), and the
-    page tests make nine people each: a salt shared between test users costs nothing in
-    what the tests check (sign-in still verifies the hash), and saves most of their set-up.
-    """
-    if password not in _hashes:
-        assert len(password) >= users.MIN_PASSWORD, "test passwords follow the same rule"
-        _hashes[password] = PasswordHasher().hash(password)
-    return _hashes[password]
+    """An argon2 hash of `password` (with the suite's cheap parameters, see pytest_configure)."""
+    assert len(password) >= users.MIN_PASSWORD, "test passwords follow the same rule"
+    return users.hash_password(password)
 
 
 @pytest.fixture
