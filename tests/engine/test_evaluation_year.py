@@ -15,12 +15,14 @@ import pytest
 from sqlalchemy import and_, false, func, select
 from sqlalchemy.orm import Session
 
+from engine import db
 from engine.evaluation import metrics, provider_measures, scorecards
 from engine.evaluation.config import load_config
 from engine.evaluation.metrics import Filters
 from engine.evaluation.period import month_period, parse_period
 from engine.processes import case_facts
 from models import AuditEvent, Case, CaseFact, EvaluationInput, ProcessDefinition, Provider
+from tests.conftest import real_sqlite_transactions, rolled_back_session
 
 UTC = dt.timezone.utc
 YEAR = 2026
@@ -190,10 +192,25 @@ ALL_SPECS = [s for p in BAD for m in range(1, 13)
              for s in incident_specs(p, m) + other_specs(p, m) + work_and_inspection_specs(p, m)]
 
 
+@pytest.fixture(scope="session")
+def year_engine(tmp_path_factory):
+    """A SQLite database holding the year, built once per run (per pytest-xdist worker): the
+    tests only read it, and each reads it in a transaction rolled back after it."""
+    engine = db.make_engine(f"sqlite:///{tmp_path_factory.mktemp('year') / 'year.db'}")
+    real_sqlite_transactions(engine)
+    db.upgrade(engine)
+    with Session(engine) as session:
+        build_year(session)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def year(session):
-    """The year on the default database (SQLite)."""
-    return build_year(session)
+def year(year_engine):
+    """The year on SQLite, rolled back after the test."""
+    with rolled_back_session(year_engine) as session:
+        yield session
 
 
 @pytest.fixture
