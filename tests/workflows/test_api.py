@@ -2,10 +2,8 @@
 
 import pytest
 
-from engine.people import users
-from engine.processes import deployment
 from tests.webui.conftest import app, token_client  # noqa: F401 - the app fixture, bound to this session
-from tests.workflows.conftest import STAFF, WORKFLOWS
+from tests.workflows.conftest import STAFF
 from tests.workflows.test_change_request import APPROVE, PASSED, request
 from tests.workflows.test_emergency_response import REPORT as EMERGENCY
 from tests.workflows.test_incident import DIAGNOSIS, FAULT_RECORD
@@ -64,12 +62,9 @@ SCENARIOS = {
 
 
 @pytest.fixture
-def staff(app, session):  # noqa: F811 - `app` is the imported fixture
-    files = [(p.name, p.read_bytes()) for p in sorted(WORKFLOWS.iterdir()) if p.suffix in (".bpmn", ".dmn")]
-    deployment.deploy(session, files, actor=None)
-    people = {name: users.create_user(session, name, groups, actor=None) for name, groups in STAFF.items()}
-    session.commit()
-    return {name: token_client(app, session, user) for name, user in people.items()}
+def staff(app, session, desk):  # noqa: F811 - `app` is the imported fixture
+    """An API client per member of the staff, on the pack template (`desk`: the pack deployed, the staff made)."""
+    return {name: token_client(app, session, desk[name]) for name in STAFF}
 
 
 @pytest.mark.parametrize("process", sorted(SCENARIOS))

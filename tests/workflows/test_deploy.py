@@ -36,8 +36,8 @@ def test_every_file_deploys_and_redeploying_changes_nothing(session, make_user):
 
 
 @pytest.mark.parametrize("key", sorted(PREFIXES))
-def test_manifest_names_prefix_start_form_groups_and_outcomes(session, make_user, key):
-    deployment.deploy(session, pack_files(), actor=make_user("process_owner"))
+def test_manifest_names_prefix_start_form_groups_and_outcomes(session, desk, key):
+    # `desk`: the pack template, which seed_pack deployed with deployment.deploy as above
     manifest = catalog.get_definition(session, key).manifest
     assert manifest["process"]["case_prefix"] == PREFIXES[key]
     assert manifest["process"]["name_zh"]
