@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from engine.people import tokens
 from models import User
 from webui import create_app
+from webui.auth import limiter
 
 API = "/api/v1"
 
@@ -38,25 +39,42 @@ class _Borrowed:
         """Keep the session open for the test."""
 
 
-@pytest.fixture
-def app(session: Session, sqlite_engine: Engine) -> Iterator[Flask]:
-    """The web app, CSRF on, talking to the test's session."""
+@pytest.fixture(scope="session")
+def _api_app(sqlite_engine: Engine) -> Iterator[tuple[Flask, dict[str, Session]]]:
+    """One app per run (per pytest-xdist worker) for the HTTP tests: building an app compiles every
+    URL rule, about 40 ms of CPU, which a test would pay each time. `app` binds it to the test."""
+    current: dict[str, Session] = {}
     app = create_app({
         "TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": str(sqlite_engine.url),
         "START_WORKER": False, "WTF_CSRF_ENABLED": True,
     })
-    app.extensions["opsgate_sessionmaker"] = lambda: _Borrowed(session)
+    app.extensions["opsgate_sessionmaker"] = lambda: _Borrowed(current["session"])
 
     @app.post("/_test/login/<int:user_id>")
     @app.extensions["csrf"].exempt
     def _test_login(user_id: int) -> str:
         # Stands in for the login form: what follows is a normal Flask-Login session.
-        user = session.get(User, user_id)
+        user = current["session"].get(User, user_id)
         assert user is not None
         login_user(user)
         return "ok"
 
+    yield app, current
+    app.extensions["opsgate_engine"].dispose()
+
+
+@pytest.fixture
+def app(_api_app: tuple[Flask, dict[str, Session]], session: Session) -> Iterator[Flask]:
+    """The web app, CSRF on, talking to the test's session; each test starts with the app's
+    configuration as built and with no request counted against a rate limit."""
+    app, current = _api_app
+    config = dict(app.config)
+    current["session"] = session
+    limiter.reset()
     yield app
+    del current["session"]
+    app.config.clear()
+    app.config.update(config)
 
 
 @pytest.fixture

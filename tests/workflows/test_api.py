@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.webui.conftest import app, token_client  # noqa: F401 - the app fixture, bound to this session
+from tests.webui.conftest import _api_app, app, token_client  # noqa: F401 - the app fixture, bound to this session
 from tests.workflows.conftest import STAFF
 from tests.workflows.test_change_request import APPROVE, PASSED, request
 from tests.workflows.test_emergency_response import REPORT as EMERGENCY
