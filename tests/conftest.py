@@ -254,6 +254,27 @@ def slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server.stop()
 
 
+CHROMIUM = os.environ.get("OPSGATE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, launched once per run (per pytest-xdist worker) for
+    the browser tests and tests/workflows/test_render.py: a test opens a context of its own (fresh
+    cookies and storage) and closes it. Playwright's sync API runs one instance per thread, so
+    every module shares this one."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     """With OPSGATE_REQUIRE_ALL_SUITES=1 (CI), a skipped PostgreSQL or browser test is a failure."""

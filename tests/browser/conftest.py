@@ -17,9 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
-CHROMIUM = os.environ.get("OPSGATE_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+# Chromium itself is launched once per run (per pytest-xdist worker): tests/conftest.py, `browser`.
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -73,20 +71,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
                       "START_WORKER": False})
     with serving(app) as base:
         yield {"url": base, "passwords": passwords, "app": app}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Launch Debian's Chromium for a test module (one Playwright at a time: other modules,
-    such as tests/workflows/test_render.py, start their own)."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def wait_until(page: object, expression: str, timeout: float = 30.0) -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, SCREENSHOTS
+from tests.browser.conftest import ROOT, SCREENSHOTS
 from tests.workflows.conftest import WORKFLOWS
 
 pytestmark = pytest.mark.browser
@@ -11,16 +11,13 @@ VIEWER = ROOT / "webui/static/vendor/bpmn-js/bpmn-navigated-viewer.production.mi
 
 
 @pytest.fixture(scope="module")
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1600, "height": 900})
-        page.set_content('<div id="canvas" style="width:1600px;height:900px"></div>')
-        page.add_script_tag(path=str(VIEWER))
-        yield page
-        browser.close()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = context.new_page()
+    page.set_content('<div id="canvas" style="width:1600px;height:900px"></div>')
+    page.add_script_tag(path=str(VIEWER))
+    yield page
+    context.close()
 
 
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.bpmn")), ids=lambda p: p.stem)
