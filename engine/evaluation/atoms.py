@@ -13,9 +13,9 @@ ratings add in another order (equal to the last bits a double carries).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, case, func, literal, select
 
@@ -28,6 +28,26 @@ KEYS = ("provider", "process_key", "outcome", "source", "escalated", "reopened",
 # Comparisons with the period and the targets, each 1 or 0 in a group's key.
 FLAGS = ("opened", "closed", "done_by_end", "responded", "rated", "response_ok", "resolve_ok",
          "recovery_ok", "revoke_ok", "dispatch_ok")
+
+
+class Bounds(Protocol):
+    """A period's [start, end): a Period's constants, or a row's columns when one statement reads
+    several months (`Window`)."""
+
+    @property
+    def start(self) -> Any: ...
+
+    @property
+    def end(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """A period's bounds as SQL expressions: each row of a statement over several months compares
+    with the bounds of the month it is counted in."""
+
+    start: Any
+    end: Any
 
 
 @dataclass(frozen=True)
@@ -63,7 +83,7 @@ def _by_process(process: Any, hours: Mapping[str, float]) -> ColumnElement[Any]:
     return case(*((process == p, literal(h)) for p, h in hours.items()), else_=None)
 
 
-def row_atoms(config: EvaluationConfig, period: Period, r: Any) -> Atoms:
+def row_atoms(config: EvaluationConfig, period: Period | Bounds, r: Any) -> Atoms:
     """The parts over one case row of `r` (case_rows' columns)."""
     sla, c = config.sla, r.c
     # Pending time (waiting on the requester, engine.timing.timers) does not count against resolution.
@@ -85,12 +105,13 @@ def row_atoms(config: EvaluationConfig, period: Period, r: Any) -> Atoms:
     )
 
 
-def grouped_rows(config: EvaluationConfig, period: Period, r: Any) -> Any:
+def grouped_rows(config: EvaluationConfig, period: Period | Bounds, r: Any, *, by: Sequence[Any] = ()) -> Any:
     """The rows of `r` counted by their KEYS and FLAGS, with the sums of their response hours and
-    ratings (a subquery). The FLAGS make one integer key, a bit each: fewer keys to sort or hash."""
+    ratings (a subquery). The FLAGS make one integer key, a bit each: fewer keys to sort or hash.
+    `by`: further keys before those (the month, when one statement counts several months)."""
     a = row_atoms(config, period, r)
     flags = sum((case((getattr(a, f), 1 << i), else_=0) for i, f in enumerate(FLAGS)), literal(0))
-    keys = [*(getattr(r.c, k) for k in KEYS), flags.label("flags")]
+    keys = [*by, *(getattr(r.c, k) for k in KEYS), flags.label("flags")]
     return (select(*keys, func.count().label("weight"), func.sum(a.response_hours).label("response_hours"),
                    func.sum(a.rating).label("rating"))
             .group_by(*keys).subquery("month_groups"))

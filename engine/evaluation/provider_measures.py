@@ -37,6 +37,7 @@ How the process pack's records are read (docs/bpmn.md; the conventions are below
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +58,7 @@ from sqlalchemy.orm import Session
 
 from engine import db
 from engine.errors import NotFound
-from engine.evaluation.atoms import Atoms, group_atoms, grouped_rows, row_atoms
+from engine.evaluation.atoms import Atoms, Window, group_atoms, grouped_rows, row_atoms
 from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
@@ -222,6 +223,39 @@ def provider_measures(session: Session, config: EvaluationConfig, period: Period
         result[row["provider"]] = {
             key: measurement(row, key, {"measure": key, "provider": row["provider"],
                                         "period": period.label})
+            for key in specs}
+    return result
+
+
+def months_measures(session: Session, config: EvaluationConfig, months: Sequence[Period], *,
+                    provider: str | None = None, use_facts: bool = True
+                    ) -> dict[str, dict[str, dict[str, Measurement]]]:
+    """Every measure for every provider (or one) in each of several months, by month label, in one
+    aggregate query: each month's figures as provider_measures gives them (the reports page's trend).
+
+    The rows are those of the months' span (month_rows), each counted in every month whose window
+    it is in (opened or closed in it: a case opened in March and closed in May counts in both), and
+    grouped by month and by the same parts as a single month, each compared with its month's bounds."""
+    if not months:
+        return {}
+    span = Period("span", min(m.start for m in months), max(m.end for m in months))
+    r = month_rows(session, span, provider=provider, use_facts=use_facts)
+    when = r.c.created_at.type
+    bounds = [select(literal(m.label).label("period"), literal(m.start, when).label("period_start"),
+                     literal(m.end, when).label("period_end")) for m in months]
+    m = (union_all(*bounds) if len(bounds) > 1 else bounds[0]).subquery("months")
+    in_month = or_(and_(r.c.created_at >= m.c.period_start, r.c.created_at < m.c.period_end),
+                   and_(r.c.closed_at >= m.c.period_start, r.c.closed_at < m.c.period_end))
+    rows = select(r, m.c.period, m.c.period_start, m.c.period_end).join_from(r, m, in_month).subquery("month_rows")
+    g = grouped_rows(config, Window(rows.c.period_start, rows.c.period_end), rows, by=(rows.c.period,))
+    specs = measure_conditions(config, group_atoms(g))
+    query = (select(g.c.period, g.c.provider, *aggregate_columns(specs, g.c.weight))
+             .where(g.c.provider.is_not(None)).group_by(g.c.period, g.c.provider))
+    db.for_one_aggregate(session)
+    result: dict[str, dict[str, dict[str, Measurement]]] = {month.label: {} for month in months}
+    for row in session.execute(query).mappings():
+        result[row["period"]][row["provider"]] = {
+            key: measurement(row, key, {"measure": key, "provider": row["provider"], "period": row["period"]})
             for key in specs}
     return result
 

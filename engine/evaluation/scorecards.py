@@ -7,7 +7,7 @@ Months are calendar months in UTC.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -18,9 +18,9 @@ from engine.errors import InvalidData, NotAllowed, NotFound
 from engine.evaluation.annual import AnnualAssessment, assess_year
 from engine.evaluation.config import EvaluationConfig, evaluation_config
 from engine.evaluation.period import Period, parse_period
-from engine.evaluation.provider_measures import provider_measures
+from engine.evaluation.provider_measures import months_measures, provider_measures
 from engine.evaluation.report_data import Report, scorecard_dict
-from engine.evaluation.scoring import Scorecard, score_month
+from engine.evaluation.scoring import Measurement, Scorecard, score_month
 from engine.records import audit
 from engine.timing import clock
 from models import (
@@ -161,14 +161,36 @@ def monthly_scorecards(session: Session, period: str | Period, *, provider: str 
                           {"period": ["a scorecard is for a month (YYYY-MM)"]})
     providers = list_providers(session, provider)
     measured = provider_measures(session, config, month, provider=provider)
-    inputs = {row.provider_id: row for row in session.scalars(select(EvaluationInput).where(
-        EvaluationInput.period == month.label,
+    return _score_months(session, config, providers, {month.label: measured})[month.label]
+
+
+def trend_scorecards(session: Session, months: Sequence[Period], *, provider: str | None = None,
+                     config: EvaluationConfig | None = None) -> dict[str, list[Scorecard]]:
+    """Each month's scorecards, by month label, the same as monthly_scorecards gives for each, from
+    one aggregate over the months' cases (months_measures) instead of one per month."""
+    config = config or evaluation_config(session)
+    if any(m.is_year for m in months):
+        raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
+                          {"period": ["a scorecard is for a month (YYYY-MM)"]})
+    providers = list_providers(session, provider)
+    measured = months_measures(session, config, months, provider=provider)
+    return _score_months(session, config, providers, measured)
+
+
+def _score_months(session: Session, config: EvaluationConfig, providers: Sequence[Provider],
+                  measured: Mapping[str, Mapping[str, Mapping[str, Measurement]]]) -> dict[str, list[Scorecard]]:
+    """Score each provider in each month of `measured` (month label -> provider -> measures) with
+    the month's inputs."""
+    inputs = {(row.period, row.provider_id): row for row in session.scalars(select(EvaluationInput).where(
+        EvaluationInput.period.in_(list(measured)),
         EvaluationInput.provider_id.in_([p.id for p in providers])))}
-    cards = []
-    for p in providers:
-        row = inputs.get(p.id)
-        cards.append(score_month(config, p.name, month.label, measured.get(p.name, {}),
-                                 dict(row.values) if row else {}, _input_source(row)))
+    cards: dict[str, list[Scorecard]] = {}
+    for label, by_provider in measured.items():
+        cards[label] = []
+        for p in providers:
+            row = inputs.get((label, p.id))
+            cards[label].append(score_month(config, p.name, label, by_provider.get(p.name, {}),
+                                            dict(row.values) if row else {}, _input_source(row)))
     return cards
 
 

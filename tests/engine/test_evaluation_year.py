@@ -557,3 +557,41 @@ def test_drill_down_lists_exactly_the_cases_behind_a_kpi(year):
     missed = keys(False)
     assert len(missed) == population - met == 6  # the six slow ones of a bad month
     assert all(c.provider == "Bolt" and c.process_key == "incident" for c in missed)
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("use_facts", [True, False])
+def test_the_trend_gives_each_month_what_the_month_evaluation_gives(request, db, use_facts):
+    """The reports page's trend reads the year's months in one aggregate (months_measures): every
+    measure of every provider and month equals the month's own evaluation, and so every scorecard;
+    a case opened in one month and closed in another counts in both, as each month counts it."""
+    session = request.getfixturevalue("year" if db == "sqlite" else "pg_year")
+    config = load_config()
+    months = [month_period(YEAR, m) for m in range(1, 13)]
+    together = provider_measures.months_measures(session, config, months, use_facts=use_facts)
+    assert list(together) == [m.label for m in months]
+    for month in months:
+        alone = provider_measures.provider_measures(session, config, month, use_facts=use_facts)
+        assert set(together[month.label]) == set(alone) == {"Acme", "Bolt"}, month.label
+        for provider, measures in alone.items():
+            assert set(together[month.label][provider]) == set(measures)
+            for key, want in measures.items():
+                got = together[month.label][provider][key]  # sums may add in another order
+                assert (got.denominator, got.source) == (want.denominator, want.source), (month.label, provider, key)
+                assert got.numerator == pytest.approx(want.numerator, rel=1e-12), (month.label, provider, key)
+                assert got.value == (None if want.value is None else pytest.approx(want.value, rel=1e-12))
+    # Months that straddle a case's opening and closing (Acme's August inspection is done in
+    # September), one provider, and a part of the year, as the page asks for them.
+    for provider, labels in ((None, months[7:9]), ("Bolt", months[:5]), ("Acme", months[11:])):
+        cards = scorecards.trend_scorecards(session, labels, provider=provider, config=config)
+        assert list(cards) == [m.label for m in labels]
+        for month in labels:
+            want = scorecards.monthly_scorecards(session, month, provider=provider, config=config)
+            got = cards[month.label]
+            assert [c.provider for c in got] == [c.provider for c in want]
+            for g, w in zip(got, want, strict=True):
+                assert (g.status, g.below_pass_mark, g.inputs) == (w.status, w.below_pass_mark, w.inputs)
+                assert g.total == pytest.approx(w.total, rel=1e-12)
+                assert [(c.key, c.status) for c in g.categories] == [(c.key, c.status) for c in w.categories]
+                for gc, wc in zip(g.categories, w.categories, strict=True):
+                    assert gc.score == (None if wc.score is None else pytest.approx(wc.score, rel=1e-12))

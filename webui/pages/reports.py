@@ -78,8 +78,10 @@ def _trend(session: Any, period: str, provider: str | None,
     year, month = int(period[:4]), int(period[5:7])
     months = [month_period(year, m) for m in range(1, month + 1)]
     series: dict[str, dict[str, list[float | None]]] = {}
+    # One aggregate over the year's cases so far, each month's figures as its scorecards give them.
+    by_month = scorecards.trend_scorecards(session, months, provider=provider, config=config)
     for m in months:
-        for card in scorecards.monthly_scorecards(session, m, provider=provider, config=config):
+        for card in by_month[m.label]:
             for c in card.categories:
                 series.setdefault(c.key, {}).setdefault(card.provider, []).append(
                     None if c.score is None else round(c.score, 2))
