@@ -261,8 +261,12 @@ def open_rows_select(window: ColumnElement[bool]) -> Select[Any]:
     window = and_(window, Case.status == "open")
     # One probe of the case's own events (audit_event's (chain, seq) key) per open case: a join
     # would let the planner scan every event of the history when the month has many open cases.
+    # The event types are written into the statement, not bound: SQLite uses the partial index
+    # ix_audit_event_response only when it can see that the condition implies the index's, and with
+    # bound values it scanned every case's events for each open case (24 s for 5,000 open cases).
+    response_types = [literal(t, literal_execute=True) for t in RESPONSE_EVENTS]
     first_response = (select(func.min(AuditEvent.at))
-                      .where(AuditEvent.chain == Case.key, AuditEvent.type.in_(RESPONSE_EVENTS))
+                      .where(AuditEvent.chain == Case.key, AuditEvent.type.in_(response_types))
                       .scalar_subquery())
     live = (select(*(getattr(Case, name) for name in OPEN_ROW_COLUMNS[:-3]), _text("source").label("source"),
                   first_response.label("responded_at")).where(window)
