@@ -239,7 +239,9 @@ def months_measures(session: Session, config: EvaluationConfig, months: Sequence
     if not months:
         return {}
     span = Period("span", min(m.start for m in months), max(m.end for m in months))
-    r = month_rows(session, span, provider=provider, use_facts=use_facts)
+    # Read the span's rows once: left to itself, PostgreSQL put the months outside the join and read
+    # the rows again for each month.
+    r = month_rows(session, span, provider=provider, use_facts=use_facts).prefix_with("MATERIALIZED")
     when = r.c.created_at.type
     bounds = [select(literal(m.label).label("period"), literal(m.start, when).label("period_start"),
                      literal(m.end, when).label("period_end")) for m in months]
