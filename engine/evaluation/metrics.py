@@ -192,7 +192,7 @@ def process_metrics(session: Session, config: EvaluationConfig, period: Period,
     ).where(Case.created_at < period.end, *cond)).one()
     escalations = session.scalar(
         select(func.count()).select_from(AuditEvent).join(Case, Case.id == AuditEvent.case_id)
-        .where(AuditEvent.type.in_(pm.ESCALATED_EVENTS), AuditEvent.at >= period.start,
+        .where(AuditEvent.type.in_(case_facts.ESCALATED_EVENTS), AuditEvent.at >= period.start,
                AuditEvent.at < period.end, *cond)) or 0
     measures = _filtered_measures(session, config, period, filters)
     rollback = session.execute(select(
@@ -248,7 +248,7 @@ def _revocation_hours(session: Session, period: Period, filters: Filters) -> Dur
     window = and_(Case.process_key == pm.OFFBOARDING, Case.status == "closed",
                   Case.closed_at >= period.start, Case.closed_at < period.end,
                   *filters.conditions())
-    ev = pm.events_subquery(window, pm.task_roles(pm.manifests(session)))
+    ev = case_facts.events_subquery(window, case_facts.task_roles(case_facts.manifests(session)))
     hours = hours_between(Case.created_at, func.coalesce(ev.c.revoked_at, Case.closed_at))
     d = hours.label("d")
     ranked = (select(d, func.row_number().over(order_by=d).label("rn"),

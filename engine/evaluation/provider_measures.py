@@ -63,21 +63,7 @@ from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
 from engine.processes import case_facts
-from engine.processes.case_facts import (  # noqa: F401 - the measures' conventions, named here too
-    DEFAULT_ROLES,
-    ESCALATED_EVENTS,
-    EVENTS_READ,
-    REOPEN_FIELD,
-    REOPEN_VALUE,
-    REOPENED_EVENTS,
-    RESPONSE_EVENTS,
-    RecordRule,
-    events_subquery,
-    manifests,
-    record_rules,
-    records_condition,
-    task_roles,
-)
+from engine.processes.case_facts import manifests, task_roles
 from models import Case, CaseFact
 
 # Conventions of the shipped process pack (workflows/); see the module docstring.

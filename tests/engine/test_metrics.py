@@ -141,7 +141,7 @@ def test_no_cases_gives_no_data_not_zero(session):
 
 
 def test_required_records_can_depend_on_the_outcome():
-    from engine.evaluation.provider_measures import RecordRule, record_rules
+    from engine.processes.case_facts import RecordRule, record_rules
     from engine.processes.manifest import Manifest
     manifest = Manifest.from_dict({"process": {"required_records": ["change_plan"]},
                 "end_events": {"done": {"outcome": "implemented",
