@@ -84,7 +84,7 @@ def element_name(loaded: specs.Loaded, element_id: str) -> str:
     return element_id
 
 
-def views(session: Session, loaded: specs.Loaded, jobs: Iterable[ExternalTask]) -> list[JobView]:
+def views(loaded: specs.Loaded, jobs: Iterable[ExternalTask]) -> list[JobView]:
     """The jobs as pages show them, as of the engine clock."""
     now = clock.now()
     return [JobView(job, element_name(loaded, job.element_id), state_of(job, now)) for job in jobs]
@@ -95,4 +95,4 @@ def jobs_of_case(session: Session, case_id: int, loaded: specs.Loaded) -> list[J
     if not loaded.external_tasks:
         return []
     rows = session.scalars(select(ExternalTask).where(ExternalTask.case_id == case_id).order_by(ExternalTask.id))
-    return views(session, loaded, rows)
+    return views(loaded, rows)

@@ -369,34 +369,36 @@ class Listed:
     process_key: str
 
 
-def list_jobs(session: Session, *, actor: User | None = None, case_ref: str | None = None,
-              process_key: str | None = None, attention_only: bool = True, limit: int = 200) -> list[Listed]:
+def list_jobs(session: Session, *, actor: User, case_ref: str | None = None, process_key: str | None = None,
+              attention_only: bool = True, limit: int = 200) -> list[Listed]:
     """Jobs that need attention (retries ran out), or every job: of one case, of one process, or all.
 
-    With an actor, a case named must be one they may read, and the whole list is for staff."""
+    A case named must be one the actor may read; any other list is for staff."""
     query = (select(ExternalTask, Case.key, Case.title, Case.process_key).join(Case, Case.id == ExternalTask.case_id)
              .order_by(ExternalTask.id).limit(limit))
     if attention_only:
         query = query.where(ExternalTask.retries == 0)
     if case_ref is not None:
-        case = queries.get_case(session, case_ref, actor=actor) if actor is not None else \
-            queries.find_case(session, case_ref)
-        query = query.where(ExternalTask.case_id == case.id)
-    elif actor is not None and not roles.staff_groups(actor):
+        query = query.where(ExternalTask.case_id == queries.get_case(session, case_ref, actor=actor).id)
+    elif not roles.staff_groups(actor):
         raise NotAllowed("role: the list of external tasks is for staff; name a case of yours (?case=KEY)")
     if process_key is not None:
         query = query.where(Case.process_key == process_key)
     return [Listed(job, key, title, process) for job, key, title, process in session.execute(query)]
 
 
-def attention_of_process(session: Session, process_key: str) -> list[tuple[Listed, external_jobs.JobView]]:
-    """The jobs of a process's open cases that need attention, for its page."""
-    out = []
-    for listed in list_jobs(session, process_key=process_key):
-        case = session.get(Case, listed.job.case_id)
-        if case is None:
-            continue
-        [view] = external_jobs.views(session, specs.load_by_id(session, case.definition_id), [listed.job])
-        out.append((listed, view))
-    return out
-
+def attention_of_process(session: Session, process_key: str, *, actor: User) -> list[tuple[Listed, external_jobs.JobView]]:
+    """The jobs of a process's open cases that need attention, for its page (staff see them; others
+    see none): each process version's spec is loaded once for the names its jobs show."""
+    if not roles.staff_groups(actor):
+        return []
+    listed = list_jobs(session, actor=actor, process_key=process_key)
+    rows = session.execute(select(Case.id, Case.definition_id)
+                           .where(Case.id.in_({each.job.case_id for each in listed})))
+    version_of = {case_id: definition_id for case_id, definition_id in rows}  # noqa: C416 - rows, not pairs
+    viewed: dict[int, external_jobs.JobView] = {}
+    for definition_id in set(version_of.values()):
+        jobs = [each.job for each in listed if version_of.get(each.job.case_id) == definition_id]
+        for view in external_jobs.views(specs.load_by_id(session, definition_id), jobs):
+            viewed[view.job.id] = view
+    return [(each, viewed[each.job.id]) for each in listed if each.job.id in viewed]

@@ -95,7 +95,7 @@ def detail(key: str):
     return render_template("processes/detail.html", latest=history.versions[0], versions=history.versions,
                            open_counts=history.open_counts, can_deploy=has_role(*DEPLOYERS),
                            migrations=proposals.migrations_of(session, key),
-                           attention=external_tasks.attention_of_process(session, key))
+                           attention=external_tasks.attention_of_process(session, key, actor=current_user))
 
 
 @bp.post("/<key>/external-tasks/<int:job_id>/retry")
