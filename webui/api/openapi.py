@@ -27,6 +27,10 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"$ref": "#/components/responses/" + description}
 
@@ -353,14 +357,14 @@ def _paths() -> dict[str, dict[str, Any]]:
                 {"200": _json(_ref("MessageDelivery"), "Delivered to a waiting case (or a repeat)."),
                  "201": _json(_ref("MessageDelivery"), "A case started at a message start event.")},
                 errors=[*_WRITE, "Unprocessable"], tag="events",
-                body={"required": True, "content": {"application/json": {"schema": _ref("Message")}}}),
+                body=_json_body(_ref("Message"))),
         },
         "/signals": {
             "post": _op(
                 "Broadcast a BPMN signal (staff and integrations) to every open case waiting for it.",
                 {"200": _json(_ref("SignalDelivery"), "How many cases got it, and which.")},
                 errors=[*_WRITE, "Unprocessable"], tag="events",
-                body={"required": True, "content": {"application/json": {"schema": _ref("Signal")}}}),
+                body=_json_body(_ref("Signal"))),
         },
         "/external-tasks/fetch-and-lock": {
             "post": _op(
@@ -371,7 +375,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "`lock_seconds`).",
                 {"200": _json({"type": "array", "items": _ref("ExternalTask")}, "The jobs now locked for the worker.")},
                 errors=[*_WRITE, "Unprocessable"], tag="external tasks",
-                body={"required": True, "content": {"application/json": {"schema": _ref("FetchAndLock")}}}),
+                body=_json_body(_ref("FetchAndLock"))),
         },
         "/external-tasks/{job_id}/complete": {
             "post": _op(
@@ -379,7 +383,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "worker holds the lock or the lock expired.",
                 {"200": _json(_ref("Case"), "The case after the step.")},
                 errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
-                body={"required": True, "content": {"application/json": {"schema": _ref("ExternalTaskComplete")}}}),
+                body=_json_body(_ref("ExternalTaskComplete"))),
         },
         "/external-tasks/{job_id}/failure": {
             "post": _op(
@@ -387,7 +391,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "at 0 it needs attention (case page, process page) until a process owner retries it.",
                 {"200": _json(_ref("ExternalTask"), "The job.")},
                 errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
-                body={"required": True, "content": {"application/json": {"schema": _ref("ExternalTaskFailure")}}}),
+                body=_json_body(_ref("ExternalTaskFailure"))),
         },
         "/external-tasks/{job_id}/bpmnError": {
             "post": _op(
@@ -396,7 +400,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "`/bpmn-error` is the same route.",
                 {"200": _json(_ref("Case"), "The case after the step.")},
                 errors=[*_WRITE, "Unprocessable"], tag="external tasks", params=[_JOB_ID],
-                body={"required": True, "content": {"application/json": {"schema": _ref("ExternalTaskError")}}}),
+                body=_json_body(_ref("ExternalTaskError"))),
         },
         "/external-tasks/{job_id}/bpmn-error": {
             "post": _op("Throw a BPMN error from a locked job (the same as `/bpmnError`).",
