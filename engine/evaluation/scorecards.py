@@ -151,14 +151,18 @@ def latest_month(session: Session) -> str | None:
     return f"{latest.year:04d}-{latest.month:02d}" if latest is not None else None
 
 
+def _require_months(periods: Sequence[Period]) -> None:
+    if any(p.is_year for p in periods):
+        raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
+                          {"period": ["a scorecard is for a month (YYYY-MM)"]})
+
+
 def monthly_scorecards(session: Session, period: str | Period, *, provider: str | None = None,
                        config: EvaluationConfig | None = None) -> list[Scorecard]:
     """Each registered provider's scorecard for one month (or one provider's)."""
     config = config or evaluation_config(session)
     month = parse_period(period) if isinstance(period, str) else period
-    if month.is_year:
-        raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
-                          {"period": ["a scorecard is for a month (YYYY-MM)"]})
+    _require_months([month])
     providers = list_providers(session, provider)
     measured = provider_measures(session, config, month, provider=provider)
     return _score_months(session, config, providers, {month.label: measured})[month.label]
@@ -170,9 +174,7 @@ def trend_scorecards(session: Session, months: Sequence[Period], *, provider: st
     SQLite from one aggregate over the months' cases (months_measures) instead of one per month,
     on PostgreSQL month by month (faster there); one query for the months' inputs."""
     config = config or evaluation_config(session)
-    if any(m.is_year for m in months):
-        raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
-                          {"period": ["a scorecard is for a month (YYYY-MM)"]})
+    _require_months(months)
     providers = list_providers(session, provider)
     if session.get_bind().dialect.name == "postgresql":
         # Month by month there: each month's statement reads its rows by index and compares them
