@@ -119,7 +119,8 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
       is open, `persistence.save` closes a case only when its workflow has completed);
     * the tasks of the people the actor stands in for (`_deputy_arm`).
 
-    Each task comes with its case (without the instance state) and assignee."""
+    Each task comes with its case (without the instance state and the case data, which no
+    inbox shows: parsing 200 cases' data cost a fifth of the API page's CPU) and assignee."""
     if scope not in ("mine", "group"):
         raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
     staff = sorted(roles.staff_groups(actor))
@@ -140,7 +141,7 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
         arms.append(_deputy_arm(staff, actor, scope, end))
     page = union_all(*arms).subquery("page") if len(arms) > 1 else arms[0].subquery("page")
     query = (select(HumanTask).join(page, page.c.id == HumanTask.id).join(Case, Case.id == HumanTask.case_id)
-             .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT),
+             .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT, defer(Case.data)),
                       joinedload(HumanTask.assignee).lazyload(User.groups))
              .order_by(*_INBOX_ORDER).limit(limit).offset(max(0, offset)))
     return list(session.scalars(query).unique())
