@@ -7,7 +7,9 @@ from .delegation import Delegation
 from .descriptive import DescriptiveModel
 from .evaluation import (
     CaseFact,
+    CaseFactMonth,
     CaseFactState,
+    CaseFactTarget,
     EvaluationConfigVersion,
     EvaluationInput,
     EvaluationScorecard,
@@ -24,7 +26,8 @@ from .task import HumanTask, HumanTaskBar, HumanTaskGroup, Timer
 from .user import ApiToken, Group, LoginThrottle, User, user_group
 
 __all__ = [
-    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "CaseFact", "CaseFactState",
+    "ApiToken", "Attachment", "AuditChain", "AuditEvent", "Base", "Case", "CaseCounter", "CaseFact",
+    "CaseFactMonth", "CaseFactState", "CaseFactTarget",
     "Delegation", "DescriptiveModel", "EvaluationConfigVersion", "EvaluationInput", "EvaluationScorecard", "EventWait",
     "ExternalTask",
     "Group", "HumanTask", "HumanTaskBar", "HumanTaskGroup", "LoginThrottle", "MeasureRole", "MessageReceipt", "Notification",

@@ -124,3 +124,46 @@ class CaseFactState(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     complete: Mapped[bool] = mapped_column(default=False)
+    # Whether case_fact_month counts every fact row, with the targets of case_fact_target
+    # (engine.processes.fact_summary; migration 0022).
+    summarized: Mapped[bool] = mapped_column(default=False)
+
+
+class CaseFactTarget(Base):
+    """A target the month summary (case_fact_month) compared its cases' hours with: the evaluation
+    configuration's SLA targets when the summary was built (engine.processes.fact_summary). `kind`
+    is response / resolve (by priority in `key`), response_default / resolve_default, recovery,
+    revocation (key ''), or dispatch (by process key)."""
+
+    __tablename__ = "case_fact_target"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    hours: Mapped[float] = mapped_column(Float)
+
+
+class CaseFactMonth(Base):
+    """The ended cases of a month (opened or closed in it) counted by the parts of the measures'
+    conditions: one row per combination, kept by the transaction that writes a case's fact row
+    (engine.processes.fact_summary). The nullable parts are stored as '' / false with a bit each in
+    `nulls` (a NULL would never match in the upsert's key)."""
+
+    __tablename__ = "case_fact_month"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    provider: Mapped[str] = mapped_column(String(120), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    escalated: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    reopened: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    has_records: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    carries_records: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    restore_verified: Mapped[bool] = mapped_column(primary_key=True)
+    flags: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    nulls: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    weight: Mapped[int]
+    response_hours: Mapped[float | None] = mapped_column(Float)
+    rating: Mapped[float | None] = mapped_column(Float)

@@ -17,17 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, case, func, literal, select
 
-from engine.evaluation.config import EvaluationConfig
+from engine.evaluation.config import EvaluationConfig, SlaTargets
 from engine.evaluation.period import Period
-
-# Case row columns the measures compare with constants: the group's keys.
-KEYS = ("provider", "process_key", "outcome", "source", "escalated", "reopened", "has_records",
-        "carries_records", "restore_verified")
-# Comparisons with the period and the targets, each 1 or 0 in a group's key.
-FLAGS = ("opened", "closed", "done_by_end", "responded", "rated", "response_ok", "resolve_ok",
-         "recovery_ok", "revoke_ok", "dispatch_ok")
+from engine.processes.fact_summary import FLAGS, KEYS, flag_conditions, flags_value, target_rows
 
 
 class Bounds(Protocol):
@@ -83,38 +77,57 @@ def _by_process(process: Any, hours: Mapping[str, float]) -> ColumnElement[Any]:
     return case(*((process == p, literal(h)) for p, h in hours.items()), else_=None)
 
 
+@dataclass(frozen=True)
+class ConfigTargets:
+    """A configuration's SLA targets as constants in the statement (fact_summary.Targets)."""
+
+    sla: SlaTargets
+
+    def response(self, priority: Any) -> ColumnElement[Any]:
+        return _by_priority(priority, self.sla.response_hours, self.sla.default_priority)
+
+    def resolve(self, priority: Any) -> ColumnElement[Any]:
+        return _by_priority(priority, self.sla.resolve_hours, self.sla.default_priority)
+
+    def recovery(self) -> ColumnElement[Any]:
+        return literal(self.sla.emergency_recover_hours)
+
+    def revocation(self) -> ColumnElement[Any]:
+        return literal(self.sla.revoke_hours)
+
+    def dispatch(self, process: Any) -> ColumnElement[Any]:
+        return _by_process(process, self.sla.dispatch_hours)
+
+
+def config_targets(config: EvaluationConfig) -> set[tuple[str, str, float]]:
+    """The configuration's SLA targets as the month summary stores them (case_fact_target)."""
+    sla = config.sla
+    return target_rows(sla.response_hours, sla.resolve_hours, sla.default_priority, sla.emergency_recover_hours,
+                       sla.revoke_hours, sla.dispatch_hours)
+
+
 def row_atoms(config: EvaluationConfig, period: Period | Bounds, r: Any) -> Atoms:
     """The parts over one case row of `r` (case_rows' columns)."""
-    sla, c = config.sla, r.c
-    # Pending time (waiting on the requester, engine.timing.timers) does not count against resolution.
-    worked = c.resolution_hours - c.sla_paused_seconds / 3600.0
-    return Atoms(
-        c=c,
-        opened=and_(c.created_at >= period.start, c.created_at < period.end),
-        closed=and_(c.status == "closed", c.closed_at >= period.start, c.closed_at < period.end),
-        done_by_end=and_(c.status == "closed", c.closed_at < period.end),
-        responded=c.responded_at.is_not(None),
-        rated=c.rating.is_not(None),
-        response_ok=and_(c.responded_at.is_not(None), c.response_hours <= _by_priority(
-            c.priority, sla.response_hours, sla.default_priority)),
-        resolve_ok=worked <= _by_priority(c.priority, sla.resolve_hours, sla.default_priority),
-        recovery_ok=c.recovery_hours <= sla.emergency_recover_hours,
-        revoke_ok=c.revocation_hours <= sla.revoke_hours,
-        dispatch_ok=worked <= func.coalesce(c.sla_hours, _by_process(c.process_key, sla.dispatch_hours)),
-        response_hours=c.response_hours, rating=c.rating, weight=literal(1),
-    )
+    c = r.c
+    flags = flag_conditions(c, period.start, period.end, ConfigTargets(config.sla))
+    return Atoms(c=c, response_hours=c.response_hours, rating=c.rating, weight=literal(1), **flags)
 
 
 def grouped_rows(config: EvaluationConfig, period: Period | Bounds, r: Any, *, by: Sequence[Any] = ()) -> Any:
     """The rows of `r` counted by their KEYS and FLAGS, with the sums of their response hours and
     ratings (a subquery). The FLAGS make one integer key, a bit each: fewer keys to sort or hash.
     `by`: further keys before those (the month, when one statement counts several months)."""
+    return grouped_select(config, period, r, by=by).subquery("month_groups")
+
+
+def grouped_select(config: EvaluationConfig, period: Period | Bounds, r: Any, *, by: Sequence[Any] = ()) -> Any:
+    """grouped_rows as a SELECT (to add to the month summary's rows)."""
     a = row_atoms(config, period, r)
-    flags = sum((case((getattr(a, f), 1 << i), else_=0) for i, f in enumerate(FLAGS)), literal(0))
+    flags = flags_value({f: getattr(a, f) for f in FLAGS})
     keys = [*by, *(getattr(r.c, k) for k in KEYS), flags.label("flags")]
     return (select(*keys, func.count().label("weight"), func.sum(a.response_hours).label("response_hours"),
                    func.sum(a.rating).label("rating"))
-            .group_by(*keys).subquery("month_groups"))
+            .group_by(*keys))
 
 
 def group_atoms(g: Any) -> Atoms:

@@ -58,11 +58,19 @@ from sqlalchemy.orm import Session
 
 from engine import db
 from engine.errors import NotFound
-from engine.evaluation.atoms import Atoms, Window, group_atoms, grouped_rows, row_atoms
+from engine.evaluation.atoms import (
+    Atoms,
+    Window,
+    config_targets,
+    group_atoms,
+    grouped_rows,
+    grouped_select,
+    row_atoms,
+)
 from engine.evaluation.config import EvaluationConfig
 from engine.evaluation.period import Period
 from engine.evaluation.scoring import Measurement
-from engine.processes import case_facts
+from engine.processes import case_facts, fact_summary
 from engine.processes.case_facts import manifests, task_roles
 from models import Case, CaseFact
 
@@ -110,13 +118,42 @@ def month_rows(session: Session, period: Period, *, provider: str | None = None,
     f = CaseFact
     ended = or_(and_(f.created_at >= period.start, f.created_at < period.end),
                 and_(f.closed_at >= period.start, f.closed_at < period.end))
+    if provider is not None:
+        ended = and_(ended, f.provider == provider)
+    # An open case's rows carry only what the measures read of open cases (its first response,
+    # found by its chain), not the records check and event flags only closed cases are read for.
+    return union_all(case_facts.facts_select(ended), open_rows(period, provider)).cte("case_rows")
+
+
+def open_rows(period: Period, provider: str | None = None) -> Select[Any]:
+    """The open cases of a period's window, as rows of `case_rows` (case_facts.open_rows_select)."""
     # An open case has no closed_at: it is in the window when opened in it.
     live = and_(Case.created_at >= period.start, Case.created_at < period.end)
     if provider is not None:
-        ended, live = and_(ended, f.provider == provider), and_(live, Case.provider == provider)
-    # An open case's rows carry only what the measures read of open cases (its first response,
-    # found by its chain), not the records check and event flags only closed cases are read for.
-    return union_all(case_facts.facts_select(ended), case_facts.open_rows_select(live)).cte("case_rows")
+        live = and_(live, Case.provider == provider)
+    return case_facts.open_rows_select(live)
+
+
+def month_groups(session: Session, config: EvaluationConfig, period: Period, *, provider: str | None = None,
+                 use_facts: bool = True, use_summary: bool = True) -> Any:
+    """The month's cases counted by the parts of the measures' conditions (atoms.grouped_rows): its
+    ended cases from the month summary (engine.processes.fact_summary) when it is kept with this
+    configuration's targets, else from their rows (month_rows); its open cases live."""
+    if (use_facts and use_summary and not period.is_year
+            and fact_summary.usable(session, config_targets(config))):
+        live = open_rows(period, provider).cte("case_rows")
+        return union_all(fact_summary.month_groups(period.label, provider),
+                         grouped_select(config, period, live)).subquery("month_groups")
+    return grouped_rows(config, period, month_rows(session, period, provider=provider, use_facts=use_facts))
+
+
+def keep_summary(session: Session, config: EvaluationConfig) -> int | None:
+    """Build the month summary with this configuration's targets, unless it is kept with them
+    already or the facts are not complete; return the summary rows written, or None."""
+    targets = config_targets(config)
+    if not case_facts.complete(session) or fact_summary.usable(session, targets):
+        return None
+    return fact_summary.rebuild(session, targets)
 
 
 def measure_sql(config: EvaluationConfig, period: Period, r: Any) -> dict[str, MeasureSql]:
@@ -193,13 +230,14 @@ def measurement(row: Any, key: str, source: dict[str, Any] | None = None) -> Mea
 
 
 def provider_measures(session: Session, config: EvaluationConfig, period: Period, *,
-                      provider: str | None = None, use_facts: bool = True) -> dict[str, dict[str, Measurement]]:
+                      provider: str | None = None, use_facts: bool = True,
+                      use_summary: bool = True) -> dict[str, dict[str, Measurement]]:
     """Every measure for every provider (or one) in a period, in one aggregate query
-    (use_facts=False: from the events, as a check of the stored facts)."""
-    r = month_rows(session, period, provider=provider, use_facts=use_facts)
+    (use_facts=False: from the events, as a check of the stored facts; use_summary=False: from the
+    fact rows, as a check of the month summary)."""
     # The month's cases counted by the parts of the measures' conditions, then the measures over
     # those groups: each condition once per case, not forty times.
-    g = grouped_rows(config, period, r)
+    g = month_groups(session, config, period, provider=provider, use_facts=use_facts, use_summary=use_summary)
     specs = measure_conditions(config, group_atoms(g))
     query = (select(g.c.provider, *aggregate_columns(specs, g.c.weight))
              .where(g.c.provider.is_not(None)).group_by(g.c.provider))

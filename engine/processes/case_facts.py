@@ -45,10 +45,12 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from engine.processes import fact_summary
 from engine.processes.manifest import Manifest
 from models import AuditEvent, Case, CaseFact, CaseFactState, MeasureRole, ProcessDefinition
 from models.audit import RESPONSE_EVENT_TYPES
@@ -273,12 +275,13 @@ def open_rows_select(window: ColumnElement[bool]) -> Select[Any]:
             # OFFSET 0 keeps PostgreSQL from merging this into the outer select, which would probe
             # the events twice (once for the time, once for the hours).
             .offset(0).subquery("open_cases"))
-    others: dict[str, Any] = {
-        "rating": null(), "sla_hours": null(), "restore_verified": null(), "has_records": literal(0),
-        "carries_records": literal(0), "resolved_at": null(), "recovered_at": null(), "revoked_at": null(),
-        "escalated": literal(0), "reopened": literal(0), "resolution_hours": null(), "recovery_hours": null(),
-        "revocation_hours": null(), "cycle_hours": null(),
-    }
+    # The empty columns are typed as case_fact's: the evaluation's month summary takes the open rows
+    # alone, and PostgreSQL would read an untyped NULL as text.
+    fact = cast(Table, CaseFact.__table__).c
+    others: dict[str, Any] = {name: sql_cast(null(), fact[name].type) for name in (
+        "rating", "sla_hours", "restore_verified", "resolved_at", "recovered_at", "revoked_at", "resolution_hours",
+        "recovery_hours", "revocation_hours", "cycle_hours")}
+    others.update({name: literal(0) for name in ("has_records", "carries_records", "escalated", "reopened")})
     others["response_hours"] = hours_between(live.c.created_at, live.c.responded_at)
     return select(*(getattr(live.c, name) if name in OPEN_ROW_COLUMNS[:-1] else others[name].label(name)
                     for name in ("id", *FACT_COLUMNS[1:])))
@@ -302,6 +305,8 @@ def record_ended(session: Session, case_row: Case, manifest: Manifest) -> None:
     measure_role table, the required records from its own version's manifest."""
     statement = _ended_insert(case_row.definition_id, tuple(record_rules(manifest)))
     session.execute(statement, {"fact_case_id": case_row.id, "fact_chain": case_row.key})
+    # The month summary counts it in the same transaction, so the two never disagree.
+    fact_summary.add_ended(session, case_row.id, case_row.created_at, case_row.closed_at)
 
 
 @functools.lru_cache(maxsize=256)
@@ -337,12 +342,16 @@ def refresh_for_roles(session: Session, elements: Iterable[str]) -> None:
         return
     touched = (select(AuditEvent.case_id).where(AuditEvent.type == "task_completed", AuditEvent.task.in_(elements))
                .distinct())
+    months = fact_summary.fact_months(session, CaseFact.case_id.in_(touched))
     session.execute(delete(CaseFact).where(CaseFact.case_id.in_(touched)))
     _insert_facts(session, and_(Case.status != "open", Case.id.in_(touched)), stored_roles(), manifests(session))
+    if months and fact_summary.kept(session):
+        fact_summary.resummarize(session, months)
 
 
 def rebuild(session: Session) -> int:
-    """Write the fact rows of every ended case afresh, and mark them complete; return how many."""
+    """Write the fact rows of every ended case afresh, and mark them complete; return how many.
+    The month summary is built afresh with the targets it had (fact_summary.rebuild)."""
     deployed = manifests(session)
     sync_roles(session, deployed)
     session.execute(delete(CaseFact))
@@ -353,6 +362,7 @@ def rebuild(session: Session) -> int:
     else:
         state.complete = True
     session.flush()
+    fact_summary.rebuild(session)
     return session.scalar(select(func.count()).select_from(CaseFact)) or 0
 
 

@@ -66,7 +66,8 @@ def test_the_last_completion_ends_its_task_and_closes_the_case(session, deploy, 
         services.complete_task(session, implement, {"result": "done"}, actor=people["eng2"])
     assert seen == ["SELECT human_task", "INSERT audit_event", "INSERT audit_event", "INSERT human_task",
                     "UPDATE case",
-                    "INSERT case_fact"]  # what the evaluation reads of the ended case (engine.processes.case_facts)
+                    "INSERT case_fact",  # what the evaluation reads of the ended case (engine.processes.case_facts),
+                    "INSERT case_fact_month"]  # and the month summary counting it (engine.processes.fact_summary)
     assert _row(session, "SELECT state, completed_by_id FROM human_task WHERE id = :id", id=implement) == \
         ("completed", people["eng2"].id)
     assert case.status == "closed"

@@ -220,7 +220,8 @@ def test_completing_a_task_runs_its_statements_commits_once_and_loads_nothing_fo
     assert response.status_code == 200, response.json
     assert seen == ["SELECT api_token", "SELECT human_task", "INSERT audit_event", "INSERT audit_event",
                     "INSERT human_task", "UPDATE case", "INSERT case_fact",  # gate_approved, case_closed; the
-                    "COMMIT"]  # ended case's evaluation facts (engine.processes.case_facts)
+                    "INSERT case_fact_month",  # ended case's evaluation facts (engine.processes.case_facts), and
+                    "COMMIT"]  # the month summary counting them in its months (engine.processes.fact_summary)
     assert (response.json["status"], response.json["open_tasks"]) == ("closed", [])
     assert http.get("/api/v1/cases/TKT-000001", headers=headers["desk"]).json == response.json
 

@@ -148,6 +148,8 @@ def init_database(*, quiet: bool = False) -> str | None:
     Return the admin password when one was generated (it is shown once)."""
     from engine import db
     from engine.cases import proposals
+    from engine.evaluation import provider_measures
+    from engine.evaluation.config import evaluation_config
     from engine.people import roles, users
     from engine.processes import case_facts, catalog, deployment
 
@@ -159,6 +161,10 @@ def init_database(*, quiet: bool = False) -> str | None:
             written = case_facts.rebuild(session)
             if not quiet and written:
                 click.echo(f"evaluation facts written for {written} ended cases")
+        # The month summary, with this installation's targets (a changed configuration's included).
+        summary = provider_measures.keep_summary(session, evaluation_config(session))
+        if not quiet and summary is not None:
+            click.echo(f"evaluation month summary written ({summary} rows)")
         for name in roles.GROUPS:
             users.get_group(session, name)
         # A database with no process yet is a new installation: four-eyes on process changes starts on.
