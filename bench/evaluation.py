@@ -9,12 +9,14 @@ source, audit events for response, resolution, some escalations and reopens, rat
 required records) are bulk-loaded, plus change, offboarding and drill cases at a tenth of
 that. `spread` spreads the incidents over a year (the evaluated month holds a twelfth);
 `month` puts all of them in the evaluated month (the worst case). The cases are loaded by hand,
-so their evaluation facts are then written as `opsgate init` writes them after the migration
-(`case_facts.rebuild`, timed). It then times `engine.evaluation.scorecards.monthly_scorecards`
-for that month (every provider; median of 5 runs after one warm-up), reading the stored facts
-("facts"), and, alternating with it, reading the cases' events as before the facts existed
-("events", the same call with the facts marked incomplete), checks both give the same figures,
-and prints the growth. The database given is wiped.
+so their evaluation facts and the month summary are then written as `opsgate init` writes them
+after the migration (`case_facts.rebuild` and `provider_measures.keep_summary`, timed together).
+It then times `engine.evaluation.scorecards.monthly_scorecards` for that month (every provider;
+median of 5 runs after one warm-up) as the application reads it, from the month summary and the
+open cases ("eval"), and, alternating with it, from the month's fact rows as before the summary
+("rows", the same call with the summary marked unkept), and from the cases' events as before the
+facts existed ("events", the facts marked incomplete); checks all three give the same figures, and
+prints the growth. The database given is wiped.
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ sys.path.insert(0, str(_HERE.parent))
 from sqlalchemy import create_engine, insert, text, update
 from sqlalchemy.orm import Session
 
-from engine.evaluation import scorecards
+from engine.evaluation import provider_measures, scorecards
 from engine.evaluation.config import load_config
 from engine.processes import case_facts
 from models import AuditEvent, Base, Case, CaseFactState, ProcessDefinition, Provider
@@ -119,24 +121,30 @@ def load(session: Session, n: int, layout: str, rng: random.Random) -> int:
     return session.scalar(text("select count(*) from audit_event")) or 0
 
 
-def time_month(session: Session, runs: int = 5) -> tuple[float, float]:
-    """Median seconds for the month's scorecards of every provider: from the facts, from the events."""
+def time_month(session: Session, runs: int = 5) -> tuple[float, float, float]:
+    """Median seconds for the month's scorecards of every provider: from the summary, from the fact
+    rows, from the events."""
     config = load_config()
-    timings: dict[bool, list[float]] = {True: [], False: []}
+    modes = ("summary", "rows", "events")
+    timings: dict[str, list[float]] = {mode: [] for mode in modes}
     figures = {}
     for run in range(runs + 1):
-        for facts in (True, False):
-            if not facts:  # in this transaction only: the scorecards read the events
+        for mode in modes:
+            # In this transaction only: the scorecards read the fact rows, or the events.
+            if mode == "rows":
+                session.execute(update(CaseFactState).values(summarized=False))
+            elif mode == "events":
                 session.execute(update(CaseFactState).values(complete=False))
             start = time.perf_counter()
             cards = scorecards.monthly_scorecards(session, MONTH, config=config)
             if run:  # the first run warms up
-                timings[facts].append(time.perf_counter() - start)
+                timings[mode].append(time.perf_counter() - start)
             session.rollback()
             assert len(cards) == len(PROVIDERS) and all(c.total is not None for c in cards)
-            figures[facts] = {c.provider: round(c.total or 0, 9) for c in cards}
-    assert figures[True] == figures[False], figures
-    return statistics.median(timings[True]), statistics.median(timings[False])
+            figures[mode] = {c.provider: round(c.total or 0, 9) for c in cards}
+    assert figures["summary"] == figures["rows"] == figures["events"], figures
+    return (statistics.median(timings["summary"]), statistics.median(timings["rows"]),
+            statistics.median(timings["events"]))
 
 
 def main() -> None:
@@ -153,7 +161,7 @@ def main() -> None:
     print(f"monthly evaluation of {MONTH}, {len(PROVIDERS)} providers, {engine.dialect.name}")
     print(f"load average {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(f"{'layout':8} {'incidents':>10} {'in month':>9} {'events':>9} {'load s':>7} {'facts s':>7} "
-          f"{'eval s':>7} {'events s':>8}")
+          f"{'eval s':>7} {'rows s':>7} {'events s':>8}")
     for layout in layouts:
         baseline = None
         for size in [int(s) for s in args.sizes.split(",")]:
@@ -165,6 +173,7 @@ def main() -> None:
                 loaded = time.perf_counter() - started
                 started = time.perf_counter()
                 case_facts.rebuild(session)
+                provider_measures.keep_summary(session, load_config())
                 session.commit()
                 facts_built = time.perf_counter() - started
                 with engine.connect() as conn:
@@ -173,10 +182,10 @@ def main() -> None:
                 in_month = session.scalar(text(
                     "select count(*) from \"case\" where process_key = 'incident' and "
                     "created_at >= '2026-06-01' and created_at < '2026-07-01'"))
-                seconds, direct = time_month(session)
+                seconds, rows, direct = time_month(session)
             baseline = baseline or seconds
             print(f"{layout:8} {size:>10} {in_month:>9} {n_events:>9} {loaded:>7.1f} {facts_built:>7.1f} "
-                  f"{seconds:>7.3f} {direct:>8.3f}  (x{seconds / baseline:.1f} of the smallest; "
+                  f"{seconds:>7.3f} {rows:>7.3f} {direct:>8.3f}  (x{seconds / baseline:.1f} of the smallest; "
                   f"load average {os.getloadavg()[0]:.1f})", flush=True)
     engine.dispose()
 

@@ -301,3 +301,75 @@ def test_inbox_without_history_migrates_down_and_up(tmp_path):
 
 def test_inbox_without_history_migrates_down_and_up_on_postgresql(pg_clean):
     _inbox_without_history_round_trip(pg_clean)
+
+
+def _case_fact_month_round_trip(engine) -> None:
+    """Down to 0021 with ended cases (one closed a month after it opened) and an open one, up again:
+    migration 0022 counts the facts into the month summary with the shipped targets, as the cases'
+    ends had; with incomplete facts it leaves the summary unkept."""
+    import datetime as dt
+
+    from alembic import command
+    from sqlalchemy import text
+
+    from engine.cases import queries, services
+    from engine.evaluation import provider_measures
+    from engine.evaluation.atoms import config_targets
+    from engine.evaluation.config import load_config
+    from engine.people import users
+    from engine.processes import case_facts, deployment, fact_summary
+    from engine.timing import clock
+    from tests.conftest import DATA
+
+    config = load_config()
+    maker = db.make_sessionmaker(engine)
+    start = dt.datetime(2026, 5, 30, 9, 0, tzinfo=dt.timezone.utc)
+    with maker.begin() as s:
+        case_facts.rebuild(s)  # marks the facts complete where pg_clean emptied the tables
+        provider_measures.keep_summary(s, config)
+        deployment.deploy(s, [("four_steps.bpmn", (DATA / "four_steps.bpmn").read_bytes())], actor=None)
+        people = [users.create_user(s, n, g, actor=None) for n, g in
+                  (("rita", []), ("sam", ["service_desk"]), ("erin", ["engineer"]), ("carl", ["change_manager"]),
+                   ("ed", ["engineer"]))]
+        for days in (0, 3, None):  # closed the same day, closed in June, left open
+            with clock.frozen(start):
+                case = services.start_case(s, "four_steps", {"title": "t", "system": "erp", "urgent": True},
+                                           actor=people[0])
+            steps = [("triage", {"category": "hardware"}, 1), ("diagnose", {"diagnosis": "x"}, 2)]
+            if days is not None:
+                steps += [("approve_fix", {"decision": "approve"}, 3), ("implement", {"result": "ok"}, 4)]
+            for i, (element, data, who) in enumerate(steps):
+                task = next(t for t in queries.open_tasks(s, case) if t.element_id == element)
+                with clock.frozen(start + dt.timedelta(days=days or 0, hours=i + 1)):
+                    services.complete_task(s, task.id, data, actor=people[who])
+        wanted = s.execute(text("SELECT * FROM case_fact_month ORDER BY month, flags")).all()
+        assert [(row.month, row.weight) for row in wanted] == [("2026-05", 1), ("2026-05", 1), ("2026-06", 1)]
+    cfg = db.alembic_config(engine)
+    for complete in (True, False):
+        with engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            command.downgrade(cfg, "0021_inbox_without_history")
+            assert not {"case_fact_month", "case_fact_target"} & set(engine.dialect.get_table_names(connection))
+            connection.execute(text("UPDATE case_fact_state SET complete = :c"), {"c": complete})
+            command.upgrade(cfg, "head")
+        with maker.begin() as s:
+            if complete:
+                assert fact_summary.usable(s, config_targets(config)) and fact_summary.differences(s) == []
+                assert s.execute(text("SELECT * FROM case_fact_month ORDER BY month, flags")).all() == wanted
+            else:
+                assert not fact_summary.kept(s)
+                assert s.execute(text("SELECT count(*) FROM case_fact_month")).scalar() == 0
+                case_facts.rebuild(s)  # as `opsgate init` does: the facts, then (no targets yet) no summary
+                assert provider_measures.keep_summary(s, config) == 3
+                assert s.execute(text("SELECT * FROM case_fact_month ORDER BY month, flags")).all() == wanted
+
+
+def test_case_fact_month_migrates_down_and_up(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path}/summary.db")
+    db.upgrade(engine)
+    _case_fact_month_round_trip(engine)
+    engine.dispose()
+
+
+def test_case_fact_month_migrates_down_and_up_on_postgresql(pg_clean):
+    _case_fact_month_round_trip(pg_clean)
