@@ -174,12 +174,12 @@ def _ended_upsert(dialect: str, months: int) -> Insert:
     """The upsert that counts one ended case (bound: fact_case_id, and month_N, start_N, end_N for
     each of its `months`) into case_fact_month, if the summary is kept (case_fact_state.summarized)."""
     kept = exists().where(CaseFactState.id == 1, CaseFactState.summarized)
-    parts = [_summary_select(bindparam(f"month_{i}", type_=_month_table.c.month.type),
+    parts: list[Any] = [_summary_select(bindparam(f"month_{i}", type_=_month_table.c.month.type),
                              bindparam(f"start_{i}", type_=CaseFact.created_at.type),
                              bindparam(f"end_{i}", type_=CaseFact.created_at.type),
                              CaseFact.case_id == bindparam("fact_case_id"), kept)
              for i in range(months)]
-    rows = parts[0] if months == 1 else union_all(*parts)
+    rows: Any = parts[0] if months == 1 else union_all(*parts)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_month_table)
     statement = insert.from_select(list(_SUMMARY_COLUMNS), rows)
     m, new = _month_table.c, statement.excluded
