@@ -31,7 +31,6 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Insert,
     Table,
     and_,
     bindparam,
@@ -50,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engine import prepared
 from models import CaseFact, CaseFactMonth, CaseFactState, CaseFactTarget
 
 # Case row columns the measures compare with constants: a group's keys.
@@ -170,7 +170,7 @@ def _summary_select(month: Any, start: Any, end: Any, *where: ColumnElement[bool
 
 
 @functools.lru_cache(maxsize=8)
-def _ended_upsert(dialect: str, months: int) -> Insert:
+def _ended_upsert(dialect: str, months: int) -> prepared.Prepared:
     """The upsert that counts one ended case (bound: fact_case_id, and month_N, start_N, end_N for
     each of its `months`) into case_fact_month, if the summary is kept (case_fact_state.summarized)."""
     kept = exists().where(CaseFactState.id == 1, CaseFactState.summarized)
@@ -183,12 +183,12 @@ def _ended_upsert(dialect: str, months: int) -> Insert:
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_month_table)
     statement = insert.from_select(list(_SUMMARY_COLUMNS), rows)
     m, new = _month_table.c, statement.excluded
-    return statement.on_conflict_do_update(index_elements=list(_GROUP_KEY), set_={
+    return prepared.Prepared(statement.on_conflict_do_update(index_elements=list(_GROUP_KEY), set_={
         "weight": m.weight + new.weight,
         # A sum of no values is NULL, as SUM gives it.
         "response_hours": func.coalesce(m.response_hours + new.response_hours, m.response_hours, new.response_hours),
         "rating": func.coalesce(m.rating + new.rating, m.rating, new.rating),
-    })
+    }))
 
 
 def case_months(created_at: dt.datetime, closed_at: dt.datetime | None) -> list[str]:
@@ -207,7 +207,7 @@ def add_ended(session: Session, case_id: int, created_at: dt.datetime, closed_at
     for i, label in enumerate(months):
         params[f"month_{i}"] = label
         params[f"start_{i}"], params[f"end_{i}"] = month_bounds(label)
-    session.execute(_ended_upsert(session.get_bind().dialect.name, len(months)), params)
+    _ended_upsert(session.get_bind().dialect.name, len(months)).run(session, params)
 
 
 def fact_months(session: Session, *where: ColumnElement[bool]) -> set[str]:
