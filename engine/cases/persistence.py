@@ -34,12 +34,13 @@ from engine.cases.stepping import (
 from engine.config import settings
 from engine.errors import Conflict
 from engine.notifications import webhooks
+from engine.people import users
 from engine.processes import bpmn_xml, case_facts, specs
 from engine.processes.votes import voter_key
 from engine.records import audit
 from engine.timing import clock
 from engine.timing import timers as timer_events
-from models import Case, EventWait, HumanTask, HumanTaskBar, HumanTaskGroup, Timer, User
+from models import Case, EventWait, HumanTask, HumanTaskBar, HumanTaskGroup, Timer
 
 
 def _cache_key(session: Session, case: Case) -> tuple[Any, int]:
@@ -353,7 +354,7 @@ def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], n
     if not plan:
         return
     wanted_names = set().union(*(names for _, _, names in plan))
-    ids = _user_ids(session, wanted_names)
+    ids = users.ids_of(session, wanted_names)
     kept = [task_id for task_id, _, _ in plan if task_id not in new]
     have = {(task_id, uid) for task_id, uid in session.execute(
         select(HumanTaskBar.task_id, HumanTaskBar.user_id).where(HumanTaskBar.task_id.in_(kept)))} if kept else set()
@@ -374,7 +375,7 @@ def _assign_voters(session: Session, instance: Instance, rows: list[dict[str, An
     names = {n for n in voters.values() if isinstance(n, str)}
     if not names:
         return
-    ids = _user_ids(session, names)
+    ids = users.ids_of(session, names)
     for row in rows:
         if voters.get(row["id"]) in ids:
             row["assignee_id"] = ids[voters[row["id"]]]
@@ -515,9 +516,3 @@ def save_migrated(session: Session, instance: Instance, *, actor: Any) -> None:
     save(session, instance, actor=actor)
 
 
-def _user_ids(session: Session, names: set[str]) -> dict[str, int]:
-    """User ids by name, for the names given (none read for none)."""
-    if not names:
-        return {}
-    rows = session.execute(select(User.name, User.id).where(User.name.in_(sorted(names))))
-    return {row.name: row.id for row in rows}

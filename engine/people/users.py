@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -143,6 +144,35 @@ def _read_name(session: Session, user_id: int) -> str:
 
 
 _names = memo.memo(_read_name)
+
+
+def _read_id(session: Session, name: str) -> int:
+    user_id = session.scalar(select(User.id).where(User.name == name))
+    if user_id is None:
+        raise NotFound(f"no user {name}")
+    return user_id
+
+
+_ids = memo.memo(_read_id)
+
+
+def ids_of(session: Session, names: Iterable[str]) -> dict[str, int]:
+    """The ids of the users so named, by name; names of nobody are left out. Read once per
+    process (a name names the same user for good: no rename, no deleted user), the names not
+    yet known in one statement, none for names all known."""
+    found: dict[str, int] = {}
+    missing = []
+    for name in set(names):
+        known = _ids.known(session, name)
+        if known is None:
+            missing.append(name)
+        else:
+            found[name] = known
+    if missing:
+        for name, user_id in session.execute(select(User.name, User.id).where(User.name.in_(sorted(missing)))):
+            _ids.remember(session, name, user_id)
+            found[name] = user_id
+    return found
 
 
 def name_of(session: Session, user_id: int | None) -> str | None:

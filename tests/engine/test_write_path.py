@@ -55,6 +55,27 @@ def test_one_completion_runs_five_statements(session, deploy, people):
     ]
 
 
+def test_separation_of_duties_reads_a_named_user_once_per_process(session, deploy, people):
+    """approve_fix bars whoever did diagnose: its bar row needs that person's id, read by name
+    the first time and then known (a name always names the same user: engine.memo)."""
+    deploy("four_steps.bpmn")
+    budget = ["SELECT human_task", "INSERT audit_event", "INSERT human_task", "INSERT human_task_group",
+              "INSERT human_task_bar", "UPDATE case"]
+    for first in (True, False):
+        case = start(session, people)
+        services.complete_task(session, task_of(session, case, "triage").id, {"category": "software"},
+                               actor=people["desk"])
+        diagnose = task_of(session, case, "diagnose").id
+        session.expunge_all()
+        with statements(session) as seen:
+            services.complete_task(session, diagnose, {"diagnosis": "d"}, actor=people["eng"])
+        assert seen == (budget[:4] + ["SELECT user"] + budget[4:] if first else budget)
+        approve = task_of(session, case, "approve_fix").id
+        barred = session.scalars(text("SELECT user_id FROM human_task_bar WHERE task_id = :t ORDER BY user_id"),
+                                 {"t": approve}).all()
+        assert barred == sorted([people["eng"].id, people["req"].id])  # the diagnoser and the requester
+
+
 def test_the_last_completion_ends_its_task_and_closes_the_case(session, deploy, people):
     deploy("four_steps.bpmn")
     case = start(session, people)
