@@ -14,17 +14,38 @@ errors arrive as `sqlalchemy.exc` exceptions and a dropped connection is invalid
 Rules for a prepared statement: INSERT, UPDATE or DELETE without RETURNING, every value a named
 `bindparam` without a value of its own, or a literal of the statement (no Python-side column
 defaults, no expanding IN); each call passes every parameter.
+
+**Deferred writes.** The worker fires a batch of timers in one transaction; run one by one, their
+writes cost five round trips a timer on PostgreSQL. Inside `deferred(session)` the statements
+that say where they go (`order`) are held instead, and `Deferred.send` runs each of them once,
+with every parameter set held for it (an executemany: psycopg sends it in one pipeline, one round
+trip). Any other statement on the session's connection (a read, an ORM flush, a prepared
+statement without an order) sends what is held first, so it sees the writes before it as if they
+had run; what is reordered is only the held statements among themselves, by `order`, which keeps
+the order one case's save writes them in (rows before the rows that refer to them, a case's old
+timer rows deleted before its new ones are inserted). A case saved twice in one window sends
+what is held in between (`separate`). A statement marked `exact` must match one row per
+parameter set: a call returns the count it will be checked against, and `send` raises
+SQLAlchemy's StaleDataError (what the unit of work raises when a versioned UPDATE matches fewer
+rows than expected) if the database counted fewer: a guarded UPDATE lost a race; the caller
+rolls back.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam
+from sqlalchemy import Connection, Table, bindparam, event
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import UpdateBase
+
+# Where a held statement goes when a deferred window is sent (see the module docstring).
+CASE_ROW, EVENTS, TASKS_ENDED, TASK_ROWS, TASK_LISTS, TIMERS_GONE, TIMERS_NEW, WAITS_GONE, WAITS_NEW, DELIVERIES = \
+    range(10)
 
 
 @dataclass(frozen=True)
@@ -39,8 +60,10 @@ class _Compiled:
 class Prepared:
     """One INSERT, UPDATE or DELETE, compiled on first use for each dialect."""
 
-    def __init__(self, statement: UpdateBase) -> None:
+    def __init__(self, statement: UpdateBase, *, order: int | None = None, exact: bool = False) -> None:
         self.statement = statement
+        self.order = order  # where a deferred window sends it; None: it is never held
+        self.exact = exact  # each parameter set must match one row (checked by `Deferred.send`)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _for(self, dialect: Dialect) -> _Compiled:
@@ -72,12 +95,24 @@ class Prepared:
 
     def run(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int:
         """Execute with one parameter set (or many, as executemany) in the session's
-        transaction; return the DB-API rowcount."""
-        connection: Connection = session.connection()
-        compiled = self._for(connection.dialect)
+        transaction; return the DB-API rowcount.
+
+        In a deferred window a statement with an `order` is held and the count returned is the
+        number of parameter sets (which `send` checks for an `exact` one)."""
         rows: Sequence[Mapping[str, Any]] = [params] if isinstance(params, Mapping) else params
         if not rows:
             return 0
+        held: Deferred | None = session.info.get(_DEFERRED)
+        if held is not None:
+            if self.order is not None:
+                held.hold(self, rows)
+                return len(rows)
+            held.send()
+        return self.execute(session.connection(), rows)
+
+    def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Execute now on `connection`, whatever is held; return the DB-API rowcount."""
+        compiled = self._for(connection.dialect)
         values = [[value if key is None else row[key] if proc is None else proc(row[key])
                    for key, _name, proc, value in compiled.binds] for row in rows]
         if compiled.positional:
@@ -90,6 +125,79 @@ class Prepared:
         return result.rowcount
 
 
-def insert(table: Table, columns: Iterable[str]) -> Prepared:
+def insert(table: Table, columns: Iterable[str], *, order: int | None = None) -> Prepared:
     """A prepared INSERT of the named columns of a table (all of them but those the database fills)."""
-    return Prepared(table.insert().inline().values({name: bindparam(name) for name in columns}))
+    return Prepared(table.insert().inline().values({name: bindparam(name) for name in columns}), order=order)
+
+
+_DEFERRED = "opsgate.deferred_writes"
+
+
+class Deferred:
+    """The prepared writes held in one deferred window of a session (see `deferred`)."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.failed = False  # a send failed: the writes of the window so far are unknown, roll back
+        self._held: dict[Prepared, list[Mapping[str, Any]]] = {}
+        self._keys: set[Hashable] = set()
+
+    def hold(self, statement: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        self._held.setdefault(statement, []).extend(rows)
+
+    def separate(self, key: Hashable) -> None:
+        """Note that the writes that follow belong to `key` (a case); if the window already holds
+        writes of it, send them first, so that its two saves are not merged out of order."""
+        if key in self._keys:
+            self.send()
+        self._keys.add(key)
+
+    def send(self) -> None:
+        """Run every held statement once with all its parameter sets, in their order; raise
+        StaleDataError if an `exact` statement matched fewer rows than it had parameter sets."""
+        held, self._held = self._held, {}
+        self._keys.clear()
+        if not held:
+            return
+        try:
+            for statement in sorted(held, key=lambda s: s.order or 0):  # stable: calls keep their order
+                rows = held[statement]
+                count = statement.execute(self.connection, rows)
+                if count != len(rows) and statement.exact:
+                    raise StaleDataError(f"{count} of {len(rows)} rows matched: {statement.statement}")
+        except BaseException:
+            self.failed = True
+            raise
+
+    def discard(self) -> None:
+        """Drop what is held (the caller rolls the transaction back)."""
+        self._held.clear()
+        self._keys.clear()
+
+    def _before_execute(self, *_args: Any) -> None:
+        self.send()  # another statement: what it may read or depend on goes first
+
+
+@contextlib.contextmanager
+def deferred(session: Session) -> Iterator[Deferred]:
+    """Hold the session's ordered prepared writes until `send` (or the end of the block, which
+    sends what is still held; after an error nothing is sent)."""
+    connection = session.connection()
+    held = Deferred(connection)
+    session.info[_DEFERRED] = held
+    # Statements run through Connection.execute (reads, ORM flushes); exec_driver_sql, which the
+    # prepared statements use, does not fire this event.
+    event.listen(connection, "before_execute", held._before_execute)
+    try:
+        yield held
+        held.send()
+    finally:
+        event.remove(connection, "before_execute", held._before_execute)
+        session.info.pop(_DEFERRED, None)
+
+
+def separate(session: Session, key: Hashable) -> None:
+    """Tell a deferred window (if the session is in one) that the writes that follow are `key`'s."""
+    held: Deferred | None = session.info.get(_DEFERRED)
+    if held is not None:
+        held.separate(key)

@@ -101,6 +101,7 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
     `completed` is the task the actor has just completed: its row is ended by the statement
     that adds the rows of the tasks that became ready (see `_project_tasks`)."""
     case, workflow = instance.case, instance.workflow
+    prepared.separate(session, ("case", case.id))
     now = clock.now()
     live = live_tasks(workflow)
     data = current_data(workflow, live)
@@ -159,7 +160,7 @@ def _update_case(columns: tuple[str, ...]) -> prepared.Prepared:
     return prepared.Prepared(update(_case_table)
                              .where(_case_table.c.id == bindparam("case_id"),
                                     _case_table.c.version_id == bindparam("version_read"))
-                             .values({c: bindparam(c) for c in columns}))
+                             .values({c: bindparam(c) for c in columns}), order=prepared.CASE_ROW, exact=True)
 
 
 _task_table = cast(Table, HumanTask.__table__)
@@ -173,7 +174,8 @@ _END_COLUMNS = ("state", "ended_at", "completed_by_id", "assignee_id", "claimed_
 
 _END_TASK = prepared.Prepared(update(_task_table)
                               .where(_task_table.c.id == bindparam("task_id"), _task_table.c.state == "ready")
-                              .values({c: bindparam(c) for c in _END_COLUMNS}))
+                              .values({c: bindparam(c) for c in _END_COLUMNS}),
+                              order=prepared.TASKS_ENDED, exact=True)
 
 
 def _write_tasks(dialect_insert: Any) -> Any:
@@ -183,20 +185,24 @@ def _write_tasks(dialect_insert: Any) -> Any:
     stmt = dialect_insert(_task_table).inline().values({c.key: bindparam(c.key) for c in _task_table.c})
     return prepared.Prepared(stmt.on_conflict_do_update(
         index_elements=[_task_table.c.id], set_={c: stmt.excluded[c] for c in _END_COLUMNS},
-        where=(_task_table.c.state == "ready") & (stmt.excluded.state != "ready")))
+        where=(_task_table.c.state == "ready") & (stmt.excluded.state != "ready")),
+        order=prepared.TASK_ROWS, exact=True)
 
 
 _WRITE_TASKS = {"sqlite": _write_tasks(sqlite.insert), "postgresql": _write_tasks(postgresql.insert)}
 
 
-_INSERT_TASK_GROUPS = prepared.insert(cast(Table, HumanTaskGroup.__table__), ("task_id", "group"))
+_INSERT_TASK_GROUPS = prepared.insert(cast(Table, HumanTaskGroup.__table__), ("task_id", "group"),
+                                      order=prepared.TASK_LISTS)
 
 
 _INSERT_TIMERS = prepared.insert(_timer_table, ("case_id", "definition_id", "task_id", "element_id", "kind",
-                                                   "escalation", "due_at", "claimed_by", "claimed_until"))
+                                                   "escalation", "due_at", "claimed_by", "claimed_until"),
+                                 order=prepared.TIMERS_NEW)
 
 
-_DELETE_TIMERS = prepared.Prepared(delete(_timer_table).where(_timer_table.c.case_id == bindparam("case_id")))
+_DELETE_TIMERS = prepared.Prepared(delete(_timer_table).where(_timer_table.c.case_id == bindparam("case_id")),
+                                   order=prepared.TIMERS_GONE)
 
 
 def write_case(session: Session, case: Case) -> None:
@@ -336,7 +342,7 @@ def held_open_tasks(session: Session, case: Case) -> list[HumanTask] | None:
     return tasks
 
 
-_INSERT_BAR = prepared.insert(cast(Table, HumanTaskBar.__table__), ("task_id", "user_id"))
+_INSERT_BAR = prepared.insert(cast(Table, HumanTaskBar.__table__), ("task_id", "user_id"), order=prepared.TASK_LISTS)
 
 
 def _project_bars(session: Session, instance: Instance, ready: dict[str, Any], new: dict[str, Any]) -> None:
@@ -443,8 +449,9 @@ def _project_timers(session: Session, instance: Instance,
 
 
 _event_wait_table = cast(Table, EventWait.__table__)
-_DELETE_WAITS = prepared.Prepared(delete(_event_wait_table).where(_event_wait_table.c.case_id == bindparam("case_id")))
-_INSERT_WAITS = prepared.insert(_event_wait_table, ("case_id", "kind", "name", "element_id"))
+_DELETE_WAITS = prepared.Prepared(delete(_event_wait_table).where(_event_wait_table.c.case_id == bindparam("case_id")),
+                                  order=prepared.WAITS_GONE)
+_INSERT_WAITS = prepared.insert(_event_wait_table, ("case_id", "kind", "name", "element_id"), order=prepared.WAITS_NEW)
 
 
 def _project_waits(session: Session, instance: Instance) -> None:

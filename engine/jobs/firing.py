@@ -61,6 +61,9 @@ class DueTimers:
     def __init__(self) -> None:
         self.skip: set[int] = set()
         self._done: set[tuple[object, ...]] = set()
+        # The next batch sends each timer's writes as it fires (after a batch whose held writes
+        # failed as a whole: engine.jobs.worker), so that a failure names its timer.
+        self.one_by_one = False
 
     @staticmethod
     def _key(timer: Timer) -> tuple[object, ...]:

@@ -101,7 +101,7 @@ subscribed = _Subscribed()
 
 _INSERT = prepared.insert(cast(Table, WebhookDelivery.__table__), (
     "subscription_id", "event", "event_id", "case_key", "payload", "status", "attempts", "next_attempt_at",
-    "last_status", "last_error", "created_at", "sent_at"))
+    "last_status", "last_error", "created_at", "sent_at"), order=prepared.DELIVERIES)
 
 
 def emit(session: Session, event: str, case: Case, *, task: dict[str, Any] | None = None,

@@ -70,7 +70,8 @@ def append(session: Session, case: Case, *, actor: User | str | None, type: str,
 
 
 _INSERT = prepared.insert(cast(Table, AuditEvent.__table__),
-                          ("chain", "case_id", "seq", "at", "actor", "type", "task", "data", "prev_hash", "hash"))
+                          ("chain", "case_id", "seq", "at", "actor", "type", "task", "data", "prev_hash", "hash"),
+                          order=prepared.EVENTS)
 
 
 def append_system(session: Session, *, actor: User | str | None, type: str, data: Any = None) -> dict[str, Any]:

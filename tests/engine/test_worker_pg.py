@@ -78,13 +78,14 @@ def test_a_worker_killed_between_claim_and_commit_fires_once_after_restart(pg_cl
     _open_cases(pg_clean, 1)
     script = textwrap.dedent(f"""
         import datetime as dt, os, signal
+        from sqlalchemy import text
         from engine import db
         from engine.jobs import worker
         from engine.jobs.firing import fire_timer
 
         def fire_then_die(session, timer, now):
             fire_timer(session, timer, now)      # the case moved on, the audit event is written ...
-            session.flush()
+            session.execute(text("SELECT 1"))    # (a statement sends the batch's held writes)
             os.kill(os.getpid(), signal.SIGKILL)  # ... and the process dies before the commit
 
         engine = db.make_engine({PG_URL!r})
@@ -111,7 +112,8 @@ def test_a_worker_killed_mid_batch_beside_another_loses_and_doubles_nothing(pg_c
     worker races it; a third cleans up. Every timer fired exactly once, none lost."""
     _open_cases(pg_clean, 150)
     script = textwrap.dedent(f"""
-        import datetime as dt, os, signal
+        import datetime as dt, os, signal, time
+        from sqlalchemy import text
         from engine import db
         from engine.jobs import worker
         from engine.jobs.firing import fire_timer
@@ -119,9 +121,12 @@ def test_a_worker_killed_mid_batch_beside_another_loses_and_doubles_nothing(pg_c
         fired = []
 
         def fire_then_die(session, timer, now):
+            if len(fired) == 10:
+                print("second batch claimed", flush=True)
+                time.sleep(3)  # holding its ten rows while the other worker fires the rest
             if len(fired) == 17:
-                session.flush()
-                os.kill(os.getpid(), signal.SIGKILL)  # seven timers into the second batch, before its commit
+                session.execute(text("SELECT 1"))  # sends the batch's held writes ...
+                os.kill(os.getpid(), signal.SIGKILL)  # ... seven timers into the second batch, before its commit
             fired.append(timer.id)
             return fire_timer(session, timer, now)
 
@@ -131,6 +136,9 @@ def test_a_worker_killed_mid_batch_beside_another_loses_and_doubles_nothing(pg_c
     """)
     killer = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
+    # The other worker starts once the first has committed a batch and holds the second, so
+    # that it races it, whichever process the machine happens to run faster.
+    assert killer.stdout.readline().strip() == "second batch claimed", killer.stderr.read()
     other = _worker("--once", "--now", DUE)
     _out, err = killer.communicate(timeout=300)
     assert killer.returncode == -signal.SIGKILL, err

@@ -1,0 +1,185 @@
+"""The worker's batched writes (engine.prepared.deferred): a batch of timers sends each kind of
+statement once, and a batch whose writes fail as a whole rolls back and fires again, one by one,
+with nothing lost and nothing fired twice. On SQLite and, when configured, on PostgreSQL."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
+
+from engine import db
+from engine.jobs import worker
+from engine.jobs.firing import fire_timer
+from engine.records import audit
+from engine.timing import clock
+from models import AuditEvent, Case, HumanTask, Timer
+from tests.conftest import statements
+from tests.engine.timer_helpers import UTC, World, migrated_copy
+
+T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+DUE = T0 + dt.timedelta(hours=1, seconds=1)  # timer_wait waits an hour
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "opsgate.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, template: Path, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "postgres":
+        yield request.getfixturevalue("pg_clean")
+        return
+    sqlite_engine = migrated_copy(template, tmp_path / "opsgate.db")
+    yield sqlite_engine
+    sqlite_engine.dispose()
+
+
+@pytest.fixture
+def world(engine: Engine) -> World:
+    w = World(engine)
+    w.setup(T0, "timer_wait.bpmn")
+    return w
+
+
+def _fired_once(world: World, keys: list[str]) -> bool:
+    return all(world.events(key, "timer_fired") == [("timer_fired", "wait")] for key in keys)
+
+
+def _batch_statements(world: World, count: int) -> list[str]:
+    keys = [world.start(T0, "timer_wait") for _ in range(count)]
+    with statements(world.engine) as seen:
+        result = worker.run_once(world.factory, now=DUE, deliver=False)
+    assert (result.handled, result.fired, result.conflicts) == (count, count, 0)
+    assert _fired_once(world, keys)
+    assert all(world.ready(key) == ["after"] for key in keys)
+    return seen[:seen.index("UPDATE human_task")]  # then the pass announces the new tasks
+
+
+def test_a_batch_sends_each_kind_of_write_once_whatever_its_size(world):
+    """Five writes a timer (event, task row, its groups, timer rows, case row) went as five
+    statements a timer; held and sent per batch, twelve timers cost what two do. If this fails,
+    a write escaped the batch (look for a statement without an `order`, or a read between the
+    firings, which sends what is held first)."""
+    two = _batch_statements(world, 2)
+    twelve = _batch_statements(world, 12)
+    assert twelve == two == [
+        "SELECT timer", "SELECT timer",  # the claim, and the claim that finds no more
+        "SELECT case", "SELECT process_definition",  # the batch's cases and versions
+        "UPDATE case",  # every case row, each guarded by its version
+        "INSERT audit_event", "INSERT human_task", "INSERT human_task_group", "DELETE timer",
+        "SELECT timer",  # the next batch finds nothing due
+    ]
+
+
+def _bump_version(session: Session, case_id: int) -> None:
+    """Someone else's change to the case, in the batch's own transaction and without sending
+    what the batch holds (exec_driver_sql passes by the window's event): the held UPDATE of the
+    case then finds the version moved."""
+    session.connection().exec_driver_sql(f'UPDATE "case" SET version_id = version_id + 1 WHERE id = {int(case_id)}')
+
+
+def _state(world: World, keys: list[str]) -> tuple[object, ...]:
+    with world.tx() as s:
+        return (s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.type == "timer_fired")),
+                s.scalar(select(func.count()).select_from(HumanTask).where(HumanTask.state == "ready")),
+                s.scalar(select(func.count()).select_from(Timer)),
+                sorted(s.scalars(select(Case.version_id).where(Case.key.in_(keys)))))
+
+
+def test_a_version_conflict_found_when_the_batch_is_sent_rolls_it_back_and_fires_it_one_by_one(world):
+    keys = [world.start(T0, "timer_wait") for _ in range(4)]
+    before = _state(world, keys)
+    calls: list[int] = []
+
+    def changed_meanwhile(session, timer, now):
+        calls.append(timer.id)
+        fired = fire_timer(session, timer, now)
+        if len(calls) == 2:  # the first batch only: its second case changes under it
+            _bump_version(session, timer.case_id)
+        return fired
+
+    result = worker.run_once(world.factory, now=DUE, fire=changed_meanwhile, deliver=False)
+    assert (result.handled, result.fired, result.conflicts, result.errors) == (4, 4, 1, 0)
+    assert len(calls) == 8  # the batch of four, rolled back, then the four again
+    assert _fired_once(world, keys)
+    fired, ready, timers, versions = _state(world, keys)
+    assert (fired, ready, timers) == (4, 4, 0)
+    assert versions == [v + 1 for v in before[3]]  # one write each: nothing of the failed batch stayed
+    with world.tx() as s, clock.frozen(DUE):
+        assert audit.verify(s).ok
+        assert s.scalars(select(Timer.claimed_by)).all() == []
+
+
+def test_a_held_write_that_fails_at_a_later_timers_read_is_not_that_timers_fault(world):
+    """A read sends what is held first; when that send fails, the timer that read is not the
+    one that conflicted: the batch goes back whole, nobody is put aside."""
+    keys = [world.start(T0, "timer_wait") for _ in range(3)]
+    calls: list[int] = []
+
+    def read_after_a_change(session, timer, now):
+        calls.append(timer.id)
+        if len(calls) == 3:
+            session.execute(text("SELECT 1"))  # sends the first two cases' writes: the first conflicts
+        fired = fire_timer(session, timer, now)
+        if len(calls) == 1:
+            _bump_version(session, timer.case_id)
+        return fired
+
+    result = worker.run_once(world.factory, now=DUE, fire=read_after_a_change, deliver=False)
+    assert (result.handled, result.fired, result.conflicts, result.errors) == (3, 3, 1, 0)
+    assert _fired_once(world, keys)
+    with world.tx() as s:
+        assert s.scalar(select(func.count()).select_from(Timer)) == 0
+
+
+def test_a_timer_that_raises_in_a_batch_is_put_aside_and_nothing_of_the_batch_is_written(world):
+    keys = [world.start(T0, "timer_wait") for _ in range(3)]
+    calls: list[int] = []
+
+    def third_fails(session, timer, now):
+        calls.append(timer.id)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return fire_timer(session, timer, now)
+
+    result = worker.run_once(world.factory, now=DUE, fire=third_fails, deliver=False)
+    assert (result.handled, result.fired, result.errors) == (2, 2, 1)
+    assert sorted(len(world.events(key, "timer_fired")) for key in keys) == [0, 1, 1]
+    with world.tx() as s:
+        assert [row.claimed_by for row in s.scalars(select(Timer))] == ["error: RuntimeError: boom"]
+
+
+@pytest.mark.postgres
+def test_a_case_changed_by_another_transaction_during_the_batch_conflicts_and_fires_later(world):
+    """PostgreSQL: another transaction commits a change to a case after the worker read it and
+    before its batch is sent (a person acting on the case). The batch rolls back whole; the
+    next fires every timer once, on the case as the other transaction left it."""
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("a concurrent writer needs row locks (SQLite has one writer)")
+    keys = [world.start(T0, "timer_wait") for _ in range(3)]
+    calls: list[int] = []
+
+    def someone_edits(session, timer, now):
+        calls.append(timer.id)
+        fired = fire_timer(session, timer, now)
+        if len(calls) == 2:
+            with world.engine.begin() as other:
+                other.execute(text('UPDATE "case" SET title = \'edited\', version_id = version_id + 1 WHERE id = :id'),
+                              {"id": timer.case_id})
+        return fired
+
+    result = worker.run_once(world.factory, now=DUE, fire=someone_edits, deliver=False)
+    assert (result.handled, result.fired, result.conflicts, result.errors) == (3, 3, 1, 0)
+    assert _fired_once(world, keys)
+    with world.tx() as s:
+        assert s.scalar(select(func.count()).select_from(Case).where(Case.title == "edited")) == 1
+        assert s.scalar(select(func.count()).select_from(Timer)) == 0
