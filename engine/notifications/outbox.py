@@ -190,11 +190,17 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
     task action never pays for the fan-out to whole groups. A task that is no longer ready,
     or that someone claimed, by then is not announced: nobody is sent a stale notice. Each
     tasks are taken with one UPDATE that only unannounced rows match, so two workers never
-    announce one task twice."""
+    announce one task twice; on PostgreSQL the queue skips the rows another worker is taking
+    (FOR UPDATE SKIP LOCKED), so workers that finish together take different tasks instead of
+    waiting on each other's to end up with none. The notices of all the group tasks go in one
+    executemany per channel."""
     now = clock.now()
-    queued = select(HumanTask.id).where(HumanTask.state == "ready", HumanTask.announced_at.is_(None)).limit(limit)
+    # A CTE, evaluated once: as an IN subquery PostgreSQL may run it again for each row, and a
+    # rerun skips the rows the UPDATE has just changed and takes the next ones, past the limit.
+    queued = (select(HumanTask.id).where(HumanTask.state == "ready", HumanTask.announced_at.is_(None)).limit(limit)
+              .with_for_update(skip_locked=True).cte("queued"))
     taken = session.scalars(update(HumanTask)
-                            .where(HumanTask.id.in_(queued.scalar_subquery()), HumanTask.announced_at.is_(None))
+                            .where(HumanTask.id == queued.c.id, HumanTask.announced_at.is_(None))
                             .values(announced_at=now).returning(HumanTask.id)
                             .execution_options(synchronize_session=False)).all()
     if not taken:
@@ -204,14 +210,20 @@ def announce_ready_tasks(session: Session, *, limit: int = 200) -> int:
                             .where(HumanTask.id.in_(taken), HumanTask.state == "ready",
                                    or_(HumanTask.assignee_id.is_(None), HumanTask.claimed_at.is_(None)))
                             .order_by(HumanTask.created_at)).all()
+    notices = []
     for task, case in ready:
         if task.assignee_id is not None:
             _tell_holder(session, case, task, now)
             continue
-        task_ready(session, case, task_id=task.id, name=task.name, candidate_groups=task.candidate_groups or (),
-                   due_at=task.due_at)
+        notices.append(_ready_notice(session, case, task_id=task.id, name=task.name,
+                                     candidate_groups=task.candidate_groups or (), due_at=task.due_at))
         webhooks.emit(session, "task.ready", case, task={"id": task.id, "name": task.name, "due_at": task.due_at,
                                                          "candidate_groups": sorted(task.candidate_groups or ())})
+    if notices:
+        connection = session.connection()
+        connection.execute(_INSERT_APP_NOTICES, notices)
+        if settings(session).mail_wanted:
+            connection.execute(_INSERT_MAIL_NOTICES, notices)
     return len(ready)
 
 
@@ -226,20 +238,15 @@ def _tell_holder(session: Session, case: Case, task: HumanTask, now: dt.datetime
            case_id=case.id, task_id=task.id)
 
 
-def task_ready(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
-               due_at: dt.datetime | None) -> None:
-    """Tell the people who may act on a ready task (in-app, and by e-mail when configured).
-
-    The task's human_task_group rows name the groups."""
+def _ready_notice(session: Session, case: Case, *, task_id: str, name: str, candidate_groups: Iterable[str],
+                  due_at: dt.datetime | None) -> dict[str, Any]:
+    """The parameters that tell the people who may act on a ready task (`_INSERT_APP_NOTICES`,
+    `_INSERT_MAIL_NOTICES`: the task's human_task_group rows name the groups)."""
     due = f"\nDue: {due_at:%Y-%m-%d %H:%M} UTC" if due_at else ""
-    params = {"requester_id": case.requester_id if "requester" in (candidate_groups or ()) else None,
-              "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],
-              "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(session, case)}",
-              "now": clock.now()}
-    connection = session.connection()
-    connection.execute(_INSERT_APP_NOTICES, params)
-    if settings(session).mail_wanted:
-        connection.execute(_INSERT_MAIL_NOTICES, params)
+    return {"requester_id": case.requester_id if "requester" in (candidate_groups or ()) else None,
+            "kind": "task_assigned", "case_id": case.id, "task_id": task_id, "subject": f"{case.key}: {name}"[:300],
+            "body": f"{name} is waiting for you on {case.key} ({case.title}).{due}{_link(session, case)}",
+            "now": clock.now()}
 
 
 def case_people(session: Session, case: Case) -> list[User]:

@@ -12,11 +12,12 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from engine import db
-from engine.jobs import worker
+from engine.jobs import firing, worker
 from engine.jobs.firing import fire_timer
+from engine.notifications import outbox
 from engine.records import audit
 from engine.timing import clock
-from models import AuditEvent, Case, HumanTask, Timer
+from models import AuditEvent, Case, HumanTask, Notification, Timer, User
 from tests.conftest import statements
 from tests.engine.timer_helpers import UTC, World, migrated_copy
 
@@ -61,7 +62,7 @@ def _batch_statements(world: World, count: int) -> list[str]:
     assert (result.handled, result.fired, result.conflicts) == (count, count, 0)
     assert _fired_once(world, keys)
     assert all(world.ready(key) == ["after"] for key in keys)
-    return seen[:seen.index("UPDATE human_task")]  # then the pass announces the new tasks
+    return seen[:seen.index("WITH human_task")]  # then the pass announces the new tasks
 
 
 def test_a_batch_sends_each_kind_of_write_once_whatever_its_size(world):
@@ -183,3 +184,37 @@ def test_a_case_changed_by_another_transaction_during_the_batch_conflicts_and_fi
     with world.tx() as s:
         assert s.scalar(select(func.count()).select_from(Case).where(Case.title == "edited")) == 1
         assert s.scalar(select(func.count()).select_from(Timer)) == 0
+
+
+def _fire_without_announcing(world: World, count: int) -> None:
+    for _ in range(count):
+        world.start(T0, "timer_wait")
+    with world.tx(DUE) as s:
+        assert firing.fire_due_timers(s, now=DUE) == count
+
+
+def _notices(world: World) -> list[tuple[str, str]]:
+    with world.tx() as s:
+        return sorted(s.execute(select(User.name, Notification.task_id).join(User, User.id == Notification.user_id)
+                                .where(Notification.kind == "task_assigned")).all())
+
+
+def test_the_ready_tasks_of_a_pass_are_announced_with_one_insert(world):
+    _fire_without_announcing(world, 5)
+    with world.factory() as s, s.begin(), clock.frozen(DUE), statements(s) as seen:
+        assert outbox.announce_ready_tasks(s) == 5
+    assert seen == ["WITH human_task", "SELECT human_task", "INSERT notification"]  # the UPDATE of the queue, its tasks, their notices
+    assert [name for name, _task in _notices(world)] == ["erin"] * 5
+    assert len({task for _name, task in _notices(world)}) == 5
+
+
+@pytest.mark.postgres
+def test_two_workers_announcing_at_once_take_different_tasks_without_waiting(world):
+    if world.engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    _fire_without_announcing(world, 4)
+    with world.factory() as one, one.begin(), world.factory() as two, two.begin(), clock.frozen(DUE):
+        two.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting on the first would fail, not hang
+        assert outbox.announce_ready_tasks(one, limit=2) == 2
+        assert outbox.announce_ready_tasks(two, limit=2) == 2  # the other two, while the first holds its own
+    assert len({task for _name, task in _notices(world)}) == 4
