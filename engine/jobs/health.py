@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import db
@@ -39,8 +40,10 @@ def heartbeat(session: Session, name: str, *, started_at: dt.datetime, at: dt.da
         execution_options={"synchronize_session": False})).rowcount
     if not touched:
         session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - FORGET_AFTER))
-        session.add(WorkerHeartbeat(name=name, seen_at=now, started_at=started_at))
-    session.flush()
+        # An upsert: two threads of one process share a name, and may both find no row.
+        insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        session.execute(insert(WorkerHeartbeat).values(name=name, seen_at=now, started_at=started_at)
+                        .on_conflict_do_update(index_elements=[WorkerHeartbeat.name], set_={"seen_at": now}))
 
 
 @dataclass
