@@ -146,8 +146,8 @@ class Deferred:
         self._held.setdefault(statement, []).extend(rows)
 
     def separate(self, key: Hashable) -> None:
-        """Note that the writes that follow belong to `key` (a case); if the window already holds
-        writes of it, send them first, so that its two saves are not merged out of order."""
+        """Note that the writes that follow belong to `key` (a case); if the window already had
+        writes of it, send what is held first, so that its two saves are not merged out of order."""
         if key in self._keys:
             self.send()
         self._keys.add(key)
@@ -155,8 +155,9 @@ class Deferred:
     def send(self) -> None:
         """Run every held statement once with all its parameter sets, in their order; raise
         StaleDataError if an `exact` statement matched fewer rows than it had parameter sets."""
+        # The keys stay: a case's writes held after this send (its save goes on) must still be
+        # sent before a second save of it in the window.
         held, self._held = self._held, {}
-        self._keys.clear()
         if not held:
             return
         try:

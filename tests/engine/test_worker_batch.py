@@ -3,6 +3,7 @@ statement once, and a batch whose writes fail as a whole rolls back and fires ag
 with nothing lost and nothing fired twice. On SQLite and, when configured, on PostgreSQL."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from engine import db
+from engine import db, prepared
 from engine.jobs import firing, worker
 from engine.jobs.firing import fire_timer
 from engine.notifications import outbox
@@ -218,3 +219,26 @@ def test_two_workers_announcing_at_once_take_different_tasks_without_waiting(wor
         assert outbox.announce_ready_tasks(one, limit=2) == 2
         assert outbox.announce_ready_tasks(two, limit=2) == 2  # the other two, while the first holds its own
     assert len({task for _name, task in _notices(world)}) == 4
+
+
+def test_a_case_saved_twice_in_one_window_ends_with_the_rows_of_its_second_save(world):
+    """Held writes are reordered by kind; a second save of the same case sends what is held
+    first, so its old timer rows are not deleted before the first save's new ones are written."""
+    from engine.cases import queries, services
+    from engine.processes import deployment
+    from tests.engine.timer_helpers import DATA
+
+    with world.tx(T0) as s:
+        deployment.deploy(s, [("timer_kinds.bpmn", (DATA / "timer_kinds.bpmn").read_bytes())],
+                          actor=world.user(s, "admin"))
+    held, plain = world.start(T0, "timer_kinds"), world.start(T0, "timer_kinds")
+    hour = dt.timedelta(hours=1)
+    for key, window in ((held, True), (plain, False)):
+        with world.factory() as s, s.begin():
+            case = queries.find_case(s, key)
+            with prepared.deferred(s) if window else contextlib.nullcontext():
+                for at in (T0 + hour + dt.timedelta(seconds=1), T0 + 2 * hour + dt.timedelta(seconds=1)):
+                    assert services.fire_case_timers(s, case, now=at) == 1
+    assert world.timers(held) == world.timers(plain)
+    assert len(world.timers(held)) == len(set(world.timers(held))) == 3  # the reminder, the SLA and its warning
+    assert world.events(held, "timer_fired") == world.events(plain, "timer_fired") == [("timer_fired", "remind")] * 2
