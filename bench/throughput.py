@@ -3,7 +3,7 @@
     python bench/throughput.py inprocess [--cases 100] [--postgres URL]
     python bench/throughput.py load --server waitress [--threads 8] [--clients 4,8,16] [--seconds 8]
     python bench/throughput.py load --server gunicorn --postgres URL [--workers 1,2,4] [--clients 4,8,16,32]
-                                    [--worker-class sync|gthread] [--threads 4]
+                                    [--worker-class sync|gthread] [--threads 4] [--client loop|threads]
 
 Both drive the 4-user-task process of tests/data/four_steps.bpmn (triage, diagnose, an approval
 gate, implement), each step completed by the person whose group the task is for.
@@ -21,15 +21,18 @@ of the CPU medians are the figures to compare (the goal of issue #14: http withi
 With --postgres, service and http also run on PostgreSQL (their CPU then leaves out the server's).
 
 `load` starts a real server on 127.0.0.1 (waitress through `opsgate serve` on a SQLite file, or
-gunicorn on PostgreSQL configured as webui/gunicorn_conf.py says for production: sync workers;
-`--worker-class gthread --threads N` to compare), opens cases through the engine beforehand, and
-lets N client threads (one keep-alive connection each, in this process) complete their cases'
-tasks one request after another for a fixed time, after a warm-up. It reports completions per second, latency p50/p95/p99,
-the server's CPU per request (the server process and its workers, from /proc), PostgreSQL's CPU
-per request (the backends connected to the bench database, from /proc: the WAL writer and
-checkpointer, shared with everything else on the server, are not counted), and the load average
-before and after each run. The client threads share the machine with the server: on 2 cores
-their own CPU (about 0.2 ms a request) is part of what limits the rate.
+gunicorn on PostgreSQL configured as webui/gunicorn_conf.py says for production), opens cases
+through the engine beforehand, and lets N clients complete their cases' tasks one request after
+another for a fixed time, after a warm-up. The clients (`--client loop`, the default) are one thread
+driving N connections through `selectors`, sending the bytes http.client sends and keeping each
+connection while the server keeps it alive; `--client threads` is the bench before 2026-11-30 (a
+thread with an http.client connection per client, which cost this process 1.5-3x the CPU). It
+reports completions per second, latency p50/p95/p99, the server's CPU per request (the server
+process and its workers, from /proc), PostgreSQL's CPU per request (the backends connected to the
+bench database, from /proc: the WAL writer and checkpointer, shared with everything else on the
+server, are not counted), the clients' CPU per request (this process, getrusage), and the load
+average before and after each run. The clients share the 2 cores with the server and PostgreSQL:
+their CPU is part of what limits the rate, so it is reported apart.
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ import importlib.util
 import json
 import math
 import os
+import resource
+import selectors
 import socket
 import statistics
 import subprocess
@@ -269,9 +274,98 @@ class Server:
         self.log.close()
 
 
+def request_bytes(port: int, task: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """The bytes http.client sends for `conn.request("POST", path, body=body, headers=headers)`."""
+    lines = [f"POST /api/v1/tasks/{task}/complete HTTP/1.1", f"Host: 127.0.0.1:{port}", "Accept-Encoding: identity",
+             f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class _Client:
+    """One client of the event loop: its cases, the request in flight and its connection."""
+
+    def __init__(self, queue: list[str]) -> None:
+        self.queue = queue
+        self.sock: socket.socket | None = None
+        self.task: str | None = None
+        self.step = 0
+        self.started = 0.0
+        self.buffer = b""
+
+
 def drive(port: int, headers: dict[str, dict[str, str]], queues: list[list[str]], seconds: float,
           ) -> tuple[list[float], int, float]:
-    """Clients complete their cases' tasks for `seconds`; return latencies, errors, elapsed."""
+    """Clients complete their cases' tasks for `seconds`; return latencies, errors, elapsed.
+
+    One thread drives every client through `selectors` (each client one request at a time, as a
+    thread with http.client would): the same bytes http.client sends, the connection kept while the
+    server keeps it and opened again when it answers `Connection: close`, the answer's JSON read for
+    the next task. Sixteen threads of http.client cost this process several times the CPU, on
+    the cores the server is measured on."""
+    selector = selectors.DefaultSelector()
+    bodies = [json.dumps({"data": data}).encode() for _element, data, _who in STEPS]
+    sent_headers = {who: {**headers[who], "Content-Type": "application/json"} for _e, _d, who in STEPS}
+    latencies: list[float] = []
+    errors = 0
+    began = time.perf_counter()
+    deadline = began + seconds
+
+    def send(client: _Client) -> bool:
+        while client.task is None:
+            if not client.queue or time.perf_counter() >= deadline:
+                return False
+            client.task, client.step = client.queue.pop(), 0
+        client.started = time.perf_counter()
+        if client.sock is None:
+            client.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+            client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            selector.register(client.sock, selectors.EVENT_READ, client)
+        _element, _data, who = STEPS[client.step]
+        client.sock.sendall(request_bytes(port, client.task, bodies[client.step], sent_headers[who]))
+        client.buffer = b""
+        return True
+
+    def hang_up(client: _Client) -> None:
+        if client.sock is not None:
+            selector.unregister(client.sock)
+            client.sock.close()
+            client.sock = None
+
+    active = sum(send(c) for c in (_Client(q) for q in queues))
+    while active:
+        for key, _mask in selector.select(timeout=60):
+            client: _Client = key.data
+            assert client.sock is not None
+            chunk = client.sock.recv(65536)
+            client.buffer += chunk
+            head, found, body = client.buffer.partition(b"\r\n\r\n")
+            if chunk and not found:
+                continue
+            fields = head.decode("latin-1").lower().split("\r\n")
+            length = next((int(f[15:]) for f in fields if f.startswith("content-length:")), None)
+            if chunk and (length is None or len(body) < length):
+                continue  # more to come (without a length, the answer ends when the connection does)
+            latencies.append(time.perf_counter() - client.started)
+            status = int(fields[0].split()[1]) if fields[0] else 0
+            if "connection: close" in fields or not chunk:
+                hang_up(client)
+            if status != 200:
+                errors += 1
+                client.task = None
+            else:
+                open_tasks = json.loads(body[:length])["open_tasks"]
+                client.task = open_tasks[0]["id"] if open_tasks else None
+                client.step += 1
+            if not send(client):
+                hang_up(client)
+                active -= 1
+    selector.close()
+    return latencies, errors, time.perf_counter() - began
+
+
+def drive_threads(port: int, headers: dict[str, dict[str, str]], queues: list[list[str]], seconds: float,
+                  ) -> tuple[list[float], int, float]:
+    """drive() with one thread and one http.client connection per client (--client threads)."""
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -348,13 +442,17 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 wanted = clients + int(args.rate * (args.seconds + args.warmup) / len(STEPS))
                 firsts = open_cases(url, wanted)
                 queues = [firsts[i::clients] for i in range(clients)]
-                drive(server.port, headers, queues, args.warmup)  # warm-up: connections, caches
+                run_clients = drive if args.client == "loop" else drive_threads
+                run_clients(server.port, headers, queues, args.warmup)  # warm-up: connections, caches
                 db_pids = backend_pids(url) if url.startswith("postgresql") else []
                 app_pids = server.pids()
                 load_before = os.getloadavg()
                 app0, db0 = cpu_seconds(app_pids), {pid: cpu_seconds([pid]) for pid in db_pids}
-                latencies, errors, elapsed = drive(server.port, headers, queues, args.seconds)
+                client0 = resource.getrusage(resource.RUSAGE_SELF)
+                latencies, errors, elapsed = run_clients(server.port, headers, queues, args.seconds)
+                client1 = resource.getrusage(resource.RUSAGE_SELF)
                 app1 = cpu_seconds(app_pids)
+                client_cpu = (client1.ru_utime + client1.ru_stime) - (client0.ru_utime + client0.ru_stime)
                 # A pool may open connections during the run (threaded workers): their backends
                 # count from zero; a backend gone meanwhile is lost (not seen: the pools keep theirs).
                 db_after = backend_pids(url) if url.startswith("postgresql") else []
@@ -362,7 +460,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 db_pids = db_after
                 done = len(latencies)
                 run = {"server": args.server, "workers": workers, **server_kind(args),
-                       "clients": clients, "completions": done,
+                       "clients": clients, "client": args.client, "completions": done,
                        "errors": errors, "seconds": round(elapsed, 2),
                        "per_second": round(done / elapsed, 1) if elapsed else 0.0,
                        "p50_ms": round(percentile(latencies, 50) * 1000, 1) if done else None,
@@ -370,6 +468,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                        "p99_ms": round(percentile(latencies, 99) * 1000, 1) if done else None,
                        "app_cpu_ms_per_request": round((app1 - app0) * 1000 / done, 2) if done else None,
                        "db_cpu_ms_per_request": round(db1 * 1000 / done, 2) if done and db_pids else None,
+                       "client_cpu_ms_per_request": round(client_cpu * 1000 / done, 2) if done else None,
                        "load_average_before": [round(x, 2) for x in load_before],
                        "load_average_after": [round(x, 2) for x in os.getloadavg()]}
                 runs.append(run)
@@ -396,9 +495,12 @@ def main() -> None:
     many.add_argument("--worker-class", default=None,
                       help="gunicorn worker class (sync, gthread); default: webui/gunicorn_conf.py's, sync")
     many.add_argument("--clients", default="4,8,16")
+    many.add_argument("--client", choices=("loop", "threads"), default="loop",
+                      help="loop: one thread drives every client (selectors); threads: a thread and an "
+                           "http.client connection per client (the bench before 2026-11-30)")
     many.add_argument("--seconds", type=float, default=8.0)
     many.add_argument("--warmup", type=float, default=2.0)
-    many.add_argument("--rate", type=float, default=250.0,
+    many.add_argument("--rate", type=float, default=400.0,
                       help="completions a second to open cases for (a run that outpaces it stops early)")
     args = parser.parse_args()
     result = inprocess(args) if args.mode == "inprocess" else load(args)
