@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import functools
+import select
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.config import DEFAULT_DATABASE_URL, EngineConfig, bind
@@ -56,9 +58,41 @@ def begin_write(session: Session) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# A pooled PostgreSQL connection is replaced after this long (engine.db.make_engine), so that no
+# connection outlives a server-side or network limit on a session's age by much.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def server_hung_up(fd: int) -> bool:
+    """Say whether an idle connection's socket has something to read: the server closed it or said
+    goodbye (a restart, `pg_terminate_backend`, `idle_session_timeout`). Between transactions a
+    PostgreSQL connection is sent nothing else, as nothing here LISTENs."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])
+
+
+def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no pooled PostgreSQL connection that the server has closed (a checkout event).
+
+    SQLAlchemy's `pool_pre_ping` asks the server (`SELECT 1`, a round trip and a wake-up of the
+    server process) on every checkout, so on every request; asking the kernel whether the server
+    hung up finds the same closed connections, after a restart or a terminated backend, for one
+    poll(). `DisconnectionError` makes the pool drop the connection and check out a fresh one
+    (SQLAlchemy's documented pessimistic handling). A connection lost without a word (a network cut)
+    is found by neither: the request fails and SQLAlchemy invalidates the pool, as it would after
+    a ping that timed out."""
+    if dbapi_connection.closed or server_hung_up(dbapi_connection.fileno()):
+        raise exc.DisconnectionError("the database server closed this pooled connection")
+
+
 def make_engine(url: str | None = None, **kwargs) -> Engine:
     """Create an Engine (the instance SQLite file without a URL); SQLite gets WAL, foreign keys and a
-    busy timeout, and its folder is created."""
+    busy timeout, and its folder is created. A PostgreSQL pool checks at checkout that the server
+    has not closed the connection, without a round trip (`_refuse_closed_connection`), and
+    replaces connections after POOL_RECYCLE_SECONDS."""
     url = url or DEFAULT_URL
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -68,7 +102,9 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "savepoint", _sqlite_write_savepoint)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **{"pool_recycle": POOL_RECYCLE_SECONDS, **kwargs})
+    event.listen(engine, "checkout", _refuse_closed_connection)
+    return engine
 
 
 def make_sessionmaker(engine: Engine, config: EngineConfig | None = None) -> sessionmaker:
