@@ -10,6 +10,7 @@ from engine.people import throttle
 from engine.timing import clock
 from models import AuditEvent, LoginThrottle
 from tests.webui.pages.conftest import PASSWORD, build_app
+from webui.auth import limiter
 
 
 def _post(client, name: str, password: str, address: str = "10.0.0.1"):
@@ -101,3 +102,19 @@ def test_the_request_rate_per_address_answers_429(ui_engine, make_user, session)
     assert codes == [401, 401, 401, 429]
     assert client.get("/login").status_code == 200  # only POST is limited
     app.extensions["opsgate_engine"].dispose()
+
+
+def test_limits_for_every_route_set_in_the_config_still_apply(ui_engine, make_user, session):
+    """Requests without a limit of their own skip the limiter's lookup (webui.auth), unless the
+    configuration sets limits for all routes, as Flask-Limiter's RATELIMIT_DEFAULT does."""
+    plain = build_app(ui_engine)
+    assert [plain.test_client().get("/healthz").status_code for _ in range(3)] == [200, 200, 200]
+    app = build_app(ui_engine, RATELIMIT_DEFAULT="2 per minute")
+    try:
+        client = app.test_client()
+        assert [client.get("/healthz").status_code for _ in range(3)] == [200, 200, 429]
+    finally:  # the limiter is the module's: later apps of this process must not inherit the limit
+        limiter.limit_manager.set_default_limits([])
+        limiter.reset()
+        for each in (plain, app):
+            each.extensions["opsgate_engine"].dispose()
