@@ -38,8 +38,10 @@ def discard_session_changes() -> None:
 
 
 def _close_session(exc: BaseException | None) -> None:
+    # close() rolls back whatever the request left uncommitted and lets go of the connection; a
+    # rollback() before it would also expire every object the request loaded, for nothing (the
+    # answer often leaves a transaction begun without a statement: the action's new tasks are
+    # added back to the session to build it).
     session = g.pop("db_session", None)
     if session is not None:
-        if exc is not None or session.in_transaction():
-            session.rollback()
         session.close()

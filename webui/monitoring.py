@@ -171,10 +171,11 @@ def _finish(response: Response) -> Response:
         return response
     if current_user.is_authenticated:
         logcontext.set_user(current_user.name)
-    requests_log.info("%s %s %s", request.method, route, response.status_code,
-                      extra={"method": request.method, "path": request.path, "route": route,
-                             "status": response.status_code, "duration_ms": round(seconds * 1000, 1),
-                             "remote": request.remote_addr})
+    if requests_log.isEnabledFor(logging.INFO):  # text logs default to WARNING: no line to build
+        requests_log.info("%s %s %s", request.method, route, response.status_code,
+                          extra={"method": request.method, "path": request.path, "route": route,
+                                 "status": response.status_code, "duration_ms": round(seconds * 1000, 1),
+                                 "remote": request.remote_addr})
     return response
 
 
