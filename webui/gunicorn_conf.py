@@ -8,8 +8,15 @@ waits on PostgreSQL, but on 2 cores they did no better: at a load average of 4-9
 work, 2 sync workers completed 236-239 approvals/s at 16 clients (p95 121-125 ms) against
 203-207/s (p95 133-152 ms, p99 over 300 ms) for 2 x 4 threads, at the same CPU per request;
 only at a load of 12-16 did threads win, by taking a larger share of the busy cores
-(docs/performance.md, "A real server"). Measure on your own machine with
+(docs/performance.md, "A real server"). Measured again later that day with a leaner load
+generator, 2 x 2 threads used no less of the server's CPU per approval than 2 sync workers
+(5.1 against 5.0 ms; four runs alternating with sync ones, load 3-4) and only saved the
+clients their reconnections (0.1 ms each). Measure on your own machine with
 `bench/throughput.py load --worker-class gthread`.
+
+A sync worker answers `Connection: close` and (gunicorn 26, as installed here) waits for the
+client to close its side before taking the next request (up to 2 s), so a client slow to read
+and hang up holds a worker: put a proxy that buffers (nginx) in front, as gunicorn's docs say.
 
 Each gunicorn worker is a process with its own memory, so request timings are kept in files
 under `PROMETHEUS_MULTIPROC_DIR` (made here when unset; it must be set before anything imports
