@@ -52,6 +52,14 @@ def world(engine: Engine) -> World:
     return w
 
 
+@pytest.fixture
+def pg_world(pg_clean: Engine) -> World:
+    """The world on PostgreSQL only: for what needs row locks (SQLite has one writer)."""
+    w = World(pg_clean)
+    w.setup(T0, "timer_wait.bpmn")
+    return w
+
+
 def _fired_once(world: World, keys: list[str]) -> bool:
     return all(world.events(key, "timer_fired") == [("timer_fired", "wait")] for key in keys)
 
@@ -161,12 +169,11 @@ def test_a_timer_that_raises_in_a_batch_is_put_aside_and_nothing_of_the_batch_is
 
 
 @pytest.mark.postgres
-def test_a_case_changed_by_another_transaction_during_the_batch_conflicts_and_fires_later(world):
+def test_a_case_changed_by_another_transaction_during_the_batch_conflicts_and_fires_later(pg_world):
     """PostgreSQL: another transaction commits a change to a case after the worker read it and
     before its batch is sent (a person acting on the case). The batch rolls back whole; the
     next fires every timer once, on the case as the other transaction left it."""
-    if world.engine.dialect.name != "postgresql":
-        pytest.skip("a concurrent writer needs row locks (SQLite has one writer)")
+    world = pg_world
     keys = [world.start(T0, "timer_wait") for _ in range(3)]
     calls: list[int] = []
 
@@ -210,9 +217,8 @@ def test_the_ready_tasks_of_a_pass_are_announced_with_one_insert(world):
 
 
 @pytest.mark.postgres
-def test_two_workers_announcing_at_once_take_different_tasks_without_waiting(world):
-    if world.engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's")
+def test_two_workers_announcing_at_once_take_different_tasks_without_waiting(pg_world):
+    world = pg_world
     _fire_without_announcing(world, 4)
     with world.factory() as one, one.begin(), world.factory() as two, two.begin(), clock.frozen(DUE):
         two.execute(text("SET LOCAL lock_timeout = '2s'"))  # waiting on the first would fail, not hang
