@@ -43,6 +43,13 @@ def on_starting(server: Any) -> None:
         stale.unlink()
 
 
+def post_worker_init(worker: Any) -> None:
+    """The worker has loaded the app: keep the collector out of its requests (webui.process)."""
+    from webui import process
+
+    process.settle()
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Forget a worker that exited (prometheus_client's documented gunicorn hook)."""
     multiprocess.mark_process_dead(worker.pid)

@@ -46,4 +46,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     start_background_worker(app)  # with SQLite: SLA timers fire without a separate `opsgate worker`
 
+    from webui import process
+
+    process.settle()
     waitress.serve(app, host=host, port=port, threads=8)

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine import db
+from webui import process
 
 log = logging.getLogger(__name__)
 
@@ -38,4 +39,5 @@ def schema_problem(engine: Engine) -> str | None:
 def run(app: Flask, *, host: str, port: int, threads: int) -> None:
     """Serve app on host:port until stopped."""
     log.info("opsgate serving on http://%s:%s/ with %s threads", host, port, threads)
+    process.settle()
     waitress.serve(app, host=host, port=port, threads=threads, ident="opsgate")
