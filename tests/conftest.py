@@ -54,6 +54,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once per test process: tests copy it (timer_helpers.migrated_copy)
+    rather than migrate a database of their own."""
+    path = tmp_path_factory.mktemp("template") / "opsgate.db"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     path = tmp_path_factory.mktemp("db") / "opsgate.db"
     engine = db.make_engine(f"sqlite:///{path}")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from engine import db
 from engine.jobs import worker
 from engine.processes import deployment
 from tests.engine.timer_helpers import DATA, UTC, World, migrated_copy
@@ -15,15 +14,6 @@ from tests.engine.timer_helpers import DATA, UTC, World, migrated_copy
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 H = dt.timedelta(hours=1)
 S = dt.timedelta(seconds=1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "opsgate.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

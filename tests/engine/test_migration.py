@@ -9,7 +9,6 @@ import pytest
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 from sqlalchemy import select, update
 
-from engine import db
 from engine.cases import migration, queries
 from engine.errors import NotAllowed
 from engine.jobs import migrations, worker
@@ -27,15 +26,6 @@ DATA = Path(__file__).parent.parent / "data"
 # v1 start -> triage (SLA 8h) -> work -> end; v2 adds review after work; v3 has assess instead
 # of triage; v4 is v1 with a 2h triage SLA.
 VERSIONS = ("migrate_v1.bpmn", "migrate_v2.bpmn", "migrate_v3.bpmn", "migrate_sla.bpmn")
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "opsgate.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    engine.dispose()
-    return path
 
 
 def _world(engine) -> World:

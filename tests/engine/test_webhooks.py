@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select
 
-from engine import db
 from engine.cases import queries, services
 from engine.errors import InvalidData
 from engine.jobs import worker
@@ -72,15 +71,6 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver([500])
     yield r
     r.close()
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "opsgate.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

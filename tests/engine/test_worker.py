@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import db
 from engine.jobs import delivery, worker
 from engine.timing import clock
 from models import AuditEvent, Case
@@ -20,15 +19,6 @@ from tests.engine.timer_helpers import UTC, World, migrated_copy
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # a Monday
 H = dt.timedelta(hours=1)
 S = dt.timedelta(seconds=1)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "opsgate.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    engine.dispose()
-    return path
 
 
 @pytest.fixture

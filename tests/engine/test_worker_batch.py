@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
-from engine import db, prepared
+from engine import prepared
 from engine.jobs import firing, worker
 from engine.jobs.firing import fire_timer
 from engine.notifications import outbox
@@ -24,15 +24,6 @@ from tests.engine.timer_helpers import UTC, World, migrated_copy
 
 T0 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 DUE = T0 + dt.timedelta(hours=1, seconds=1)  # timer_wait waits an hour
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "opsgate.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    engine.dispose()
-    return path
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -19,15 +19,6 @@ H = dt.timedelta(hours=1)
 S = dt.timedelta(seconds=1)
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "opsgate.db"
-    engine = db.make_engine(f"sqlite:///{path}")
-    db.upgrade(engine)
-    engine.dispose()
-    return path
-
-
 @pytest.fixture
 def world(template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     for key in ("OPSGATE_CALENDAR", "OPSGATE_SMTP_HOST", "OPSGATE_METRICS_TOKEN", "PROMETHEUS_MULTIPROC_DIR"):
