@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from sqlalchemy import func, select, update
 
 from engine.cases import queries, services
@@ -19,14 +18,8 @@ from tests.conftest import DATA
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 
 
-@pytest.fixture
-def people(make_user):
-    return {"req": make_user(name="rita"), "desk": make_user("service_desk", name="sam"),
-            "eng": make_user("engineer", name="erin"), "eng2": make_user("engineer", name="ed"),
-            "cm": make_user("change_manager", name="carl")}
-
-
-def _do(session, case, element, data, actor, at):
+def complete_at(session, case, element, data, actor, at):
+    """Complete the case's open `element` task as `actor` at the instant `at`."""
     task = next(t for t in queries.open_tasks(session, case) if t.element_id == element)
     with clock.frozen(at):
         services.complete_task(session, task.id, data, actor=actor)
@@ -37,11 +30,11 @@ def run_case(session, people, *, provider="Acme", close=True):
         case = services.start_case(session, "four_steps", {"title": "Printer on fire", "system": "erp",
                                                            "urgent": True}, actor=people["req"])
     case.provider = provider
-    _do(session, case, "triage", {"category": "hardware"}, people["desk"], T0 + dt.timedelta(hours=1))
-    _do(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], T0 + dt.timedelta(hours=2))
+    complete_at(session, case, "triage", {"category": "hardware"}, people["desk"], T0 + dt.timedelta(hours=1))
+    complete_at(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], T0 + dt.timedelta(hours=2))
     if close:
-        _do(session, case, "approve_fix", {"decision": "approve"}, people["cm"], T0 + dt.timedelta(hours=3))
-        _do(session, case, "implement", {"result": "replaced"}, people["eng2"], T0 + dt.timedelta(hours=5))
+        complete_at(session, case, "approve_fix", {"decision": "approve"}, people["cm"], T0 + dt.timedelta(hours=3))
+        complete_at(session, case, "implement", {"result": "replaced"}, people["eng2"], T0 + dt.timedelta(hours=5))
     return case
 
 

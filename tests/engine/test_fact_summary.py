@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from engine.cases import queries, services
+from engine.cases import services
 from engine.evaluation import provider_measures
 from engine.evaluation.atoms import config_targets
 from engine.evaluation.config import DEFAULT_PATH, load_config, parse_config
@@ -20,6 +20,7 @@ from engine.processes import case_facts, deployment, fact_summary
 from engine.timing import clock
 from models import CaseFact, CaseFactMonth, CaseFactState
 from tests.conftest import DATA, rolled_back_session
+from tests.engine.test_case_facts import complete_at
 
 MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 APRIL = dt.datetime(2026, 4, 3, 9, 0, tzinfo=dt.timezone.utc)
@@ -38,19 +39,6 @@ def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[S
         yield sess
 
 
-@pytest.fixture
-def people(make_user):
-    return {"req": make_user(name="rita"), "desk": make_user("service_desk", name="sam"),
-            "eng": make_user("engineer", name="erin"), "eng2": make_user("engineer", name="ed"),
-            "cm": make_user("change_manager", name="carl")}
-
-
-def _do(session, case, element, data, actor, at):
-    task = next(t for t in queries.open_tasks(session, case) if t.element_id == element)
-    with clock.frozen(at):
-        services.complete_task(session, task.id, data, actor=actor)
-
-
 def run_case(session, people, *, provider="Acme", start=MARCH, close_at: dt.datetime | None = None, close=True):
     """A four_steps case opened at `start`, answered an hour later, closed at `close_at` (4 h after
     the start by default) or left open."""
@@ -58,12 +46,12 @@ def run_case(session, people, *, provider="Acme", start=MARCH, close_at: dt.date
         case = services.start_case(session, "four_steps", {"title": "Printer on fire", "system": "erp",
                                                            "urgent": True}, actor=people["req"])
     case.provider = provider
-    _do(session, case, "triage", {"category": "hardware"}, people["desk"], start + dt.timedelta(hours=1))
-    _do(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], start + dt.timedelta(hours=2))
+    complete_at(session, case, "triage", {"category": "hardware"}, people["desk"], start + dt.timedelta(hours=1))
+    complete_at(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], start + dt.timedelta(hours=2))
     if close:
         end = close_at or start + dt.timedelta(hours=4)
-        _do(session, case, "approve_fix", {"decision": "approve"}, people["cm"], end - dt.timedelta(hours=1))
-        _do(session, case, "implement", {"result": "replaced"}, people["eng2"], end)
+        complete_at(session, case, "approve_fix", {"decision": "approve"}, people["cm"], end - dt.timedelta(hours=1))
+        complete_at(session, case, "implement", {"result": "replaced"}, people["eng2"], end)
     return case
 
 
@@ -107,8 +95,8 @@ def test_a_case_that_ends_in_a_later_month_counts_in_both(session, deploy, peopl
     late = run_case(session, people, close=False)
     assert summary_rows(session, "2026-03") == []  # open: nothing to count yet
     run_case(session, people, provider="Bolt", start=APRIL)
-    _do(session, late, "approve_fix", {"decision": "approve"}, people["cm"], APRIL)
-    _do(session, late, "implement", {"result": "replaced"}, people["eng2"], APRIL + dt.timedelta(hours=2))
+    complete_at(session, late, "approve_fix", {"decision": "approve"}, people["cm"], APRIL)
+    complete_at(session, late, "implement", {"result": "replaced"}, people["eng2"], APRIL + dt.timedelta(hours=2))
     assert late.status == "closed"
     assert summary_rows(session, "2026-03") == [("Acme", 1)]  # opened in March
     assert summary_rows(session, "2026-04") == [("Acme", 1), ("Bolt", 1)]  # closed in April

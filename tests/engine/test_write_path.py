@@ -25,13 +25,6 @@ def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[S
         yield sess
 
 
-@pytest.fixture
-def people(make_user):
-    return {"req": make_user(name="rita"), "desk": make_user("service_desk", name="sam"),
-            "eng": make_user("engineer", name="erin"), "eng2": make_user("engineer", name="ed"),
-            "cm": make_user("change_manager", name="carl")}
-
-
 def _row(session, sql: str, **params):
     return session.execute(text(sql), params).one()
 
