@@ -33,12 +33,14 @@ rolls back.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, event
+from sqlalchemy import Connection, CursorResult, Table, bindparam, event
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import UpdateBase
@@ -93,25 +95,33 @@ class Prepared:
                 binds.append((None, name, None, value if processor is None else processor(value)))
         return _Compiled(compiled.string, bool(compiled.positional), tuple(binds))
 
-    def run(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> int:
+    def run(self, session: Session, params: Mapping[str, Any] | Sequence[Mapping[str, Any]], *,
+            short: Callable[[], Exception] | None = None) -> int:
         """Execute with one parameter set (or many, as executemany) in the session's
         transaction; return the DB-API rowcount.
 
         In a deferred window a statement with an `order` is held and the count returned is the
-        number of parameter sets (which `send` checks for an `exact` one)."""
+        number of parameter sets (which `send` checks for an `exact` one, raising `short()` if
+        this was the statement's only call in the send and it counted short: the error the
+        caller would have raised on seeing the count itself)."""
         rows: Sequence[Mapping[str, Any]] = [params] if isinstance(params, Mapping) else params
         if not rows:
             return 0
         held: Deferred | None = session.info.get(_DEFERRED)
         if held is not None:
             if self.order is not None:
-                held.hold(self, rows)
+                held.hold(self, rows, short)
                 return len(rows)
             held.send()
         return self.execute(session.connection(), rows)
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
         """Execute now on `connection`, whatever is held; return the DB-API rowcount."""
+        return self.start(connection, rows).rowcount
+
+    def start(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
+        """Execute on `connection` and return SQLAlchemy's result (in a psycopg pipeline its
+        rowcount is not known yet: see `_pipelined`)."""
         compiled = self._for(connection.dialect)
         values = [[value if key is None else row[key] if proc is None else proc(row[key])
                    for key, _name, proc, value in compiled.binds] for row in rows]
@@ -121,8 +131,7 @@ class Prepared:
             names = [name for _key, name, _proc, _value in compiled.binds]
             args = [dict(zip(names, v, strict=True)) for v in values]
         # One row goes as execute, several as executemany.
-        result = connection.exec_driver_sql(compiled.sql, args[0] if len(args) == 1 else args)
-        return result.rowcount
+        return connection.exec_driver_sql(compiled.sql, args[0] if len(args) == 1 else args)
 
 
 def insert(table: Table, columns: Iterable[str], *, order: int | None = None) -> Prepared:
@@ -133,17 +142,76 @@ def insert(table: Table, columns: Iterable[str], *, order: int | None = None) ->
 _DEFERRED = "opsgate.deferred_writes"
 
 
+def _check(statement: Prepared, count: int, rows: list[Mapping[str, Any]],
+           shorts: list[Callable[[], Exception] | None]) -> None:
+    if count != len(rows) and statement.exact:
+        if len(shorts) == 1 and shorts[0] is not None:
+            raise shorts[0]()
+        raise StaleDataError(f"{count} of {len(rows)} rows matched: {statement.statement}")
+
+
+def _pipelined(connection: Connection, work: list[tuple[Prepared, list[Mapping[str, Any]]]]) -> list[int]:
+    """Run the statements in one psycopg pipeline (`psycopg.Connection.pipeline`): the client
+    sends them all and then waits once for the server's answers; return their rowcounts.
+
+    Each still runs through `Connection.exec_driver_sql` (cursor events, `echo`, errors as
+    `sqlalchemy.exc`), but its count is known only when the pipeline is synced, after SQLAlchemy
+    closed its cursor: psycopg resets a closed cursor's count. So in the pipeline the driver's
+    cursors are made of a psycopg.Cursor whose `close` waits, and are closed here once counted.
+    An error the server reports at the sync arrives as SQLAlchemy's exception for it."""
+    import psycopg  # the driver of this connection
+
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    factory = driver.cursor_factory
+    cursors: list[Any] = []
+    try:
+        driver.cursor_factory = _kept_open()
+        try:
+            with driver.pipeline():
+                for statement, rows in work:
+                    cursors.append(statement.start(connection, rows).context.cursor)
+        except psycopg.Error as err:  # raised by the sync, outside SQLAlchemy's execute
+            raise DBAPIError.instance(None, None, err, psycopg.Error, dialect=connection.dialect) from err
+        finally:
+            driver.cursor_factory = factory
+        return [cursor.rowcount for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            psycopg.Cursor.close(cursor)
+
+
+@functools.cache
+def _kept_open() -> type[Any]:
+    import psycopg
+
+    class KeptOpen(psycopg.Cursor):
+        """A cursor whose results a pipeline has yet to deliver: SQLAlchemy's close is put off."""
+
+        def close(self) -> None:
+            pass
+
+    return KeptOpen
+
+
 class Deferred:
     """The prepared writes held in one deferred window of a session (see `deferred`)."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.failed = False  # a send failed: the writes of the window so far are unknown, roll back
-        self._held: dict[Prepared, list[Mapping[str, Any]]] = {}
+        # per statement: its parameter sets, and the error for a short count (None: StaleDataError)
+        self._held: dict[Prepared, tuple[list[Mapping[str, Any]], list[Callable[[], Exception] | None]]] = {}
         self._keys: set[Hashable] = set()
+        self._pipeline = connection.dialect.driver == "psycopg"
 
-    def hold(self, statement: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
-        self._held.setdefault(statement, []).extend(rows)
+    def hold(self, statement: Prepared, rows: Sequence[Mapping[str, Any]],
+             short: Callable[[], Exception] | None = None) -> None:
+        held = self._held.get(statement)
+        if held is None:
+            held = self._held[statement] = ([], [])
+        held[0].extend(rows)
+        held[1].append(short)
 
     def separate(self, key: Hashable) -> None:
         """Note that the writes that follow belong to `key` (a case); if the window already had
@@ -154,18 +222,25 @@ class Deferred:
 
     def send(self) -> None:
         """Run every held statement once with all its parameter sets, in their order; raise
-        StaleDataError if an `exact` statement matched fewer rows than it had parameter sets."""
+        StaleDataError (or the error its one call gave) if an `exact` statement matched fewer
+        rows than it had parameter sets.
+
+        On psycopg the statements go in one pipeline, one round trip for all of them, and their
+        counts are checked, in the same order, once the server has answered."""
         # The keys stay: a case's writes held after this send (its save goes on) must still be
         # sent before a second save of it in the window.
         held, self._held = self._held, {}
         if not held:
             return
+        ordered = sorted(held, key=lambda s: s.order or 0)  # stable: calls keep their order
         try:
-            for statement in sorted(held, key=lambda s: s.order or 0):  # stable: calls keep their order
-                rows = held[statement]
-                count = statement.execute(self.connection, rows)
-                if count != len(rows) and statement.exact:
-                    raise StaleDataError(f"{count} of {len(rows)} rows matched: {statement.statement}")
+            if self._pipeline:
+                counts = _pipelined(self.connection, [(statement, held[statement][0]) for statement in ordered])
+                for statement, count in zip(ordered, counts, strict=True):
+                    _check(statement, count, *held[statement])
+            else:
+                for statement in ordered:
+                    _check(statement, statement.execute(self.connection, held[statement][0]), *held[statement])
         except BaseException:
             self.failed = True
             raise
@@ -195,6 +270,15 @@ def deferred(session: Session) -> Iterator[Deferred]:
     finally:
         event.remove(connection, "before_execute", held._before_execute)
         session.info.pop(_DEFERRED, None)
+
+
+def holding(session: Session) -> contextlib.AbstractContextManager[Deferred | None]:
+    """A deferred window for one use case where it saves round trips: on psycopg (its writes
+    then go in one pipeline) and unless the session is in a window already (the worker's
+    batch, or a use case inside another). Elsewhere nothing is held."""
+    if _DEFERRED in session.info or session.get_bind().dialect.driver != "psycopg":
+        return contextlib.nullcontext()
+    return deferred(session)
 
 
 def separate(session: Session, key: Hashable) -> None:

@@ -266,8 +266,9 @@ def end_task(session: Session, task: HumanTask, *, state: str, ended_at: dt.date
     """Move a ready task row to its end state with one UPDATE that only a ready row matches,
     and tell the session's HumanTask its new committed values."""
     values = _ending(task, state, ended_at, completed_by_id)
-    if _END_TASK.run(session, {**values, "task_id": task.id}) != 1:
-        raise Conflict(f"{task.name} is no longer ready")
+    lost = functools.partial(Conflict, f"{task.name} is no longer ready")
+    if _END_TASK.run(session, {**values, "task_id": task.id}, short=lost) != 1:
+        raise lost()
     for key, value in values.items():
         set_committed_value(task, key, value)
 
@@ -294,9 +295,10 @@ def _project_tasks(session: Session, instance: Instance, ready: dict[str, Any], 
         rows.insert(0, {c.key: getattr(completed, c.key) for c in _task_table.c} | ending)
     if not rows:
         return {}
-    if _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows) != len(rows):
-        raise Conflict(f"{completed.name} is no longer ready" if completed is not None else
-                       "the case was changed by someone else at the same time; reload it and try again")
+    lost = functools.partial(Conflict, f"{completed.name} is no longer ready" if completed is not None else
+                             "the case was changed by someone else at the same time; reload it and try again")
+    if _WRITE_TASKS[session.get_bind().dialect.name].run(session, rows, short=lost) != len(rows):
+        raise lost()
     for key, value in ending.items():
         set_committed_value(completed, key, value)
     groups = [{"task_id": r["id"], "group": g} for r in rows if r["state"] == "ready"

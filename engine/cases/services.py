@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import logcontext
+from engine import logcontext, prepared
 from engine.cases import access, events, persistence, review, stepping, voting
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
@@ -69,12 +69,17 @@ def _races() -> Iterator[None]:
 
 
 def race_safe(fn: Callable[P, R]) -> Callable[P, R]:
-    """A lost race may surface in any autoflush inside a use case: report it as Conflict."""
+    """A lost race may surface in any autoflush inside a use case: report it as Conflict.
+
+    On PostgreSQL the use case's prepared writes are held and sent together at its end, in one
+    pipeline, one round trip (`prepared.holding`); a guarded write that counted short there
+    raises the Conflict it would have raised alone, or StaleDataError, here Conflict too. A
+    read in between sends what is held first, so the use case reads its own writes."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        session = args[0]
-        with _races(), session.no_autoflush:  # type: ignore[attr-defined]
+        session: Session = args[0]  # type: ignore[assignment]
+        with _races(), session.no_autoflush, prepared.holding(session):
             return fn(*args, **kwargs)
 
     return wrapper
