@@ -16,18 +16,20 @@ Rules for a prepared statement: INSERT, UPDATE or DELETE without RETURNING, ever
 defaults, no expanding IN); each call passes every parameter.
 
 **Deferred writes.** The worker fires a batch of timers in one transaction; run one by one, their
-writes cost five round trips a timer on PostgreSQL. Inside `deferred(session)` the statements
-that say where they go (`order`) are held instead, and `Deferred.send` runs each of them once,
-with every parameter set held for it (an executemany: psycopg sends it in one pipeline, one round
-trip). Any other statement on the session's connection (a read, an ORM flush, a prepared
-statement without an order) sends what is held first, so it sees the writes before it as if they
-had run; what is reordered is only the held statements among themselves, by `order`, which keeps
-the order one case's save writes them in (rows before the rows that refer to them, a case's old
-timer rows deleted before its new ones are inserted). A case saved twice in one window sends
-what is held in between (`separate`). A statement marked `exact` must match one row per
-parameter set: a call returns the count it will be checked against, and `send` raises
-SQLAlchemy's StaleDataError (what the unit of work raises when a versioned UPDATE matches fewer
-rows than expected) if the database counted fewer: a guarded UPDATE lost a race; the caller
+writes cost five round trips a timer on PostgreSQL. Inside `deferred(session)` the statements that
+say where they go (`order`) are held instead, and `Deferred.send` runs each of them once, with
+every parameter set held for it (an executemany); on psycopg all the held statements go in one
+pipeline, one round trip, their counts checked once the server has answered. Every use case holds
+its writes so on PostgreSQL (`holding`, from `services.race_safe`); SQLite holds nothing outside
+the worker, having no round trips to save. Any other statement on the session's connection (a read,
+an ORM flush, a prepared statement without an order) sends what is held first, so it sees the
+writes before it as if they had run; what is reordered is only the held statements among
+themselves, by `order`, which keeps the order one case's save writes them in (rows before the rows
+that refer to them, a case's old timer rows deleted before its new ones are inserted). A case saved
+twice in one window sends what is held in between (`separate`). A statement marked `exact` must
+match one row per parameter set: a call returns the count it will be checked against, and `send`
+raises SQLAlchemy's StaleDataError (what the unit of work raises when a versioned UPDATE matches
+fewer rows than expected) if the database counted fewer: a guarded UPDATE lost a race; the caller
 rolls back.
 """
 from __future__ import annotations
