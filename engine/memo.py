@@ -10,7 +10,7 @@ keeps the name). Bounded; cleared when full.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 from sqlalchemy.orm import Session
@@ -20,33 +20,41 @@ V = TypeVar("V")
 
 
 class Memo(Generic[K, V]):
-    """Values by (database, key), read once per process with `read(session, key)`."""
+    """Values by (database, key), read once per process with `read(session, keys)`: one statement
+    that returns the values of those of the keys that have one."""
 
-    def __init__(self, read: Callable[[Session, K], V], *, limit: int = 8192) -> None:
+    def __init__(self, read: Callable[[Session, list[K]], Mapping[K, V]], *, limit: int = 8192) -> None:
         self._read = read
         self._limit = limit
         self._values: dict[tuple[Hashable, K], V] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, key: K) -> V:
+    def get(self, session: Session, key: K) -> V | None:
+        """The key's value, or None if it has none (a key without one is read again next time)."""
         try:
             return self._values[(session.get_bind().engine, key)]
         except KeyError:
-            pass
-        value = self._read(session, key)
-        self.remember(session, key, value)
-        return value
+            return self.get_many(session, [key]).get(key)
 
-    def known(self, session: Session, key: K) -> V | None:
-        """The value if this process has it, else None (nothing is read)."""
-        return self._values.get((session.get_bind().engine, key))
-
-    def remember(self, session: Session, key: K, value: V) -> None:
-        """Keep a value read by other means (a batch read of many keys)."""
-        with self._lock:
-            if len(self._values) >= self._limit:
-                self._values.clear()
-            self._values[(session.get_bind().engine, key)] = value
+    def get_many(self, session: Session, keys: Iterable[K]) -> dict[K, V]:
+        """The values of those of the keys that have one; the keys not yet known in one read, none
+        for keys all known."""
+        engine = session.get_bind().engine
+        found: dict[K, V] = {}
+        missing: list[K] = []
+        for key in dict.fromkeys(keys):
+            if (engine, key) in self._values:
+                found[key] = self._values[(engine, key)]
+            else:
+                missing.append(key)
+        if missing:
+            read = self._read(session, missing)
+            with self._lock:
+                if len(self._values) + len(read) > self._limit:
+                    self._values.clear()
+                self._values.update(((engine, key), value) for key, value in read.items())
+            found.update(read)
+        return found
 
     def clear(self) -> None:
         with self._lock:
@@ -56,7 +64,7 @@ class Memo(Generic[K, V]):
 memos: list[Memo] = []
 
 
-def memo(read: Callable[[Session, K], V]) -> Memo[K, V]:
+def memo(read: Callable[[Session, list[K]], Mapping[K, V]]) -> Memo[K, V]:
     """Make and register a memo (tests clear them all between databases)."""
     made: Memo[K, V] = Memo(read)
     memos.append(made)

@@ -136,45 +136,32 @@ def list_people(session: Session, *, limit: int = 1000) -> list[tuple[str, str]]
     return [(name, display or name) for name, display in rows]
 
 
-def _read_name(session: Session, user_id: int) -> str:
-    name = session.scalar(select(User.name).where(User.id == user_id))
-    if name is None:
-        raise NotFound(f"no user #{user_id}")
-    return name
+def _read_names(session: Session, user_ids: list[int]) -> dict[int, str]:
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(user_ids))).all())
 
 
-_names = memo.memo(_read_name)
+_names = memo.memo(_read_names)
 
 
-def _read_id(session: Session, name: str) -> int:
-    user_id = session.scalar(select(User.id).where(User.name == name))
-    if user_id is None:
-        raise NotFound(f"no user {name}")
-    return user_id
+def _read_ids(session: Session, names: list[str]) -> dict[str, int]:
+    return dict(session.execute(select(User.name, User.id).where(User.name.in_(sorted(names)))).all())
 
 
-_ids = memo.memo(_read_id)
+_ids = memo.memo(_read_ids)
 
 
 def ids_of(session: Session, names: Iterable[str]) -> dict[str, int]:
     """The ids of the users so named, by name; names of nobody are left out. Read once per
     process (a name names the same user for good: no rename, no deleted user), the names not
     yet known in one statement, none for names all known."""
-    found: dict[str, int] = {}
-    missing = []
-    for name in set(names):
-        known = _ids.known(session, name)
-        if known is None:
-            missing.append(name)
-        else:
-            found[name] = known
-    if missing:
-        for name, user_id in session.execute(select(User.name, User.id).where(User.name.in_(sorted(missing)))):
-            _ids.remember(session, name, user_id)
-            found[name] = user_id
-    return found
+    return _ids.get_many(session, names)
 
 
 def name_of(session: Session, user_id: int | None) -> str | None:
     """Return a user's name by id (read once per process: names are never changed), None for None."""
-    return _names.get(session, user_id) if user_id is not None else None
+    if user_id is None:
+        return None
+    name = _names.get(session, user_id)
+    if name is None:
+        raise NotFound(f"no user #{user_id}")
+    return name

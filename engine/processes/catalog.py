@@ -61,16 +61,17 @@ def list_definitions(session: Session) -> list[ProcessDefinition]:
         .order_by(ProcessDefinition.key)))
 
 
-def _read_version(session: Session, definition_id: int) -> int:
-    version = session.scalar(select(ProcessDefinition.version).where(ProcessDefinition.id == definition_id))
-    if version is None:
-        raise NotFound(f"no process definition #{definition_id}")
-    return version
+def _read_versions(session: Session, definition_ids: list[int]) -> dict[int, int]:
+    return dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.version)
+                                .where(ProcessDefinition.id.in_(definition_ids))).all())
 
 
-_versions = memo.memo(_read_version)
+_versions = memo.memo(_read_versions)
 
 
 def version_of(session: Session, definition_id: int) -> int:
     """Return a deployed version's number by its row id (read once per process: versions are immutable)."""
-    return _versions.get(session, definition_id)
+    version = _versions.get(session, definition_id)
+    if version is None:
+        raise NotFound(f"no process definition #{definition_id}")
+    return version
