@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from engine.errors import InvalidData
+from engine.timing import clock
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})$")
@@ -33,9 +34,7 @@ class Period:
 
 def month_period(year: int, month: int) -> Period:
     """Return the period of one calendar month."""
-    start = dt.datetime(year, month, 1, tzinfo=dt.timezone.utc)
-    end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.timezone.utc)
-    return Period(f"{year:04d}-{month:02d}", start, end)
+    return Period(f"{year:04d}-{month:02d}", *clock.month_bounds(year, month))
 
 
 def parse_period(text: str, *, field: str = "period") -> Period:

@@ -50,6 +50,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import prepared
+from engine.timing import clock
 from models import CaseFact, CaseFactMonth, CaseFactState, CaseFactTarget
 
 # Case row columns the measures compare with constants: a group's keys.
@@ -142,9 +143,7 @@ def flags_value(conditions: Mapping[str, ColumnElement[bool]]) -> ColumnElement[
 
 def month_bounds(label: str) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of a month YYYY-MM, in UTC."""
-    year, month = int(label[:4]), int(label[5:7])
-    return (dt.datetime(year, month, 1, tzinfo=dt.timezone.utc),
-            dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=dt.timezone.utc))
+    return clock.month_bounds(int(label[:4]), int(label[5:7]))
 
 
 def month_label(when: dt.datetime) -> str:
@@ -225,11 +224,10 @@ def _all_months(session: Session) -> list[str]:
         select(func.min(f.created_at), func.max(f.created_at), func.max(f.closed_at))).one()
     if first is None:
         return []
-    last = max(last_open, last_close or last_open)
-    labels, (year, month) = [], (first.year, first.month)
-    while (year, month) <= (last.year, last.month):
-        labels.append(f"{year:04d}-{month:02d}")
-        year, month = year + month // 12, month % 12 + 1
+    last = month_label(max(last_open, last_close or last_open))
+    labels = [month_label(first)]
+    while labels[-1] < last:
+        labels.append(month_label(month_bounds(labels[-1])[1]))
     return labels
 
 

@@ -38,3 +38,9 @@ def parse_instant(text: str) -> _dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.timezone.utc)
     return value.astimezone(_dt.timezone.utc)
+
+
+def month_bounds(year: int, month: int) -> tuple[_dt.datetime, _dt.datetime]:
+    """[start, end) of a calendar month, in UTC."""
+    return (_dt.datetime(year, month, 1, tzinfo=_dt.timezone.utc),
+            _dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=_dt.timezone.utc))
