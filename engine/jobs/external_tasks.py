@@ -367,6 +367,7 @@ class Listed:
     case_key: str
     case_title: str
     process_key: str
+    definition_id: int  # the case's process version
 
 
 def list_jobs(session: Session, *, actor: User, case_ref: str | None = None, process_key: str | None = None,
@@ -374,7 +375,8 @@ def list_jobs(session: Session, *, actor: User, case_ref: str | None = None, pro
     """Jobs that need attention (retries ran out), or every job: of one case, of one process, or all.
 
     A case named must be one the actor may read; any other list is for staff."""
-    query = (select(ExternalTask, Case.key, Case.title, Case.process_key).join(Case, Case.id == ExternalTask.case_id)
+    query = (select(ExternalTask, Case.key, Case.title, Case.process_key, Case.definition_id)
+             .join(Case, Case.id == ExternalTask.case_id)
              .order_by(ExternalTask.id).limit(limit))
     if attention_only:
         query = query.where(ExternalTask.retries == 0)
@@ -384,7 +386,7 @@ def list_jobs(session: Session, *, actor: User, case_ref: str | None = None, pro
         raise NotAllowed("role: the list of external tasks is for staff; name a case of yours (?case=KEY)")
     if process_key is not None:
         query = query.where(Case.process_key == process_key)
-    return [Listed(job, key, title, process) for job, key, title, process in session.execute(query)]
+    return [Listed(*row) for row in session.execute(query)]
 
 
 def attention_of_process(session: Session, process_key: str, *, actor: User) -> list[tuple[Listed, external_jobs.JobView]]:
@@ -393,12 +395,9 @@ def attention_of_process(session: Session, process_key: str, *, actor: User) -> 
     if not roles.staff_groups(actor):
         return []
     listed = list_jobs(session, actor=actor, process_key=process_key)
-    rows = session.execute(select(Case.id, Case.definition_id)
-                           .where(Case.id.in_({each.job.case_id for each in listed})))
-    version_of = {case_id: definition_id for case_id, definition_id in rows}  # noqa: C416 - rows, not pairs
     viewed: dict[int, external_jobs.JobView] = {}
-    for definition_id in set(version_of.values()):
-        jobs = [each.job for each in listed if version_of.get(each.job.case_id) == definition_id]
+    for definition_id in {each.definition_id for each in listed}:
+        jobs = [each.job for each in listed if each.definition_id == definition_id]
         for view in external_jobs.views(specs.load_by_id(session, definition_id), jobs):
             viewed[view.job.id] = view
-    return [(each, viewed[each.job.id]) for each in listed if each.job.id in viewed]
+    return [(each, viewed[each.job.id]) for each in listed]
