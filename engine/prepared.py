@@ -47,9 +47,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.dml import UpdateBase
 
-# Where a held statement goes when a deferred window is sent (see the module docstring).
-CASE_ROW, EVENTS, TASKS_ENDED, TASK_ROWS, TASK_LISTS, TIMERS_GONE, TIMERS_NEW, WAITS_GONE, WAITS_NEW, DELIVERIES = \
-    range(10)
+# Where a held statement goes when a deferred window is sent (see the module docstring). An ended
+# case's fact row reads its case row and events, so it goes after them; the month summary counts
+# the fact row, so it goes after that, last: its upsert locks a row that every case ending in the
+# month writes, held until the commit that follows the send.
+(CASE_ROW, EVENTS, TASKS_ENDED, TASK_ROWS, TASK_LISTS, TIMERS_GONE, TIMERS_NEW, WAITS_GONE, WAITS_NEW, DELIVERIES,
+ FACTS, FACT_MONTHS) = range(12)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Float,
-    Insert,
     Select,
     Table,
     and_,
@@ -50,6 +49,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
+from engine import prepared
 from engine.processes import fact_summary
 from engine.processes.manifest import Manifest
 from models import AuditEvent, Case, CaseFact, CaseFactState, MeasureRole, ProcessDefinition
@@ -123,6 +123,14 @@ def stored_roles() -> dict[str, Any]:
     return {role: select(MeasureRole.element).where(MeasureRole.role == role) for role in DEFAULT_ROLES}
 
 
+def _each(values: Iterable[str]) -> list[Any]:
+    """Constants for an IN list, one bound value each. A tuple given to `in_` is one expanding
+    parameter, which SQLAlchemy renders at each execution and a prepared statement cannot hold
+    (engine.prepared); these lists are fixed per statement (the measures' event types, a version's
+    outcomes), so the ended case's fact INSERT joins the other held writes (`record_ended`)."""
+    return [literal(value) for value in values]
+
+
 def events_subquery(window: ColumnElement[bool], roles: Roles, *events: ColumnElement[bool]) -> Any:
     """Per case of the window: first response, resolve/recover/revoke times, escalated, reopened
     (`roles` from task_roles, or stored_roles; `events`: further conditions on the events)."""
@@ -138,16 +146,16 @@ def events_subquery(window: ColumnElement[bool], roles: Roles, *events: ColumnEl
     return (
         select(
             ev.case_id.label("case_id"),
-            first(ev.type.in_(RESPONSE_EVENTS)).label("responded_at"),
+            first(ev.type.in_(_each(RESPONSE_EVENTS))).label("responded_at"),
             first(and_(done, ev.task.in_(roles["resolution"]))).label("resolved_at"),
             first(and_(done, ev.task.in_(roles["recovery"]))).label("recovered_at"),
             first(and_(done, ev.task.in_(roles["revocation"]))).label("revoked_at"),
-            flag(or_(ev.type.in_(ESCALATED_EVENTS),
+            flag(or_(ev.type.in_(_each(ESCALATED_EVENTS)),
                      and_(done, ev.task.in_(roles["escalation"])))).label("escalated"),
-            flag(or_(ev.type.in_(REOPENED_EVENTS), reopen)).label("reopened"),
+            flag(or_(ev.type.in_(_each(REOPENED_EVENTS)), reopen)).label("reopened"),
         )
         .join(Case, Case.id == ev.case_id)
-        .where(window, ev.type.in_(EVENTS_READ), *events)
+        .where(window, ev.type.in_(_each(EVENTS_READ)), *events)
         .group_by(ev.case_id)
         .subquery("ev")
     )
@@ -200,7 +208,7 @@ def _rules_condition(rules_by_definition: Iterable[tuple[int, Iterable[RecordRul
                 which = and_(which, Case.outcome == rule.outcome)
             elif rule.except_outcomes:
                 which = and_(which, or_(Case.outcome.is_(None),
-                                        Case.outcome.not_in(rule.except_outcomes)))
+                                        Case.outcome.not_in(_each(rule.except_outcomes))))
             has.append(which)
             present = [func.coalesce(func.trim(_text(f)), "") != "" for f in rule.fields]
             carries.append(and_(which, *present))
@@ -304,15 +312,18 @@ def record_ended(session: Session, case_row: Case, manifest: Manifest) -> None:
     Its events are found by the case's chain (audit_event's (chain, seq) key), the roles from the
     measure_role table, the required records from its own version's manifest."""
     statement = _ended_insert(case_row.definition_id, tuple(record_rules(manifest)))
-    session.execute(statement, {"fact_case_id": case_row.id, "fact_chain": case_row.key})
+    # A held write (engine.prepared.FACTS): on PostgreSQL it goes in the use case's one pipeline,
+    # after the case row and the events it reads.
+    statement.run(session, {"fact_case_id": case_row.id, "fact_chain": case_row.key})
     # The month summary counts it in the same transaction, so the two never disagree.
     fact_summary.add_ended(session, case_row.id, case_row.created_at, case_row.closed_at)
 
 
 @functools.lru_cache(maxsize=256)
-def _ended_insert(definition_id: int, rules: tuple[RecordRule, ...]) -> Insert:
-    """The INSERT of one ended case's fact row, for a version's required-records rules; the case
-    id and key are bound at execution.
+def _ended_insert(definition_id: int, rules: tuple[RecordRule, ...]) -> prepared.Prepared:
+    """The INSERT of one ended case's fact row, for a version's required-records rules, as a
+    prepared write held with the use case's others (order FACTS); the case id and key are bound
+    at execution.
 
     Built once per version and rules: building the statement (an aggregate subquery of the
     events, a CASE per rule, forty-odd columns) cost more CPU than the rest of the completion
@@ -321,7 +332,8 @@ def _ended_insert(definition_id: int, rules: tuple[RecordRule, ...]) -> Insert:
     rows = _rows_select(Case.id == bindparam("fact_case_id"), stored_roles(), _rules_condition([(definition_id, rules)]),
                         AuditEvent.chain == bindparam("fact_chain"))
     # The table, not the mapped class: an ORM INSERT with parameters would be a bulk insert of them.
-    return insert(cast(Table, CaseFact.__table__)).from_select(list(FACT_COLUMNS), rows)
+    return prepared.Prepared(insert(cast(Table, CaseFact.__table__)).from_select(list(FACT_COLUMNS), rows),
+                             order=prepared.FACTS)
 
 
 def sync_roles(session: Session, deployed: list[tuple[int, Manifest]] | None = None) -> set[str]:

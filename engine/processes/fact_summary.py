@@ -187,7 +187,7 @@ def _ended_upsert(dialect: str, months: int) -> prepared.Prepared:
         # A sum of no values is NULL, as SUM gives it.
         "response_hours": func.coalesce(m.response_hours + new.response_hours, m.response_hours, new.response_hours),
         "rating": func.coalesce(m.rating + new.rating, m.rating, new.rating),
-    }))
+    }), order=prepared.FACT_MONTHS)
 
 
 def case_months(created_at: dt.datetime, closed_at: dt.datetime | None) -> list[str]:

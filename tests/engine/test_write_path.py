@@ -72,6 +72,16 @@ def test_an_actions_writes_go_in_one_pipeline_on_postgresql(session, deploy, peo
     case = start(session, people)
     triage = task_of(session, case, "triage").id
     session.expunge_all()
+    with _pipelines(session, monkeypatch) as pipelines:
+        services.complete_task(session, triage, {"category": "software"}, actor=people["desk"])
+    assert pipelines == _sent(session, [], [
+        ["UPDATE case", "INSERT audit_event", "INSERT human_task", "INSERT human_task_group"]])
+    assert task_of(session, case, "diagnose").state == "ready"
+
+
+@contextlib.contextmanager
+def _pipelines(session: Session, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
+    """The statements of each psycopg pipeline run inside the block, one list a pipeline."""
     pipelines: list[list[str]] = []
     real = psycopg.Connection.pipeline
 
@@ -81,11 +91,9 @@ def test_an_actions_writes_go_in_one_pipeline_on_postgresql(session, deploy, peo
             pipelines.append(inside)
             yield pipeline
 
-    monkeypatch.setattr(psycopg.Connection, "pipeline", watched)
-    services.complete_task(session, triage, {"category": "software"}, actor=people["desk"])
-    assert pipelines == _sent(session, [], [
-        ["UPDATE case", "INSERT audit_event", "INSERT human_task", "INSERT human_task_group"]])
-    assert task_of(session, case, "diagnose").state == "ready"
+    with monkeypatch.context() as patch:
+        patch.setattr(psycopg.Connection, "pipeline", watched)
+        yield pipelines
 
 
 def test_separation_of_duties_reads_a_named_user_once_per_process(session, deploy, people):
@@ -116,26 +124,29 @@ def test_separation_of_duties_reads_a_named_user_once_per_process(session, deplo
         assert barred == sorted([people["eng"].id, people["req"].id])  # the diagnoser and the requester
 
 
-def test_the_last_completion_ends_its_task_and_closes_the_case(session, deploy, people):
+def test_the_last_completion_ends_its_task_and_closes_the_case(session, deploy, people, monkeypatch):
     deploy("four_steps.bpmn")
     case = start(session, people)
     for element, data, who in [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
                                ("approve_fix", {"decision": "approve"}, "cm")]:
         services.complete_task(session, task_of(session, case, element).id, data, actor=people[who])
     implement = task_of(session, case, "implement").id
-    with statements(session) as seen:
+    with statements(session) as seen, _pipelines(session, monkeypatch) as pipelines:
         services.complete_task(session, implement, {"result": "done"}, actor=people["eng2"])
     assert seen == _sent(session, [
         "SELECT human_task", "INSERT audit_event", "INSERT audit_event", "INSERT human_task", "UPDATE case",
         "INSERT case_fact",  # what the evaluation reads of the ended case (engine.processes.case_facts),
         "INSERT case_fact_month"], [  # and the month summary counting it (engine.processes.fact_summary)
-        # the same statements: the first four writes in one pipeline (both events in one
-        # executemany), then the facts, which are not held (their INSERT ... SELECT sends first)
+        # the same statements, the writes in one pipeline (both events in one executemany), the
+        # facts last: they read the case row and the events written before them
         "SELECT human_task", "UPDATE case", "INSERT audit_event", "INSERT human_task",
         "INSERT case_fact", "INSERT case_fact_month"])
+    assert pipelines == _sent(session, [], [seen[1:]])  # one round trip for every write
     assert _row(session, "SELECT state, completed_by_id FROM human_task WHERE id = :id", id=implement) == \
         ("completed", people["eng2"].id)
     assert case.status == "closed"
+    assert _row(session, "SELECT status, outcome FROM case_fact WHERE case_id = :id", id=case.id) == \
+        ("closed", case.outcome)
 
 
 def test_after_a_completion_the_session_holds_what_the_database_holds(session, deploy, people):

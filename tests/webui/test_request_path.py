@@ -226,8 +226,8 @@ def test_completing_a_task_runs_its_statements_commits_once_and_loads_nothing_fo
                              json={"data": {"decision": "approve"}})
     assert response.status_code == 200, response.json
     assert seen == (["SELECT api_token", "SELECT human_task",
-                     # on PostgreSQL the same writes, the first four in one pipeline (both events
-                     # in one executemany), then the facts, which are not held
+                     # on PostgreSQL the same writes in one pipeline (both events in one
+                     # executemany), the facts last: they read the case row and the events
                      "UPDATE case", "INSERT audit_event", "INSERT human_task",
                      "INSERT case_fact", "INSERT case_fact_month", "COMMIT"] if postgres else
                     ["SELECT api_token", "SELECT human_task", "INSERT audit_event", "INSERT audit_event",
