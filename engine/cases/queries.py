@@ -51,24 +51,36 @@ def list_cases(session: Session, *, actor: User, process: str | None = None, sta
 
     `before` (a case id) pages by key instead: the cases below it, read from the index where
     the previous page stopped, so a deep page costs what the first does; `page` then counts
-    from there. A page number alone skips `(page - 1) * per_page` rows (0.6 s at page 10,000
-    of a million cases)."""
-    query = select(Case)
+    from there. A page number alone skips `(page - 1) * per_page` rows: it skips them over ids
+    only (`_page_ids`), so PostgreSQL walks an index without visiting the rows it skips (77 ms
+    at page 10,000 of a million cases, where skipping whole rows took 0.56 s)."""
+    where: list[ColumnElement[bool]] = []
     if not roles.staff_groups(actor):
-        query = query.where(Case.requester_id == actor.id)
+        where.append(Case.requester_id == actor.id)
     if process:
-        query = query.where(Case.process_key == process)
+        where.append(Case.process_key == process)
     if status:
         if status not in ("open", "closed", "cancelled"):
             raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
-        query = query.where(Case.status == status)
+        where.append(Case.status == status)
     page = max(1, int(page))
     skip = (page - 1) * per_page
     if before is not None:
-        query, skip = query.where(Case.id < before), 0
-    rows = list(session.scalars(query.options(*LIST_CASE_OPTIONS).order_by(Case.id.desc())
-                                .offset(skip).limit(per_page + 1)))
+        where.append(Case.id < before)
+        skip = 0
+    query = select(Case).where(*where)
+    if skip:
+        query = select(Case).where(Case.id.in_(_page_ids(where, skip, per_page + 1)))
+    rows = list(session.scalars(query.options(*LIST_CASE_OPTIONS).order_by(Case.id.desc()).limit(per_page + 1)))
     return rows[:per_page], (page + 1 if len(rows) > per_page else None)
+
+
+def _page_ids(where: list[ColumnElement[bool]], skip: int, count: int) -> Select[int]:
+    """The ids of a deep page, newest first: an index-only scan on PostgreSQL (the primary key,
+    or `(process_key, id)`, `(status, id)`, `(process_key, status, id)` with the list's filters;
+    a requester's own cases are few) that never reads the rows it skips. It relies on the
+    visibility map that (auto)vacuum keeps; rows changed since are read, as any index scan would."""
+    return select(Case.id).where(*where).order_by(Case.id.desc()).offset(skip).limit(count)
 
 
 def get_task(session: Session, task_id: str, *, actor: User) -> HumanTask:

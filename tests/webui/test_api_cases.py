@@ -131,3 +131,24 @@ def test_a_plain_requester_lists_only_their_own_cases(api_as, ticket):
     requester = api_as()
     mine = requester.open_ticket("my case")
     assert [c["key"] for c in requester.get("/cases").json["items"]] == [mine["key"]]
+
+
+def test_numbered_pages_keep_the_filters_and_match_pages_by_key(api_as, ticket):
+    """A numbered page skips over ids only (queries._page_ids): the filters and the reader's
+    own cases must hold on every page, and page n must be what `before=` gives from page n-1."""
+    staff, requester = api_as("service_desk"), api_as()
+    mine = []
+    for n in range(5):
+        staff.open_ticket(f"staff {n}")
+        mine.append(requester.open_ticket(f"mine {n}")["key"])
+    pages, page = [], 1
+    while page is not None:
+        listing = requester.get(f"/cases?per_page=2&page={page}").json
+        pages.append([c["key"] for c in listing["items"]])
+        page = listing["next_page"]
+    assert pages == [mine[:2:-1], mine[2:0:-1], mine[:1]]
+    by_number = staff.get("/cases?per_page=3&page=2&process=api_ticket").json["items"]
+    first = staff.get("/cases?per_page=3&process=api_ticket").json["items"]
+    by_key = staff.get(f"/cases?per_page=3&process=api_ticket&before={first[-1]['id']}").json["items"]
+    assert [c["key"] for c in by_number] == [c["key"] for c in by_key]
+    assert len(by_number) == 3
