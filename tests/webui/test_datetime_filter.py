@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask_babel import Babel, force_locale, format_datetime
 
-from webui.pages.common import _datetime
+from webui.pages.common import datetime_text
 
 INSTANTS = [
     dt.datetime(2026, 11, 30, 3, 59, 59, tzinfo=dt.timezone.utc),
@@ -31,7 +31,7 @@ def test_the_filter_writes_what_flask_babel_writes(zone: str, language: str) -> 
         for instant in INSTANTS:
             if instant.year == 1 and zone == "America/St_Johns":
                 continue  # before year 1 in a zone west of UTC: neither can write it
-            assert _datetime(instant) == format_datetime(instant, "yyyy-MM-dd HH:mm"), instant
+            assert datetime_text(instant) == format_datetime(instant, "yyyy-MM-dd HH:mm"), instant
 
 
 def test_the_filter_reads_a_stored_iso_instant_and_shows_nothing_for_none() -> None:
@@ -39,5 +39,5 @@ def test_the_filter_reads_a_stored_iso_instant_and_shows_nothing_for_none() -> N
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Asia/Shanghai"
     Babel(app)
     with app.test_request_context():
-        assert _datetime("2026-11-30T16:30:00+00:00") == "2026-12-01 00:30"
-        assert _datetime(None) == "" and _datetime("") == ""
+        assert datetime_text("2026-11-30T16:30:00+00:00") == "2026-12-01 00:30"
+        assert datetime_text(None) == "" and datetime_text("") == ""

@@ -198,7 +198,9 @@ def _endpoints() -> set[str]:
     return set(current_app.view_functions)
 
 
-def _datetime(value: dt.datetime | str | None) -> str:
+def datetime_text(value: dt.datetime | str | None, zone: dt.tzinfo | None = None) -> str:
+    """Write an instant as "2026-12-01 08:30" in the display zone (the pages' `datetime` filter;
+    a page writing many passes the zone it looked up once)."""
     if value is None or value == "":
         return ""
     if isinstance(value, str):  # an ISO 8601 instant from a stored record (a migration's `at`)
@@ -208,7 +210,7 @@ def _datetime(value: dt.datetime | str | None) -> str:
     # time-zone lookup and a pattern walk per call: a page of 50 tasks formats 100 of them.
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    local = value.astimezone(get_timezone())
+    local = value.astimezone(zone or get_timezone())
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d}"
 
 
@@ -228,7 +230,7 @@ def display_value(value: Any) -> str:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-        return _datetime(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc))
+        return datetime_text(moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc))
     if isinstance(value, (str, int, float)):
         return str(value)
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
@@ -244,7 +246,7 @@ def init_app(app: Flask) -> None:
         due_state=due_state, viewer_strings=viewer_strings, error_title=error_title, may_start=may_start,
         bearer_request=is_bearer_request,
     )
-    app.jinja_env.filters.update(datetime=_datetime, filesize=filesize, value=display_value)
+    app.jinja_env.filters.update(datetime=datetime_text, filesize=filesize, value=display_value)
     app.register_error_handler(CSRFError, _csrf_error)
 
 
