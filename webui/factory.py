@@ -13,7 +13,7 @@ from webui import auth, config, db, errors, hardening, i18n, logs, monitoring, s
 from webui.api import external_tasks as api_external_tasks  # noqa: F401  (its routes join the API blueprint)
 from webui.api import reports as api_reports
 from webui.api import routes
-from webui.pages import admin, audit, cases, common, deputies, display, notices, processes, reports, tasks, webhooks
+from webui.pages import admin, audit, cases, common, deputies, display, notices, processes, reports, rows, tasks, webhooks
 
 csrf = CSRFProtect()
 
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, database_url: str |
     sso.init_app(app)
     common.init_app(app)
     display.init_app(app)
+    rows.init_app(app)
     routes.init_app(app)
     for blueprint in (auth.bp, routes.bp, cases.bp, tasks.bp, processes.bp, audit.bp, reports.bp, admin.bp,
                       notices.bp, api_reports.bp, webhooks.bp, deputies.bp):
