@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
+from engine.cases import views
 from models import HumanTask
 from webui.pages import display
 from webui.pages.common import datetime_text, due_state
@@ -29,11 +31,22 @@ _MARK = "0opsgate0row0"
 
 @dataclass(slots=True)
 class Due:
-    """A due badge: its class (overdue, due, info), its word and the time in the display zone."""
+    """A due badge: its class (overdue, due, info), its word and the time in the display zone;
+    it renders as the badge (the due_badge macro's markup), written once per distinct time."""
 
     state: str
     label: str
     when: str
+    html: Markup = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.html = _BADGE.format(self.state, self.when, self.label)
+
+    def __html__(self) -> Markup:
+        return self.html
+
+
+_BADGE = Markup('<span class="badge {0}" title="{1}">{2} {1}</span>')
 
 
 @dataclass(slots=True)
@@ -127,9 +140,26 @@ def task_rows(tasks: Iterable[HumanTask], behalf: Mapping[str, str] | None = Non
     return rows
 
 
+@dataclass(slots=True)
+class WarningRow:
+    """An SLA warning on the home page: the task's page (else the case's), the case, what runs out."""
+
+    url: str
+    case_key: str
+    what: str
+    due: Due | None
+
+
+def warning_rows(warnings: Iterable[views.Warning]) -> list[WarningRow]:
+    """The home page's SLA warnings, with their addresses and due badges."""
+    task_url, case_url, badge = address("tasks.detail", "task_id"), address("cases.detail", "ref"), _due_badges()
+    return [WarningRow(task_url(w.task_id) if w.task_id else case_url(w.case_key), w.case_key, w.what, badge(w.due_at))
+            for w in warnings]
+
+
 def init_app(app: Flask) -> None:
     """Register the row builder with Jinja."""
-    app.jinja_env.globals.update(task_rows=task_rows)
+    app.jinja_env.globals.update(task_rows=task_rows, warning_rows=warning_rows)
 
 
-__all__ = ["Due", "TaskRow", "address", "init_app", "task_rows"]
+__all__ = ["Due", "TaskRow", "WarningRow", "address", "init_app", "task_rows", "warning_rows"]

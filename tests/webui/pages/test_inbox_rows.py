@@ -114,7 +114,10 @@ def test_home_rows_say_the_same_in_both_languages(app, login, desk, language):
             assert (f'<span class="case-key">{task.case.key}</span> '
                     f'<span class="muted">{escape(task.case.title)}</span>') in page
         when = format_datetime(tasks[0].due_at, "yyyy-MM-dd HH:mm")
-        assert f'<span class="badge overdue" title="{when}">{_("overdue")} {when}</span>' in page
+        badge = f'<span class="badge overdue" title="{when}">{_("overdue")} {when}</span>'
+        assert page.count(badge) == 2  # in My tasks and in the SLA warnings
+        assert (f'{badge} <a class="case-key" href="{url_for("tasks.detail", task_id=tasks[0].id)}">'
+                f"{tasks[0].case.key}</a> — {tasks[0].name}</li>") in page
     assert "<script>alert" not in page
 
 
