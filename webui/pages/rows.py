@@ -16,7 +16,7 @@ from flask import Flask, url_for
 from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from engine.cases import views
 from models import HumanTask
@@ -40,13 +40,11 @@ class Due:
     html: Markup = field(init=False)
 
     def __post_init__(self) -> None:
-        self.html = _BADGE.format(self.state, self.when, self.label)
+        when = escape(self.when)
+        self.html = Markup(f'<span class="badge {escape(self.state)}" title="{when}">{escape(self.label)} {when}</span>')
 
     def __html__(self) -> Markup:
         return self.html
-
-
-_BADGE = Markup('<span class="badge {0}" title="{1}">{2} {1}</span>')
 
 
 @dataclass(slots=True)
