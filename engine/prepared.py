@@ -40,7 +40,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Seq
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table, bindparam, event
+from sqlalchemy import Connection, CursorResult, Engine, Table, bindparam, event
 from sqlalchemy.engine.interfaces import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -255,8 +255,24 @@ class Deferred:
         self._held.clear()
         self._keys.clear()
 
-    def _before_execute(self, *_args: Any) -> None:
-        self.send()  # another statement: what it may read or depend on goes first
+def _send_held(connection: Connection, *_args: Any) -> None:
+    """Before another statement on a connection in a deferred window: send what is held, which
+    it may read or depend on (an engine's `before_execute` event, see `_watch`)."""
+    held: Deferred | None = connection.info.get(_DEFERRED)
+    if held is not None:
+        held.send()
+
+
+def _watch(engine: Engine) -> None:
+    """Listen, once per engine, for the statements run through Connection.execute (reads, ORM
+    flushes; exec_driver_sql, which the prepared statements use, does not fire the event).
+
+    Once for the engine, not for each window's connection: adding and removing a connection's
+    listener cost 25-30 us a use case, and on PostgreSQL every use case is a window. Outside a
+    window the listener finds nothing held. Two threads may both add it; the second call of a
+    send finds nothing held."""
+    if not event.contains(engine, "before_execute", _send_held):
+        event.listen(engine, "before_execute", _send_held)
 
 
 @contextlib.contextmanager
@@ -265,15 +281,18 @@ def deferred(session: Session) -> Iterator[Deferred]:
     sends what is still held; after an error nothing is sent)."""
     connection = session.connection()
     held = Deferred(connection)
+    _watch(connection.engine)
     session.info[_DEFERRED] = held
-    # Statements run through Connection.execute (reads, ORM flushes); exec_driver_sql, which the
-    # prepared statements use, does not fire this event.
-    event.listen(connection, "before_execute", held._before_execute)
+    # The connection's info is that of its DB-API connection, which outlives the window: the
+    # window takes its entry out again when it ends (from the same dictionary, should the
+    # connection have been invalidated meanwhile).
+    info = connection.info
+    info[_DEFERRED] = held
     try:
         yield held
         held.send()
     finally:
-        event.remove(connection, "before_execute", held._before_execute)
+        info.pop(_DEFERRED, None)
         session.info.pop(_DEFERRED, None)
 
 
