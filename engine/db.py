@@ -92,7 +92,8 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
     """Create an Engine (the instance SQLite file without a URL); SQLite gets WAL, foreign keys and a
     busy timeout, and its folder is created. A PostgreSQL pool checks at checkout that the server
     has not closed the connection, without a round trip (`_refuse_closed_connection`), and
-    replaces connections after POOL_RECYCLE_SECONDS."""
+    replaces connections after POOL_RECYCLE_SECONDS; on psycopg a transaction that only read ends
+    with COMMIT, which keeps the connection's prepared statements (`_commit_reads`)."""
     url = url or DEFAULT_URL
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -104,7 +105,50 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
         return engine
     engine = create_engine(url, **{"pool_recycle": POOL_RECYCLE_SECONDS, **kwargs})
     event.listen(engine, "checkout", _refuse_closed_connection)
+    if engine.dialect.driver == "psycopg":
+        event.listen(engine, "before_cursor_execute", _note_write)
+        event.listen(engine, "commit", _forget_writes)
+        event.listen(engine, "rollback", _commit_reads)
     return engine
+
+
+# Set in a DB-API connection's info by the first statement of its transaction that is not a SELECT.
+_WROTE = "opsgate.wrote"
+
+
+def _note_write(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    """Note a transaction that may have written (any statement but a SELECT: a savepoint, a
+    `WITH`, a write; a before_cursor_execute event of a psycopg engine)."""
+    if statement.lstrip()[:6].upper() != "SELECT":
+        conn.info[_WROTE] = True
+
+
+def _forget_writes(conn: Connection) -> None:
+    conn.info.pop(_WROTE, None)  # a commit event: the transaction ends
+
+
+def _commit_reads(conn: Connection) -> None:
+    """End a transaction that only read with COMMIT instead of the ROLLBACK it is about to get (a
+    rollback event of a psycopg engine: a session closed without committing, a request that only
+    read).
+
+    For SELECTs the two are the same, but psycopg forgets every statement it prepared on the
+    connection at a ROLLBACK (a rolled-back transaction might have dropped what they refer to)
+    and sends `DEALLOCATE ALL` before the next query; a page view, which ends with one, made
+    every statement of the next action on that connection be parsed and planned again
+    (`prepare_threshold`: psycopg prepares a statement the fifth time it is run). A transaction
+    that ran anything else, or failed, is rolled back as before; SQLAlchemy's rollback that
+    follows the COMMIT finds the connection idle and sends nothing."""
+    if conn.closed or conn.invalidated:
+        return
+    info = conn.info
+    if info.pop(_WROTE, False):
+        return
+    import psycopg  # the driver of this engine
+
+    driver = conn.connection.driver_connection
+    if isinstance(driver, psycopg.Connection) and driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        driver.commit()
 
 
 def make_sessionmaker(engine: Engine, config: EngineConfig | None = None) -> sessionmaker:
