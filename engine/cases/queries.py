@@ -3,10 +3,11 @@ engine.cases.access; `find_case` is the system's unchecked lookup."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, or_, select, union, union_all
+from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, exists, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session, aliased, contains_eager, defer, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -136,27 +137,9 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
     if scope not in ("mine", "group"):
         raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
     staff = sorted(roles.staff_groups(actor))
-    in_my_groups = exists().where(HumanTaskGroup.task_id == HumanTask.id, HumanTaskGroup.group.in_(staff))
-    my_open_cases = select(Case.id).where(Case.requester_id == actor.id, Case.status == "open")
-    waits_on_requester = exists().where(HumanTaskGroup.task_id == HumanTask.id,
-                                        HumanTaskGroup.group == roles.REQUESTER)
-    requested = HumanTask.case_id.in_(my_open_cases) & waits_on_requester
-    end = max(0, offset) + limit
-    arms = [_ready_arm(requested & ~in_my_groups if staff else requested, actor, scope, end)]
-    if staff:
-        group_rows = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(staff)).limit(MANY_GROUP_ROWS)
-        many = select(func.count()).select_from(group_rows.subquery()).scalar_subquery() >= MANY_GROUP_ROWS
-        probe = (select(literal(1)).where(HumanTaskGroup.task_id == HumanTask.id, HumanTaskGroup.group.in_(staff))
-                 .limit(1).scalar_subquery())
-        arms[:0] = [_ready_arm(many & probe.is_not(None), actor, scope, end),
-                    _ready_arm(~many & in_my_groups, actor, scope, end)]
-        arms.append(_deputy_arm(staff, actor, scope, end))
-    page = union_all(*arms).subquery("page") if len(arms) > 1 else arms[0].subquery("page")
-    query = (select(HumanTask).join(page, page.c.id == HumanTask.id).join(Case, Case.id == HumanTask.case_id)
-             .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT, defer(Case.data)),
-                      joinedload(HumanTask.assignee).lazyload(User.groups))
-             .order_by(*_INBOX_ORDER).limit(limit).offset(max(0, offset)))
-    return list(session.scalars(query).unique())
+    params = {"actor": actor.id, "staff": staff, "now": clock.now(), "many_rows": MANY_GROUP_ROWS,
+              "end": max(0, offset) + limit, "limit": limit, "offset": max(0, offset)}
+    return list(session.scalars(_inbox_statement(scope, bool(staff)), params).unique())
 
 
 _INBOX_ORDER = (HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, HumanTask.id)
@@ -165,23 +148,54 @@ _INBOX_ORDER = (HumanTask.due_at.asc().nulls_last(), HumanTask.created_at, Human
 MANY_GROUP_ROWS = 1000
 
 
-def _ready_arm(offered: ColumnElement[bool], actor: User, scope: str, end: int) -> Select:
+@functools.cache
+def _inbox_statement(scope: str, staff: bool) -> Select[HumanTask]:
+    """The inbox's statement for a scope, with or without staff groups, built on first use and
+    run with the actor's values as parameters (actor, staff, now, many_rows, end, limit,
+    offset): building it took 2.5 ms of CPU a request, more than PostgreSQL's part for an
+    engineer's 50 tasks, and a statement built once also keeps its cache key."""
+    groups = bindparam("staff", expanding=True, type_=HumanTaskGroup.group.type)
+    in_my_groups = exists().where(HumanTaskGroup.task_id == HumanTask.id, HumanTaskGroup.group.in_(groups))
+    actor = bindparam("actor", type_=Case.requester_id.type)
+    my_open_cases = select(Case.id).where(Case.requester_id == actor, Case.status == "open")
+    waits_on_requester = exists().where(HumanTaskGroup.task_id == HumanTask.id,
+                                        HumanTaskGroup.group == roles.REQUESTER)
+    requested = HumanTask.case_id.in_(my_open_cases) & waits_on_requester
+    arms = [_ready_arm(requested & ~in_my_groups if staff else requested, scope)]
+    if staff:
+        many_rows = bindparam("many_rows", type_=Integer)
+        group_rows = select(HumanTaskGroup.task_id).where(HumanTaskGroup.group.in_(groups)).limit(many_rows)
+        many = select(func.count()).select_from(group_rows.subquery()).scalar_subquery() >= many_rows
+        probe = (select(literal(1)).where(HumanTaskGroup.task_id == HumanTask.id, HumanTaskGroup.group.in_(groups))
+                 .limit(1).scalar_subquery())
+        arms[:0] = [_ready_arm(many & probe.is_not(None), scope), _ready_arm(~many & in_my_groups, scope)]
+        arms.append(_deputy_arm(groups, scope))
+    page = union_all(*arms).subquery("page") if len(arms) > 1 else arms[0].subquery("page")
+    return (select(HumanTask).join(page, page.c.id == HumanTask.id).join(Case, Case.id == HumanTask.case_id)
+            .options(contains_eager(HumanTask.case).options(*_CASE_LIGHT, defer(Case.data)),
+                     joinedload(HumanTask.assignee).lazyload(User.groups))
+            .order_by(*_INBOX_ORDER).limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+
+
+def _ready_arm(offered: ColumnElement[bool], scope: str) -> Select:
     """The first `end` ready task ids (inbox order) that `offered` picks and separation of
     duties does not bar the actor from (human_task_bar)."""
-    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
-    mine = HumanTask.assignee_id == actor.id if scope == "mine" else \
-        or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor.id)
+    actor = bindparam("actor", type_=HumanTask.assignee_id.type)
+    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor)
+    mine = HumanTask.assignee_id == actor if scope == "mine" else \
+        or_(HumanTask.assignee_id.is_(None), HumanTask.assignee_id == actor)
     arm = (select(HumanTask.id).where(HumanTask.state == "ready", offered, mine, ~barred)
-           .order_by(*_INBOX_ORDER).limit(end).subquery())
+           .order_by(*_INBOX_ORDER).limit(bindparam("end", type_=Integer)).subquery())
     return select(arm.c.id)
 
 
-def _deputy_arm(staff: list[str], actor: User, scope: str, end: int) -> Select:
+def _deputy_arm(staff: Any, scope: str) -> Select:
     """The tasks offered to the people the actor stands in for now (engine.people.delegations):
     those they hold (a vote, a claim) and, in `group`, unclaimed work in their staff groups that
     the actor's own groups do not already bring. Driven from the actor's active delegations
     (ix_delegation_deputy): for someone who is nobody's deputy it reads no task row."""
-    running = and_(Delegation.deputy_id == actor.id, delegations.running(clock.now()))
+    actor = bindparam("actor", type_=HumanTask.assignee_id.type)
+    running = and_(Delegation.deputy_id == actor, delegations.running(bindparam("now", type_=Delegation.starts_at.type)))
     mine = aliased(HumanTaskGroup)
     task = aliased(HumanTask)  # the inner statements stand alone (no correlation to the arm's rows)
     ids: Any = select(task.id).join(Delegation, Delegation.user_id == task.assignee_id) \
@@ -196,9 +210,9 @@ def _deputy_arm(staff: list[str], actor: User, scope: str, end: int) -> Select:
                             task.assignee_id.is_(None),
                             ~exists().where(mine.task_id == task.id, mine.group.in_(staff))))
         ids = union(ids, unclaimed)
-    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor.id)
+    barred = exists().where(HumanTaskBar.task_id == HumanTask.id, HumanTaskBar.user_id == actor)
     arm = (select(HumanTask.id).where(HumanTask.id.in_(ids), ~barred)
-           .order_by(*_INBOX_ORDER).limit(end).subquery())
+           .order_by(*_INBOX_ORDER).limit(bindparam("end", type_=Integer)).subquery())
     return select(arm.c.id)
 
 
