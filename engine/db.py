@@ -1,6 +1,7 @@
 """Database engines and schema upgrades (Alembic), for the CLI, the web app, workers and tests."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import select
 from pathlib import Path
@@ -148,7 +149,10 @@ def _commit_reads(conn: Connection) -> None:
 
     driver = conn.connection.driver_connection
     if isinstance(driver, psycopg.Connection) and driver.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-        driver.commit()
+        # Should the COMMIT fail (a lost connection), SQLAlchemy's rollback goes on as without it
+        # and meets the same state.
+        with contextlib.suppress(psycopg.Error):
+            driver.commit()
 
 
 def make_sessionmaker(engine: Engine, config: EngineConfig | None = None) -> sessionmaker:
