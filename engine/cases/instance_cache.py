@@ -11,9 +11,13 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 
 from engine.processes import specs
 
-# (process version row, its parsed spec, state string, instance, ready task ids, timer rows) as saved
-_Entry = tuple[int, specs.Loaded, str, BpmnWorkflow, frozenset[str], frozenset[tuple[str, str, dt.datetime]]]
-Taken = tuple[specs.Loaded, BpmnWorkflow, frozenset[str], frozenset[Any]]
+# The projections of an instance as saved (each a function of its state): ready task ids, timer
+# rows, awaited messages and signals, waiting external tasks (engine.cases.stepping.Instance).
+Projections = tuple[frozenset[str], frozenset[tuple[str, str, dt.datetime]], frozenset[tuple[str, str, str]],
+                    frozenset[tuple[str, str, str]]]
+# (process version row, its parsed spec, state string, instance, its projections) as saved
+_Entry = tuple[int, specs.Loaded, str, BpmnWorkflow, Projections]
+Taken = tuple[specs.Loaded, BpmnWorkflow, Projections]
 
 
 class InstanceCache:
@@ -41,14 +45,14 @@ class InstanceCache:
             entry = self._entries.pop(key, None)
         if entry is None or entry[0] != definition_id or entry[2] != state:
             return None
-        return entry[1], entry[3], entry[4], entry[5]
+        return entry[1], entry[3], entry[4]
 
     def put(self, key: tuple[Any, int], definition_id: int, loaded: specs.Loaded, state: str, workflow: BpmnWorkflow,
-            ready: frozenset[str], timers: frozenset[tuple[str, str, dt.datetime]], *, limit: int) -> None:
+            projections: Projections, *, limit: int) -> None:
         if limit <= 0:
             return
         with self._lock:
-            self._entries[key] = (definition_id, loaded, state, workflow, ready, timers)
+            self._entries[key] = (definition_id, loaded, state, workflow, projections)
             self._entries.move_to_end(key)
             while len(self._entries) > limit:
                 self._entries.popitem(last=False)

@@ -56,10 +56,8 @@ def open_instance(session: Session, case: Case) -> Instance:
     limit = settings(session).instance_cache
     cached = instances.take(_cache_key(session, case), case.definition_id, case.state, limit=limit)
     if cached is not None:
-        loaded, workflow, ready, timers = cached
-        instance = Instance(case, workflow, loaded, ready, timers, events.waiting(workflow))
-        instance.jobs_before = external_jobs.waiting_in(instance)
-        return instance
+        loaded, workflow, (ready, timers, waits, jobs) = cached
+        return Instance(case, workflow, loaded, ready, timers, waits, jobs)
     loaded = specs.load_by_id(session, case.definition_id)
     return instance_of(case, loaded, restore(case.state, loaded, settings(session)))
 
@@ -140,7 +138,8 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
         case_facts.record_ended(session, case, instance.loaded.manifest)
     if case.status == "open":
         instances.put(_cache_key(session, case), case.definition_id, instance.loaded, case.state, workflow,
-                      frozenset(ready), timer_rows, limit=settings(session).instance_cache)
+                      (frozenset(ready), timer_rows, instance.waits_before, instance.jobs_before),
+                      limit=settings(session).instance_cache)
 
 
 # The mapped tables, typed as Table (mypy knows `__table__` only as a FromClause).
