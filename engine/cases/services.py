@@ -17,14 +17,13 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine import logcontext, prepared
-from engine.cases import access, events, persistence, review, stepping, voting
+from engine.cases import access, action_read, events, persistence, review, stepping, voting
 from engine.config import settings
 from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
 from engine.notifications import outbox, webhooks
@@ -184,17 +183,13 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
     return user
 
 
-# Every action on a task starts here: one statement reads the task with its case.
-_TASK_WITH_CASE = (select(HumanTask, Case).join_from(HumanTask, Case, Case.id == HumanTask.case_id)
-                   .where(HumanTask.id == bindparam("task_id")))
-
-
 def _ready_task(session: Session, task_id: str) -> tuple[HumanTask, Case]:
-    """Return a ready task and its case, as the session's objects (or raise NotFound / Conflict)."""
-    row = session.execute(_TASK_WITH_CASE, {"task_id": str(task_id)}).first()
-    if row is None:
+    """Return a ready task and its case, as the session's objects (or raise NotFound / Conflict).
+    Every action on a task starts here: one statement reads the task with its case."""
+    read = action_read.task_with_case(session, str(task_id))
+    if read is None:
         raise NotFound(f"no task {task_id}")
-    task, case = row
+    task, case = read
     if task.state != "ready":
         who = f" by {_user_name(session, task.completed_by_id)}" if task.completed_by_id is not None else ""
         raise Conflict(f"{task.name} is already {task.state}{who}")
