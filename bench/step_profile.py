@@ -37,7 +37,7 @@ BUCKETS = [
     ("SQLite: executing the statements", "sqlalchemy/engine/default.py", "do_executemany"),
     ("SpiffWorkflow: serialize the instance", "engine/cases/serializer.py", "dump"),
     ("SpiffWorkflow: complete the task and step", "engine/cases/stepping.py", "run_task"),
-    ("read the task and its case (the session's objects, opening the transaction)", "engine/cases/services.py", "_ready_task"),
+    ("read the task and its case (objects, opening the transaction)", "engine/cases/services.py", "_ready_task"),
     ("audit event (hash, INSERT)", "engine/records/audit.py", "append"),
     ("task rows (INSERT human_task, groups, bars)", "engine/cases/persistence.py", "_project_tasks"),
     ("task rows (INSERT human_task, groups, bars)", "engine/cases/persistence.py", "_project_bars"),

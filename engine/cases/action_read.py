@@ -3,9 +3,8 @@ SELECT, made the session's objects as a query would make them.
 
 A query for the two entities (`select(HumanTask, Case)`) builds the ORM's loading machinery
 afresh on every execution (a row processor per column and per relationship of both classes):
-measured inside an action, about 70 us of CPU more than the same row read with Core and made
-into the same objects here, a sixth of what opsgate adds to SpiffWorkflow's own step
-(docs/performance.md, issue #14).
+measured inside a completion, 16 us of CPU more than the same row read with Core and made into
+the same objects here (docs/performance.md, issue #14).
 """
 from __future__ import annotations
 

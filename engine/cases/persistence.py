@@ -246,8 +246,8 @@ def _now_committed(session: Session, case: Case, written: dict[str, Any]) -> Non
     detached again, "as though freshly loaded" (`make_transient_to_detached`, which keeps the
     values it holds); added back, it is again the session's clean object for its row, the same
     object the callers hold. Expiring it instead and setting each of its two dozen values back
-    as committed (`set_committed_value`) cost 20-40 us more CPU a completion (A/B in one
-    process)."""
+    as committed (`set_committed_value`) cost 6-9 us more CPU a completion (docs/performance.md,
+    issue #14)."""
     session.expunge(case)
     make_transient(case)
     set_committed_value(case, "version_id", written["version_id"])
