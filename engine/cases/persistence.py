@@ -26,6 +26,7 @@ from engine.cases.serializer import SERIALIZER_VERSION, dump, restore
 from engine.cases.stepping import (
     Instance,
     current_data,
+    finished,
     live_tasks,
     ready_ids,
     sla_elements,
@@ -116,7 +117,7 @@ def save(session: Session, instance: Instance, *, actor: Any, completed: HumanTa
         value = data.get(column)
         if value not in (None, "") and getattr(case, column) != str(value):
             setattr(case, column, str(value))
-    ended = workflow.is_completed() and case.status == "open"
+    ended = finished(workflow) and case.status == "open"
     if ended:
         case.outcome, required = _closing(instance, data)
         case.status = "cancelled" if case.outcome == "cancelled" else "closed"
@@ -415,7 +416,7 @@ def _track_pause(session: Session, instance: Instance, ready: Iterable[Any], now
     """Stop the SLA clocks while the case waits on its requester (one of the `ready` user
     tasks pauses them); restart them after."""
     case, workflow = instance.case, instance.workflow
-    pausing = [] if workflow.is_completed() else [
+    pausing = [] if finished(workflow) else [
         t.task_spec.bpmn_id for t in ready if instance.task_rules(t.task_spec.bpmn_id).pauses]
     paused = timer_events.apply_pause(workflow, pausing, sla_elements(instance))
     if paused and case.sla_paused_at is None:

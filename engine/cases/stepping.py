@@ -171,15 +171,20 @@ def refresh_timers(instance: Instance) -> None:
     step(instance)
 
 
-def _ended_without_end_event(workflow: BpmnWorkflow) -> bool:
-    """Whether no token is left although none reached an end event (a case must not close so).
+def finished(workflow: BpmnWorkflow) -> bool:
+    """Whether no task of the instance is left to run: `is_completed()`'s answer (and, like it,
+    noted on the workflow), from a flat look at the task table rather than its walk down the
+    task tree, which passes the whole history before it reaches a live task (three times a save).
+    Newest first: a live task is among the last made, so a waiting case answers at once."""
+    if not workflow.completed and not any(t.state & TaskState.NOT_FINISHED_MASK
+                                          for t in reversed(workflow.tasks.values())):
+        workflow.completed = True
+    return bool(workflow.completed)
 
-    A flat look at the task table rather than `is_completed()`'s tree walk, which costs a walk
-    down the whole history on every step of a long case."""
-    # Newest first: a live task is among the last made, so a waiting case answers at once.
-    if not workflow.completed and any(t.state & TaskState.NOT_FINISHED_MASK for t in reversed(workflow.tasks.values())):
-        return False
-    return not _reached_end(workflow)
+
+def _ended_without_end_event(workflow: BpmnWorkflow) -> bool:
+    """Whether no token is left although none reached an end event (a case must not close so)."""
+    return finished(workflow) and not _reached_end(workflow)
 
 
 def _reached_end(workflow: BpmnWorkflow) -> bool:
@@ -258,7 +263,7 @@ def live_tasks(workflow: BpmnWorkflow) -> list[Any]:
 
 def current_data(workflow: BpmnWorkflow, live: list[Any] | None = None) -> dict[str, Any]:
     """The instance's data as people should see it now (SpiffWorkflow keeps it on tasks)."""
-    if workflow.is_completed():
+    if finished(workflow):
         data = dict(workflow.data)
         if not data and workflow.last_task is not None:
             data = dict(workflow.last_task.data)
