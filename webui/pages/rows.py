@@ -97,6 +97,13 @@ def _due_badges() -> Callable[[dt.datetime | None], Due | None]:
     return badge
 
 
+def due_badge_html(due_at: dt.datetime | None) -> Markup:
+    """One due badge as markup (the `due_badge` macro of the other pages): the same `Due` the
+    task lists write, so the badge's markup and words live in one place."""
+    badge = _due_badges()(due_at)
+    return badge.html if badge is not None else Markup("")
+
+
 def task_rows(tasks: Iterable[HumanTask], behalf: Mapping[str, str] | None = None, *,
               groups: bool = True) -> list[TaskRow]:
     """The rows of a task list: `behalf` names the person a task is offered for (the reader
@@ -157,7 +164,7 @@ def warning_rows(warnings: Iterable[views.Warning]) -> list[WarningRow]:
 
 def init_app(app: Flask) -> None:
     """Register the row builder with Jinja."""
-    app.jinja_env.globals.update(task_rows=task_rows, warning_rows=warning_rows)
+    app.jinja_env.globals.update(task_rows=task_rows, warning_rows=warning_rows, due_badge_html=due_badge_html)
 
 
-__all__ = ["Due", "TaskRow", "WarningRow", "address", "init_app", "task_rows", "warning_rows"]
+__all__ = ["Due", "TaskRow", "WarningRow", "address", "due_badge_html", "init_app", "task_rows", "warning_rows"]

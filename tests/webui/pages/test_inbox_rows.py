@@ -127,3 +127,17 @@ def test_one_url_for_per_endpoint_builds_what_url_for_builds(app, value):
     with app.test_request_context("/tasks", base_url="http://localhost/ops"):
         for endpoint, argument in [("tasks.detail", "task_id"), ("cases.detail", "ref"), ("tasks.claim", "task_id")]:
             assert rows.address(endpoint, argument)(value) == url_for(endpoint, **{argument: value})
+
+
+@pytest.mark.parametrize("language", ["en", "zh_Hans"])
+def test_a_task_page_shows_the_due_badge_the_lists_show(app, login, desk, language):
+    """The other pages' `due_badge` macro writes the badge through rows.due_badge_html: the same
+    markup, word and time as the task lists."""
+    sam, tasks = desk
+    client = login(sam)
+    client.post("/language", data={"locale": language, "next": "/"})
+    for task, state, word in [(tasks[0], "overdue", "overdue"), (tasks[1], "due", "due soon")]:
+        page = re.sub(r"\s+", " ", client.get(f"/tasks/{task.id}").get_data(as_text=True))
+        with app.test_request_context("/"), force_locale(language):
+            when = format_datetime(task.due_at, "yyyy-MM-dd HH:mm")
+            assert f'<span class="badge {state}" title="{when}">{_(word)} {when}</span>' in page
