@@ -232,16 +232,16 @@ def write_case(session: Session, case: Case) -> None:
                                                                  "version_read": case.version_id})
     if written != 1:
         raise Conflict("the case was changed by someone else at the same time; reload it and try again")
-    _now_committed(session, case, values)
+    _now_committed(session, case, values["version_id"])
 
 
 _CASE_RELATIONSHIPS = frozenset(inspect(Case).relationships.keys())
 
 
 
-def _now_committed(session: Session, case: Case, written: dict[str, Any]) -> None:
-    """Tell the session that the case's row now holds what the object holds, `written` (the
-    new version) included: no history left, nothing for a flush to do.
+def _now_committed(session: Session, case: Case, version_id: int) -> None:
+    """Tell the session that the case's row now holds what the object holds, at `version_id`
+    (the version the UPDATE wrote): no history left, nothing for a flush to do.
 
     In SQLAlchemy's public API an object sheds its history when it is made transient and then
     detached again, "as though freshly loaded" (`make_transient_to_detached`, which keeps the
@@ -251,7 +251,7 @@ def _now_committed(session: Session, case: Case, written: dict[str, Any]) -> Non
     issue #14)."""
     session.expunge(case)
     make_transient(case)
-    set_committed_value(case, "version_id", written["version_id"])
+    set_committed_value(case, "version_id", version_id)
     make_transient_to_detached(case)
     session.add(case)
 

@@ -25,16 +25,19 @@ def complete_at(session, case, element, data, actor, at):
         services.complete_task(session, task.id, data, actor=actor)
 
 
-def run_case(session, people, *, provider="Acme", close=True):
-    with clock.frozen(T0):
+def run_case(session, people, *, provider="Acme", start=T0, close_at: dt.datetime | None = None, close=True):
+    """A four_steps case opened at `start`, answered an hour later, diagnosed after two, approved an
+    hour before `close_at` and closed then (5 h after the start by default), or left open."""
+    with clock.frozen(start):
         case = services.start_case(session, "four_steps", {"title": "Printer on fire", "system": "erp",
                                                            "urgent": True}, actor=people["req"])
     case.provider = provider
-    complete_at(session, case, "triage", {"category": "hardware"}, people["desk"], T0 + dt.timedelta(hours=1))
-    complete_at(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], T0 + dt.timedelta(hours=2))
+    complete_at(session, case, "triage", {"category": "hardware"}, people["desk"], start + dt.timedelta(hours=1))
+    complete_at(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], start + dt.timedelta(hours=2))
     if close:
-        complete_at(session, case, "approve_fix", {"decision": "approve"}, people["cm"], T0 + dt.timedelta(hours=3))
-        complete_at(session, case, "implement", {"result": "replaced"}, people["eng2"], T0 + dt.timedelta(hours=5))
+        end = close_at or start + dt.timedelta(hours=5)
+        complete_at(session, case, "approve_fix", {"decision": "approve"}, people["cm"], end - dt.timedelta(hours=1))
+        complete_at(session, case, "implement", {"result": "replaced"}, people["eng2"], end)
     return case
 
 

@@ -11,16 +11,14 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from engine.cases import services
 from engine.evaluation import provider_measures
 from engine.evaluation.atoms import config_targets
 from engine.evaluation.config import DEFAULT_PATH, load_config, parse_config
 from engine.evaluation.period import parse_period
 from engine.processes import case_facts, deployment, fact_summary
-from engine.timing import clock
 from models import CaseFact, CaseFactMonth, CaseFactState
 from tests.conftest import DATA, rolled_back_session
-from tests.engine.test_case_facts import complete_at
+from tests.engine.test_case_facts import complete_at, run_case
 
 MARCH = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.timezone.utc)
 APRIL = dt.datetime(2026, 4, 3, 9, 0, tzinfo=dt.timezone.utc)
@@ -37,22 +35,6 @@ def session(request: pytest.FixtureRequest, sqlite_engine: Engine) -> Iterator[S
             sess.flush()
         provider_measures.keep_summary(sess, load_config())
         yield sess
-
-
-def run_case(session, people, *, provider="Acme", start=MARCH, close_at: dt.datetime | None = None, close=True):
-    """A four_steps case opened at `start`, answered an hour later, closed at `close_at` (4 h after
-    the start by default) or left open."""
-    with clock.frozen(start):
-        case = services.start_case(session, "four_steps", {"title": "Printer on fire", "system": "erp",
-                                                           "urgent": True}, actor=people["req"])
-    case.provider = provider
-    complete_at(session, case, "triage", {"category": "hardware"}, people["desk"], start + dt.timedelta(hours=1))
-    complete_at(session, case, "diagnose", {"diagnosis": "toner"}, people["eng"], start + dt.timedelta(hours=2))
-    if close:
-        end = close_at or start + dt.timedelta(hours=4)
-        complete_at(session, case, "approve_fix", {"decision": "approve"}, people["cm"], end - dt.timedelta(hours=1))
-        complete_at(session, case, "implement", {"result": "replaced"}, people["eng2"], end)
-    return case
 
 
 def measures(session, config, month, **kw):
