@@ -11,6 +11,17 @@ Both sides drive the same 4-user-task process (tests/data/four_steps.bpmn) case 
   SQLAlchemy in between: one SELECT, one UPDATE, one COMMIT per step. It pays what any
   PostgreSQL write pays (round trips, the WAL flush at commit), so opsgate on PostgreSQL is
   compared with it as well as with the SQLite floor.
+* floor_rows: the floor plus the rows opsgate's step writes, on opsgate's own schema (its
+  tables, indexes and foreign keys, made by its migrations) with sqlite3 alone: the same read of
+  the task with its case, the same Spiff work as the floor (restore, complete, step, serialize),
+  then the audit event with its hash, the completed task's row ended and the new tasks' rows
+  with their groups and separation-of-duties bars, and the case row (state, data snapshot,
+  actors, audit head, version) in the statements opsgate sends, and the commit. No SQLAlchemy,
+  no ORM, no checks or form validation: what any implementation keeping opsgate's records pays
+  in SQLite and SpiffWorkflow, so that opsgate's own Python is the gap between it and opsgate.
+* floor_rows_cached: the same, keeping each case's instance between steps (reused while the
+  stored state is the one it wrote), as opsgate's instance cache does: the side to hold opsgate's
+  own (cached) step against, to see what its Python and SQLAlchemy add.
 * opsgate: per step, `services.complete_task(...)` and the commit, as a request would do it
   (authorization, form validation, task projection, task-ready notices, audit event), with
   the engine's instance cache on as it runs by default: the process that saved a case last
@@ -19,7 +30,9 @@ Both sides drive the same 4-user-task process (tests/data/four_steps.bpmn) case 
   case from its row like the floor does: what an action costs in a process that did not
   save the case last (another web worker, after a restart).
 
-The sides alternate step by step in one process, so machine noise hits them alike; the ratio
+The sides alternate step by step in one process, their order reversed every other case (the
+side that runs second runs some 20 us faster by position alone), so machine noise hits them
+alike; the ratio
 of medians is what to compare across machines. Each step is timed twice: wall time, and the
 CPU time of the thread (`time.thread_time`, about 2 us to read here). On a shared, loaded
 machine the CPU figures are the steadier ones; PostgreSQL's own CPU is not in them (it runs
@@ -28,6 +41,7 @@ in the server), so for PostgreSQL read the wall figures.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -36,6 +50,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 ROOT = Path(__file__).resolve().parent.parent
 # This file is named like the package it measures: keep its own folder off the import path.
@@ -46,10 +62,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import db
-from engine.cases import serializer, services
+from engine.cases import serializer, services, stepping
 from engine.config import EngineConfig
 from engine.people import users
 from engine.processes import catalog, deployment, scripting, specs
+from engine.records import audit
 from models import HumanTask
 
 BPMN = ROOT / "tests" / "data" / "four_steps.bpmn"
@@ -172,19 +189,120 @@ class Opsgate:
         return time.perf_counter() - t0, time.thread_time() - c0
 
 
-def run(floors: dict[str, Floor | PostgresFloor], sides: dict[str, Opsgate],
+class RowsFloor:
+    """The floor plus the rows opsgate's step writes, with sqlite3 alone on opsgate's schema.
+
+    Cases are opened through opsgate (untimed) in a database of their own; each step then does,
+    in one transaction on a raw sqlite3 connection with opsgate's pragmas: the read of the task
+    with its case (opsgate's statement), the floor's Spiff work, and opsgate's writes for that
+    step in the statements opsgate sends (captured with SQLAlchemy's `echo`)."""
+
+    def __init__(self, path: str, *, cached: bool = False) -> None:
+        # cached: keep each case's workflow after a step and reuse it while the stored state is
+        # the one it wrote, as opsgate's instance cache does (the floor restores every step).
+        self.kept: dict[int, tuple[str, BpmnWorkflow]] | None = {} if cached else None
+        self.side = Opsgate(f"sqlite:///{path}")
+        with self.side.maker() as s:
+            self.loaded = specs.load(s, catalog.get_definition(s, "four_steps"))
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=10000"):
+            self.conn.execute(f"PRAGMA {pragma}")
+
+    def start(self) -> int:
+        return self.side.start()
+
+    def ready_task(self, case_id: int) -> str:
+        return self.side.ready_task(case_id)
+
+    def step(self, task_id: str, data: dict, who: str) -> tuple[float, float]:
+        t0, c0 = time.perf_counter(), time.thread_time()
+        conn, manifest = self.conn, self.loaded.manifest
+        conn.execute("BEGIN")
+        (element, case_id, key, actors, state, version, seq, head,
+         requester_id) = conn.execute(_ROWS_READ, (task_id,)).fetchone()
+        kept = self.kept.pop(case_id, None) if self.kept is not None else None
+        wf = kept[1] if kept is not None and kept[0] == state else serializer.restore(state, self.loaded)
+        task = wf.get_task_from_id(UUID(task_id))
+        kind, values = "task_completed", data
+        if manifest.task(element).form.is_gate:  # an approval gate: its decision on record, as opsgate keeps it
+            kind = {"approve": "gate_approved", "reject": "gate_rejected", "rework": "gate_reworked"}[data["decision"]]
+            values = {**data, f"{element}_decision": data["decision"], f"{element}_by": who}
+        task.data.update(values)
+        task.run()
+        wf.do_engine_steps()
+        now = dt.datetime.now(dt.timezone.utc)
+        stored = now.replace(tzinfo=None).isoformat(" ", timespec="microseconds")
+        user_id = self.side.people[who].id
+        payload = {"task_id": task_id, "name": task.task_spec.bpmn_name, "data": data}
+        digest = audit.event_hash(key, seq + 1, audit.stamp(now), who, kind, element, payload, head or audit.GENESIS)
+        conn.execute(_ROWS_AUDIT, (key, case_id, seq + 1, stored, who, kind, element,
+                                   json.dumps(payload), head or audit.GENESIS, digest))
+        actors = json.loads(actors)
+        actors[element] = sorted(set(actors.get(element, [])) | {who})
+        live = stepping.live_tasks(wf)
+        new = [t for t in live if t.state == TaskState.READY and t.task_spec.manual]
+        # The completed task's row (its end columns written on conflict), then the new tasks' rows.
+        rows: list[tuple[Any, ...]] = [(task_id, case_id, element, task.task_spec.bpmn_name, None, "[]", user_id,
+                                        "completed", stored, None, stored, stored, user_id, None, "ready", "ready")]
+        groups: list[tuple[str, str]] = []
+        bars: list[tuple[str, int]] = []
+        for ready in new:
+            rules = manifest.task(ready.task_spec.bpmn_id)
+            rows.append((str(ready.id), case_id, ready.task_spec.bpmn_id, ready.task_spec.bpmn_name,
+                         ready.task_spec.lane, json.dumps(list(rules.candidate_groups)), None, "ready", stored,
+                         None, None, None, None, None, "ready", "ready"))
+            groups += [(str(ready.id), g) for g in rules.candidate_groups]
+            names = {n for other in rules.sod_not_actor_of for n in actors.get(other, ())}
+            if rules.sod_not_requester or names:
+                ids = {i for (i,) in conn.execute(
+                    f"SELECT id FROM user WHERE name IN ({', '.join('?' * len(names))})", sorted(names))}
+                bars += [(str(ready.id), i) for i in sorted(ids | ({requester_id} if rules.sod_not_requester else set()))]
+        conn.executemany(_ROWS_TASKS, rows)
+        if groups:
+            conn.executemany('INSERT INTO human_task_group (task_id, "group") VALUES (?, ?)', groups)
+        if bars:
+            conn.executemany("INSERT INTO human_task_bar (task_id, user_id) VALUES (?, ?)", bars)
+        snapshot = json.dumps(stepping.current_data(wf, live), default=str)
+        state = serializer.dump(wf)
+        conn.execute(_ROWS_CASE, (snapshot, json.dumps(actors), state, version + 1, seq + 1, digest,
+                                  stored, case_id, version))
+        conn.execute("COMMIT")
+        if self.kept is not None and new:
+            self.kept[case_id] = (state, wf)
+        return time.perf_counter() - t0, time.thread_time() - c0
+
+
+_ROWS_READ = ('SELECT human_task.element_id, "case".id, "case"."key", "case".actors, "case".state, "case".version_id, '
+              '"case".audit_seq, "case".audit_head, "case".requester_id '
+              'FROM human_task JOIN "case" ON "case".id = human_task.case_id WHERE human_task.id = ?')
+_ROWS_AUDIT = ("INSERT INTO audit_event (chain, case_id, seq, at, actor, type, task, data, prev_hash, hash) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_ROWS_TASKS = ("INSERT INTO human_task (id, case_id, element_id, name, lane, candidate_groups, assignee_id, state, "
+               "created_at, due_at, claimed_at, ended_at, completed_by_id, announced_at) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+               "assignee_id = excluded.assignee_id, state = excluded.state, claimed_at = excluded.claimed_at, "
+               "ended_at = excluded.ended_at, completed_by_id = excluded.completed_by_id "
+               "WHERE human_task.state = ? AND excluded.state != ?")
+_ROWS_CASE = ('UPDATE "case" SET data=?, actors=?, state=?, version_id=?, audit_seq=?, audit_head=?, updated_at=? '
+              'WHERE "case".id = ? AND "case".version_id = ?')
+
+
+def run(floors: dict[str, Floor | PostgresFloor], sides: dict[str, Opsgate | RowsFloor],
         cases: int) -> dict[str, list[tuple[float, float]]]:
-    """Alternate step by step between the floors and each opsgate side; (wall, CPU) seconds per step."""
+    """Alternate step by step between the floors and each side, in reverse order every other case;
+    (wall, CPU) seconds per step."""
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in (*floors, *sides)}
-    for _ in range(cases):
+    order = [*floors, *sides]
+    for number in range(cases):
         ids = {**{name: floor.start() for name, floor in floors.items()},
                **{name: side.start() for name, side in sides.items()}}
         for _element, data, who in STEPS:
-            for name, floor in floors.items():
-                times[name].append(floor.step(ids[name], data))
-            for name, side in sides.items():
-                task_id = side.ready_task(ids[name])
-                times[name].append(side.step(task_id, data, who))
+            for name in (order if number % 2 == 0 else reversed(order)):
+                if name in floors:
+                    times[name].append(floors[name].step(ids[name], data))
+                else:
+                    side = sides[name]
+                    times[name].append(side.step(side.ready_task(ids[name]), data, who))
     return times
 
 
@@ -194,11 +312,16 @@ def main() -> None:
     parser.add_argument("--postgres", default=None, help="also run the floor and opsgate on this PostgreSQL URL")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="opsgate-bench-"))
-    sides = {"opsgate_sqlite": Opsgate(f"sqlite:///{tmp}/opsgate.db"),
-             "opsgate_sqlite_uncached": Opsgate(f"sqlite:///{tmp}/uncached.db", cached=False)}
+    sides: dict[str, Opsgate | RowsFloor] = {
+        "floor_rows": RowsFloor(str(tmp / "rows.db")),
+        "floor_rows_cached": RowsFloor(str(tmp / "rows_cached.db"), cached=True),
+        "opsgate_sqlite": Opsgate(f"sqlite:///{tmp}/opsgate.db"),
+        "opsgate_sqlite_uncached": Opsgate(f"sqlite:///{tmp}/uncached.db", cached=False)}
     if args.postgres:
         sides["opsgate_postgres"] = Opsgate(args.postgres)
-    with sides["opsgate_sqlite"].maker() as s:
+    opsgate = sides["opsgate_sqlite"]
+    assert isinstance(opsgate, Opsgate)
+    with opsgate.maker() as s:
         loaded = specs.load(s, catalog.get_definition(s, "four_steps"))
     floors: dict[str, Floor | PostgresFloor] = {"floor": Floor(loaded, str(tmp / "floor.db"))}
     if args.postgres:
@@ -213,7 +336,9 @@ def main() -> None:
     for name, (wall, cpu) in medians.items():
         result[f"{name}_ms"] = {"wall": round(wall * 1000, 3), "cpu": round(cpu * 1000, 3)}
     for name in sides:
-        against = ["floor", "floor_postgres"] if name == "opsgate_postgres" else ["floor"]
+        against = {"opsgate_postgres": ["floor", "floor_postgres"], "floor_rows": ["floor"],
+                   "floor_rows_cached": ["floor"]}.get(
+            name, ["floor", "floor_rows", "floor_rows_cached"])
         for floor in against:
             result[f"{name}_ratio_to_{floor}"] = {
                 "wall": round(medians[name][0] / medians[floor][0], 2),
