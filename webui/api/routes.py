@@ -23,6 +23,7 @@ from webui.api.openapi import document
 from webui.api.params import body_text, iso_moment, json_object, page_args, page_of, query_choice, query_int, uploaded_files
 from webui.db import get_session
 from webui.downloads import definition_file
+from webui.errors import http_error_page
 from webui.hardening import MAX_PAGE
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -65,7 +66,7 @@ def _http_error(exc: HTTPException) -> Any:
     # Routing errors (unknown path, wrong method) happen outside any blueprint.
     if request.path.startswith("/api/"):
         return api_error_response(exc)
-    return exc
+    return http_error_page(exc)
 
 
 def _unexpected_error(exc: Exception) -> Any:

@@ -47,7 +47,7 @@ ODD_PAGES = [
     ("/audit?case=a%00b", 400, "NUL"),
     (f"/audit?page={BIG}", 400, "page"),
     ("/tasks/a%00b", 400, "NUL"),
-    (f"/admin/users/{BIG}", 404, "Not Found"),
+    (f"/admin/users/{BIG}", 404, "There is no such page"),
     (f"/processes/x/compare?a={BIG}", 400, "a:"),
     (f"/admin/webhooks/deliveries?subscription={BIG}", 400, "subscription"),
 ]
@@ -59,6 +59,30 @@ def test_odd_input_on_pages_is_400_or_404(login, people):
         response = client.get(path)
         assert response.status_code == status, path
         assert text in response.get_data(as_text=True), path
+
+
+def test_werkzeug_refusals_are_the_sites_page_in_the_readers_language(login, people):
+    """An address that matches no page, a query value a page cannot use and a method a page does not
+    take are answered with the site's error page (menu, title, sentence) in the reader's language,
+    not Werkzeug's bare English page; a refused value names its field."""
+    client = login(people["requester"])
+    for path, status, english, chinese in [
+            ("/no-such-page", 404, "There is no such page", "没有这个页面"),
+            ("/cases?page=abc", 400, "This page was asked for with a value it cannot use", "无法使用的值")]:
+        page = client.get(path).get_data(as_text=True)
+        assert english in page and 'id="refusal"' in page and "The requested URL" not in page, path
+        if status == 400:
+            assert "page: must be a whole number" in page
+        client.post("/language", data={"locale": "zh_Hans", "next": "/"})
+        response = client.get(path)
+        assert response.status_code == status
+        assert chinese in response.get_data(as_text=True), path
+        client.post("/language", data={"locale": "en", "next": "/"})
+    response = client.delete("/cases")
+    assert response.status_code == 405 and "GET" in response.headers["Allow"]
+    assert "This page cannot be used that way" in response.get_data(as_text=True)
+    anonymous = client.application.test_client().get("/no-such-page")
+    assert anonymous.status_code == 404 and "There is no such page" in anonymous.get_data(as_text=True)
 
 
 def test_a_form_field_with_a_nul_is_refused(login, people, session):
