@@ -25,7 +25,7 @@ class AuditPage:
 @dataclass
 class AuditChoices:
     types: list[str]
-    processes: list[str]
+    processes: list[ProcessDefinition]  # the latest version of each process key, by key
 
 
 @dataclass
@@ -42,8 +42,15 @@ def audit_choices(session: Session) -> AuditChoices:
 
     The types are read by skipping through the (type, at) index, one probe per type there is
     ("loose index scan"): a few dozen index lookups whatever the number of events, where a
-    DISTINCT over audit_event reads every event. Processes come from their (small) table."""
-    return AuditChoices(event_types(session), sorted(session.scalars(select(ProcessDefinition.key).distinct())))
+    DISTINCT over audit_event reads every event. Processes come from their (small) table: the
+    latest version of every key, retired ones included (their cases keep their events), so that
+    the form can name each process as its owner did."""
+    latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("version"))
+              .group_by(ProcessDefinition.key).subquery())
+    processes = session.scalars(select(ProcessDefinition).join(
+        latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.version))
+        .order_by(ProcessDefinition.key))
+    return AuditChoices(event_types(session), list(processes))
 
 
 def event_types(session: Session) -> list[str]:

@@ -11,7 +11,7 @@ from webui.auth import role_required
 from webui.db import get_session
 from webui.hardening import page_arg
 from webui.pages import forms
-from webui.pages.common import event_label
+from webui.pages.common import event_label, process_name
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -24,15 +24,19 @@ def _search_page(verify=None, verify_case: str | None = None, status: int = 200)
     known = audit_views.audit_choices(session)
     form.type.choices = forms.choices([("", "—")] + sorted(((t, event_label(t)) for t in known.types),
                                                            key=lambda pair: pair[1]))
-    form.process_key.choices = forms.choices([("", "—")] + [(p, p) for p in known.processes])
+    form.process_key.choices = forms.choices([("", "—")] + sorted(((d.key, process_name(d)) for d in known.processes),
+                                                                  key=lambda pair: pair[1]))
     page = page_arg()
-    criteria = {}
-    if form.validate():
-        criteria = {k: v for k, v in form.data.items() if v not in (None, "")}
-        if "actor" in criteria:
-            criteria["actor_name"] = criteria.pop("actor")
-        if "process_key" in criteria:
-            criteria["process"] = criteria.pop("process_key")
+    if not form.validate():
+        # A search that cannot be read (a date like 2026-13-45) finds nothing: listing every event
+        # under it would read as its result. The form says what to correct, by its field.
+        return render_template("audit/search.html", form=form, events=[], next_page=None, page=page, args={},
+                               verify=verify, verify_case=verify_case, unreadable=True), 422
+    criteria = {k: v for k, v in form.data.items() if v not in (None, "")}
+    if "actor" in criteria:
+        criteria["actor_name"] = criteria.pop("actor")
+    if "process_key" in criteria:
+        criteria["process"] = criteria.pop("process_key")
     result = audit_views.search_audit(session, actor=current_user, page=page, **criteria)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("audit/search.html", form=form, events=result.items, next_page=result.next_page,

@@ -140,6 +140,21 @@ def test_audit_search_and_verify(login, people, purchase):
     assert "Chain intact" in verified
 
 
+def test_audit_search_names_processes_and_refuses_an_unreadable_search(login, people, purchase):
+    client = login(people["auditor"])
+    page = client.get("/audit").get_data(as_text=True)
+    assert '<option value="purchase_approval">Purchase approval</option>' in page
+    # A date that cannot be read lists no event (all of them would read as its result) and says why.
+    response = client.get("/audit?date_from=2026-13-45&actor=nobody")
+    refused = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="search-refused"' in refused
+    assert "Not a valid date value" in refused and purchase.key not in refused
+    assert purchase.key in client.get("/audit?date_from=2020-01-01").get_data(as_text=True)
+    client.post("/language", data={"locale": "zh_Hans", "next": "/"})
+    chinese = client.get("/audit?date_from=2026-13-45").get_data(as_text=True)
+    assert "无法读取此搜索" in chinese and "不是有效的日期值" in chinese
+
+
 def test_process_pages_and_comparison(login, people, purchase, deploy, session):
     xml = (DATA_DIR / "camunda_approval.bpmn").read_text().replace('name="Review request"', 'name="Check request"')
     owner = login(people["process_owner"])
