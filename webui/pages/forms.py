@@ -43,8 +43,11 @@ from webui.i18n import display_zone, html_lang, localized
 
 
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
-    """Declare select options as WTForms 3.3 wants them."""
-    return [SelectChoice(v, str(label)) for v, label in pairs]
+    """Declare select options as WTForms 3.3 wants them.
+
+    A label stays as given: a lazy one (`_l`) in a form's class is turned into text when the option
+    is rendered, in the reader's language. Made text here, at import, it was English for everyone."""
+    return [SelectChoice(v, label) for v, label in pairs]
 
 DECISIONS = ("approve", "reject", "rework")
 

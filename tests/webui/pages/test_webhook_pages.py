@@ -51,3 +51,16 @@ def test_only_admins_see_webhooks(login, people):
         client = login(people[role])
         assert client.get("/admin/webhooks/").status_code == 403
         assert client.get("/admin/webhooks/deliveries").status_code == 403
+
+
+def test_the_webhook_form_offers_its_events_in_the_readers_language(login, people):
+    """The form's options are declared once, at import: their labels must still be read in the
+    language of whoever opens the page (they were English for everyone)."""
+    admin = login(people["admin"])
+    admin.post("/language", data={"locale": "zh_Hans", "next": "/"})
+    page = admin.get("/admin/webhooks/").get_data(as_text=True)
+    assert '<option value="case.opened">工单已创建</option>' in page
+    assert '<option value="task.ready">任务待办</option>' in page and "通用 JSON（带签名）" in page  # noqa: RUF001
+    admin.post("/language", data={"locale": "en", "next": "/"})
+    page = admin.get("/admin/webhooks/").get_data(as_text=True)
+    assert '<option value="case.opened">Case opened</option>' in page
