@@ -41,3 +41,23 @@ def test_pages_render_in_chinese(login, people):
 def test_browser_language_decides_before_a_choice(app):
     page = app.test_client().get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
     assert "登录" in page.get_data(as_text=True)
+
+
+def test_every_audit_event_the_engine_writes_has_a_name():
+    """The audit trail and a case's history name each event in the reader's language: an event type
+    without a label read as its key's words, in English, on Chinese pages too. The engine's audit
+    calls are read from its source (`type=` of audit.append / append_system)."""
+    import re
+
+    from webui.pages.common import EVENT_LABELS
+
+    written: set[str] = set()
+    for path in (ROOT.parents[1] / "engine").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for call in re.finditer(r"\bappend(?:_system)?\(", text):
+            argument = re.search(r"\btype=([^,\n]+)", text[call.end():call.end() + 500])
+            if argument:
+                for literal in re.findall(r'"([a-z_{}]+)"', argument.group(1)):
+                    written |= {literal.replace("{kind}", k) for k in ("message", "signal")}
+    assert {"task_claimed", "webhook_paused", "signal_received", "cases_migrated"} <= written  # the scan works
+    assert not sorted(written - set(EVENT_LABELS))
