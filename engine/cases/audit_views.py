@@ -20,6 +20,9 @@ from models import AuditEvent, Case, ProcessDefinition, User
 class AuditPage:
     items: list[AuditEvent]
     next_page: int | None
+    # The process version of each case the page's events belong to (case id -> definition id),
+    # so that a page can name their tasks as that version does, in its reader's language.
+    definitions: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,7 +89,14 @@ def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int 
     page = max(1, page)
     rows = list(session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
                                 .offset((page - 1) * per_page).limit(per_page + 1)))
-    return AuditPage(rows[:per_page], page + 1 if len(rows) > per_page else None)
+    items = rows[:per_page]
+    case_ids = {e.case_id for e in items if e.case_id is not None}
+    definitions: dict[int, int] = {}
+    if case_ids:
+        for case_id, definition_id in session.execute(select(Case.id, Case.definition_id)
+                                                      .where(Case.id.in_(case_ids))):
+            definitions[case_id] = definition_id
+    return AuditPage(items, page + 1 if len(rows) > per_page else None, definitions)
 
 
 def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainCheck:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import Session
+from wtforms.fields.choices import SelectChoice
 
 from engine.people import admin as admin_service
 from engine.people import groups as group_names
@@ -20,13 +22,19 @@ from webui.pages import display, forms
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+def _group_choices(session: Session) -> list[SelectChoice]:
+    """The groups a user can be put in, by the names people read, in that order (the key is the value)."""
+    return forms.choices(sorted(((g.name, display.group_name(g.name)) for g in admin_service.list_groups(session)),
+                                key=lambda pair: pair[1]))
+
+
 @bp.route("/users", methods=["GET", "POST"])
 @role_required("admin")
 def users():
     """List users and create one."""
     session = get_session()
     form = forms.NewUserForm()
-    form.groups.choices = forms.choices((g.name, g.name) for g in admin_service.list_groups(session))
+    form.groups.choices = _group_choices(session)
     if form.validate_on_submit():
         user = user_service.create_user(session, form.name.data, form.groups.data, form.password.data,
                                         actor=current_user, display_name=form.display_name.data or "",
@@ -45,7 +53,7 @@ def user(user_id: int):
     session = get_session()
     person = admin_service.get_user(session, user_id)
     form = forms.EditUserForm(obj=person, data=None if request.method == "POST" else {"groups": sorted(person.group_names)})
-    form.groups.choices = forms.choices((g.name, g.name) for g in admin_service.list_groups(session))
+    form.groups.choices = _group_choices(session)
     if form.validate_on_submit():
         admin_service.update_user(session, person, display_name=form.display_name.data or "",
                                   email=form.email.data or "", password=form.password.data or None,

@@ -23,6 +23,8 @@ def test_admin_creates_a_user_edits_groups_and_revokes_a_token(login, people, se
     assert edited.status_code == 302
     session.expire_all()
     assert users.get_user(session, "nina").group_names == {"requester", "cab"}
+    listed = admin.get("/admin/users").get_data(as_text=True)  # groups by the names people read
+    assert '<span title="cab">' in listed and ">cab<" not in listed
     page = admin.post("/admin/tokens", data={"user": "nina", "name": "script"}).get_data(as_text=True)
     assert "og_" in page and "shown only once" in page
     token = session.scalars(select(ApiToken)).one()

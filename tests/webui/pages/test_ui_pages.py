@@ -8,11 +8,11 @@ import zipfile
 
 from sqlalchemy import select
 
-from engine.cases import queries
+from engine.cases import queries, services
 from engine.jobs import firing
 from engine.people import users
 from engine.records import audit
-from models import Attachment, AuditEvent
+from models import Attachment, AuditEvent, HumanTask
 
 
 def test_login_renews_the_session_and_audits_failures(app, people, session):
@@ -153,6 +153,29 @@ def test_audit_search_names_processes_and_refuses_an_unreadable_search(login, pe
     client.post("/language", data={"locale": "zh_Hans", "next": "/"})
     chinese = client.get("/audit?date_from=2026-13-45").get_data(as_text=True)
     assert "无法读取此搜索" in chinese and "不是有效的日期值" in chinese
+
+
+def test_audit_trail_names_tasks_and_the_system_in_the_readers_language(login, people, deploy, session):
+    xml = (DATA_DIR / "camunda_approval.bpmn").read_text().replace(
+        '<bpmn:userTask id="review" name="Review request" camunda:candidateGroups="engineer">\n'
+        '      <bpmn:extensionElements>',
+        '<bpmn:userTask id="review" name="Review request" camunda:candidateGroups="engineer">\n'
+        '      <bpmn:extensionElements><camunda:properties><camunda:property name="name_zh" value="审核申请"/>'
+        '</camunda:properties>')
+    deploy(("purchase.bpmn", xml))
+    case = services.start_case(session, "purchase_approval", {"item": "Laptop", "amount": 1200},
+                               actor=people["requester"], title="New laptop")
+    task = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")).one()
+    services.complete_task(session, task.id, {"review_notes": "ok"}, actor=people["engineer"])
+    session.commit()
+    client = login(people["auditor"])
+    english = client.get(f"/audit?case={case.key}").get_data(as_text=True)
+    assert "<td>Review request</td>" in english
+    client.post("/language", data={"locale": "zh_Hans", "next": "/"})
+    chinese = client.get("/audit").get_data(as_text=True)
+    assert "<td>审核申请</td>" in chinese and "<td>Review request</td>" not in chinese
+    assert "<td>系统</td>" in chinese and "<td>system</td>" not in chinese  # the deploy, on the system chain
+    assert "流程已部署" in chinese
 
 
 def test_process_pages_and_comparison(login, people, purchase, deploy, session):
