@@ -102,6 +102,11 @@ def error_title(status: int) -> str:
     return str(ERROR_TITLES.get(status, _l("Something went wrong")))
 
 
+def actor_text(name: str | None) -> str:
+    """Name who did something on record: a login as it is, the engine itself as "the system"."""
+    return _("the system") if name == "system" else (name or "")
+
+
 def process_name(definition: ProcessDefinition) -> str:
     """Return a process's name as its owner wrote it (name_zh in Chinese when given)."""
     info = specs.manifest_of(definition).process
@@ -266,7 +271,7 @@ def init_app(app: Flask) -> None:
         due_state=due_state, viewer_strings=viewer_strings, error_title=error_title, may_start=may_start,
         bearer_request=is_bearer_request,
     )
-    app.jinja_env.filters.update(datetime=datetime_text, filesize=filesize, value=display_value)
+    app.jinja_env.filters.update(datetime=datetime_text, filesize=filesize, value=display_value, actor=actor_text)
     app.register_error_handler(CSRFError, _csrf_error)
 
 

@@ -20,6 +20,7 @@ from markupsafe import Markup, escape
 
 from engine.cases import views
 from models import HumanTask
+from webui.i18n import localized
 from webui.pages import display
 from webui.pages.common import datetime_text, due_state
 
@@ -158,8 +159,8 @@ class WarningRow:
 def warning_rows(warnings: Iterable[views.Warning]) -> list[WarningRow]:
     """The home page's SLA warnings, with their addresses and due badges."""
     task_url, case_url, badge = address("tasks.detail", "task_id"), address("cases.detail", "ref"), _due_badges()
-    return [WarningRow(task_url(w.task_id) if w.task_id else case_url(w.case_key), w.case_key, w.what, badge(w.due_at))
-            for w in warnings]
+    return [WarningRow(task_url(w.task_id) if w.task_id else case_url(w.case_key), w.case_key, localized(*w.what),
+                       badge(w.due_at)) for w in warnings]
 
 
 def init_app(app: Flask) -> None:

@@ -117,7 +117,7 @@ def test_home_rows_say_the_same_in_both_languages(app, login, desk, language):
         badge = f'<span class="badge overdue" title="{when}">{_("overdue")} {when}</span>'
         assert page.count(badge) == 2  # in My tasks and in the SLA warnings
         assert (f'{badge} <a class="case-key" href="{url_for("tasks.detail", task_id=tasks[0].id)}">'
-                f"{tasks[0].case.key}</a> — {tasks[0].name}</li>") in page
+                f"{tasks[0].case.key}</a> — {task_name}</li>") in page  # the warning names it as My tasks does
     assert "<script>alert" not in page
 
 

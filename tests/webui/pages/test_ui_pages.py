@@ -12,6 +12,7 @@ from engine.cases import queries, services
 from engine.jobs import firing
 from engine.people import users
 from engine.records import audit
+from engine.timing import clock
 from models import Attachment, AuditEvent, HumanTask
 
 
@@ -155,7 +156,8 @@ def test_audit_search_names_processes_and_refuses_an_unreadable_search(login, pe
     assert "无法读取此搜索" in chinese and "不是有效的日期值" in chinese
 
 
-def test_audit_trail_names_tasks_and_the_system_in_the_readers_language(login, people, deploy, session):
+def _deploy_purchase_with_chinese_names(deploy) -> None:
+    """The purchase approval whose review task has a Chinese name (name_zh)."""
     xml = (DATA_DIR / "camunda_approval.bpmn").read_text().replace(
         '<bpmn:userTask id="review" name="Review request" camunda:candidateGroups="engineer">\n'
         '      <bpmn:extensionElements>',
@@ -163,6 +165,24 @@ def test_audit_trail_names_tasks_and_the_system_in_the_readers_language(login, p
         '      <bpmn:extensionElements><camunda:properties><camunda:property name="name_zh" value="审核申请"/>'
         '</camunda:properties>')
     deploy(("purchase.bpmn", xml))
+
+
+def test_home_page_sla_warnings_name_the_task_in_the_readers_language(login, people, deploy, session):
+    _deploy_purchase_with_chinese_names(deploy)
+    opened = clock.now()
+    services.start_case(session, "purchase_approval", {"item": "Laptop", "amount": 1200},
+                        actor=people["requester"], title="New laptop")
+    session.commit()
+    engineer = login(people["engineer"])
+    with clock.frozen(opened + dt.timedelta(hours=5)):  # the 8-hour review is due within 4 hours
+        assert "— Review request</li>" in engineer.get("/").get_data(as_text=True)
+        engineer.post("/language", data={"locale": "zh_Hans", "next": "/"})
+        chinese = engineer.get("/").get_data(as_text=True)
+    assert "— 审核申请</li>" in chinese and "Review request" not in chinese
+
+
+def test_audit_trail_names_tasks_and_the_system_in_the_readers_language(login, people, deploy, session):
+    _deploy_purchase_with_chinese_names(deploy)
     case = services.start_case(session, "purchase_approval", {"item": "Laptop", "amount": 1200},
                                actor=people["requester"], title="New laptop")
     task = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "ready")).one()
@@ -176,6 +196,8 @@ def test_audit_trail_names_tasks_and_the_system_in_the_readers_language(login, p
     assert "<td>审核申请</td>" in chinese and "<td>Review request</td>" not in chinese
     assert "<td>系统</td>" in chinese and "<td>system</td>" not in chinese  # the deploy, on the system chain
     assert "流程已部署" in chinese
+    processes = client.get("/processes").get_data(as_text=True)
+    assert "· 系统</td>" in processes
 
 
 def test_process_pages_and_comparison(login, people, purchase, deploy, session):
