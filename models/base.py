@@ -44,8 +44,7 @@ class UTCDateTime(TypeDecorator):
         gives the composed processor's text for every probe value (checked once per dialect, when
         SQLAlchemy first asks; a SQLite dialect storing another text keeps the composition), and
         the tests compare it with `sqlite.DATETIME().bind_processor` on many values. An engine
-        step binds about 17 datetimes (counted in bench/engine.py's step): 11 of them values, 4
-        of those the object just bound, 6 None.
+        step binds about 17 datetimes (counted in bench/engine.py's step), 6 of them None.
         """
         composed = super().bind_processor(dialect)
         if dialect.name != "sqlite" or composed is None:
@@ -77,19 +76,13 @@ def sqlite_text(value: dt.datetime | None) -> str | None:
     always six fraction digits, a four-digit year, no offset. The UTC datetime's `isoformat` with
     its "+00:00" cut off is the cheapest such text measured: 1.0 us a datetime, against 1.5 for
     SQLAlchemy's composition (`replace(tzinfo=None)` then `isoformat`: 1.4, `replace` alone
-    taking 0.7; Python 3.11, SQLAlchemy 2.1, this machine). The object bound last is remembered
-    with its text (a `now` often goes to several columns in a row): 0.05 us again.
+    taking 0.7; Python 3.11, SQLAlchemy 2.1, this machine).
     """
-    last = _last_text[0]
-    if last[0] is value:
-        return last[1]
     if value is None:
         return None
     if value.tzinfo is None:
         raise ValueError("naive datetime given to a UTC column")
-    text = value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:-6]
-    _last_text[0] = (value, text)
-    return text
+    return value.astimezone(dt.timezone.utc).isoformat(" ", "microseconds")[:-6]
 
 
 def sqlite_datetime(text: str | None) -> dt.datetime | None:
@@ -124,10 +117,6 @@ def _agree(fast: Callable[[Any], Any], composed: Callable[[Any], Any], probes: A
         return False
 
 
-# The datetime `sqlite_text` wrote last and its text, one tuple replaced whole, so threads read a
-# matching pair. Datetimes are immutable, and the reference held keeps the object alive, so no
-# other object can have its id.
-_last_text: list[tuple[Any, str | None]] = [(None, None)]
 _fromisoformat = dt.datetime.fromisoformat  # what SQLAlchemy's SQLite DATETIME parses with (2.0+)
 _PROBES = (dt.datetime(2026, 11, 30, 7, 5, 3, 123456, tzinfo=dt.timezone.utc),
            dt.datetime(2026, 11, 30, 9, 5, 3, tzinfo=dt.timezone(dt.timedelta(hours=2))),
