@@ -13,7 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import logcontext
 from engine.cases import access, persistence
-from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.errors import InvalidData, NotAllowed, NotFound, said
 from engine.people import delegations, roles
 from engine.processes import catalog, specs
 from engine.processes.forms import Form
@@ -33,7 +33,7 @@ def find_case(session: Session, ref: str | int) -> Case:
     else:
         case = session.scalars(select(Case).where(Case.key == text.upper())).first()
     if case is None:
-        raise NotFound(f"no case {ref}")
+        raise NotFound(said("no case %(case)s", case=str(ref)))
     logcontext.set_case(case.key)
     return case
 
@@ -42,7 +42,7 @@ def get_case(session: Session, ref: str | int, *, actor: User) -> Case:
     """Return a case by id or key (e.g. INC-000001) that the actor may read."""
     case = find_case(session, ref)
     if not access.may_read_case(actor, case):
-        raise NotAllowed(f"role: {actor.name} may read only their own cases")
+        raise NotAllowed(said("role: %(person)s may read only their own cases", person=actor.name))
     return case
 
 
@@ -88,9 +88,9 @@ def get_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     """Return a task (ready or ended) by id, checking the actor may read its case."""
     task = session.get(HumanTask, str(task_id))
     if task is None:
-        raise NotFound(f"no task {task_id}")
+        raise NotFound(said("no task %(task)s", task=str(task_id)))
     if not access.may_read_case(actor, task.case) and not actor.group_names & set(task.candidate_groups or ()):
-        raise NotAllowed(f"role: {actor.name} may not see this task")
+        raise NotAllowed(said("role: %(person)s may not see this task", person=actor.name))
     logcontext.set_case(task.case.key)
     return task
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine import logcontext, prepared
 from engine.cases import access, action_read, events, persistence, review, stepping, voting
 from engine.config import settings
-from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.errors import Conflict, InvalidData, Name, NotAllowed, NotFound, said
 from engine.notifications import outbox, webhooks
 from engine.people import delegations, providers, roles, users
 from engine.processes import catalog, scripting, specs, votes
@@ -113,8 +113,7 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     loaded = specs.load(session, definition)
     info = loaded.manifest.process
     if actor is not None and not start_event and not info.may_start(actor.group_names):
-        raise NotAllowed(f"Cases of “{info.name}” are opened by {roles.group_titles_text(info.start_groups)}, "
-                         "and you are not a member (role rule).")
+        raise access.may_not_start(info)
     cleaned = validate_form(loaded.manifest.start_form, data)
     clash = RESERVED & set(cleaned)
     if clash:
@@ -188,17 +187,29 @@ def _ready_task(session: Session, task_id: str) -> tuple[HumanTask, Case]:
     Every action on a task starts here: one statement reads the task with its case."""
     read = action_read.task_with_case(session, str(task_id))
     if read is None:
-        raise NotFound(f"no task {task_id}")
+        raise NotFound(said("no task %(task)s", task=str(task_id)))
     task, case = read
     if task.state != "ready":
-        who = f" by {_user_name(session, task.completed_by_id)}" if task.completed_by_id is not None else ""
-        raise Conflict(f"{task.name} is already {task.state}{who}")
+        by = _holder(session, task.completed_by_id) if task.completed_by_id is not None else None
+        raise Conflict(access.ended(task, _task_name(session, task, case), by))
     return task, case
+
+
+def _task_name(session: Session, task: HumanTask, case: Case) -> Name:
+    """A task's name in both languages for a refusal (its version's manifest: cached, and read
+    only when refusing)."""
+    return Name(task.name, specs.load_by_id(session, case.definition_id).manifest.task(task.element_id).name_zh)
 
 
 def _user_name(session: Session, user_id: int | None) -> str:
     user = session.get(User, user_id) if user_id is not None else None
     return user.name if user is not None else "someone"
+
+
+def _holder(session: Session, user_id: int | None) -> str:
+    """Who holds or did a task, for a sentence ("someone" said in the reader's language)."""
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.name if user is not None else access.SOMEONE
 
 
 @race_safe
@@ -209,7 +220,8 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     if task.assignee_id == actor.id:
         return task
     if task.assignee_id is not None:
-        raise Conflict(f"{task.name} is claimed by {_user_name(session, task.assignee_id)}")
+        raise Conflict(said("%(task)s is claimed by %(person)s", task=_task_name(session, task, case),
+                            person=_holder(session, task.assignee_id)))
     manifest = specs.load_by_id(session, case.definition_id).manifest
     rules = manifest.task(task.element_id)
     principal = access.acting_for(session, actor, case, task, rules)
@@ -231,8 +243,8 @@ def release_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     if task.assignee_id is None:
         return task
     if task.assignee_id != actor.id and "admin" not in actor.group_names:
-        raise NotAllowed(f"“{task.name}” is claimed by {_user_name(session, task.assignee_id)}; only they or an "
-                         "admin may release it (role rule).")
+        raise NotAllowed(said("“%(task)s” is claimed by %(person)s; only they or an admin may release it (role rule).",
+                              task=_task_name(session, task, case), person=_holder(session, task.assignee_id)))
     task.assignee_id, task.claimed_at = None, None
     audit.append(session, case, actor=actor, type="task_released", task=task.element_id,
                  data={"task_id": task.id})
@@ -248,7 +260,7 @@ def reassign_task(session: Session, task_id: str, *, to: str, reason: str, actor
     separation of duties); a vote stays its member's (their deputy may cast it)."""
     roles.check_may_write(actor)
     if not actor.group_names & delegations.MANAGERS:
-        raise NotAllowed("Only a manager or an admin reassigns a task (role rule).")
+        raise NotAllowed(said("Only a manager or an admin reassigns a task (role rule)."))
     why = (reason or "").strip()
     if not why or len(why) > 500:
         raise InvalidData("a reason is required", {"reason": ["say why the task is reassigned (1-500 characters)"]})
@@ -259,12 +271,13 @@ def reassign_task(session: Session, task_id: str, *, to: str, reason: str, actor
     manifest = specs.load_by_id(session, case.definition_id).manifest
     rules = manifest.task(task.element_id)
     if rules.vote is not None:
-        raise NotAllowed(f"“{task.name}” is a vote, cast by each member (or their deputy): it is not reassigned "
-                         "(role rule).")
+        raise NotAllowed(said("“%(task)s” is a vote, cast by each member (or their deputy): it is not reassigned "
+                              "(role rule).", task=access.task_name(task, rules)))
     try:
         access.check_may_act(target, case, task, rules, manifest.task_names())
     except NotAllowed as err:
-        raise NotAllowed(f"{target.name} cannot take “{task.name}”: {err}") from None
+        raise NotAllowed(said("%(person)s cannot take “%(task)s”: %(why)s", person=target.name,
+                              task=access.task_name(task, rules), why=err.message)) from None
     before = _user_name(session, task.assignee_id) if task.assignee_id is not None else None
     task.assignee_id, task.claimed_at = target.id, clock.now()
     audit.append(session, case, actor=actor, type="task_reassigned", task=task.element_id,
@@ -290,7 +303,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))
     if spiff_task is None or spiff_task.state != TaskState.READY:
-        raise Conflict(f"{task.name} is no longer ready")
+        raise Conflict(said("%(task)s is no longer ready", task=access.task_name(task, rules)))
     voting.prime(session, instance)
     if rules.vote is not None:
         voting.cast(session, instance, task, spiff_task, cleaned, actor=actor,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine.cases import access, attachments, external_jobs, queries, readable, serializer, services, voting
 from engine.config import settings
-from engine.errors import Conflict, NotAllowed
+from engine.errors import Conflict, NotAllowed, said
 from engine.people import delegations, providers, roles, users
 from engine.processes import catalog, specs
 from engine.processes.forms import Field
@@ -230,17 +230,18 @@ def inbox(session: Session, *, actor: User, scope: str, page: int = 1, per_page:
 
 
 def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
-    """Say in words why the actor may not complete this task, or None if they may."""
-    if task.state != "ready":
-        who = f" by {task.completed_by.name}" if task.completed_by is not None else ""
-        return f"{task.name} is already {task.state}{who}."
+    """Say in words why the actor may not complete this task, or None if they may (a Said: the
+    page says it in the reader's language)."""
     manifest = specs.load_by_id(session, task.case.definition_id).manifest
     rules = manifest.task(task.element_id)
+    if task.state != "ready":
+        by = task.completed_by.name if task.completed_by is not None else None
+        return said("%(refusal)s.", refusal=access.ended(task, access.task_name(task, rules), by))
     try:
         principal = access.acting_for(session, actor, task.case, task, rules)
         access.check_may_act(actor, task.case, task, rules, manifest.task_names(), principal=principal)
     except (NotAllowed, Conflict) as err:
-        return err.message if isinstance(err, NotAllowed) else f"{err.message}."
+        return err.message if isinstance(err, NotAllowed) else said("%(refusal)s.", refusal=err.message)
     return None
 
 
@@ -307,7 +308,5 @@ def start_form(definition: ProcessDefinition, actor: User | None = None) -> list
     """Return a version's start form fields (refused to an actor who may not open such a case)."""
     manifest = specs.manifest_of(definition)
     if actor is not None and not manifest.process.may_start(actor.group_names):
-        raise NotAllowed(f"Cases of “{manifest.process.name}” are opened by "
-                         f"{roles.group_titles_text(manifest.process.start_groups)}, and you are not a member "
-                         "(role rule).")
+        raise access.may_not_start(manifest.process)
     return list(manifest.start_form.fields)

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from engine import db
 from engine.cases import external_jobs, persistence, queries, services, stepping
-from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound, said
 from engine.people import roles
 from engine.processes import external, specs
 from engine.records import audit
@@ -339,7 +339,7 @@ def throw_error(session: Session, job_id: int, worker_id: Any, error_code: Any, 
 def retry(session: Session, job_id: int, retries: Any = 1, *, actor: User) -> ExternalTask:
     """Give a job that needs attention new retries (process owners and admins): workers get it again."""
     roles.check_may_write(actor)
-    roles.check_role(actor, "process_owner", "admin", action="retrying an external task")
+    roles.check_role(actor, "process_owner", "admin", action=said("Retrying an external task"))
     problems: dict[str, list[str]] = {}
     count = _count(retries, "retries", problems, least=1, most=MAX_RETRIES)
     _raise(problems, "retry")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, said
 from engine.people import roles, users
 from engine.records import audit
 from engine.timing import clock
@@ -17,7 +17,7 @@ from models import ApiToken, Group, Provider, User
 
 
 def _check_admin(actor: User) -> None:
-    roles.check_role(actor, "admin", action="administration")
+    roles.check_role(actor, "admin", action=said("Administration"))
 
 
 def list_users(session: Session) -> list[User]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, said
 from engine.people.roles import GROUP_TITLES, check_role
 from engine.records import audit
 from models import Group, User
@@ -42,7 +42,7 @@ def group_titles(session: Session) -> dict[str, GroupTitle]:
 
 def rename_group(session: Session, key: str, title: str, title_zh: str, *, actor: User) -> Group:
     """Set the names people read for a group (empty: the shipped name, or the key)."""
-    check_role(actor, "admin", action="naming a group")
+    check_role(actor, "admin", action=said("Naming a group"))
     group = session.scalars(select(Group).where(Group.name == key)).first()
     if group is None:
         raise NotFound(f"There is no group {key!r}.")

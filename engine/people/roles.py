@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from engine.errors import NotAllowed
+from engine.errors import GroupName, Names, NotAllowed, Said, said
 from models import User
 
 # As a candidate group, "requester" means the case's own requester, not every user.
@@ -36,27 +36,35 @@ GROUP_TITLES: dict[str, tuple[str, str]] = {
 READ_ALL = frozenset({"auditor", "admin"})
 
 
-def group_titles_text(groups: Iterable[str]) -> str:
-    """Name groups for a sentence: "the Change manager group", "the groups Auditor, Administrator"."""
-    names = [GROUP_TITLES.get(g, (g, ""))[0] for g in sorted(groups)]
+def group_titles_text(groups: Iterable[str]) -> Said:
+    """Name groups for a sentence: "the Change manager group", "the groups Auditor, Administrator".
+
+    The English names are the shipped ones (or the key), as they always were in the API's
+    messages; each group keeps its key, so a page names it as the admin titled it."""
+    names = []
+    for key in sorted(groups):
+        en, zh = GROUP_TITLES.get(key, (key, None))
+        names.append(GroupName(en, zh, key=key))
     if len(names) == 1:
-        return f"the {names[0]} group"
-    return "the groups " + ", ".join(names)
+        return said("the %(group)s group", group=names[0])
+    return said("the groups %(groups)s", groups=Names(tuple(names)))
 
 
 def check_role(actor: User, *roles: str, action: str) -> None:
-    """Refuse unless the actor is in one of `roles`."""
+    """Refuse unless the actor is in one of `roles`. `action` starts the sentence: a `said(...)`
+    beginning with a capital is said in the reader's language on pages; a plain str is English."""
     if not actor.group_names & set(roles):
-        raise NotAllowed(f"{action[:1].upper()}{action[1:]} is for {group_titles_text(roles)}, "
-                         "and you are not a member (role rule).")
+        what: str = action if isinstance(action, Said) else f"{action[:1].upper()}{action[1:]}"
+        raise NotAllowed(said("%(action)s is for %(groups)s, and you are not a member (role rule).",
+                              action=what, groups=group_titles_text(roles)))
 
 
 def check_may_write(actor: User) -> None:
     """Refuse any change by an auditor (read-only) or an inactive user."""
     if not actor.active:
-        raise NotAllowed("Your account is disabled, so you cannot change anything (role rule).")
+        raise NotAllowed(said("Your account is disabled, so you cannot change anything (role rule)."))
     if staff_groups(actor) == {"auditor"}:
-        raise NotAllowed("Auditors read cases and change nothing (role rule).")
+        raise NotAllowed(said("Auditors read cases and change nothing (role rule)."))
 
 
 def check_may_start(actor: User) -> None:

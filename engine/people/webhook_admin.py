@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, said
 from engine.notifications import webhooks
 from engine.people import roles
 from engine.records import audit
@@ -20,7 +20,7 @@ MIN_SECRET = 16
 
 
 def _check_admin(actor: User) -> None:
-    roles.check_role(actor, "admin", action="webhook administration")
+    roles.check_role(actor, "admin", action=said("Webhook administration"))
 
 
 def _checked(name: str, url: str, events: Iterable[str], preset: str, secret: str) -> tuple[str, str, list[str]]:

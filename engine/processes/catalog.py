@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import memo
-from engine.errors import NotFound
+from engine.errors import NotFound, said
 from models import ProcessDefinition
 
 
@@ -48,7 +48,9 @@ def get_definition(session: Session, key: str, version: int | None = None) -> Pr
         found = session.scalars(select(ProcessDefinition).where(
             ProcessDefinition.key == key, ProcessDefinition.version == version)).first()
     if found is None:
-        raise NotFound(f"no process {key!r}" + (f" version {version}" if version else ""))
+        if version:
+            raise NotFound(said("no process %(process)s version %(version)s", process=repr(key), version=version))
+        raise NotFound(said("no process %(process)s", process=repr(key)))
     return found
 
 
@@ -73,5 +75,5 @@ def version_of(session: Session, definition_id: int) -> int:
     """Return a deployed version's number by its row id (read once per process: versions are immutable)."""
     version = _versions.get(session, definition_id)
     if version is None:
-        raise NotFound(f"no process definition #{definition_id}")
+        raise NotFound(said("no process definition #%(id)s", id=definition_id))
     return version
