@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from engine import errors
 from webui.api.errors import engine_error_response
 from webui.db import discard_session_changes
+from webui.i18n import say
 
 _PAGE = """<!doctype html><title>{{ status }}</title><h1>{{ status }}</h1><p>{{ message }}</p>"""
 
@@ -63,4 +64,4 @@ def init_app(app: Flask) -> None:
         if "errors/engine.html" in app.jinja_env.list_templates():
             # render_template, not Template.render: the page needs current_user, csrf_token, ...
             return render_template("errors/engine.html", status=status, error=err), status
-        return render_template_string(_PAGE, status=status, message=err.message), status
+        return render_template_string(_PAGE, status=status, message=say(err.message)), status

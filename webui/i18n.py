@@ -8,13 +8,17 @@ shown as the process owner wrote them: a process's ``name_zh`` or a form field's
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Flask, current_app, request
-from flask_babel import Babel, get_locale
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, get_locale, get_translations
 from flask_login import current_user
 
+from engine.errors import GroupName, Name, Names, Said
+from engine.people import groups as group_names
 from engine.people.roles import GROUP_TITLES
+from webui.db import get_session
 
 LANGUAGES: dict[str, str] = {"en": "English", "zh_Hans": "简体中文"}
 DEFAULT_LANGUAGE = "en"
@@ -59,6 +63,49 @@ def group_title(key: str) -> str:
     return localized(*title) if title else key
 
 
+def say(text: str) -> str:
+    """Say an engine's sentence (engine.errors.Said) in the reader's language: its template
+    through the catalogue, its values each in that language (a task's or process's name_zh, a
+    group by its admin's title, "someone"). Plain text, and a sentence whose translation is
+    missing or does not fit its values, is said as the engine wrote it (English). The result is
+    plain text for Jinja to escape, like any message; a value's own `%` or markup is a value, never
+    part of the template."""
+    if not isinstance(text, Said):
+        return str(text)
+    template = get_translations().gettext(text.template)
+    if template == text.template and current_language() != DEFAULT_LANGUAGE:
+        return str(text)  # not translated: all of it in English rather than a mix
+    if not text.values:
+        return template
+    try:
+        return template % {key: _said_value(value) for key, value in text.values.items()}
+    except (KeyError, ValueError, TypeError):
+        return str(text)
+
+
+def _said_value(value: Any) -> str:
+    if isinstance(value, Said):
+        return say(value)
+    if isinstance(value, GroupName):
+        return _group_title(value)
+    if isinstance(value, Name):
+        return localized(value.en, value.zh)
+    if isinstance(value, Names):
+        separator = "、" if current_language() == "zh_Hans" else ", "
+        return separator.join(_said_value(item) for item in value.items)
+    return str(value)
+
+
+def _group_title(name: GroupName) -> str:
+    """A group as pages name it (webui.pages.display.group_name): the admin's title in the
+    reader's language, else the shipped one; read once a request."""
+    titles = g.get("group_titles")
+    if titles is None:
+        titles = g.group_titles = group_names.group_titles(get_session())
+    title = titles.get(name.key)
+    return localized(title.name, title.name_zh) if title is not None else localized(name.en, name.zh)
+
+
 def display_zone() -> ZoneInfo:
     """The time zone pages show times in and read a form's date-times in (config TIMEZONE)."""
     return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "UTC")
@@ -81,4 +128,5 @@ def init_app(app: Flask) -> None:
         html_lang=html_lang,
         languages=lambda: list(LANGUAGES.items()),
         localized=localized,
+        say=say,
     )

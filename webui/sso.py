@@ -25,6 +25,7 @@ from engine.errors import NotAllowed
 from engine.people import oidc
 from webui.db import get_session
 from webui.hardening import safe_next
+from webui.i18n import say
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sso", __name__)
@@ -93,7 +94,7 @@ def callback(name: str) -> Response:
         user = oidc.sign_in(db, provider, claims, source=request.remote_addr or "")
     except NotAllowed as refusal:
         db.commit()  # keep the audited refusal
-        flash(refusal.message, "error")
+        flash(say(refusal.message), "error")
         return redirect(url_for("auth.login"))
     db.commit()
     target = session.pop("opsgate_oidc_next", None) or url_for("cases.home")

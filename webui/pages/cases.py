@@ -23,6 +23,7 @@ from engine.processes import catalog
 from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.hardening import page_arg, positive_int
+from webui.i18n import say
 from webui.pages import forms
 from webui.pages.common import attachment_hint, retry_from_form
 
@@ -95,7 +96,7 @@ def start(process_key: str):
             for leftover in forms.apply_errors(form, exc.details):
                 flash(leftover, "error")
             if not exc.details:
-                flash(exc.message, "error")
+                flash(say(exc.message), "error")
     if form.is_submitted():
         status = 422
     return render_template("cases/start.html", definition=definition, form=form, suggestions=suggestions,

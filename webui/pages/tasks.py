@@ -11,6 +11,7 @@ from engine.cases import services, views
 from engine.errors import InvalidData
 from webui.db import get_session
 from webui.hardening import page_arg
+from webui.i18n import say
 from webui.pages import display, forms
 
 bp = Blueprint("tasks", __name__)
@@ -41,7 +42,7 @@ def detail(task_id: str):
         except InvalidData as exc:
             session.rollback()
             leftover = forms.apply_errors(form, exc.details)
-            for message in leftover or ([] if exc.details else [exc.message]):
+            for message in leftover or ([] if exc.details else [say(exc.message)]):
                 flash(message, "error")
         else:
             session.commit()
