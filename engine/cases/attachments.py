@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import queries
-from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.errors import InvalidData, NotAllowed, NotFound, said
 from engine.filenames import clean_filename
 from engine.records import audit
 from engine.timing import clock
@@ -29,20 +29,25 @@ _TYPES = {"log": "text/plain", "md": "text/markdown", "bpmn": "application/xml",
           "webp": "image/webp"}
 
 
+# A case's status as a word in a sentence (the pages' own words for it).
+CASE_STATUS = {"open": said("open"), "closed": said("closed"), "cancelled": said("cancelled")}
+
+
 def check_file(filename: str, content: bytes) -> str:
     """Check one file against the limits; return its content type or raise InvalidData."""
     name = clean_filename(filename)
     if not name:
-        raise InvalidData("choose a file to attach", {"file": ["no file was sent"]})
+        raise InvalidData(said("choose a file to attach"), {"file": [said("no file was sent")]})
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in ALLOWED_EXTENSIONS:
-        raise InvalidData(f"{name or 'the file'}: files of this type cannot be attached",
-                          {"file": [f"{name}: allowed types are {', '.join(sorted(ALLOWED_EXTENSIONS))}"]})
+        raise InvalidData(said("%(file)s: files of this type cannot be attached", file=name),
+                          {"file": [said("%(file)s: allowed types are %(types)s", file=name,
+                                         types=", ".join(sorted(ALLOWED_EXTENSIONS)))]})
     if len(content) > MAX_BYTES:
-        raise InvalidData(f"{name} is larger than {MAX_BYTES // (1024 * 1024)} MB",
-                          {"file": [f"{name}: at most {MAX_BYTES // (1024 * 1024)} MB per file"]})
+        raise InvalidData(said("%(file)s is larger than %(mb)s MB", file=name, mb=MAX_BYTES // (1024 * 1024)),
+                          {"file": [said("%(file)s: at most %(mb)s MB per file", file=name, mb=MAX_BYTES // (1024 * 1024))]})
     if not content:
-        raise InvalidData(f"{name} is empty", {"file": [f"{name}: the file is empty"]})
+        raise InvalidData(said("%(file)s is empty", file=name), {"file": [said("%(file)s: the file is empty", file=name)]})
     return _TYPES.get(extension) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
@@ -57,10 +62,11 @@ def add_attachment(session: Session, ref: str, filename: str, content: bytes, de
     """Attach a file to a case the actor works on, and audit its sha256."""
     case = queries.get_case(session, ref, actor=actor)
     if case.status != "open":
-        raise NotAllowed(f"{case.key} is {case.status}: files can only be attached to open cases")
+        raise NotAllowed(said("%(case)s is %(status)s: files can only be attached to open cases", case=case.key,
+                              status=CASE_STATUS.get(case.status, case.status)))
     if not may_attach(session, case, actor):
-        raise NotAllowed(f"role: only the requester, the people who may act on {case.key} and admins "
-                         "may attach files to it")
+        raise NotAllowed(said("role: only the requester, the people who may act on %(case)s and admins may attach "
+                              "files to it", case=case.key))
     content_type = check_file(filename, content)
     item = Attachment(case_id=case.id, filename=clean_filename(filename), content_type=content_type,
                       size=len(content), sha256=hashlib.sha256(content).hexdigest(), content=content,
@@ -92,5 +98,5 @@ def get_attachment(session: Session, ref: str, attachment_id: int, *, actor: Use
     case = queries.get_case(session, ref, actor=actor)
     item = session.get(Attachment, attachment_id)
     if item is None or item.case_id != case.id:
-        raise NotFound(f"{case.key} has no attachment {attachment_id}")
+        raise NotFound(said("%(case)s has no attachment %(attachment)s", case=case.key, attachment=attachment_id))
     return item

@@ -10,7 +10,7 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from engine.cases import queries
-from engine.errors import NotAllowed
+from engine.errors import NotAllowed, said
 from engine.people import roles
 from engine.records import audit
 from models import AuditEvent, Case, ProcessDefinition, User
@@ -69,7 +69,7 @@ def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int 
                  type: str | None = None, process: str | None = None, case: str | None = None) -> AuditPage:
     """Search audit events by period, actor, type, process and case (auditors and admins)."""
     if not actor.group_names & roles.READ_ALL:
-        raise NotAllowed("role: searching the audit trail needs one of the groups auditor, admin")
+        raise NotAllowed(said("role: searching the audit trail needs one of the groups auditor, admin"))
     query = select(AuditEvent)
     if date_from:
         query = query.where(AuditEvent.at >= dt.datetime.combine(date_from, dt.time(), dt.timezone.utc))
@@ -102,7 +102,7 @@ def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int 
 def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainCheck:
     """Recompute the audit chain of one case or of everything (auditors and admins)."""
     if not actor.group_names & roles.READ_ALL:
-        raise NotAllowed("role: verifying the audit chain needs one of the groups auditor, admin")
+        raise NotAllowed(said("role: verifying the audit chain needs one of the groups auditor, admin"))
     target = queries.get_case(session, case, actor=actor) if case else None
     result = audit.verify(session, target)
     bad = None

@@ -33,7 +33,7 @@ from engine.cases.stepping import (
     timer_due_times,
 )
 from engine.config import settings
-from engine.errors import Conflict
+from engine.errors import Conflict, said
 from engine.notifications import webhooks
 from engine.people import users
 from engine.processes import bpmn_xml, case_facts, specs
@@ -231,7 +231,7 @@ def write_case(session: Session, case: Case) -> None:
     written = _update_case(tuple(sorted(values))).run(session, {**values, "case_id": case.id,
                                                                  "version_read": case.version_id})
     if written != 1:
-        raise Conflict("the case was changed by someone else at the same time; reload it and try again")
+        raise Conflict(said("the case was changed by someone else at the same time; reload it and try again"))
     _now_committed(session, case, values["version_id"])
 
 
@@ -513,7 +513,7 @@ def save_migrated(session: Session, instance: Instance, *, actor: Any) -> None:
         renamed = _RENAME_KEPT_TASK.run(session, [{"task_id": row["id"], **{c: row[c] for c in _KEPT_COLUMNS}}
                                                   for row in fresh])
         if renamed != len(kept):
-            raise Conflict("the case was changed by someone else at the same time; reload it and try again")
+            raise Conflict(said("the case was changed by someone else at the same time; reload it and try again"))
         ids = [{"task_id": task_id} for task_id in kept]
         _DELETE_TASK_GROUPS.run(session, ids)
         groups = [{"task_id": row["id"], "group": g} for row in fresh for g in dict.fromkeys(row["candidate_groups"])]

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.cases import persistence, review, services
-from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound, said
 from engine.notifications import outbox
 from engine.processes import catalog, compare, deployment
 from engine.processes.schedule import schedule_start_timers
@@ -31,6 +31,8 @@ from models import AuditEvent, Case, HumanTask, ProcessDefinition, Setting, User
 
 PROCESS = review.PROCESS
 FOUR_EYES = "four_eyes"
+# A version's status as a word in a sentence (the pages' own words for it).
+VERSION_STATUS = {"live": said("live"), "proposed": said("proposed"), "rejected": said("rejected")}
 
 
 def four_eyes(session: Session) -> bool:
@@ -42,7 +44,7 @@ def four_eyes(session: Session) -> bool:
 def set_four_eyes(session: Session, on: bool, *, actor: User | None) -> None:
     """Turn four-eyes on process changes on or off (admins; None is the system)."""
     if actor is not None and "admin" not in actor.group_names:
-        raise NotAllowed("role: only admins change the four-eyes setting")
+        raise NotAllowed(said("role: only admins change the four-eyes setting"))
     found = session.get(Setting, FOUR_EYES)
     value = "on" if on else "off"
     if found is None:
@@ -99,10 +101,11 @@ def decide(session: Session, key: str, version: int, decision: str, comment: str
     """Approve or reject a proposed version as its reviewer (completes the review case's task)."""
     definition = get_proposal(session, key, version)
     if definition.status != "proposed":
-        raise Conflict(f"{key} version {version} is {definition.status}, not waiting for a review")
+        raise Conflict(said("%(process)s version %(version)s is %(status)s, not waiting for a review", process=key,
+                            version=version, status=VERSION_STATUS.get(definition.status, definition.status)))
     task = review_task(session, definition)
     if task is None:
-        raise NotFound(f"{key} version {version} has no open review")
+        raise NotFound(said("%(process)s version %(version)s has no open review", process=key, version=version))
     return services.complete_task(session, task.id, {"decision": decision, "comment": comment}, actor=actor)
 
 
@@ -116,12 +119,13 @@ class PutLive:
 def put_live(session: Session, key: str, version: int, reason: str, *, actor: User) -> PutLive:
     """Put a proposed version live without a review (an emergency): admins only, with a reason."""
     if "admin" not in actor.group_names:
-        raise NotAllowed("role: only admins put a version live without a review")
+        raise NotAllowed(said("role: only admins put a version live without a review"))
     if not reason.strip():
-        raise InvalidData("say why the version goes live without a review", {"reason": ["is required"]})
+        raise InvalidData(said("say why the version goes live without a review"), {"reason": [said("is required")]})
     definition = get_proposal(session, key, version)
     if definition.status != "proposed":
-        raise Conflict(f"{key} version {version} is {definition.status}, not proposed")
+        raise Conflict(said("%(process)s version %(version)s is %(status)s, not proposed", process=key, version=version,
+                            status=VERSION_STATUS.get(definition.status, definition.status)))
     definition.status = "live"
     definition.emergency = True
     definition.reviewed_by = actor.name
@@ -160,7 +164,7 @@ def history(session: Session, key: str) -> dict[str, Any]:
     rows = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
                            .order_by(ProcessDefinition.version.desc())).all()
     if not rows:
-        raise NotFound(f"no process {key!r}")
+        raise NotFound(said("no process %(process)s", process=repr(key)))
     counts = dict(session.execute(select(Case.definition_id, func.count()).where(
         Case.process_key == key, Case.status == "open").group_by(Case.definition_id)).all())
 

@@ -64,7 +64,7 @@ def _races() -> Iterator[None]:
         yield
     except (StaleDataError, IntegrityError) as err:
         log.info("concurrent change refused: %s", err.__class__.__name__)
-        raise Conflict("the case was changed by someone else at the same time; reload it and try again") from None
+        raise Conflict(said("the case was changed by someone else at the same time; reload it and try again")) from None
 
 
 def race_safe(fn: Callable[P, R]) -> Callable[P, R]:
@@ -152,7 +152,8 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     if message is not None:
         elements = events.deliver(workflow, "message", message, cleaned)
         if not elements:
-            raise NotFound(f"{info.name} does not start with message {message!r}")
+            raise NotFound(said("%(process)s does not start with message %(message)s",
+                                 process=Name(info.name, info.name_zh), message=repr(message)))
         stepping.step(instance)
         audit.append(session, case, actor=actor, type="message_received", task=elements[0],
                      data={"name": message, "elements": elements, "data": cleaned,
@@ -175,7 +176,7 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
     if name in (None, "") or (actor is not None and name == actor.name):
         return actor
     if actor is not None and not roles.staff_groups(actor):
-        raise NotAllowed("role: only staff open cases for someone else")
+        raise NotAllowed(said("role: only staff open cases for someone else"))
     user = users.find_user(session, str(name).strip())
     if user is None or not user.active:
         raise InvalidData(f"no active user named {name!r}", {REQUESTED_FOR: [f"no active user named {name!r}"]})

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.errors import InvalidData, NotAllowed, NotFound, said
 from engine.people import roles, users
 from engine.records import audit
 from engine.timing import clock
@@ -45,23 +45,23 @@ def name_deputy(session: Session, *, actor: User, deputy: str, starts_at: dt.dat
     roles.check_may_write(actor)
     person = actor if not user or user == actor.name else users.get_user(session, user)
     if person.id != actor.id and not actor.group_names & MANAGERS:
-        raise NotAllowed("Only a manager or an admin names a deputy for someone else (role rule).")
+        raise NotAllowed(said("Only a manager or an admin names a deputy for someone else (role rule)."))
     stand_in = users.find_user(session, (deputy or "").strip())
     errors: dict[str, list[str]] = {}
     if stand_in is None or not stand_in.active:
-        errors["deputy"] = [f"no active user named {deputy!r}"]
+        errors["deputy"] = [said("no active user named %(name)s", name=repr(deputy))]
     elif stand_in.id == person.id:
-        errors["deputy"] = ["a person cannot be their own deputy"]
+        errors["deputy"] = [said("a person cannot be their own deputy")]
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        errors["starts_at"] = ["give times with a time zone (UTC)"]
+        errors["starts_at"] = [said("give times with a time zone (UTC)")]
     elif ends_at <= starts_at:
-        errors["ends_at"] = ["must be after the start"]
+        errors["ends_at"] = [said("must be after the start")]
     elif ends_at - starts_at > dt.timedelta(days=MAX_DAYS):
-        errors["ends_at"] = [f"a deputy is named for at most {MAX_DAYS} days"]
+        errors["ends_at"] = [said("a deputy is named for at most %(days)s days", days=MAX_DAYS)]
     elif ends_at <= clock.now():
-        errors["ends_at"] = ["must be in the future"]
+        errors["ends_at"] = [said("must be in the future")]
     if len(note) > 300:
-        errors["note"] = ["must be at most 300 characters"]
+        errors["note"] = [said("must be at most %(n)s characters", n=300)]
     if errors:
         raise InvalidData("Some fields are not valid: " + ", ".join(sorted(errors)), errors)
     assert stand_in is not None
@@ -80,9 +80,9 @@ def end_delegation(session: Session, delegation_id: int, *, actor: User) -> Dele
     roles.check_may_write(actor)
     row = session.get(Delegation, delegation_id)
     if row is None:
-        raise NotFound(f"no delegation {delegation_id}")
+        raise NotFound(said("no delegation %(delegation)s", delegation=delegation_id))
     if actor.id not in (row.user_id, row.deputy_id) and not actor.group_names & MANAGERS:
-        raise NotAllowed("Only the person, their deputy, a manager or an admin ends a delegation (role rule).")
+        raise NotAllowed(said("Only the person, their deputy, a manager or an admin ends a delegation (role rule)."))
     now = clock.now()
     if row.ended_at is None or row.ended_at > now:
         row.ended_at = min(now, row.ends_at)
