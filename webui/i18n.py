@@ -130,3 +130,4 @@ def init_app(app: Flask) -> None:
         localized=localized,
         say=say,
     )
+    app.jinja_env.filters["say"] = say

@@ -39,7 +39,7 @@ from wtforms.validators import (
 )
 
 from engine.processes.forms import Field, FieldType, field_type
-from webui.i18n import display_zone, html_lang, localized
+from webui.i18n import display_zone, html_lang, localized, say
 
 
 def choices(pairs: Iterable[tuple[str, Any]]) -> list[SelectChoice]:
@@ -158,11 +158,12 @@ def cleaned(form: FlaskForm) -> dict[str, Any]:
 
 
 def apply_errors(form: FlaskForm, details: Any) -> list[str]:
-    """Put the engine's per-field messages on the form's fields; return the ones without a field."""
+    """Put the engine's per-field messages on the form's fields, in the reader's language
+    (webui.i18n.say); return the ones without a field."""
     leftover: list[str] = []
     if isinstance(details, dict):
         for name, messages in details.items():
-            items = [messages] if isinstance(messages, str) else list(messages)
+            items = [say(m) for m in ([messages] if isinstance(messages, str) else list(messages))]
             if name in form:
                 form[name].errors = list(form[name].errors) + items
             else:

@@ -3,6 +3,8 @@ webui.i18n.say), with the task's and group's names in that language; the JSON AP
 engine's English, byte for byte."""
 from __future__ import annotations
 
+import datetime as dt
+import io
 from html import escape
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from engine.cases import queries, services
 from engine.errors import Name, said
 from engine.people import groups, tokens
+from engine.timing import clock
 from webui.i18n import say
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -135,3 +138,29 @@ def test_the_task_page_says_why_in_the_readers_language(login, session, people, 
     assert "审核申请 已由 erin 完成。</div>" in erin.get(f"/tasks/{task_id}").get_data(as_text=True)
     refused = erin.post(f"/tasks/{task_id}/claim")
     assert refused.status_code == 409 and "<strong>审核申请 已由 erin 完成</strong>" in refused.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("locale", "said_page"), [
+    ("en", ["<strong>notes.txt is empty</strong>", "file: notes.txt: the file is empty"]),
+    ("zh_Hans", ["<strong>notes.txt 是空文件</strong>", "file: notes.txt：文件为空"]),  # noqa: RUF001
+])
+def test_a_refused_upload_and_its_field_message_are_said_in_the_readers_language(login, people, purchase, locale,
+                                                                                 said_page):
+    client = login(people["requester"])
+    client.post("/language", data={"locale": locale, "next": "/"})
+    response = client.post(f"/cases/{purchase.key}/attachments", data={"file": (io.BytesIO(b""), "notes.txt")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    for text in said_page:
+        assert text in page
+
+
+def test_the_deputies_form_says_its_field_errors_in_chinese(login, people):
+    def local(hours: int) -> str:
+        return (clock.now() + dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M")
+
+    erin = login(people["engineer"])
+    erin.post("/language", data={"locale": "zh_Hans", "next": "/"})
+    refused = erin.post("/deputies", data={"deputy": "erin", "starts_at": local(-1), "ends_at": local(24)})
+    assert refused.status_code == 422 and "不能指定自己为自己的代理人" in refused.get_data(as_text=True)
