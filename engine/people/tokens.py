@@ -19,16 +19,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, bindparam, or_, select, update
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import CursorResult, Row, Table, bindparam, inspect, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.errors import InvalidData
 from engine.people.users import get_user
 from engine.records import audit
+from engine.rows import column_keys, held
 from engine.timing import clock
-from models import ApiToken, Group, User
+from models import ApiToken, Group, User, user_group
 
 
 def _token_digest(token: str) -> str:
@@ -59,12 +62,22 @@ def create_token(session: Session, user_name: str, *, actor: User | None, name: 
     return token
 
 
-# The token, its user and the user's groups in one statement (the groups as the relationship
-# orders them), so that nothing about the caller is loaded later in the request.
-_LOOKUP = (select(ApiToken).join(ApiToken.user).outerjoin(User.groups)
-           .options(contains_eager(ApiToken.user).contains_eager(User.groups))
-           .where(ApiToken.token_hash == bindparam("digest"))
-           .order_by(Group.name))
+# The token, its user and the user's groups in one Core statement (the groups as the
+# relationship orders them: by name), made the session's objects (engine.rows), so that nothing
+# about the caller is loaded later in the request. The same read as an ORM query
+# (`select(ApiToken).join(...).options(contains_eager(...))`) built the ORM's loading machinery
+# for three entities on every request: 2.8x the CPU (docs/performance.md, "The API token's read").
+_token = cast(Table, ApiToken.__table__)
+_user = cast(Table, User.__table__)
+_group = cast(Table, Group.__table__)
+_TOKEN_KEYS, _USER_KEYS, _GROUP_KEYS = column_keys(ApiToken), column_keys(User), column_keys(Group)
+_USER_AT, _GROUP_AT = len(_TOKEN_KEYS), len(_TOKEN_KEYS) + len(_USER_KEYS)
+_LOOKUP = (select(_token, _user, _group)
+           .join_from(_token, _user, _user.c.id == _token.c.user_id)
+           .outerjoin(user_group, user_group.c.user_id == _user.c.id)
+           .outerjoin(_group, _group.c.id == user_group.c.group_id)
+           .where(_token.c.token_hash == bindparam("digest"))
+           .order_by(_group.c.name))
 
 
 def authenticate(session: Session, token: str, *, now: dt.datetime | None = None) -> ApiToken | None:
@@ -72,12 +85,30 @@ def authenticate(session: Session, token: str, *, now: dt.datetime | None = None
     groups (one read), or None."""
     if not token or len(token) > 200:
         return None
-    row = session.scalars(_LOOKUP, {"digest": _token_digest(token)}).unique().one_or_none()
-    if row is None or row.revoked_at is not None or not row.user.active:
+    rows = session.connection().execute(_LOOKUP, {"digest": _token_digest(token)}).all()
+    if not rows:
+        return None
+    row = _held_token(session, rows)
+    if row.revoked_at is not None or not row.user.active:
         return None
     if row.expires_at is not None and row.expires_at <= (now or clock.now()):
         return None
     return row
+
+
+def _held_token(session: Session, rows: Sequence[Row[Any]]) -> ApiToken:
+    """The session's token, user and groups for the lookup's rows (one per group), as the ORM
+    query gave them: an object the session holds keeps its values and its loaded collections,
+    what it has not loaded (a fresh object, or one expired by a commit) is filled in."""
+    first = rows[0]
+    token_row = held(session, ApiToken, _TOKEN_KEYS, first[:_USER_AT])
+    user = held(session, User, _USER_KEYS, first[_USER_AT:_GROUP_AT])
+    if "groups" in inspect(user).unloaded:
+        set_committed_value(user, "groups", [held(session, Group, _GROUP_KEYS, r[_GROUP_AT:])
+                                             for r in rows if r[_GROUP_AT] is not None])
+    if "user" in inspect(token_row).unloaded:
+        set_committed_value(token_row, "user", user)
+    return token_row
 
 
 # How fresh a token's last-use stamp is kept: a busy integration writes it once a minute, not

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, delete, event, select, update
 
 from engine import db
 from engine.cases import instance_cache
 from engine.people import admin, tokens, users
 from engine.processes import deployment
-from models import ApiToken, User
+from models import ApiToken, User, user_group
 from tests.conftest import reset_postgres
 from webui import create_app
 
@@ -257,3 +257,33 @@ def test_a_case_saved_by_another_process_costs_no_extra_statement(site, database
     assert seen == ["SELECT api_token", "SELECT human_task",
                     *(["UPDATE case", *writes] if database.dialect.name == "postgresql" else [*writes, "UPDATE case"]),
                     "COMMIT"]
+
+
+def test_a_token_brings_its_users_groups_as_they_are_now(site):
+    """The token's read is made into the session's objects (engine.people.tokens): a change of the
+    user's groups, made by another session, shows in the very next request, still in one read."""
+    http, recorder, headers = site["http"], site["recorder"], site["headers"]["eng"]
+    assert http.get("/api/v1/me", headers=headers).json["groups"] == ["cab", "engineer", "requester"]
+    with site["maker"]() as session:
+        root, eng = users.get_user(session, "root"), users.get_user(session, "eng")
+        admin.update_user(session, eng, display_name="", email="", password=None, groups=["service_desk"],
+                          active=True, actor=root)
+        session.commit()
+    with recorder.recording() as seen:
+        assert http.get("/api/v1/me", headers=headers).json["groups"] == ["requester", "service_desk"]
+    assert seen == ["SELECT api_token"]
+    # A user in no group at all (the outer join's row has no group): still known, in no group.
+    with site["maker"]() as session:
+        eng_id = users.get_user(session, "eng").id
+        session.execute(delete(user_group).where(user_group.c.user_id == eng_id))
+        session.commit()
+    me = http.get("/api/v1/me", headers=headers)
+    assert me.status_code == 200 and me.json["name"] == "eng" and me.json["groups"] == []
+
+
+def test_a_token_of_another_user_in_the_same_request_session_gets_its_own_objects(site):
+    """Two tokens one after another in one app: each request is answered as its own token's user."""
+    http, headers = site["http"], site["headers"]
+    for _ in range(2):
+        assert http.get("/api/v1/me", headers=headers["desk"]).json["name"] == "desk"
+        assert http.get("/api/v1/me", headers=headers["eng"]).json["name"] == "eng"
