@@ -85,3 +85,18 @@ def test_a_worker_job_is_one_line(json_logs, tmp_path, monkeypatch):
 def test_a_bad_format_is_named():
     with pytest.raises(ValueError, match="OPSGATE_LOG_FORMAT must be text or json, not 'xml'"):
         logs.configure("xml")
+
+
+def test_an_api_request_with_a_token_logs_the_tokens_user(app, session, make_user, json_logs):
+    from engine.people import tokens
+
+    make_user(name="tess")
+    token = tokens.create_token(session, "tess", actor=None)
+    session.commit()
+    client = app.test_client()
+    json_logs.readouterr()
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get("/api/v1/me", headers={"Authorization": "Bearer og_nobody"}).status_code == 401
+    ok, refused = [x for x in lines(json_logs) if x["logger"] == "opsgate.requests"]
+    assert ok["user"] == "tess" and ok["status"] == 200
+    assert refused.get("user") is None and refused["status"] == 401
