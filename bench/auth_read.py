@@ -1,5 +1,5 @@
-"""Benchmark: the API token's check (engine.people.tokens.authenticate, an ORM query) against
-the same read done with Core and made into the session's objects (engine.cases.action_read.held),
+"""Benchmark: the API token's check (engine.people.tokens.authenticate: one Core SELECT made into
+the session's objects, engine.rows) against the ORM query it replaced (contains_eager),
 as a request runs it: a fresh session (its connection checked out beforehand: any first
 statement pays for that), the read, the session closed.
 
@@ -21,57 +21,34 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import Table, bindparam, inspect, select, text
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session, contains_eager
 
 from engine import db
-from engine.cases.action_read import held
 from engine.people import tokens, users
-from models import ApiToken, Group, User, user_group
+from models import ApiToken, Group, User
 
-_token, _user, _group = (cast(Table, c.__table__) for c in (ApiToken, User, Group))
-
-
-def _keys(cls: type, table: Table) -> tuple[str, ...]:
-    return tuple(inspect(cls).get_property_by_column(c).key for c in table.c)
-
-
-TOKEN_KEYS, USER_KEYS, GROUP_KEYS = _keys(ApiToken, _token), _keys(User, _user), _keys(Group, _group)
-USER_AT, GROUP_AT = len(TOKEN_KEYS), len(TOKEN_KEYS) + len(USER_KEYS)
-CORE_LOOKUP = (select(_token, _user, _group)
-               .join_from(_token, _user, _user.c.id == _token.c.user_id)
-               .outerjoin(user_group, user_group.c.user_id == _user.c.id)
-               .outerjoin(_group, _group.c.id == user_group.c.group_id)
-               .where(_token.c.token_hash == bindparam("digest"))
-               .order_by(_group.c.name))
+# The query engine.people.tokens ran before 2026-11-30: the ORM loading three entities.
+ORM_LOOKUP = (select(ApiToken).join(ApiToken.user).outerjoin(User.groups)
+              .options(contains_eager(ApiToken.user).contains_eager(User.groups))
+              .where(ApiToken.token_hash == bindparam("digest"))
+              .order_by(Group.name))
 
 
-def core_rows(session: Session, token: str) -> Any:
-    return session.connection().execute(CORE_LOOKUP, {"digest": tokens._token_digest(token)}).all()
-
-
-def core_authenticate(session: Session, token: str) -> ApiToken | None:
-    """The Core read made into the session's objects, as the ORM query makes them."""
-    rows = core_rows(session, token)
-    if not rows:
-        return None
-    first = rows[0]
-    row = held(session, ApiToken, TOKEN_KEYS, first[:USER_AT])  # type: ignore[type-var]
-    user = held(session, User, USER_KEYS, first[USER_AT:GROUP_AT])  # type: ignore[type-var]
-    if "groups" in inspect(user).unloaded:
-        set_committed_value(user, "groups", [held(session, Group, GROUP_KEYS, r[GROUP_AT:])  # type: ignore[type-var]
-                                             for r in rows if r[GROUP_AT] is not None])
-    if "user" in inspect(row).unloaded:
-        set_committed_value(row, "user", user)
-    if row.revoked_at is not None or not row.user.active:
+def orm_authenticate(session: Session, token: str) -> ApiToken | None:
+    row = session.scalars(ORM_LOOKUP, {"digest": tokens._token_digest(token)}).unique().one_or_none()
+    if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row
+
+
+def core_statement_only(session: Session, token: str) -> Any:
+    return session.connection().execute(tokens._LOOKUP, {"digest": tokens._token_digest(token)}).all()
 
 
 def main() -> None:
@@ -92,7 +69,7 @@ def main() -> None:
         users.create_user(s, "caller", groups, actor=None)
         token = tokens.create_token(s, "caller", actor=None)
     sides: dict[str, Callable[[Session, str], Any]] = {
-        "orm": tokens.authenticate, "core": core_authenticate, "core_statement_only": core_rows}
+        "orm": orm_authenticate, "core": tokens.authenticate, "core_statement_only": core_statement_only}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
     order = list(sides)
     for i in range(args.rounds + 200):
