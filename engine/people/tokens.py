@@ -66,7 +66,9 @@ def create_token(session: Session, user_name: str, *, actor: User | None, name: 
 # relationship orders them: by name), made the session's objects (engine.rows), so that nothing
 # about the caller is loaded later in the request. The same read as an ORM query
 # (`select(ApiToken).join(...).options(contains_eager(...))`) built the ORM's loading machinery
-# for three entities on every request: 2.8x the CPU (docs/performance.md, "The API token's read").
+# for three entities on every request: alone (bench/auth_read.py) that is only 5% more CPU, but
+# inside the API's request it cost 0.06 of the HTTP/service ratio of bench/throughput.py
+# (docs/performance.md, "The API's per-request overhead").
 _token = cast(Table, ApiToken.__table__)
 _user = cast(Table, User.__table__)
 _group = cast(Table, Group.__table__)
