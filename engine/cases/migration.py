@@ -18,6 +18,7 @@ since it was planned or during the move is refused and nothing is written.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from engine import logcontext
 from engine.cases import persistence, services, stepping
 from engine.cases.serializer import REGISTRY, restore
 from engine.config import settings
-from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.errors import InvalidData, NotAllowed, NotFound, said
 from engine.processes import specs
 from engine.records import audit
 from engine.timing import clock
@@ -54,16 +55,33 @@ class Reason:
 
     @property
     def message(self) -> str:
-        """The reason in English, for the command line and the API."""
-        what = f"{self.name or self.element_id} ({self.element_id}, {self.kind})" if self.kind else self.element_id
-        return {
-            "missing": f"{what} is not in the target version; map it to an element of the target",
-            "type": f"{what} is a {self.target} in the target version",
-            "mapped_missing": f"{what} is mapped to {self.target}, which the target version does not have",
-            "called_process": f"the called process {self.element_id} is not in the target version",
-            "same_version": "the case already runs on the target version",
-            "not_open": "the case is not open",
-        }.get(self.rule, self.rule)
+        """The reason in English, for the command line and the API (said: a page's form says it in
+        the reader's language)."""
+        what = said("%(name)s (%(element)s, %(kind)s)", name=self.name or self.element_id, element=self.element_id,
+                    kind=self.kind) if self.kind else self.element_id
+        if self.rule == "missing":
+            return said("%(what)s is not in the target version; map it to an element of the target", what=what)
+        if self.rule == "type":
+            return said("%(what)s is a %(kind)s in the target version", what=what, kind=self.target)
+        if self.rule == "mapped_missing":
+            return said("%(what)s is mapped to %(target)s, which the target version does not have", what=what,
+                        target=self.target)
+        if self.rule == "called_process":
+            return said("the called process %(element)s is not in the target version", element=self.element_id)
+        if self.rule == "same_version":
+            return said("the case already runs on the target version")
+        if self.rule == "not_open":
+            return said("the case is not open")
+        return self.rule
+
+
+def _cannot_move(case_key: str, reasons: list[Reason]) -> InvalidData:
+    """A refused move, its reasons joined by "; " (each said in the reader's language on a page)."""
+    messages = [r.message for r in reasons]
+    why = functools.reduce(lambda first, then: said("%(first)s; %(then)s", first=first, then=then),
+                           messages) if messages else ""
+    return InvalidData(said("%(case)s cannot move: %(why)s", case=case_key, why=why),
+                       {"case": [r.message for r in reasons]})
 
 
 @dataclass
@@ -91,7 +109,7 @@ class CasePlan:
 def check_may_migrate(actor: User | None) -> None:
     """Only process owners and admins move cases (None is the system: the command line)."""
     if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
-        raise NotAllowed("role: only process owners and admins move cases to another version")
+        raise NotAllowed(said("role: only process owners and admins move cases to another version"))
 
 
 def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
@@ -103,8 +121,8 @@ def parse_mapping(pairs: Iterable[str]) -> dict[str, str]:
             continue
         old, sep, new = pair.partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise InvalidData(f"a mapping is written old_element=new_element, not {pair!r}",
-                              {"mapping": [f"{pair!r} is not old_element=new_element"]})
+            raise InvalidData(said("a mapping is written old_element=new_element, not %(pair)s", pair=repr(pair)),
+                              {"mapping": [said("%(pair)s is not old_element=new_element", pair=repr(pair))]})
         mapping[old.strip()] = new.strip()
     return mapping
 
@@ -213,7 +231,7 @@ class Planner:
         if plan.reasons:
             return plan
         if source is None:
-            raise NotFound(f"no process definition #{case.definition_id}")
+            raise NotFound(said("no process definition #%(definition)s", definition=case.definition_id))
         workflow = restore(case.state, source[1], settings(session))
         top, subs, reasons = self.align(workflow)
         plan.reasons.extend(reasons)
@@ -231,8 +249,7 @@ class Planner:
         and the audit event's sequence number is unique in its chain (else IntegrityError). The
         caller rolls back, and nothing of the case is written."""
         if plan.case is None or plan.aligned is None:
-            raise InvalidData(f"{plan.case_key} cannot move: " + "; ".join(r.message for r in plan.reasons),
-                              {"case": [r.message for r in plan.reasons]})
+            raise _cannot_move(plan.case_key, plan.reasons)
         check_may_migrate(actor)
         case, (workflow, top, subs) = plan.case, plan.aligned
         plan.case = plan.aligned = None  # a move changes both: never reused
@@ -247,10 +264,12 @@ class Planner:
         a closed case, a case already on the target)."""
         source = self.source(session, case.definition_id)
         if source is None or source[0].key != self.target.key:
-            raise InvalidData(f"{case.key} is not a case of {self.target.key}", {"case": [case.key]})
+            raise InvalidData(said("%(case)s is not a case of %(process)s", case=case.key, process=self.target.key),
+                              {"case": [case.key]})
         reasons = _kept_open(case) + ([Reason("same_version")] if source[0].id == self.target.id else [])
         if reasons:
-            raise InvalidData(f"{case.key} cannot move: {reasons[0].message}", {"case": [r.message for r in reasons]})
+            raise InvalidData(said("%(case)s cannot move: %(why)s", case=case.key, why=reasons[0].message),
+                              {"case": [r.message for r in reasons]})
         return source
 
     def _move(self, session: Session, case: Case, source: tuple[ProcessDefinition, specs.Loaded],
@@ -264,8 +283,8 @@ class Planner:
         migrate_workflow(top, workflow, loaded.spec)
         for sp_id, sub_diff in sub_diffs.items():
             if sub_diff is None:
-                raise InvalidData(f"{case.key} cannot move: the called process is not in the target version",
-                                  {"case": [str(workflow.subprocesses[sp_id].spec.name)]})
+                raise InvalidData(said("%(case)s cannot move: the called process is not in the target version",
+                                       case=case.key), {"case": [str(workflow.subprocesses[sp_id].spec.name)]})
             subprocess = workflow.subprocesses[sp_id]
             migrate_workflow(sub_diff, subprocess, loaded.subprocess_specs[subprocess.spec.name])
         workflow.subprocess_specs = loaded.subprocess_specs
@@ -288,8 +307,9 @@ class Planner:
         """Refuse a move that left a task on a spec of the old version (nothing is then saved)."""
         for task in workflow.get_tasks():
             if id(task.task_spec) not in self._known:
-                raise InvalidData(f"{case_key} cannot move: {task.task_spec.name} has no counterpart in the target "
-                                  "version", {"case": [str(task.task_spec.name)]})
+                raise InvalidData(said("%(case)s cannot move: %(element)s has no counterpart in the target version",
+                                       case=case_key, element=str(task.task_spec.name)),
+                                  {"case": [str(task.task_spec.name)]})
 
 
 def open_cases(session: Session, key: str, *, from_version: int | None = None, case_keys: Iterable[str] = (),

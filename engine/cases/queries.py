@@ -62,7 +62,7 @@ def list_cases(session: Session, *, actor: User, process: str | None = None, sta
         where.append(Case.process_key == process)
     if status:
         if status not in ("open", "closed", "cancelled"):
-            raise InvalidData("unknown status", {"status": ["must be open, closed or cancelled"]})
+            raise InvalidData(said("unknown status"), {"status": [said("must be open, closed or cancelled")]})
         where.append(Case.status == status)
     page = max(1, int(page))
     skip = (page - 1) * per_page
@@ -135,7 +135,7 @@ def list_tasks(session: Session, *, actor: User, scope: str = "group", limit: in
     Each task comes with its case (without the instance state and the case data, which no
     inbox shows: parsing 200 cases' data cost a fifth of the API page's CPU) and assignee."""
     if scope not in ("mine", "group"):
-        raise InvalidData("unknown scope", {"scope": ["must be mine or group"]})
+        raise InvalidData(said("unknown scope"), {"scope": [said("must be mine or group")]})
     staff = sorted(roles.staff_groups(actor))
     params = {"actor": actor.id, "staff": staff, "now": clock.now(), "many_rows": MANY_GROUP_ROWS,
               "end": max(0, offset) + limit, "limit": limit, "offset": max(0, offset)}

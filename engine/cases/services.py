@@ -117,11 +117,11 @@ def start_case(session: Session, process_key: str, data: Any, *, actor: User | N
     cleaned = validate_form(loaded.manifest.start_form, data)
     clash = RESERVED & set(cleaned)
     if clash:
-        raise InvalidData("reserved field names", {k: ["is set by the engine"] for k in clash})
+        raise InvalidData(said("reserved field names"), {k: [said("is set by the engine")] for k in clash})
     requester = _requested_for(session, cleaned.get(REQUESTED_FOR), actor)
     title = (title or cleaned.get("title") or "").strip()
     if len(title) > 300:
-        raise InvalidData("title is too long", {"title": ["must be at most 300 characters"]})
+        raise InvalidData(said("title is too long"), {"title": [said("must be at most %(n)s characters", n=300)]})
     now = clock.now()
     key = _next_key(session, loaded.manifest.process.case_prefix)
     workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=scripting.script_engine(settings(session)))
@@ -179,7 +179,8 @@ def _requested_for(session: Session, name: Any, actor: User | None) -> User | No
         raise NotAllowed(said("role: only staff open cases for someone else"))
     user = users.find_user(session, str(name).strip())
     if user is None or not user.active:
-        raise InvalidData(f"no active user named {name!r}", {REQUESTED_FOR: [f"no active user named {name!r}"]})
+        nobody = said("no active user named %(name)s", name=repr(name))
+        raise InvalidData(nobody, {REQUESTED_FOR: [nobody]})
     return user
 
 
@@ -264,11 +265,13 @@ def reassign_task(session: Session, task_id: str, *, to: str, reason: str, actor
         raise NotAllowed(said("Only a manager or an admin reassigns a task (role rule)."))
     why = (reason or "").strip()
     if not why or len(why) > 500:
-        raise InvalidData("a reason is required", {"reason": ["say why the task is reassigned (1-500 characters)"]})
+        raise InvalidData(said("a reason is required"),
+                          {"reason": [said("say why the task is reassigned (1-500 characters)")]})
     task, case = _ready_task(session, task_id)
     target = users.find_user(session, (to or "").strip())
     if target is None or not target.active:
-        raise InvalidData(f"no active user named {to!r}", {"to": [f"no active user named {to!r}"]})
+        nobody = said("no active user named %(name)s", name=repr(to))
+        raise InvalidData(nobody, {"to": [nobody]})
     manifest = specs.load_by_id(session, case.definition_id).manifest
     rules = manifest.task(task.element_id)
     if rules.vote is not None:
@@ -347,14 +350,15 @@ def _open_follow_ups(session: Session, case: Case, process_key: str, items: Any,
     to `case` and recorded on it as `follow_up_opened` (a task's `opens_cases`, docs/bpmn.md)."""
     for number, item in enumerate(items or [], start=1):
         if not isinstance(item, dict):
-            raise InvalidData(f"follow-up {number} for {process_key} is not an object of start-form fields",
-                              {"opens_cases_from": ["must be a list of objects"]})
+            raise InvalidData(said("follow-up %(n)s for %(process)s is not an object of start-form fields", n=number,
+                                   process=process_key), {"opens_cases_from": [said("must be a list of objects")]})
         data = {k: v for k, v in item.items() if k != "title"}
         try:
             follow_up = start_case(session, process_key, data, actor=actor, title=item.get("title"),
                                    opened_from=case)
         except InvalidData as err:
-            raise InvalidData(f"follow-up {number} ({process_key}) is invalid: {err}", err.details) from None
+            raise InvalidData(said("follow-up %(n)s (%(process)s) is invalid: %(why)s", n=number, process=process_key,
+                                   why=err.message), err.details) from None
         audit.append(session, case, actor=actor, type="follow_up_opened",
                      data={"case": follow_up.key, "process": process_key, "title": follow_up.title})
     flush(session)

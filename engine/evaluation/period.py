@@ -5,7 +5,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from engine.errors import InvalidData
+from engine.errors import InvalidData, said
 from engine.timing import clock
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -48,5 +48,5 @@ def parse_period(text: str, *, field: str = "period") -> Period:
         year = int(m.group(1))
         return Period(text, dt.datetime(year, 1, 1, tzinfo=dt.timezone.utc),
                       dt.datetime(year + 1, 1, 1, tzinfo=dt.timezone.utc))
-    raise InvalidData(f"{field}: expected YYYY-MM or YYYY, got {text!r}",
-                      {field: ["expected YYYY-MM (a month) or YYYY (a year)"]})
+    raise InvalidData(said("%(field)s: expected YYYY-MM or YYYY, got %(text)s", field=field, text=repr(text)),
+                      {field: [said("expected YYYY-MM (a month) or YYYY (a year)")]})

@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from engine import db
-from engine.errors import NotFound
+from engine.errors import NotFound, said
 from engine.evaluation.atoms import (
     Atoms,
     Window,
@@ -292,7 +292,7 @@ def cases_behind(session: Session, config: EvaluationConfig, period: Period, mea
     r = month_rows(session, period, provider=provider)
     specs = measure_sql(config, period, r)
     if measure not in specs:
-        raise NotFound(f"no measure {measure!r}")
+        raise NotFound(said("no measure %(measure)s", measure=repr(measure)))
     spec = specs[measure]
     cond = spec.population
     if met is not None and spec.success is not None:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.cases import services
-from engine.errors import InvalidData, NotAllowed, NotFound
+from engine.errors import InvalidData, Name, NotAllowed, NotFound, Said, said
 from engine.evaluation.annual import AnnualAssessment, assess_year
 from engine.evaluation.config import EvaluationConfig, evaluation_config
 from engine.evaluation.period import Period, parse_period
@@ -41,7 +41,7 @@ def list_providers(session: Session, name: str | None = None) -> list[Provider]:
         query = query.where(Provider.name == name)
     providers = list(session.scalars(query))
     if name and not providers:
-        raise NotFound(f"no provider named {name!r}")
+        raise NotFound(said("no provider named %(name)s", name=repr(name)))
     return providers
 
 
@@ -58,7 +58,7 @@ def clean_inputs(config: EvaluationConfig, values: Mapping[str, Any]) -> dict[st
     known = {i.key: i for i in config.inputs}
     for key in values:
         if key not in known:
-            errors.setdefault(key, []).append("not an evaluation input")
+            errors.setdefault(key, []).append(said("not an evaluation input"))
     for key, spec in known.items():
         raw = values.get(key)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -66,18 +66,18 @@ def clean_inputs(config: EvaluationConfig, values: Mapping[str, Any]) -> dict[st
         try:
             number = float(raw)
         except (TypeError, ValueError):
-            errors.setdefault(key, []).append("must be a number")
+            errors.setdefault(key, []).append(said("must be a number"))
             continue
         if isinstance(raw, bool) or number != number:
-            errors.setdefault(key, []).append("must be a number")
+            errors.setdefault(key, []).append(said("must be a number"))
             continue
         if spec.type == "integer" and number != int(number):
-            errors.setdefault(key, []).append("must be a whole number")
+            errors.setdefault(key, []).append(said("must be a whole number"))
             continue
         if spec.min is not None and number < spec.min:
-            errors.setdefault(key, []).append(f"must be at least {spec.min:g}")
+            errors.setdefault(key, []).append(said("must be at least %(n)s", n=f"{spec.min:g}"))
         if spec.max is not None and number > spec.max:
-            errors.setdefault(key, []).append(f"must be at most {spec.max:g}")
+            errors.setdefault(key, []).append(said("must be at most %(n)s", n=f"{spec.max:g}"))
         cleaned[key] = int(number) if spec.type == "integer" else number
     pairs = [("actual_person_days", "planned_person_days"),
              ("inspections_done", "inspections_planned"),
@@ -86,9 +86,10 @@ def clean_inputs(config: EvaluationConfig, values: Mapping[str, Any]) -> dict[st
     for part, whole in pairs:
         if part in cleaned and whole in cleaned and part != "actual_person_days" \
                 and cleaned[part] > cleaned[whole]:
-            errors.setdefault(part, []).append(f"cannot exceed {known[whole].label_en}")
+            errors.setdefault(part, []).append(said("cannot exceed %(input)s",
+                                                    input=Name(known[whole].label_en, known[whole].label_zh)))
     if errors:
-        raise InvalidData("evaluation inputs are invalid", errors)
+        raise InvalidData(said("evaluation inputs are invalid"), errors)
     return cleaned
 
 
@@ -96,12 +97,12 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
                   *, actor: Any, comment: str = "",
                   config: EvaluationConfig | None = None) -> EvaluationInput:
     """Record (or replace) a provider's inputs for a month, with an audit event."""
-    require_supervisor(actor, "enter evaluation inputs")
+    require_supervisor(actor, said("enter evaluation inputs"))
     config = config or evaluation_config(session)
     month = parse_period(period)
     if month.is_year:
-        raise InvalidData("period: inputs are entered per month (YYYY-MM)",
-                          {"period": ["inputs are entered per month (YYYY-MM)"]})
+        raise InvalidData(said("period: %(why)s", why=said("inputs are entered per month (YYYY-MM)")),
+                          {"period": [said("inputs are entered per month (YYYY-MM)")]})
     provider = list_providers(session, provider_name)[0]
     cleaned = clean_inputs(config, values)
     row = get_inputs(session, provider, month.label)
@@ -122,15 +123,15 @@ def record_inputs(session: Session, provider_name: str, period: str, values: Map
     return row
 
 
-def require_supervisor(actor: Any, action: str, *, person: bool = False) -> None:
+def require_supervisor(actor: Any, action: Said, *, person: bool = False) -> None:
     """Refuse a person outside the supervisor group (a string actor is a trusted edge such as
     the CLI, unless a person is needed: opening cases needs a user)."""
     if isinstance(actor, str):
         if person:
-            raise NotAllowed(f"role: a supervisor user must {action}")
+            raise NotAllowed(said("role: a supervisor user must %(action)s", action=action))
         return
     if "supervisor" not in set(getattr(actor, "group_names", ())):
-        raise NotAllowed(f"role: only the supervisor group may {action}")
+        raise NotAllowed(said("role: only the supervisor group may %(action)s", action=action))
 
 
 def _actor_name(actor: Any) -> str:
@@ -153,8 +154,8 @@ def latest_month(session: Session) -> str | None:
 
 def _require_months(periods: Sequence[Period]) -> None:
     if any(p.is_year for p in periods):
-        raise InvalidData("period: a scorecard is for a month (YYYY-MM)",
-                          {"period": ["a scorecard is for a month (YYYY-MM)"]})
+        raise InvalidData(said("period: %(why)s", why=said("a scorecard is for a month (YYYY-MM)")),
+                          {"period": [said("a scorecard is for a month (YYYY-MM)")]})
 
 
 def monthly_scorecards(session: Session, period: str | Period, *, provider: str | None = None,
@@ -211,8 +212,8 @@ def annual_assessments(session: Session, year: str | int | Period, *,
     config = config or evaluation_config(session)
     period = year if isinstance(year, Period) else parse_period(str(year))
     if not period.is_year:
-        raise InvalidData("period: the annual assessment is for a year (YYYY)",
-                          {"period": ["the annual assessment is for a year (YYYY)"]})
+        raise InvalidData(said("period: %(why)s", why=said("the annual assessment is for a year (YYYY)")),
+                          {"period": [said("the annual assessment is for a year (YYYY)")]})
     by_provider: dict[str, list[Scorecard]] = {}
     for month in period.months():
         for card in monthly_scorecards(session, month, provider=provider, config=config):
@@ -268,12 +269,12 @@ def publish_month(session: Session, period: str, *, actor: Any,
                   ) -> list[tuple[EvaluationScorecard, Case | None]]:
     """Store the month's scorecards and open a rectification case for each provider below a
     pass mark (once per provider and month: publishing again opens no second case)."""
-    require_supervisor(actor, "publish scorecards", person=True)
+    require_supervisor(actor, said("publish scorecards"), person=True)
     config = config or evaluation_config(session)
     month = parse_period(period)
     if month.is_year:
-        raise InvalidData("period: scorecards are published per month (YYYY-MM)",
-                          {"period": ["scorecards are published per month (YYYY-MM)"]})
+        raise InvalidData(said("period: %(why)s", why=said("scorecards are published per month (YYYY-MM)")),
+                          {"period": [said("scorecards are published per month (YYYY-MM)")]})
     cards = monthly_scorecards(session, month, config=config)
     record_config(session, config, actor=actor)
     name = _actor_name(actor)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.cases import migration, queries
-from engine.errors import Conflict, EngineError, InvalidData, NotFound
+from engine.errors import Conflict, EngineError, InvalidData, NotFound, said
 from engine.processes import catalog
 from engine.records import audit
 from models import User
@@ -65,7 +65,7 @@ def _actor(session: Session, actor_id: int | None) -> User | None:
         return None
     actor = session.get(User, actor_id)
     if actor is None:
-        raise NotFound(f"no user #{actor_id}")
+        raise NotFound(said("no user #%(user)s", user=actor_id))
     return actor
 
 
@@ -83,7 +83,8 @@ def run_migration(factory: sessionmaker[Session], key: str, *, to_version: int, 
         for ref in named:
             case = queries.find_case(session, ref)
             if case.process_key != key:
-                raise InvalidData(f"{case.key} is a case of {case.process_key}, not of {key}", {"case": [ref]})
+                raise InvalidData(said("%(case)s is a case of %(other)s, not of %(process)s", case=case.key,
+                                       other=case.process_key, process=key), {"case": [ref]})
     after_id = 0
     planner: migration.Planner | None = None
     while True:
@@ -126,7 +127,8 @@ def _move(factory: sessionmaker[Session], planner: migration.Planner, plan: migr
             planner.move_planned(session, plan, actor=actor)
     except (StaleDataError, IntegrityError, Conflict):  # the guards of the writes (migration.Planner.move_planned)
         outcome.status, outcome.skip = "skipped", "changed"
-        outcome.message = f"{plan.case_key} changed since it was planned; run the migration again to move it"
+        outcome.message = said("%(case)s changed since it was planned; run the migration again to move it",
+                               case=plan.case_key)
     except EngineError as err:  # a step that failed in the target version: the case stays where it was
         log.warning("case %s not moved: %s", plan.case_key, err.message)
         outcome.status, outcome.skip, outcome.message = "skipped", "failed", err.message

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, CursorResult, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound
+from engine.errors import NotFound, said
 from engine.timing import clock
 from models import Case, HumanTask, HumanTaskBar, Notification, User
 
@@ -64,7 +64,7 @@ def mark_read(session: Session, notice_id: int | None = None, *, actor: User) ->
     if notice_id is not None:
         row = session.get(Notification, notice_id)
         if row is None or row.user_id != actor.id or row.channel != "app":
-            raise NotFound(f"no notice {notice_id}")
+            raise NotFound(said("no notice %(notice)s", notice=notice_id))
         query = query.where(Notification.id == notice_id)
     result = session.execute(query, execution_options={"synchronize_session": False})
     changed = result.rowcount if isinstance(result, CursorResult) else 0

@@ -59,7 +59,7 @@ from sqlalchemy.orm import Session
 
 from engine import prepared
 from engine.config import settings
-from engine.errors import InvalidData
+from engine.errors import InvalidData, said
 from engine.timing import clock
 from models import Case, WebhookDelivery, WebhookSubscription
 
@@ -284,8 +284,8 @@ def build_request(subscription: WebhookSubscription, delivery: WebhookDelivery, 
 def _fernet(session: Session) -> Fernet:
     secret = settings(session).secret_key
     if not secret:
-        raise InvalidData("webhook secrets need the installation's secret key",
-                          {"secret": ["set OPSGATE_SECRET_KEY (or let opsgate keep one in its instance folder)"]})
+        raise InvalidData(said("webhook secrets need the installation's secret key"),
+                          {"secret": [said("set OPSGATE_SECRET_KEY (or let opsgate keep one in its instance folder)")]})
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"opsgate webhook secrets").derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 

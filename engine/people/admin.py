@@ -29,7 +29,7 @@ def get_user(session: Session, user_id: int) -> User:
     """Return a user by id or raise NotFound."""
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user #{user_id}")
+        raise users.no_user_id(user_id)
     return user
 
 
@@ -52,7 +52,7 @@ def create_group(session: Session, name: str, description: str, *, actor: User) 
     _check_admin(actor)
     name = (name or "").strip()
     if not name or any(c.isspace() for c in name):
-        raise InvalidData("a group name is one word", {"name": ["one word, no spaces"]})
+        raise InvalidData(said("a group name is one word"), {"name": [said("one word, no spaces")]})
     group = users.get_group(session, name, create=True)
     group.description = description
     session.flush()
@@ -65,10 +65,10 @@ def update_user(session: Session, user: User, *, display_name: str, email: str, 
     """Change a user's details, password, groups or active flag."""
     _check_admin(actor)
     if user.id == actor.id and (not active or "admin" not in groups):
-        raise InvalidData("you cannot lock yourself out", {"groups": ["keep admin and active on your own account"]})
+        raise InvalidData(said("you cannot lock yourself out"),
+                          {"groups": [said("keep admin and active on your own account")]})
     if password is not None and len(password) < users.MIN_PASSWORD:
-        raise InvalidData(f"password must be at least {users.MIN_PASSWORD} characters",
-                          {"password": [f"at least {users.MIN_PASSWORD} characters"]})
+        raise users.short_password()
     before = sorted(user.group_names)
     if password or (user.active and not active):
         users.end_sessions(user)
@@ -93,7 +93,7 @@ def revoke_token(session: Session, token_id: int, *, actor: User) -> ApiToken:
     _check_admin(actor)
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise NotFound(f"no API token #{token_id}")
+        raise NotFound(said("no API token #%(token)s", token=token_id))
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         session.flush()

@@ -45,12 +45,12 @@ def rename_group(session: Session, key: str, title: str, title_zh: str, *, actor
     check_role(actor, "admin", action=said("Naming a group"))
     group = session.scalars(select(Group).where(Group.name == key)).first()
     if group is None:
-        raise NotFound(f"There is no group {key!r}.")
+        raise NotFound(said("There is no group %(group)s.", group=repr(key)))
     title, title_zh = (title or "").strip(), (title_zh or "").strip()
-    errors = {name: [f"must be at most {MAX_TITLE} characters"] for name, value in
+    errors = {name: [said("must be at most %(n)s characters", n=MAX_TITLE)] for name, value in
               (("title", title), ("title_zh", title_zh)) if len(value) > MAX_TITLE}
     if errors:
-        raise InvalidData("A group's name is too long.", errors)
+        raise InvalidData(said("A group's name is too long."), errors)
     if (group.title, group.title_zh) != (title, title_zh):
         group.title, group.title_zh = title, title_zh
         audit.append_system(session, actor=actor, type="group_renamed",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData
+from engine.errors import InvalidData, said
 from engine.people import throttle, users
 from engine.records import audit
 from models import User
@@ -37,6 +37,7 @@ def log_out(session: Session, user: User, *, source: str = "") -> None:
 def set_locale(session: Session, user: User, locale: str) -> None:
     """Remember a person's language (en or zh_Hans)."""
     if locale not in LOCALES:
-        raise InvalidData(f"unknown language {locale!r}", {"locale": [f"must be one of {', '.join(LOCALES)}"]})
+        raise InvalidData(said("unknown language %(locale)s", locale=repr(locale)),
+                          {"locale": [said("must be one of %(choices)s", choices=", ".join(LOCALES))]})
     user.locale = locale
     session.flush()

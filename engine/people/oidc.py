@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.config import settings
-from engine.errors import InvalidData, NotAllowed
+from engine.errors import InvalidData, NotAllowed, Said, said
 from engine.people import users
 from engine.records import audit
 from models import User
@@ -162,10 +162,10 @@ def _claimed_groups(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _refuse(session: Session, provider: Provider, name: str, source: str, reason: str) -> NotAllowed:
+def _refuse(session: Session, provider: Provider, name: str, source: str, reason: Said) -> NotAllowed:
     audit.append_system(session, actor=None, type="user_login_failed",
-                        data={"user": name[:120], "from": source, "via": provider.source, "reason": reason})
-    return NotAllowed(f"sign-in refused: {reason}")
+                        data={"user": name[:120], "from": source, "via": provider.source, "reason": str(reason)})
+    return NotAllowed(said("sign-in refused: %(reason)s", reason=reason))
 
 
 def sign_in(session: Session, provider: Provider, claims: dict[str, Any], *, source: str = "") -> User:
@@ -175,22 +175,24 @@ def sign_in(session: Session, provider: Provider, claims: dict[str, Any], *, sou
     name = str(claims.get(provider.username_claim) or "").strip()
     if not subject or not name:
         raise _refuse(session, provider, name or subject, source,
-                      f"the provider sent no {'sub' if not subject else provider.username_claim} claim")
+                      said("the provider sent no %(claim)s claim",
+                           claim="sub" if not subject else provider.username_claim))
     claimed = _claimed_groups(claims.get(provider.groups_claim))
     mapped = provider.mapped(claimed)
     if provider.require_mapped_group and not mapped:
-        raise _refuse(session, provider, name, source, "in no group mapped to opsgate")
+        raise _refuse(session, provider, name, source, said("in no group mapped to opsgate"))
     user = session.scalars(select(User).where(User.auth_source == provider.source, User.external_id == subject)).first()
     if user is None:
         clash = session.scalars(select(User).where(User.name == name)).first()
         if clash is not None:
             raise _refuse(session, provider, name, source,
-                          f"the name {name} belongs to another account ({clash.auth_source})")
+                          said("the name %(name)s belongs to another account (%(source)s)", name=name,
+                               source=clash.auth_source))
         user = users.create_user(session, name, [], actor=None, display_name=str(claims.get("name") or name),
                                  email=str(claims.get("email") or ""))
         user.auth_source, user.external_id = provider.source, subject
     elif not user.active:
-        raise _refuse(session, provider, name, source, "the opsgate account is deactivated")
+        raise _refuse(session, provider, name, source, said("the opsgate account is deactivated"))
     before = set(user.group_names)
     wanted = (before - provider.managed_groups) | mapped | {"requester"}
     changes: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, InvalidData
+from engine.errors import Conflict, InvalidData, said
 from engine.records import audit
 from engine.timing import clock
 from models import Provider, ProviderSystem, User
@@ -15,7 +15,7 @@ def add_provider(session: Session, name: str, systems: list[str], *, actor: User
     """Register a provider (or add systems to it); a system has exactly one provider."""
     name = (name or "").strip()
     if not name:
-        raise InvalidData("provider name is required", {"name": ["required"]})
+        raise InvalidData(said("provider name is required"), {"name": [said("required")]})
     provider = session.scalars(select(Provider).where(Provider.name == name)).first()
     if provider is None:
         provider = Provider(name=name, created_at=clock.now(), systems=[])
@@ -24,7 +24,8 @@ def add_provider(session: Session, name: str, systems: list[str], *, actor: User
     for system in dict.fromkeys(s.strip() for s in systems if s.strip()):
         owner = session.scalars(select(ProviderSystem).where(ProviderSystem.system == system)).first()
         if owner is not None and owner.provider_id != provider.id:
-            raise Conflict(f"system {system!r} is already served by provider {owner.provider.name!r}")
+            raise Conflict(said("system %(system)s is already served by provider %(provider)s", system=repr(system),
+                                provider=repr(owner.provider.name)))
         if owner is None:
             provider.systems.append(ProviderSystem(system=system))
     session.flush()

@@ -26,7 +26,7 @@ from sqlalchemy import CursorResult, Row, Table, bindparam, inspect, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine.errors import InvalidData
+from engine.errors import InvalidData, said
 from engine.people.users import get_user
 from engine.records import audit
 from engine.rows import column_keys, held
@@ -47,9 +47,11 @@ def create_token(session: Session, user_name: str, *, actor: User | None, name: 
     """Create an API token for a user; return it (shown once, stored only as a hash)."""
     user = get_user(session, user_name)
     if scope not in SCOPES:
-        raise InvalidData(f"scope must be one of {', '.join(SCOPES)}", {"scope": [f"one of {', '.join(SCOPES)}"]})
+        raise InvalidData(said("scope must be one of %(scopes)s", scopes=", ".join(SCOPES)),
+                          {"scope": [said("one of %(choices)s", choices=", ".join(SCOPES))]})
     if expires_in_days is not None and not 1 <= expires_in_days <= MAX_DAYS:
-        raise InvalidData(f"a token lasts 1 to {MAX_DAYS} days", {"expires_in_days": [f"1 to {MAX_DAYS}"]})
+        raise InvalidData(said("a token lasts 1 to %(days)s days", days=MAX_DAYS),
+                          {"expires_in_days": [said("1 to %(days)s", days=MAX_DAYS)]})
     token = "og_" + secrets.token_urlsafe(32)
     now = clock.now()
     expires_at = now + dt.timedelta(days=expires_in_days) if expires_in_days else None

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import memo
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, Said, said
 from engine.people import roles
 from engine.records import audit
 from engine.timing import clock
@@ -54,10 +54,11 @@ def end_sessions(user: User) -> None:
 MIN_PASSWORD = 10
 
 
-def _check_name(name: str, what: str) -> str:
+def _check_name(name: str, what: Said) -> str:
     clean = (name or "").strip()
     if not clean or len(clean) > 120 or any(c.isspace() for c in clean):
-        raise InvalidData(f"{what} must be 1-120 characters without spaces", {"name": [f"invalid {what}"]})
+        raise InvalidData(said("%(what)s must be 1-120 characters without spaces", what=what),
+                          {"name": [said("invalid %(what)s", what=what)]})
     return clean
 
 
@@ -66,7 +67,8 @@ def get_group(session: Session, name: str, *, create: bool = False) -> Group:
     group = session.scalars(select(Group).where(Group.name == name)).first()
     if group is None:
         if not create and name not in roles.GROUPS:
-            raise NotFound(f"no group {name!r}; known groups: {', '.join(roles.GROUPS)}")
+            raise NotFound(said("no group %(group)s; known groups: %(groups)s", group=repr(name),
+                                groups=", ".join(roles.GROUPS)))
         group = Group(name=name)
         session.add(group)
         session.flush()
@@ -82,17 +84,16 @@ def get_user(session: Session, name: str) -> User:
     """Return a user by name or raise NotFound."""
     user = find_user(session, name)
     if user is None:
-        raise NotFound(f"no user {name!r}")
+        raise NotFound(said("no user %(name)s", name=repr(name)))
     return user
 
 
 def create_user(session: Session, name: str, groups: list[str], password: str | None = None, *,
                 actor: User | None, display_name: str = "", email: str = "") -> User:
     """Create a user, or add groups to an existing one; every user is a requester."""
-    name = _check_name(name, "user name")
+    name = _check_name(name, said("user name"))
     if password is not None and len(password) < MIN_PASSWORD:
-        raise InvalidData(f"password must be at least {MIN_PASSWORD} characters",
-                          {"password": [f"at least {MIN_PASSWORD} characters"]})
+        raise short_password()
     wanted = [get_group(session, g) for g in dict.fromkeys(["requester", *groups])]
     found = session.scalars(select(User).where(User.name == name)).first()
     created = found is None
@@ -111,6 +112,17 @@ def create_user(session: Session, name: str, groups: list[str], password: str | 
     audit.append_system(session, actor=actor, type="user_created" if created else "user_changed",
                         data={"user": name, "groups_added": added, "password_set": bool(password)})
     return user
+
+
+def short_password() -> InvalidData:
+    """The refusal of a password shorter than MIN_PASSWORD (creating or changing a user)."""
+    return InvalidData(said("password must be at least %(n)s characters", n=MIN_PASSWORD),
+                       {"password": [said("at least %(n)s characters", n=MIN_PASSWORD)]})
+
+
+def no_user_id(user_id: int) -> NotFound:
+    """The refusal of a user id nobody has."""
+    return NotFound(said("no user #%(user)s", user=user_id))
 
 
 def authenticate(session: Session, name: str, password: str) -> User | None:
@@ -163,5 +175,5 @@ def name_of(session: Session, user_id: int | None) -> str | None:
         return None
     name = _names.get(session, user_id)
     if name is None:
-        raise NotFound(f"no user #{user_id}")
+        raise no_user_id(user_id)
     return name

@@ -27,26 +27,29 @@ def _checked(name: str, url: str, events: Iterable[str], preset: str, secret: st
     problems: dict[str, list[str]] = {}
     name = (name or "").strip()
     if not name or len(name) > 120:
-        problems["name"] = ["give the webhook a name of at most 120 characters"]
+        problems["name"] = [said("give the webhook a name of at most %(n)s characters", n=120)]
     url = (url or "").strip()
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        problems["url"] = ["an http:// or https:// address of at most 2,000 characters, with a host"]
+        problems["url"] = [said("an http:// or https:// address of at most 2,000 characters, with a host")]
     chosen = list(dict.fromkeys(events))
     unknown = [e for e in chosen if e not in webhooks.EVENTS]
     if unknown or not chosen:
-        problems["events"] = [f"choose one or more of {', '.join(webhooks.EVENTS)}"
-                              + (f" (not {', '.join(unknown)})" if unknown else "")]
+        events = ", ".join(webhooks.EVENTS)
+        problems["events"] = [said("choose one or more of %(events)s (not %(unknown)s)", events=events,
+                                   unknown=", ".join(unknown)) if unknown else
+                              said("choose one or more of %(events)s", events=events)]
     if preset not in webhooks.PRESETS:
-        problems["preset"] = [f"one of {', '.join(webhooks.PRESETS)}"]
+        problems["preset"] = [said("one of %(choices)s", choices=", ".join(webhooks.PRESETS))]
     if preset == "generic" and len(secret) < MIN_SECRET:
-        problems["secret"] = [f"a generic webhook is signed: give a secret of at least {MIN_SECRET} characters"]
+        problems["secret"] = [said("a generic webhook is signed: give a secret of at least %(n)s characters",
+                                   n=MIN_SECRET)]
     elif secret and len(secret) < MIN_SECRET:
-        problems["secret"] = [f"at least {MIN_SECRET} characters, or none"]
+        problems["secret"] = [said("at least %(n)s characters, or none", n=MIN_SECRET)]
     if len(secret) > 500:
-        problems["secret"] = ["at most 500 characters"]
+        problems["secret"] = [said("at most %(n)s characters", n=500)]
     if problems:
-        raise InvalidData("the webhook was not saved", problems)
+        raise InvalidData(said("the webhook was not saved"), problems)
     return name, url, chosen
 
 
@@ -56,7 +59,8 @@ def create_subscription(session: Session, *, name: str, url: str, events: Iterab
     _check_admin(actor)
     name, url, chosen = _checked(name, url, events, preset, secret)
     if session.scalars(select(WebhookSubscription.id).where(WebhookSubscription.name == name)).first():
-        raise InvalidData("the webhook was not saved", {"name": [f"a webhook named {name!r} exists already"]})
+        raise InvalidData(said("the webhook was not saved"),
+                          {"name": [said("a webhook named %(name)s exists already", name=repr(name))]})
     sub = WebhookSubscription(name=name, url=url, events=chosen, preset=preset,
                               secret_encrypted=webhooks.encrypt_secret(session, secret), active=True,
                               created_by=actor.name, created_at=clock.now())
@@ -79,7 +83,7 @@ def get_subscription(session: Session, sub_id: int) -> WebhookSubscription:
     """Return a subscription by id or raise NotFound."""
     sub = session.get(WebhookSubscription, sub_id)
     if sub is None:
-        raise NotFound(f"no webhook #{sub_id}")
+        raise NotFound(said("no webhook #%(webhook)s", webhook=sub_id))
     return sub
 
 

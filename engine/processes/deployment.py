@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from engine.errors import NotAllowed
+from engine.errors import NotAllowed, said
 from engine.processes import case_facts
 from engine.processes.catalog import get_definition, newest
 from engine.processes.schedule import schedule_start_timers
@@ -39,7 +39,7 @@ def deploy(session: Session, files: list[tuple[str, bytes]], *, actor: User | No
     process changes: engine.cases.proposals decides, and opens the review); `note` is the
     author's reason for the change."""
     if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
-        raise NotAllowed("role: only process owners and admins deploy processes")
+        raise NotAllowed(said("role: only process owners and admins deploy processes"))
     checked = validate(session, files)
     plan: dict[str, tuple[int, bool, str]] = {}
     for item in checked:

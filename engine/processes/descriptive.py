@@ -19,7 +19,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidDefinition, NotAllowed, NotFound
+from engine.errors import InvalidDefinition, NotAllowed, NotFound, said
 from engine.processes import bpmn_xml, validation
 from engine.records import audit
 from engine.timing import clock
@@ -53,7 +53,7 @@ def why_not_executable(session: Session, filename: str, source: bytes) -> list[d
 def save_model(session: Session, filename: str, source: bytes, *, actor: User | None) -> tuple[DescriptiveModel, bool]:
     """Keep a BPMN file as a descriptive model; return it and whether it is new (identical source: the stored one)."""
     if actor is not None and not (actor.group_names & {"process_owner", "admin"}):
-        raise NotAllowed("role: only process owners and admins upload models")
+        raise NotAllowed(said("role: only process owners and admins upload models"))
     filename = validation.safe_name(filename)
     try:
         tree = bpmn_xml.parse_xml(source)
@@ -89,5 +89,5 @@ def get_model(session: Session, model_id: int) -> DescriptiveModel:
     """One descriptive model (NotFound when there is none)."""
     model = session.get(DescriptiveModel, model_id)
     if model is None:
-        raise NotFound(f"no descriptive model {model_id}")
+        raise NotFound(said("no descriptive model %(model)s", model=model_id))
     return model

@@ -29,7 +29,7 @@ from SpiffWorkflow.spiff.specs.defaults import ServiceTask
 from sqlalchemy.orm import Session
 
 from engine.config import settings
-from engine.errors import NotFound
+from engine.errors import NotFound, said
 from engine.processes import bpmn_xml, external, scripting
 from engine.processes.catalog import get_definition
 from engine.processes.manifest import Manifest
@@ -169,7 +169,7 @@ def load_by_id(session: Session, definition_id: int) -> Loaded:
             return hit
     definition = session.get(ProcessDefinition, definition_id)
     if definition is None:
-        raise NotFound(f"no process definition #{definition_id}")
+        raise NotFound(said("no process definition #%(definition)s", definition=definition_id))
     return load(session, definition)
 
 

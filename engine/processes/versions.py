@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidData, NotFound
+from engine.errors import InvalidData, NotFound, said
 from engine.filenames import clean_filename
 from engine.processes import catalog, deployment
 from models import Case, ProcessDefinition, User
@@ -51,7 +51,7 @@ def deploy_one(session: Session, xml: bytes, *, actor: User, filename: str | Non
                deployer: Deployer = deployment.deploy) -> Deployed:
     """Validate and deploy one BPMN document from the modeler (errors name `filename`)."""
     if not xml.strip():
-        raise InvalidData("the diagram is empty", {"bpmn": ["no XML was sent"]})
+        raise InvalidData(said("the diagram is empty"), {"bpmn": [said("no XML was sent")]})
     name = clean_filename(filename or "") or "modeler.bpmn"
     if not name.endswith(".bpmn"):
         name += ".bpmn"
@@ -69,7 +69,8 @@ def decision_file(session: Session, key: str, version: int | None, name: str) ->
     for extra in definition.extra_files or []:
         if extra.get("filename") == name:
             return definition, str(extra.get("source", ""))
-    raise NotFound(f"process {key} version {definition.version} has no decision file {name!r}")
+    raise NotFound(said("process %(process)s version %(version)s has no decision file %(file)s", process=key,
+                        version=definition.version, file=repr(name)))
 
 
 def deploy_decision(session: Session, key: str, name: str, xml: bytes, *, actor: User,
@@ -77,7 +78,7 @@ def deploy_decision(session: Session, key: str, name: str, xml: bytes, *, actor:
     """Deploy an edited decision table with the latest version of its process, as a new version
     (the BPMN and the other files stay as they are)."""
     if not xml.strip():
-        raise InvalidData("the decision table is empty", {"dmn": ["no XML was sent"]})
+        raise InvalidData(said("the decision table is empty"), {"dmn": [said("no XML was sent")]})
     definition, _source = decision_file(session, key, None, name)
     files = [(definition.filename or f"{key}.bpmn", definition.bpmn.encode())]
     files += [(str(e["filename"]), xml if e["filename"] == name else str(e["source"]).encode())

@@ -28,6 +28,7 @@ from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import positive_int
+from webui.i18n import say
 from webui.pages import forms
 from webui.pages.common import modeler_strings, process_name, retry_from_form
 
@@ -152,7 +153,7 @@ def deploy_decision(key: str, name: str):
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
         details = exc.details if isinstance(exc.details, list) else []
-        return jsonify({"error": {"code": exc.code, "message": exc.message, "details": details}}), 422
+        return jsonify({"error": {"code": exc.code, "message": say(exc.message), "details": details}}), 422
     session.commit()
     return jsonify(_deployed_json(result))
 
@@ -199,7 +200,7 @@ def deploy():
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
         details = exc.details if isinstance(exc.details, list) else []
-        return jsonify({"error": {"code": exc.code, "message": exc.message, "details": details}}), 422
+        return jsonify({"error": {"code": exc.code, "message": say(exc.message), "details": details}}), 422
     session.commit()
     return jsonify(_deployed_json(result))
 
@@ -230,7 +231,7 @@ def upload():
     except InvalidDefinition as exc:
         session.rollback()
         return render_template("processes/list.html", processes=catalog.list_definitions(session),
-                               can_deploy=True, errors=exc.details, errors_message=exc.message), 422
+                               can_deploy=True, errors=exc.details, errors_message=say(exc.message)), 422
     session.commit()
     for result in results:
         if result.created and result.definition.status == "proposed":
