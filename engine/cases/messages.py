@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.cases import events, persistence, queries, services, stepping
-from engine.errors import Conflict, InvalidData, NotAllowed, NotFound
+from engine.errors import Conflict, InvalidData, NotAllowed, NotFound, said
 from engine.people import roles
 from engine.processes import catalog, specs
 from engine.records import audit
@@ -56,25 +56,26 @@ def _check_sender(actor: User | None) -> None:
         return
     roles.check_may_write(actor)
     if not roles.staff_groups(actor):
-        raise NotAllowed("role: messages and signals are sent by staff and integrations, not by requesters")
+        raise NotAllowed(said("role: messages and signals are sent by staff and integrations, not by requesters"))
 
 
 def _clean(name: Any, data: Any, correlation: Any = None, idempotency_key: Any = None) -> tuple[str, dict[str, Any],
                                                                                                dict[str, Any]]:
     problems: dict[str, list[str]] = {}
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        problems["name"] = [f"must be the message or signal name (text, 1 to {MAX_NAME} characters)"]
+        problems["name"] = [said("must be the message or signal name (text, 1 to %(n)s characters)", n=MAX_NAME)]
     if data is not None and not isinstance(data, Mapping):
-        problems["data"] = ["must be an object of case data fields"]
+        problems["data"] = [said("must be an object of case data fields")]
     elif data and services.RESERVED & set(data):
-        problems["data"] = [f"{', '.join(sorted(services.RESERVED & set(data)))} is set by the engine"]
+        problems["data"] = [said("%(fields)s is set by the engine",
+                                 fields=", ".join(sorted(services.RESERVED & set(data))))]
     if correlation is not None and (not isinstance(correlation, Mapping) or not all(
             isinstance(v, str | int | float | bool) for v in correlation.values())):
-        problems["correlation"] = ["must be an object of case data fields and the plain values they must have"]
+        problems["correlation"] = [said("must be an object of case data fields and the plain values they must have")]
     if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200):
-        problems["idempotency_key"] = ["must be text of 1 to 200 characters"]
+        problems["idempotency_key"] = [said("must be text of 1 to %(n)s characters", n=200)]
     if problems:
-        raise InvalidData("invalid message", problems)
+        raise InvalidData(said("invalid message"), problems)
     return str(name).strip(), dict(data or {}), dict(correlation or {})
 
 
@@ -97,7 +98,9 @@ def _deliver(session: Session, case: Case, kind: str, name: str, payload: dict[s
     instance = persistence.open_instance(session, case)
     elements = events.deliver(instance.workflow, kind, name, payload)
     if not elements:  # the projection said it waits: only a concurrent action can have taken the event
-        raise Conflict(f"case {case.key} stopped waiting for {kind} {name!r} meanwhile; send it again")
+        raise Conflict(said("case %(case)s stopped waiting for %(what)s meanwhile; send it again", case=case.key,
+                            what=said("message %(name)s", name=repr(name)) if kind == "message" else
+                            said("signal %(name)s", name=repr(name))))
     stepping.step(instance)
     data: dict[str, Any] = {"name": name, "elements": elements, "data": payload}
     if idempotency_key:
@@ -122,13 +125,14 @@ def send_message(session: Session, name: Any, *, actor: User | None, case: str |
         receipt = session.get(MessageReceipt, idempotency_key)
         if receipt is not None:
             if receipt.name != name:
-                raise Conflict(f"idempotency key {idempotency_key!r} was used for message {receipt.name!r}")
+                raise Conflict(said("idempotency key %(key)s was used for message %(name)s", key=repr(idempotency_key),
+                                    name=repr(receipt.name)))
             return Delivery(queries.find_case(session, receipt.case_key), receipt.started, repeated=True)
     waiting = [c for c in _waiting_cases(session, "message", name, case) if _matches(c, correlation)]
     if len(waiting) > 1:
         keys = ", ".join(c.key for c in waiting[:5]) + (" ..." if len(waiting) > 5 else "")
-        raise Conflict(f"{len(waiting)} cases wait for message {name!r} ({keys}): name the case or give "
-                       "correlation values that pick one")
+        raise Conflict(said("%(n)s cases wait for message %(name)s (%(cases)s): name the case or give correlation "
+                            "values that pick one", n=len(waiting), name=repr(name), cases=keys))
     if waiting:
         target, started = waiting[0], False
         _deliver(session, target, "message", name, payload, actor=actor, idempotency_key=idempotency_key)
@@ -145,17 +149,19 @@ def send_message(session: Session, name: Any, *, actor: User | None, case: str |
 
 def _start(session: Session, name: str, payload: dict[str, Any], correlation: Mapping[str, Any], case: str | None,
            *, actor: User | None, idempotency_key: str | None) -> Case:
-    what = f"message {name!r}"
+    what = said("message %(name)s", name=repr(name))
     if case is not None:
-        raise NotFound(f"case {queries.find_case(session, case).key} is not waiting for {what}")
+        raise NotFound(said("case %(case)s is not waiting for %(what)s", case=queries.find_case(session, case).key,
+                            what=what))
     if correlation:
-        raise NotFound(f"no open case with {', '.join(f'{k}={v}' for k, v in correlation.items())} waits for {what}")
+        raise NotFound(said("no open case with %(values)s waits for %(what)s",
+                            values=", ".join(f"{k}={v}" for k, v in correlation.items()), what=what))
     starters = _starters(session, name)
     if not starters:
-        raise NotFound(f"no open case waits for {what}, and no process starts with it")
+        raise NotFound(said("no open case waits for %(what)s, and no process starts with it", what=what))
     if len(starters) > 1:
-        raise Conflict(f"{what} starts {len(starters)} processes ({', '.join(d.key for d in starters)}): "
-                       "a message start event's name must pick one process")
+        raise Conflict(said("%(what)s starts %(n)s processes (%(processes)s): a message start event's name must pick "
+                            "one process", what=what, n=len(starters), processes=", ".join(d.key for d in starters)))
     return services.start_case(session, starters[0].key, payload, actor=actor, message=name,
                                message_key=idempotency_key)
 

@@ -63,7 +63,7 @@ def name_deputy(session: Session, *, actor: User, deputy: str, starts_at: dt.dat
     if len(note) > 300:
         errors["note"] = [said("must be at most %(n)s characters", n=300)]
     if errors:
-        raise InvalidData("Some fields are not valid: " + ", ".join(sorted(errors)), errors)
+        raise InvalidData(said("Some fields are not valid: %(fields)s", fields=", ".join(sorted(errors))), errors)
     assert stand_in is not None
     row = Delegation(user_id=person.id, deputy_id=stand_in.id, starts_at=starts_at, ends_at=ends_at, note=note.strip(),
                      created_at=clock.now(), created_by_id=actor.id)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from engine.errors import InvalidData
+from engine.errors import InvalidData, Name, Said, said
 
 # What Camunda Modeler writes, read as ours.
 TYPE_ALIASES = {"long": "integer", "double": "number", "float": "number", "int": "integer", "textarea": "text"}
@@ -89,30 +89,30 @@ def check_field_name(name: str) -> str | None:
 
 def _text(f: Field, value: Any, limit: int) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise ValueError("must be text")
+        raise ValueError(said("must be text"))
     text = str(value).strip()
     if len(text) > limit:
-        raise ValueError(f"must be at most {limit} characters")
+        raise ValueError(said("must be at most %(n)s characters", n=limit))
     if f.min is not None and len(text) < f.min:
-        raise ValueError(f"must be at least {int(f.min)} characters")
+        raise ValueError(said("must be at least %(n)s characters", n=int(f.min)))
     if f.max is not None and len(text) > f.max:
-        raise ValueError(f"must be at most {int(f.max)} characters")
+        raise ValueError(said("must be at most %(n)s characters", n=int(f.max)))
     return text
 
 
-def _number(f: Field, value: Any, convert: Callable[[str], float], what: str) -> float:
+def _number(f: Field, value: Any, convert: Callable[[str], float], what: Said) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, str, float)):
-        raise ValueError(f"must be {what}")
+        raise ValueError(what)
     try:
         number = convert(str(value).strip())
     except ValueError:
-        raise ValueError(f"must be {what}") from None
+        raise ValueError(what) from None
     if number != number or number in (float("inf"), float("-inf")):
-        raise ValueError("must be a finite number")
+        raise ValueError(said("must be a finite number"))
     if f.min is not None and number < f.min:
-        raise ValueError(f"must be at least {f.min:g}")
+        raise ValueError(said("must be at least %(n)s", n=f"{f.min:g}"))
     if f.max is not None and number > f.max:
-        raise ValueError(f"must be at most {f.max:g}")
+        raise ValueError(said("must be at most %(n)s", n=f"{f.max:g}"))
     return number
 
 
@@ -124,21 +124,21 @@ def _boolean(_f: Field, value: Any) -> bool:
         return True
     if text in ("false", "0", "no", "off", "n"):
         return False
-    raise ValueError("must be true or false")
+    raise ValueError(said("must be true or false"))
 
 
 def _date(_f: Field, value: Any) -> str:
     try:
         return dt.date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise ValueError("must be a date like 2026-12-31") from None
+        raise ValueError(said("must be a date like 2026-12-31")) from None
 
 
 def _datetime(_f: Field, value: Any) -> str:
     try:
         moment = dt.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError("must be a date and time like 2026-12-31T09:00:00Z") from None
+        raise ValueError(said("must be a date and time like 2026-12-31T09:00:00Z")) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment.astimezone(dt.timezone.utc).isoformat()
@@ -147,7 +147,7 @@ def _datetime(_f: Field, value: Any) -> str:
 def _choice(f: Field, value: Any) -> str:
     allowed = [v for v, _ in f.choices]
     if str(value) not in allowed:
-        raise ValueError("must be one of: " + ", ".join(allowed))
+        raise ValueError(said("must be one of: %(choices)s", choices=", ".join(allowed)))
     return str(value)
 
 
@@ -169,8 +169,8 @@ class FieldType:
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
     FieldType("string", "line", lambda f, v: _text(f, v, MAX_STRING), "length"),
     FieldType("text", "text", lambda f, v: _text(f, v, MAX_TEXT), "length"),
-    FieldType("integer", "integer", lambda f, v: int(_number(f, v, int, "a whole number")), "value"),
-    FieldType("number", "number", lambda f, v: _number(f, v, float, "a number"), "value"),
+    FieldType("integer", "integer", lambda f, v: int(_number(f, v, int, said("must be a whole number"))), "value"),
+    FieldType("number", "number", lambda f, v: _number(f, v, float, said("must be a number")), "value"),
     FieldType("boolean", "checkbox", _boolean),
     FieldType("date", "date", _date),
     FieldType("datetime", "datetime", _datetime),
@@ -190,7 +190,8 @@ def _empty(value: Any) -> bool:
 def validate_form(form: Form, data: Any, *, extra_allowed: bool = False) -> dict[str, Any]:
     """Check `data` against `form`; return the typed values or raise InvalidData per field."""
     if not isinstance(data, dict):
-        raise InvalidData("The submitted data must be an object of field values.", {"data": ["must be an object"]})
+        raise InvalidData(said("The submitted data must be an object of field values."),
+                          {"data": [said("must be an object")]})
     errors: dict[str, list[str]] = {}
     cleaned: dict[str, Any] = {}
     known = {f.name for f in form.fields}
@@ -200,7 +201,7 @@ def validate_form(form: Form, data: Any, *, extra_allowed: bool = False) -> dict
         value = data.get(f.name)
         if _empty(value) or (f.type == "boolean" and value is None):
             if f.required and f.type != "boolean":
-                errors.setdefault(f.name, []).append(f"{f.label or f.name} is required")
+                errors.setdefault(f.name, []).append(said("%(field)s is required", field=_label(f)))
             elif f.type == "boolean":
                 cleaned[f.name] = bool(f.default) if value is None and f.default is not None else False
             elif f.default is not None and f.name not in data:
@@ -209,13 +210,18 @@ def validate_form(form: Form, data: Any, *, extra_allowed: bool = False) -> dict
         try:
             cleaned[f.name] = field_type(f.type).parse(f, value)
         except ValueError as err:
-            errors.setdefault(f.name, []).append(f"{f.label or f.name} {err}")
+            why = err.args[0] if len(err.args) == 1 and isinstance(err.args[0], Said) else str(err)
+            errors.setdefault(f.name, []).append(said("%(field)s %(why)s", field=_label(f), why=why))
     if form.is_gate and cleaned.get("decision") in ("reject", "rework") and _empty(cleaned.get("comment")):
-        errors.setdefault("comment", []).append("A comment is required when the decision is reject or rework")
+        errors.setdefault("comment", []).append(said("A comment is required when the decision is reject or rework"))
     unknown = sorted(k for k in data if k not in known)
     if unknown and not extra_allowed:
         for name in unknown:
-            errors.setdefault(name, []).append("is not a field of this form")
+            errors.setdefault(name, []).append(said("is not a field of this form"))
     if errors:
-        raise InvalidData("Some fields are not valid: " + ", ".join(sorted(errors)), errors)
+        raise InvalidData(said("Some fields are not valid: %(fields)s", fields=", ".join(sorted(errors))), errors)
     return cleaned
+
+
+def _label(f: Field) -> Name:
+    return Name(f.label or f.name, f.label_zh or None)

@@ -10,7 +10,10 @@ import pytest
 from markupsafe import escape
 
 from engine.cases import services
+from engine.errors import InvalidData
 from engine.people import oidc, providers, users
+from engine.processes.forms import Field, Form, validate_form
+from webui.i18n import say
 
 LOCALES = ["en", "zh_Hans"]
 
@@ -159,3 +162,19 @@ def test_the_modeler_is_answered_in_the_readers_language(login, people, locale, 
     response = _reader(login, people["process_owner"], locale).post("/processes/deploy?filename=x.bpmn", data=b" ")
     assert response.status_code == 422
     assert response.get_json()["error"]["message"] == said
+
+
+@pytest.mark.parametrize(("language", "said"), [
+    ("en", {"amount": ["Amount must be at most 5000"], "due": ["Due date is required"],
+            "extra": ["is not a field of this form"]}),
+    ("zh-CN", {"amount": ["金额不能大于 5000"], "due": ["截止日期为必填项"], "extra": ["不是此表单的字段"]}),
+])
+def test_a_forms_field_messages_name_the_field_in_the_readers_language(app, language, said):
+    """What the task and start pages list under each field (forms.apply_errors says them)."""
+    form = Form((Field("amount", "Amount", "number", max=5000, label_zh="金额"),
+                 Field("due", "Due date", "date", required=True, label_zh="截止日期")))
+    with pytest.raises(InvalidData) as refused:
+        validate_form(form, {"amount": "9000", "extra": "x"})
+    assert refused.value.message == "Some fields are not valid: amount, due, extra"
+    with app.test_request_context("/", headers={"Accept-Language": language}):
+        assert {key: [say(m) for m in messages] for key, messages in refused.value.details.items()} == said
