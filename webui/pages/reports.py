@@ -218,7 +218,8 @@ def inputs():
     config = evaluation_config(session)
     provider = request.args.get("provider", "")
     if not provider:
-        raise InvalidData("provider: required", {"provider": ["choose a provider"]})
+        raise InvalidData(t("provider: required", "服务商：必填"),  # noqa: RUF001
+                          {"provider": [t("choose a provider", "请选择服务商")]})
     month = parse_period(request.args.get("period", ""))
     target = scorecards.list_providers(session, provider)[0]
     row = scorecards.get_inputs(session, target, month.label)

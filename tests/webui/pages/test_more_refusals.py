@@ -178,3 +178,12 @@ def test_a_forms_field_messages_name_the_field_in_the_readers_language(app, lang
     assert refused.value.message == "Some fields are not valid: amount, due, extra"
     with app.test_request_context("/", headers={"Accept-Language": language}):
         assert {key: [say(m) for m in messages] for key, messages in refused.value.details.items()} == said
+
+
+@pytest.mark.parametrize(("locale", "said"), [("en", ["<strong>provider: required</strong>", "choose a provider"]),
+                                              ("zh_Hans", ["<strong>服务商：必填</strong>", "请选择服务商"])])  # noqa: RUF001
+def test_inputs_without_a_provider(login, people, locale, said):
+    response = _reader(login, people["supervisor"], locale).get("/reports/inputs?period=2026-03")
+    assert response.status_code == 422
+    refusal = _refusal(response.get_data(as_text=True))
+    assert all(part in refusal for part in said), refusal
