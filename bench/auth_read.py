@@ -13,6 +13,7 @@ and of the Core statement alone (no objects made), in microseconds, and the rati
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import statistics
@@ -26,12 +27,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, contains_eager
 
 from engine import db
 from engine.people import tokens, users
 from models import ApiToken, Group, User
+
+_SPEC = importlib.util.spec_from_file_location("bench_engine", Path(__file__).with_name("engine.py"))
+assert _SPEC is not None and _SPEC.loader is not None
+bench_engine = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench_engine)
 
 # The query engine.people.tokens ran before 2026-11-30: the ORM loading three entities.
 ORM_LOOKUP = (select(ApiToken).join(ApiToken.user).outerjoin(User.groups)
@@ -57,12 +63,7 @@ def main() -> None:
     parser.add_argument("--postgres")
     args = parser.parse_args()
     url = args.postgres or f"sqlite:///{tempfile.mkdtemp(prefix='opsgate-bench-auth-')}/auth.db"
-    engine = db.make_engine(url)
-    if url.startswith("postgresql"):
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
+    engine = bench_engine.fresh_engine(url)
     maker = db.make_sessionmaker(engine)
     groups = ["requester", "engineer", "change_manager"]  # an engineer who also approves changes
     with maker.begin() as s:

@@ -59,7 +59,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 
 from engine import db
 from engine.cases import serializer, services, stepping
@@ -72,6 +72,18 @@ from models import HumanTask
 BPMN = ROOT / "tests" / "data" / "four_steps.bpmn"
 STEPS = [("triage", {"category": "software"}, "desk"), ("diagnose", {"diagnosis": "d"}, "eng"),
          ("approve_fix", {"decision": "approve"}, "cm"), ("implement", {"result": "done"}, "eng2")]
+
+
+def fresh_engine(url: str) -> Engine:
+    """An engine on an empty database migrated to the current schema (on PostgreSQL the database's
+    public schema is dropped first: point it only at a database made for the benchmark)."""
+    engine = db.make_engine(url)
+    if url.startswith("postgresql"):
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    db.upgrade(engine)
+    return engine
 
 
 class Floor:
@@ -151,13 +163,7 @@ class Opsgate:
 
     def __init__(self, url: str, *, cached: bool = True) -> None:
         self.cached = cached
-        engine = db.make_engine(url)
-        if url.startswith("postgresql"):
-            from sqlalchemy import text
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-        db.upgrade(engine)
+        engine = fresh_engine(url)
         # The uncached side's sessions carry instance_cache=0 (EngineConfig), so every step restores.
         self.maker = db.make_sessionmaker(engine, EngineConfig(database_url=url, instance_cache=256 if cached else 0))
         with self.maker.begin() as s:

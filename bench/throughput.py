@@ -59,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # bench/engine.py is named like the package it measures: keep this folder off the import path.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from engine import db
 from engine.cases import services
@@ -81,12 +81,7 @@ PEOPLE = (("req", []), ("desk", ["service_desk"]), ("eng", ["engineer"]), ("eng2
 
 def prepare(url: str) -> dict[str, str]:
     """An empty, migrated database with the process deployed and the people; their API tokens."""
-    engine = db.make_engine(url)
-    if url.startswith("postgresql"):
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-    db.upgrade(engine)
+    engine = bench_engine.fresh_engine(url)
     maker = db.make_sessionmaker(engine)
     with maker.begin() as s:
         deployment.deploy(s, [(BPMN.name, BPMN.read_bytes())], actor=None)
