@@ -12,6 +12,7 @@ from typing import Any
 
 from lxml import etree
 
+from engine.errors import said
 from engine.processes import forms, votes
 from engine.processes.manifest import EndRules, ProcessInfo, TaskRules
 from engine.timing import definitions
@@ -47,9 +48,10 @@ class XmlProblem(Exception):
 def parse_xml(source: bytes) -> etree._ElementTree:
     """Parse untrusted XML: no DTDs, no entities, no network, bounded size."""
     if len(source) > MAX_FILE_BYTES:
-        raise XmlProblem(f"file is {len(source)} bytes; the limit is {MAX_FILE_BYTES} bytes")
+        raise XmlProblem(said("file is %(size)s bytes; the limit is %(limit)s bytes", size=len(source),
+                              limit=MAX_FILE_BYTES))
     if b"<!DOCTYPE" in source or b"<!ENTITY" in source:
-        raise XmlProblem("DOCTYPE and ENTITY declarations are not allowed in BPMN/DMN files",
+        raise XmlProblem(said("DOCTYPE and ENTITY declarations are not allowed in BPMN/DMN files"),
                          source[: source.find(b"<!")].count(b"\n") + 1)
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False, remove_comments=False)
@@ -57,12 +59,13 @@ def parse_xml(source: bytes) -> etree._ElementTree:
         tree = etree.ElementTree(etree.fromstring(source, parser))
     except etree.XMLSyntaxError as err:
         if "encoding" in (err.msg or "").lower():
-            raise XmlProblem(f"cannot read the file's characters ({err.msg}): save it as UTF-8", err.lineno) from None
-        raise XmlProblem(f"not well-formed XML: {err.msg}", err.lineno) from None
+            raise XmlProblem(said("cannot read the file's characters (%(error)s): save it as UTF-8", error=err.msg),
+                             err.lineno) from None
+        raise XmlProblem(said("not well-formed XML: %(error)s", error=err.msg), err.lineno) from None
     except (ValueError, LookupError, MemoryError, RecursionError) as err:
-        raise XmlProblem(f"cannot read the file ({type(err).__name__}): save it as UTF-8 XML") from None
+        raise XmlProblem(said("cannot read the file (%(error)s): save it as UTF-8 XML", error=type(err).__name__)) from None
     if tree.docinfo.doctype:  # a DOCTYPE in an encoding the byte check above cannot see
-        raise XmlProblem("DOCTYPE and ENTITY declarations are not allowed in BPMN/DMN files", 1)
+        raise XmlProblem(said("DOCTYPE and ENTITY declarations are not allowed in BPMN/DMN files"), 1)
     return tree
 
 
@@ -79,8 +82,8 @@ def as_utf8(source: bytes, tree: etree._ElementTree) -> bytes:
     try:
         text = source.decode(encoding)
     except (LookupError, UnicodeDecodeError):
-        raise XmlProblem(f"the file declares the encoding {encoding}, which opsgate cannot read: save it as UTF-8",
-                         1) from None
+        raise XmlProblem(said("the file declares the encoding %(encoding)s, which opsgate cannot read: save it as "
+                              "UTF-8", encoding=encoding), 1) from None
     text = _DECLARED_ENCODING.sub(lambda m: f"{m.group(1)}{m.group(2)}UTF-8{m.group(2)}", text.lstrip("\ufeff"),
                                   count=1)
     return text.encode("utf-8")
@@ -94,7 +97,7 @@ def kind_of(tree: etree._ElementTree) -> str:
         return "bpmn"
     if ns in DMN_NAMESPACES:
         return "dmn"
-    raise XmlProblem(f"root element {root.tag} is neither BPMN 2.0 nor DMN definitions", root.sourceline)
+    raise XmlProblem(said("root element %(tag)s is neither BPMN 2.0 nor DMN definitions", tag=root.tag), root.sourceline)
 
 
 def timer_literal(text: str) -> str | None:
@@ -222,7 +225,8 @@ def read_form(element: etree._Element) -> FormRead:
         ftype = forms.TYPE_ALIASES.get(ftype, ftype)
         if ftype not in forms.FIELD_TYPES:
             out.problems.append(Problem(element_id, node.sourceline,
-                                        f"field {name!r} has type {ftype!r}; use one of {', '.join(forms.FIELD_TYPES)}"))
+                                        said("field %(field)s has type %(type)s; use one of %(types)s", field=repr(name),
+                                             type=repr(ftype), types=", ".join(forms.FIELD_TYPES))))
             continue
         props = {p.get("id") or p.get("name"): p.get("value") for p in
                  node.xpath("./camunda:properties/camunda:property", namespaces=NS)}
@@ -232,7 +236,8 @@ def read_form(element: etree._Element) -> FormRead:
             if props.get(f"choice_zh:{choice['value']}"):
                 choice["label_zh"] = props[f"choice_zh:{choice['value']}"]
         if ftype == "enum" and not choices:
-            out.problems.append(Problem(element_id, node.sourceline, f"enum field {name!r} has no values"))
+            out.problems.append(Problem(element_id, node.sourceline,
+                                        said("enum field %(field)s has no values", field=repr(name))))
         constraints = {c.get("name"): c.get("config") for c in
                        node.xpath("./camunda:validation/camunda:constraint", namespaces=NS)}
         item: dict[str, Any] = {
@@ -253,20 +258,21 @@ def read_form(element: etree._Element) -> FormRead:
                         item[key] = float(constraints[cname])
                     except ValueError:
                         out.problems.append(Problem(element_id, node.sourceline,
-                                                    f"field {name!r}: constraint {cname} needs a number"))
+                                                    said("field %(field)s: constraint %(constraint)s needs a number",
+                                                         field=repr(name), constraint=cname)))
         if ftype == "boolean" and item["default"] is not None:
             item["default"] = str(item["default"]).lower() == "true"
         out.fields.append(item)
     names = [f["name"] for f in out.fields]
     for dup in sorted({n for n in names if names.count(n) > 1}):
-        out.problems.append(Problem(element_id, element.sourceline, f"field {dup!r} appears twice"))
+        out.problems.append(Problem(element_id, element.sourceline, said("field %(field)s appears twice", field=repr(dup))))
     decision = next((f for f in out.fields if f["name"] == "decision"), None)
     if decision is not None:
         values = {c["value"] for c in decision["choices"]}
         if decision["type"] != "enum" or not {"approve", "reject"} <= values or values - set(forms.GATE_DECISIONS):
             out.problems.append(Problem(element_id, element.sourceline,
-                                        "an approval gate's decision must be an enum of approve, reject "
-                                        "and optionally rework"))
+                                        said("an approval gate's decision must be an enum of approve, reject "
+                                             "and optionally rework")))
         decision["required"] = True
     return out
 

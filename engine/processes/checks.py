@@ -17,6 +17,7 @@ from typing import Any, TypeAlias
 from lxml import etree
 from sqlalchemy.orm import Session
 
+from engine.errors import said
 from engine.processes import bpmn_xml, lint, scripting
 from engine.processes.catalog import latest, list_definitions
 from engine.processes.manifest import Manifest
@@ -27,8 +28,8 @@ Tree: TypeAlias = etree._ElementTree
 MAX_FLOW_NODES = 1000  # per file
 # SpiffWorkflow's parser follows the flow recursively, a few Python frames per element.
 MAX_CHAIN = 200
-TOO_DEEP = (f"the process is too long for the engine: it reads at most {MAX_CHAIN} elements in a row; "
-            "split it into sub-processes or call activities")
+TOO_DEEP = said("the process is too long for the engine: it reads at most %(n)s elements in a row; "
+                "split it into sub-processes or call activities", n=MAX_CHAIN)
 
 
 def problem(file: str, element_id: str | None, line: int | None, message: str, rule: str | None = None) -> Problem:
@@ -46,7 +47,8 @@ def lint_findings(filename: str, tree: Tree) -> tuple[list[Problem], list[Proble
     errors: list[Problem] = []
     warnings: list[Problem] = []
     for found in lint.check(tree):
-        item = problem(filename, found.element_id, found.line, f"[{found.rule}] {found.message}", found.rule)
+        item = problem(filename, found.element_id, found.line,
+                       said("[%(rule)s] %(message)s", rule=found.rule, message=found.message), found.rule)
         (errors if found.level == "error" else warnings).append(item)
     return errors, warnings
 
@@ -57,8 +59,9 @@ def size_problems(filename: str, tree: Tree) -> list[Problem]:
     count = len([e for e in tree.getroot().iter() if isinstance(e.tag, str)
                  and etree.QName(e).localname in lint.FLOW_NODES])
     if count > MAX_FLOW_NODES:
-        return [problem(filename, None, None, f"the file has {count} flow elements; the engine takes at most "
-                                              f"{MAX_FLOW_NODES} per file: split it into several processes")]
+        return [problem(filename, None, None, said(
+            "the file has %(count)s flow elements; the engine takes at most %(n)s per file: split it into several "
+            "processes", count=count, n=MAX_FLOW_NODES))]
     for scope in lint.scopes(tree):
         starts = [i for i, n in scope.nodes.items() if etree.QName(n).localname == "startEvent"]
         depth: dict[str, int] = {}
@@ -88,14 +91,24 @@ def _literal_int(text: str) -> int | None:
     return body.value if isinstance(body, ast.Constant) and type(body.value) is int else None
 
 
+# What each loop expression is called, and its empty finding, said (a sentence each, so a translation
+# may place the words as its language does).
+_EMPTY = {"loop cardinality": said("empty loop cardinality"),
+          "completion condition": said("empty completion condition"),
+          "loop condition": said("empty loop condition")}
+_WHAT = {"loop cardinality": said("loop cardinality"), "completion condition": said("completion condition"),
+         "loop condition": said("loop condition")}
+
+
 def _compile(filename: str, owner: etree._Element, node: etree._Element, what: str) -> list[Problem]:
     text = (node.text or "").strip()
     if not text:
-        return [problem(filename, owner.get("id"), node.sourceline, f"empty {what}")]
+        return [problem(filename, owner.get("id"), node.sourceline, _EMPTY[what])]
     try:
         scripting.compile_code(text, "eval")
     except scripting.ScriptError as err:
-        return [problem(filename, owner.get("id"), node.sourceline, f"{what} {text!r}: {err}")]
+        return [problem(filename, owner.get("id"), node.sourceline,
+                        said("%(what)s %(text)s: %(why)s", what=_WHAT[what], text=repr(text), why=scripting.why(err)))]
     return []
 
 
@@ -111,8 +124,9 @@ def loop_problems(filename: str, tree: Tree, max_instances: int) -> list[Problem
             value = _literal_int(node.text or "")
             if not found and value is not None and not 0 <= value <= max_instances:
                 found = [problem(filename, owner.get("id"), node.sourceline,
-                                 f"loop cardinality {value} is more than the {max_instances:,} instances a "
-                                 "multi-instance task may make (OPSGATE_MAX_INSTANCES)")]
+                                 said("loop cardinality %(value)s is more than the %(n)s instances a "
+                                      "multi-instance task may make (OPSGATE_MAX_INSTANCES)",
+                                      value=value, n=f"{max_instances:,}"))]
             out += found
         for node in mi.xpath("./bpmn:completionCondition", namespaces=ns):
             out += _compile(filename, owner, node, "completion condition")
@@ -125,7 +139,8 @@ def loop_problems(filename: str, tree: Tree, max_instances: int) -> list[Problem
             value = _literal_int(maximum)
             if value is None or not 0 <= value <= max_instances:
                 out.append(problem(filename, owner.get("id"), loop.sourceline,
-                                   f"loopMaximum {maximum!r} must be a whole number up to {max_instances:,}"))
+                                   said("loopMaximum %(value)s must be a whole number up to %(n)s",
+                                        value=repr(maximum), n=f"{max_instances:,}")))
     return out
 
 
@@ -168,14 +183,16 @@ def dmn_problems(filename: str, tree: Tree) -> list[Problem]:
             for node in _dmn_children(column, "inputExpression"):
                 expression, line = _text_of(node)
                 if expression and expression.strip():
-                    out += _check_cell(filename, column.get("id"), line, expression.strip(), "input expression")
+                    out += _check_cell(filename, column.get("id"), line, expression.strip(),
+                                       said("input expression"))
             inputs.append((expression or "").strip() or None)
         outputs = _dmn_children(table, "output")
         for row, rule in enumerate(_dmn_children(table, "rule"), start=1):
             entries, results = _dmn_children(rule, "inputEntry"), _dmn_children(rule, "outputEntry")
             if len(entries) > len(inputs) or len(results) > len(outputs):
                 out.append(problem(filename, rule.get("id"), rule.sourceline,
-                                   f"rule {row} has more cells than the table has columns: remove the extra cells"))
+                                   said("rule %(row)s has more cells than the table has columns: remove the extra "
+                                        "cells", row=row)))
                 continue
             for column, entry in enumerate(entries):
                 text, line = _text_of(entry)
@@ -184,16 +201,18 @@ def dmn_problems(filename: str, tree: Tree) -> list[Problem]:
                 lhs = inputs[column]
                 if lhs is None:
                     out.append(problem(filename, entry.get("id"), line,
-                                       f"rule {row}: column {column + 1} has no input expression to compare with"))
+                                       said("rule %(row)s: column %(column)s has no input expression to compare with",
+                                            row=row, column=column + 1)))
                     continue
                 for expression in cell_expressions(lhs, text.strip()):
                     out += _check_cell(filename, entry.get("id") or rule.get("id"), line, expression,
-                                       f"rule {row}, input {column + 1} ({text.strip()!r})")
+                                       said("rule %(row)s, input %(column)s (%(text)s)", row=row, column=column + 1,
+                                            text=repr(text.strip())))
             for column, entry in enumerate(results):
                 text, line = _text_of(entry)
                 if text and text.strip():
                     out += _check_cell(filename, entry.get("id") or rule.get("id"), line, text.strip(),
-                                       f"rule {row}, output {column + 1}")
+                                       said("rule %(row)s, output %(column)s", row=row, column=column + 1))
     return out
 
 
@@ -202,7 +221,8 @@ def _check_cell(filename: str, element_id: str | None, line: int | None, express
         scripting.compile_code(expression, "eval")
     except scripting.ScriptError as err:
         shown = expression.replace("dmninputexpr", "?")
-        return [problem(filename, element_id, line, f"{what}: {shown!r} {err}")]
+        return [problem(filename, element_id, line, said("%(what)s: %(expression)s %(why)s", what=what,
+                                                         expression=repr(shown), why=scripting.why(err)))]
     return []
 
 
@@ -281,8 +301,8 @@ def call_cycle_problems(session: Session, executable: list[tuple[str, etree._Ele
                              if c.get("calledElement") == path[1]), process)
             chain = " -> ".join(path)
             out.append(problem(filename, activity.get("id"), activity.sourceline,
-                               f"{key} calls itself ({chain}): a call activity may not lead back to its own "
-                               "process; model the repetition as a loop instead"))
+                               said("%(key)s calls itself (%(chain)s): a call activity may not lead back to its own "
+                                    "process; model the repetition as a loop instead", key=key, chain=chain)))
     return out
 
 
@@ -312,8 +332,9 @@ def prefix_problems(session: Session, items: list[tuple[str, str, Manifest, int 
         prefix = manifest.process.case_prefix
         owner = taken.get(prefix)
         if owner is not None and owner != key:
-            out.append(problem(filename, key, line, f"case prefix {prefix!r} belongs to process {owner!r}: choose "
-                                                    "another case_prefix (a camunda:property of the process)"))
+            out.append(problem(filename, key, line, said(
+                "case prefix %(prefix)s belongs to process %(owner)s: choose another case_prefix (a "
+                "camunda:property of the process)", prefix=repr(prefix), owner=repr(owner))))
         else:
             taken[prefix] = key
     return out

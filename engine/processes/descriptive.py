@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidDefinition, NotAllowed, NotFound, said
-from engine.processes import bpmn_xml, validation
+from engine.processes import bpmn_xml, scripting, validation
 from engine.records import audit
 from engine.timing import clock
 from models import DescriptiveModel, User
@@ -58,11 +58,12 @@ def save_model(session: Session, filename: str, source: bytes, *, actor: User | 
     try:
         tree = bpmn_xml.parse_xml(source)
         if bpmn_xml.kind_of(tree) != "bpmn":
-            raise bpmn_xml.XmlProblem("a DMN file is not a BPMN model: upload the BPMN diagram", 1)
+            raise bpmn_xml.XmlProblem(said("a DMN file is not a BPMN model: upload the BPMN diagram"), 1)
         source = bpmn_xml.as_utf8(source, tree)
     except bpmn_xml.XmlProblem as err:
-        raise InvalidDefinition(f"{filename}: {err}", [{"file": filename, "element_id": None, "line": err.line,
-                                                        "message": str(err)}]) from None
+        message = scripting.why(err)
+        raise InvalidDefinition(said("%(where)s: %(message)s", where=filename, message=message),
+                                [{"file": filename, "element_id": None, "line": err.line, "message": message}]) from None
     sha = hashlib.sha256(source).hexdigest()
     existing = session.scalars(select(DescriptiveModel).where(DescriptiveModel.sha256 == sha)).first()
     if existing is not None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lxml import etree
 
+from engine.errors import said
 from engine.processes import bpmn_xml, checks
 
 NS = bpmn_xml.NS
@@ -28,9 +29,12 @@ def _problem(file: str, element: etree._Element, message: str, rule: str) -> che
 
 
 def _label(element: etree._Element) -> str:
-    name = element.get("name")
-    kind = "send task" if etree.QName(element).localname == "sendTask" else "service task"
-    return f"{kind} {element.get('id')}" + (f" ({' '.join(name.split())})" if name else "")
+    named, ident = element.get("name"), element.get("id")
+    name = " ".join(named.split()) if named else None
+    if etree.QName(element).localname == "sendTask":
+        return said("send task %(id)s (%(name)s)", id=ident, name=name) if named else said("send task %(id)s", id=ident)
+    return said("service task %(id)s (%(name)s)", id=ident, name=name) if named else said("service task %(id)s",
+                                                                                         id=ident)
 
 
 def problems(filename: str, tree: etree._ElementTree) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -43,30 +47,32 @@ def problems(filename: str, tree: etree._ElementTree) -> tuple[list[dict[str, An
         for task in [*process.iter(f"{{{bpmn_xml.BPMN_NS}}}serviceTask"), *coded]:
             topic = (task.get(f"{{{C}}}topic") or "").strip()
             if task.get(f"{{{C}}}type") == "external" and etree.QName(task).localname != "serviceTask":
-                said = (f"{_label(task)} is a Camunda external task (topic {topic!r}): opsgate hands out external "
-                        "tasks for service tasks only; make it a service task with camunda:type=\"external\"")
+                why = said("%(task)s is a Camunda external task (topic %(topic)s): opsgate hands out external "
+                           "tasks for service tasks only; make it a service task with camunda:type=\"external\"",
+                           task=_label(task), topic=repr(topic))
             elif task.get(f"{{{C}}}type") == "external":
                 if topic and len(topic) <= 200:
                     continue  # an external task: outside workers fetch it by its topic
-                said = (f"{_label(task)} is a Camunda external task without a topic: give it camunda:topic (the "
-                        "name workers fetch its jobs by, at most 200 characters)")
+                why = said("%(task)s is a Camunda external task without a topic: give it camunda:topic (the "
+                           "name workers fetch its jobs by, at most 200 characters)", task=_label(task))
             else:
-                said = (f"{_label(task)} has no implementation opsgate can run (opsgate calls no services, "
-                        "classes or connectors): make it a user task for the people who do the work, a script "
-                        "task, or a plain task that only documents the step")
-            errors.append(_problem(filename, task, said, "opsgate/service-task"))
+                why = said("%(task)s has no implementation opsgate can run (opsgate calls no services, classes or "
+                           "connectors): make it a user task for the people who do the work, a script task, or a "
+                           "plain task that only documents the step", task=_label(task))
+            errors.append(_problem(filename, task, why, "opsgate/service-task"))
         for task in process.iter(f"{{{bpmn_xml.BPMN_NS}}}userTask"):
             if task.get(f"{{{C}}}assignee") or task.get(f"{{{C}}}candidateUsers"):
                 warnings.append(_problem(
-                    filename, task, "camunda:assignee and camunda:candidateUsers are not used: the task goes to its "
-                    "candidate groups (or lane), whose members claim it", "opsgate/assignee"))
+                    filename, task, said("camunda:assignee and camunda:candidateUsers are not used: the task goes to "
+                                         "its candidate groups (or lane), whose members claim it"), "opsgate/assignee"))
         for task in process.iter(f"{{{bpmn_xml.BPMN_NS}}}businessRuleTask"):
             if task.get(f"{{{C}}}resultVariable") or task.get(f"{{{C}}}mapDecisionResult"):
                 warnings.append(_problem(
-                    filename, task, "camunda:resultVariable and camunda:mapDecisionResult are not used: the "
-                    "decision's outputs become case data fields under their own names", "opsgate/decision-result"))
+                    filename, task, said("camunda:resultVariable and camunda:mapDecisionResult are not used: the "
+                                         "decision's outputs become case data fields under their own names"),
+                    "opsgate/decision-result"))
             if task.get(f"{{{C}}}class") or task.get(f"{{{C}}}expression") or task.get(f"{{{C}}}delegateExpression"):
-                errors.append(_problem(filename, task, f"business rule task {task.get('id')} calls code "
-                                       "(camunda:class / expression): give it camunda:decisionRef naming a DMN "
-                                       "decision deployed with it", "opsgate/service-task"))
+                errors.append(_problem(filename, task, said(
+                    "business rule task %(task)s calls code (camunda:class / expression): give it camunda:decisionRef "
+                    "naming a DMN decision deployed with it", task=task.get("id")), "opsgate/service-task"))
     return errors, warnings

@@ -83,7 +83,7 @@ class Form:
 def check_field_name(name: str) -> str | None:
     """Say why `name` cannot be a form field id, or None."""
     if not _IDENT.match(name or ""):
-        return f"field id {name!r} must be a Python identifier starting with a letter"
+        return said("field id %(field)s must be a Python identifier starting with a letter", field=repr(name))
     return None
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from engine.errors import said
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 OMG_SPEC = "http://www.omg.org/spec/"  # BPMN, BPMNDI, DC, DI: where ids are XML IDs (extensions keep their own)
 
@@ -153,7 +155,8 @@ def _disconnected(scope: Scope, node_id: str, node: etree._Element) -> bool:
 def _no_disconnected(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
     for node_id, node in scope.nodes.items():
         if _disconnected(scope, node_id, node):
-            yield node, f"{_label(node)} is not connected: connect it with sequence flows or delete it"
+            yield node, said("%(element)s is not connected: connect it with sequence flows or delete it",
+                              element=_label(node))
 
 
 @rule("opsgate/no-unreachable")
@@ -186,8 +189,8 @@ def _no_unreachable(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
     for node_id, node in scope.nodes.items():
         if node_id in seen or _disconnected(scope, node_id, node) or _compensation(node):
             continue
-        yield node, (f"{_label(node)} cannot be reached from a start event: connect it to the flow "
-                     "or delete it")
+        yield node, said("%(element)s cannot be reached from a start event: connect it to the flow or delete it",
+                         element=_label(node))
 
 
 def _conditional(flow: etree._Element) -> bool:
@@ -207,8 +210,8 @@ def _conditional_flows(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
             continue
         for flow in outgoing:
             if not _conditional(flow) and flow.get("id") != default:
-                yield flow, (f"flow {_label(flow)} out of {_label(node)} needs a condition or must be the default "
-                             "flow")
+                yield flow, said("flow %(flow)s out of %(node)s needs a condition or must be the default flow",
+                                 flow=_label(flow), node=_label(node))
 
 
 @rule("no-implicit-end")
@@ -222,21 +225,23 @@ def _no_implicit_end(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
         if local == "intermediateThrowEvent" and _has_definition(node, "linkEventDefinition"):
             continue
         if not scope.outs(node_id):
-            yield node, f"{_label(node)} is an implicit end: lead it to an end event"
+            yield node, said("%(element)s is an implicit end: lead it to an end event", element=_label(node))
 
 
 @rule("superfluous-gateway")
 def _superfluous_gateway(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
     for node_id, node in scope.nodes.items():
         if _local(node) in GATEWAYS and len(scope.ins(node_id)) == 1 and len(scope.outs(node_id)) == 1:
-            yield node, f"gateway {_label(node)} is superfluous: it has only one source and one target"
+            yield node, said("gateway %(gateway)s is superfluous: it has only one source and one target",
+                              gateway=_label(node))
 
 
 @rule("fake-join")
 def _fake_join(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
     for node_id, node in scope.nodes.items():
         if _local(node) in ACTIVITIES | EVENTS and len(scope.ins(node_id)) > 1:
-            yield node, f"{_label(node)} has several incoming flows that do not join: join them with a gateway"
+            yield node, said("%(element)s has several incoming flows that do not join: join them with a gateway",
+                              element=_label(node))
 
 
 @rule("label-required")
@@ -248,14 +253,14 @@ def _label_required(scope: Scope) -> Iterator[tuple[etree._Element, str]]:
         if local in GATEWAYS and len(scope.outs(node_id)) <= 1:
             continue
         if not (node.get("name") or "").strip():
-            yield node, f"{node_id} has no label: give it a name"
+            yield node, said("%(element)s has no label: give it a name", element=node_id)
     for flow in scope.flows:
         if _conditional(flow) and not (flow.get("name") or "").strip():
-            yield flow, f"conditional flow {flow.get('id')} has no label: give it a name"
+            yield flow, said("conditional flow %(flow)s has no label: give it a name", flow=flow.get("id"))
     if _local(scope.element) == "process":
         for lane in scope.element.iter(f"{{{BPMN_NS}}}lane"):
             if not (lane.get("name") or "").strip():
-                yield lane, f"lane {lane.get('id')} has no label: name it after a group"
+                yield lane, said("lane %(lane)s has no label: name it after a group", lane=lane.get("id"))
 
 
 def duplicate_ids(tree: etree._ElementTree) -> list[Finding]:
@@ -270,8 +275,9 @@ def duplicate_ids(tree: etree._ElementTree) -> list[Finding]:
         if counts[ident] > 1:
             lines = sorted({e.sourceline for e in elements if e.get("id") == ident and e.sourceline})
             out.append(Finding("opsgate/no-duplicate-id", RULES["opsgate/no-duplicate-id"], ident, element.sourceline,
-                               f"id {ident!r} is used by {counts[ident]} elements (lines "
-                               f"{', '.join(map(str, lines))}): give each element its own id"))
+                               said("id %(id)s is used by %(count)s elements (lines %(lines)s): give each "
+                                    "element its own id", id=repr(ident), count=counts[ident],
+                                    lines=", ".join(map(str, lines)))))
             counts[ident] = 0  # once per id
     return out
 

@@ -50,6 +50,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import (
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 
 from engine.config import DEFAULTS, EngineConfig
+from engine.errors import said
 from engine.processes import sandbox
 from engine.timing import calendar, clock
 
@@ -152,20 +153,29 @@ class ScriptError(Exception):
     """A condition, timer expression or script that breaks the rules or fails to run."""
 
 
+def why(err: Exception) -> str:
+    """The error's sentence as it was raised (a ScriptError, a timer's InvalidTimerValue): an
+    engine.errors.Said keeps its template for a page to say, where str(err) is a plain copy of the
+    English, so a deploy finding that quotes it stays sayable."""
+    first = err.args[0] if err.args else None
+    return first if isinstance(first, str) else str(err)
+
+
 class _Checker(ast.NodeVisitor):
     """Refuse constructs RestrictedPython would allow but a process definition has no use for."""
 
     def generic_visit(self, node: ast.AST) -> None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            raise ScriptError(f"line {node.lineno}: imports are not allowed")
+            raise ScriptError(said("line %(line)s: imports are not allowed", line=node.lineno))
         if isinstance(node, (ast.ClassDef, ast.Global, ast.Nonlocal, ast.AsyncFunctionDef, ast.Await)):
-            raise ScriptError(f"line {node.lineno}: {type(node).__name__} is not allowed")
+            raise ScriptError(said("line %(line)s: %(name)s is not allowed", line=node.lineno, name=type(node).__name__))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             exp = node.right
             if not (isinstance(exp, ast.Constant) and isinstance(exp.value, int) and abs(exp.value) <= MAX_POW_EXPONENT):
-                raise ScriptError(f"line {node.lineno}: ** needs a literal exponent up to {MAX_POW_EXPONENT}")
+                raise ScriptError(said("line %(line)s: ** needs a literal exponent up to %(n)s", line=node.lineno,
+                                        n=MAX_POW_EXPONENT))
         if isinstance(node, ast.Name) and node.id in _FORBIDDEN_NAMES:
-            raise ScriptError(f"line {node.lineno}: {node.id} is not allowed")
+            raise ScriptError(said("line %(line)s: %(name)s is not allowed", line=node.lineno, name=node.id))
         super().generic_visit(node)
 
 
@@ -183,13 +193,13 @@ def compiled(source: str, mode: Literal["eval", "exec"]) -> Compiled:
     try:
         tree = ast.parse(source, mode=mode)
     except SyntaxError as err:
-        raise ScriptError(f"line {err.lineno}: syntax error: {err.msg}") from None
+        raise ScriptError(said("line %(line)s: syntax error: %(error)s", line=err.lineno, error=err.msg)) from None
     except (ValueError, MemoryError, RecursionError) as err:  # NUL bytes; absurd nesting
-        raise ScriptError(f"cannot be read: {type(err).__name__}") from None
+        raise ScriptError(said("cannot be read: %(error)s", error=type(err).__name__)) from None
     try:
         _Checker().visit(tree)
     except RecursionError:
-        raise ScriptError("is nested too deeply") from None
+        raise ScriptError(said("is nested too deeply")) from None
     direct = _is_direct(tree)
     try:
         code = compile_restricted(source, filename="<bpmn>", mode=mode)
@@ -197,7 +207,7 @@ def compiled(source: str, mode: Literal["eval", "exec"]) -> Compiled:
         messages = err.args[0] if err.args and isinstance(err.args[0], tuple) else (str(err),)
         raise ScriptError("; ".join(messages)) from None
     except (RecursionError, MemoryError):
-        raise ScriptError("is nested too deeply") from None
+        raise ScriptError(said("is nested too deeply")) from None
     return Compiled(code, direct)
 
 

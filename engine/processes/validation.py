@@ -13,6 +13,7 @@ import ast
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.config import settings
-from engine.errors import InvalidDefinition
+from engine.errors import InvalidDefinition, said
 from engine.filenames import clean_filename
 from engine.people import roles
 from engine.processes import bpmn_xml, checks, collaborations, dialect, scripting, votes
@@ -68,12 +69,12 @@ def _read_files(files: list[tuple[str, bytes]]) -> _Batch:
             kind = bpmn_xml.kind_of(tree)
             source = bpmn_xml.as_utf8(source, tree)
         except bpmn_xml.XmlProblem as err:
-            batch.problem(filename, None, err.line, str(err))
+            batch.problem(filename, None, err.line, scripting.why(err))
             continue
         (batch.bpmn if kind == "bpmn" else batch.dmn).append((filename, source, tree))
     if not batch.bpmn and not batch.problems:
         batch.problem(files[0][0] if files else "", None, None,
-                      "no BPMN file given: a DMN file deploys together with the BPMN file that calls it")
+                      said("no BPMN file given: a DMN file deploys together with the BPMN file that calls it"))
     return batch
 
 
@@ -85,12 +86,13 @@ def _check_expressions(batch: _Batch, filename: str, tree: etree._ElementTree) -
         owner = node.getparent()
         expr = bpmn_xml.translate_condition(node.text or "")
         if not expr:
-            batch.problem(filename, owner.get("id"), node.sourceline, "empty condition")
+            batch.problem(filename, owner.get("id"), node.sourceline, said("empty condition"))
             continue
         try:
             scripting.compile_code(expr, "eval")
         except scripting.ScriptError as err:
-            batch.problem(filename, owner.get("id"), node.sourceline, f"condition {expr!r}: {err}")
+            batch.problem(filename, owner.get("id"), node.sourceline,
+                          said("condition %(expression)s: %(why)s", expression=repr(expr), why=scripting.why(err)))
     scripts = list(root.iter(f"{{{bpmn_xml.BPMN_NS}}}script"))
     scripts += root.xpath("//spiffworkflow:preScript | //spiffworkflow:postScript", namespaces=ns)
     for node in scripts:
@@ -100,7 +102,8 @@ def _check_expressions(batch: _Batch, filename: str, tree: etree._ElementTree) -
         try:
             scripting.compile_code(node.text or "", "exec")
         except scripting.ScriptError as err:
-            batch.problem(filename, owner.get("id") if owner is not None else None, node.sourceline, f"script: {err}")
+            batch.problem(filename, owner.get("id") if owner is not None else None, node.sourceline,
+                          said("script: %(why)s", why=scripting.why(err)))
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in root.iter(f"{{{bpmn_xml.BPMN_NS}}}{tag}"):
             event = node.getparent().getparent()
@@ -112,15 +115,18 @@ def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etr
     literal = bpmn_xml.timer_literal(text)
     if literal is None:
         if not text:
-            batch.problem(filename, element_id, node.sourceline, f"empty {tag}")
+            batch.problem(filename, element_id, node.sourceline, said("empty %(tag)s", tag=tag))
             return
         if bpmn_xml.looks_like_iso(text):
-            batch.problem(filename, element_id, node.sourceline, f"{tag} {text!r} is not a valid ISO 8601 value")
+            batch.problem(filename, element_id, node.sourceline,
+                          said("%(tag)s %(value)s is not a valid ISO 8601 value", tag=tag, value=repr(text)))
             return
         try:
             scripting.compile_code(text, "eval")
         except scripting.ScriptError as err:
-            batch.problem(filename, element_id, node.sourceline, f"{tag} expression {text!r}: {err}")
+            batch.problem(filename, element_id, node.sourceline, said("%(tag)s expression %(expression)s: %(why)s",
+                                                                      tag=tag, expression=repr(text),
+                                                                      why=scripting.why(err)))
             return
         literal = _string_constant(text)
         if literal is None:
@@ -129,7 +135,7 @@ def _check_timer(batch: _Batch, filename: str, element_id: str | None, node: etr
         # The parse the running timer does (engine.timing.definitions): a value deploys if it runs.
         definitions.BY_TAG[tag].parse_value(literal, clock.now())
     except definitions.InvalidTimerValue as err:
-        batch.problem(filename, element_id, node.sourceline, str(err))
+        batch.problem(filename, element_id, node.sourceline, scripting.why(err))
 
 
 def _string_constant(text: str) -> str | None:
@@ -184,13 +190,15 @@ def _build_manifest(batch: _Batch, filename: str, tree: etree._ElementTree, unit
                 name_zh="表决截止")
         for other in rules.sod_not_actor_of:
             if other not in tasks:
-                batch.problem(filename, task_id, None, f"sod_not_actor_of names {other!r}, which is not a user task")
+                batch.problem(filename, task_id, None, said("sod_not_actor_of names %(other)s, which is not a user task",
+                                                           other=repr(other)))
         if rules.measure and rules.measure not in TASK_MEASURES:
-            batch.problem(filename, task_id, None, f"measure {rules.measure!r} is not one of {', '.join(TASK_MEASURES)}")
+            batch.problem(filename, task_id, None, said("measure %(measure)s is not one of %(measures)s",
+                                                       measure=repr(rules.measure), measures=", ".join(TASK_MEASURES)))
         if bool(rules.opens_cases) != bool(rules.opens_cases_from) or not (
                 rules.opens_cases_from or "x").isidentifier():
-            batch.problem(filename, task_id, None, "opens_cases needs opens_cases_from (the name of a list in the case "
-                                                   "data), and the other way round")
+            batch.problem(filename, task_id, None, said("opens_cases needs opens_cases_from (the name of a list in "
+                                                        "the case data), and the other way round"))
     info = bpmn_xml.process_properties(unit.process)
     if unit.collaboration is not None:
         info = replace(info, key=unit.key, name=unit.name)
@@ -223,26 +231,27 @@ def _user_task(batch: _Batch, filename: str, element: etree._Element, ts: Any, k
         groups = (default_group,)
         batch.warnings.append(checks.problem(
             filename, bpmn_id, element.sourceline,
-            f"task has no candidate group: it goes to the process's default group {default_group!r} (set a lane "
-            "named after a group, camunda:candidateGroups, or the process property default_group)", "opsgate/no-group"))
+            said("task has no candidate group: it goes to the process's default group %(group)s (set a lane named "
+                 "after a group, camunda:candidateGroups, or the process property default_group)",
+                 group=repr(default_group)), "opsgate/no-group"))
     for group in groups:
         if group.startswith("${") and bpmn_xml.GROUP_REFERENCE.match(group):
             continue  # named by case data when the task becomes ready
         if group.startswith("${"):
             batch.problem(filename, bpmn_id, element.sourceline,
-                          f"candidate group {group!r}: only a plain group name or one case data field "
-                          "(${approver_group}) is understood")
+                          said("candidate group %(group)s: only a plain group name or one case data field "
+                               "(${approver_group}) is understood", group=repr(group)))
             continue
         if group not in known_groups:
             batch.problem(filename, bpmn_id, element.sourceline,
-                          f"group {group!r} (lane or candidate group) is not a known group; "
-                          f"known: {', '.join(sorted(known_groups))}")
+                          said("group %(group)s (lane or candidate group) is not a known group; known: %(known)s",
+                               group=repr(group), known=", ".join(sorted(known_groups))))
     if not form.fields:
         form = Form.from_list(DEFAULT_FORM)
         batch.warnings.append(checks.problem(
             filename, bpmn_id, element.sourceline,
-            "task has no form: people complete it with a plain Done and an optional comment "
-            "(add camunda:formData fields to ask for more)", "opsgate/no-form"))
+            said("task has no form: people complete it with a plain Done and an optional comment "
+                 "(add camunda:formData fields to ask for more)"), "opsgate/no-form"))
     if rules.vote is not None or any(p.startswith("vote") for p in bpmn_xml.property_names(element)):
         _check_vote(batch, filename, element, rules, groups, form, known_groups)
     return replace(rules, name=ts.bpmn_name or bpmn_id, lane=ts.lane, candidate_groups=groups, form=form)
@@ -259,19 +268,19 @@ def _check_vote(batch: _Batch, filename: str, element: etree._Element, rules: Ta
     if vote is None:
         return
     if len(groups) != 1 or groups[0] == roles.REQUESTER:
-        batch.problem(filename, bpmn_id, line, "a vote is cast by the members of one staff group: give the task "
-                                               "exactly one lane or candidate group, not requester")
+        batch.problem(filename, bpmn_id, line, said("a vote is cast by the members of one staff group: give the "
+                                                    "task exactly one lane or candidate group, not requester"))
     decision = next((f for f in form.fields if f.name == "decision"), None)
     if decision is None or {value for value, _label in decision.choices} != {"approve", "reject"}:
-        batch.problem(filename, bpmn_id, line, "a vote task's form needs a decision field with exactly the choices "
-                                               "approve and reject")
+        batch.problem(filename, bpmn_id, line, said("a vote task's form needs a decision field with exactly the "
+                                                    "choices approve and reject"))
     if vote.chair and vote.chair not in known_groups:
-        batch.problem(filename, bpmn_id, line, f"vote_chair {vote.chair!r} is not a known group; "
-                                               f"known: {', '.join(sorted(known_groups))}")
+        batch.problem(filename, bpmn_id, line, said("vote_chair %(group)s is not a known group; known: %(known)s",
+                                                    group=repr(vote.chair), known=", ".join(sorted(known_groups))))
     if element.xpath("./bpmn:multiInstanceLoopCharacteristics|./bpmn:standardLoopCharacteristics",
                      namespaces=bpmn_xml.NS):
-        batch.problem(filename, bpmn_id, line, "a vote task makes its own instances (one per voter): "
-                                               "remove its loop or multi-instance marker")
+        batch.problem(filename, bpmn_id, line, said("a vote task makes its own instances (one per voter): "
+                                                    "remove its loop or multi-instance marker"))
     if vote.deadline:
         node = etree.Element(f"{{{bpmn_xml.BPMN_NS}}}timeDuration")
         node.text = vote.deadline
@@ -286,7 +295,8 @@ def _check_gateways(batch: _Batch, filename: str, tree: etree._ElementTree) -> N
         for end in ("sourceRef", "targetRef"):
             ref = flow.get(end)
             if ref not in index:
-                batch.problem(filename, flow.get("id"), flow.sourceline, f"{end} {ref!r} names no element")
+                batch.problem(filename, flow.get("id"), flow.sourceline,
+                              said("%(end)s %(ref)s names no element", end=end, ref=repr(ref)))
 
 
 def _known_groups(session: Session) -> set[str]:
@@ -318,8 +328,9 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, coll
         except (ValidationException, SpiffWorkflowException, etree.LxmlError) as err:
             batch.problem(filename, getattr(err, "id", None), getattr(err, "line_number", None), _msg(err))
         except (LookupError, ValueError, TypeError, AttributeError, RecursionError) as err:
-            batch.problem(filename, None, None, f"the decision table cannot be read ({type(err).__name__}: {err}): "
-                                                "check that every rule has one entry per input and output")
+            batch.problem(filename, None, None, said(
+                "the decision table cannot be read (%(error)s: %(why)s): check that every rule has one entry per "
+                "input and output", error=type(err).__name__, why=str(err)))
     executable: list[tuple[str, bytes, collaborations.Unit, etree._ElementTree]] = []
     for filename, source, tree in batch.bpmn:
         try:
@@ -328,7 +339,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, coll
             batch.problem(filename, err.id or None, err.line_number or _line_of(tree, err.id), _words(err))
             continue
         except (SpiffWorkflowException, etree.LxmlError, LookupError, ValueError, TypeError, AttributeError) as err:
-            batch.problem(filename, None, None, f"the engine cannot read this file: {_msg(err)}")
+            batch.problem(filename, None, None, said("the engine cannot read this file: %(why)s", why=_msg(err)))
             continue
         except RecursionError:
             batch.problem(filename, None, None, TOO_DEEP)
@@ -336,8 +347,8 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, coll
         found = collaborations.units(tree)
         if not found:
             batch.problem(filename, None, None,
-                          "no executable process: set isExecutable=\"true\" on the process to deploy "
-                          "(or keep it as a descriptive model, Processes > Descriptive models, to view it)")
+                          said("no executable process: set isExecutable=\"true\" on the process to deploy "
+                               "(or keep it as a descriptive model, Processes > Descriptive models, to view it)"))
         executable += [(filename, source, u, tree) for u in found]
     if batch.problems:
         return []
@@ -357,7 +368,7 @@ def _parse_batch(session: Session, batch: _Batch) -> list[tuple[str, bytes, coll
             batch.problem(filename, err.id or key, err.line_number or _line_of(tree, err.id), _words(err))
             continue
         except (SpiffWorkflowException, LookupError, ValueError, TypeError, AttributeError) as err:
-            batch.problem(filename, key, None, f"cannot build the process: {_msg(err)}")
+            batch.problem(filename, key, None, said("cannot build the process: %(why)s", why=_msg(err)))
             continue
         except RecursionError:
             batch.problem(filename, key, None, TOO_DEEP)
@@ -374,24 +385,29 @@ def _msg(err: Exception) -> str:
 
 
 # SpiffWorkflow's parse messages, said as what the process owner must change.
-_SPIFF_WORDS: list[tuple[str, str]] = [
+_SPIFF_WORDS: list[tuple[str, Callable[[str], str]]] = [
     ("There is no support implemented for this task type",
-     "{what} is not supported by the engine: replace it with a supported element (docs/bpmn.md lists them)"),
+     lambda what: said("%(what)s is not supported by the engine: replace it with a supported element (docs/bpmn.md "
+                       "lists them)", what=what)),
     ("Multiple outgoing flows are not supported for tasks of type",
-     "{what} has more than one outgoing flow: split the flow with a gateway after it"),
-    ("No start event found", "{what} has no start event: add one"),
-    ("A SubWorkflow Must contain an End event", "{what} has no end event: add one inside it"),
+     lambda what: said("%(what)s has more than one outgoing flow: split the flow with a gateway after it", what=what)),
+    ("No start event found", lambda what: said("%(what)s has no start event: add one", what=what)),
+    ("A SubWorkflow Must contain an End event", lambda what: said("%(what)s has no end event: add one inside it",
+                                                                  what=what)),
     ("When looking for a task spec, we found two items",
-     "{what} leads to an element whose id is also used by a form field or value: give them different ids"),
-    ("Duplicate process ID", "{what}: the same process id is defined twice in this deploy; give each its own id"),
-    ("RecursionError", TOO_DEEP),
+     lambda what: said("%(what)s leads to an element whose id is also used by a form field or value: give them "
+                       "different ids", what=what)),
+    ("Duplicate process ID",
+     lambda what: said("%(what)s: the same process id is defined twice in this deploy; give each its own id",
+                       what=what)),
+    ("RecursionError", lambda _what: TOO_DEEP),
 ]
 
 
 _XSD_VALUE = re.compile(r"Element '(?:\{[^}]*\})?(\w+)'(?:, attribute '(\w+)')?: '(.*)' is not a valid value of "
                         r"the atomic type 'xs:(\w+)'")
-_XSD_KINDS = {"ID": "id (a letter or _ first, then letters, digits, -, _ or ., no spaces)",
-              "IDREF": "reference to an element id", "QName": "reference to an element id"}
+_XSD_KINDS = {"ID": said("id (a letter or _ first, then letters, digits, -, _ or ., no spaces)"),
+              "IDREF": said("reference to an element id"), "QName": said("reference to an element id")}
 
 
 def _words(err: ValidationException) -> str:
@@ -400,17 +416,35 @@ def _words(err: ValidationException) -> str:
     xsd = _XSD_VALUE.search(text)
     if xsd:
         element, attribute, value, kind = xsd.groups()
-        where = f"attribute {attribute} of {element}" if attribute else element
-        return f"{where}: {value!r} is not a valid {_XSD_KINDS.get(kind, kind)}; correct it"
+        where = said("attribute %(attribute)s of %(element)s", attribute=attribute, element=element) \
+            if attribute else element
+        return said("%(where)s: %(value)s is not a valid %(kind)s; correct it", where=where, value=repr(value),
+                    kind=_XSD_KINDS.get(kind, kind))
     if "Unknown Time Specification" in text:
-        return (f"timer event {getattr(err, 'id', '') or ''} has no time: give it a timeDuration, timeDate or "
-                "timeCycle").replace("  ", " ")
+        timer = getattr(err, "id", "") or ""
+        if not timer:
+            return said("timer event has no time: give it a timeDuration, timeDate or timeCycle")
+        return said("timer event %(timer)s has no time: give it a timeDuration, timeDate or timeCycle", timer=timer)
     tag = str(getattr(err, "tag", None) or "the element").rpartition("}")[2].rpartition(":")[2]
     what = f"{tag} {err.id}" if getattr(err, "id", None) else tag
     for needle, words in _SPIFF_WORDS:
         if needle in text:
-            return words.format(what=what)
+            return words(what)
     return text
+
+
+def _summary(problems: list[dict[str, Any]]) -> str:
+    """The refusal's sentence: where the first problem is, what it is, and how many more there are."""
+    first = problems[0]
+    where: str = first["file"]
+    if first["element_id"]:
+        where = said("%(where)s, element %(element)s", where=where, element=first["element_id"])
+    if first["line"]:
+        where = said("%(where)s, line %(line)s", where=where, line=first["line"])
+    if len(problems) > 1:
+        return said("%(where)s: %(message)s (and %(more)s more)", where=where, message=first["message"],
+                    more=len(problems) - 1)
+    return said("%(where)s: %(message)s", where=where, message=first["message"])
 
 
 def _line_of(tree: etree._ElementTree, element_id: str | None) -> int | None:
@@ -488,10 +522,6 @@ def validate(session: Session, files: list[tuple[str, bytes]]) -> list[Checked]:
         batch.problems += checks.prefix_problems(
             session, [(f, u.key, m, u.process.sourceline) for f, _s, u, m, _d in manifests])
     if batch.problems:
-        first = batch.problems[0]
-        where = first["file"] + (f", element {first['element_id']}" if first["element_id"] else "") + \
-            (f", line {first['line']}" if first["line"] else "")
-        more = f" (and {len(batch.problems) - 1} more)" if len(batch.problems) > 1 else ""
-        raise InvalidDefinition(f"{where}: {first['message']}{more}", batch.problems)
+        raise InvalidDefinition(_summary(batch.problems), batch.problems)
     return [Checked(f, s, u.key, m, d, batch.dmn,
                     tuple(w for w in batch.warnings if w["file"] == f)) for f, s, u, m, d in manifests]

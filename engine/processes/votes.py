@@ -15,6 +15,8 @@ from typing import Any
 
 from lxml import etree
 
+from engine.errors import said
+
 RULES = ("any", "all", "majority")
 ON_DEADLINE = ("escalate", "reject", "approve")
 APPROVE, REJECT = "approve", "reject"
@@ -134,26 +136,29 @@ def read(props: Mapping[str, str], problem: Any) -> VoteRules | None:
     if not raw:
         extra = sorted(k for k in props if k.startswith("vote_"))
         if extra:
-            problem(f"{', '.join(extra)} set without the vote property: add vote = any, all, majority or a number")
+            problem(said("%(properties)s set without the vote property: add vote = any, all, majority or a number",
+                         properties=", ".join(extra)))
         return None
     rule, n = raw, None
     if raw.isdigit():
         rule, n = "n", int(raw)
         if n < 1:
-            problem("vote = 0: a vote needs at least one approval (use any, all, majority or a number from 1)")
+            problem(said("vote = 0: a vote needs at least one approval (use any, all, majority or a number from 1)"))
     elif raw not in RULES:
-        problem(f"vote {raw!r} is not a rule: use any, all, majority, or the number of approvals needed (2 for 2 of M)")
+        problem(said("vote %(vote)s is not a rule: use any, all, majority, or the number of approvals needed (2 for 2 "
+                     "of M)", vote=repr(raw)))
         rule = "majority"
     veto_text = props.get("vote_veto", "false").strip().lower()
     if veto_text not in ("true", "false"):
-        problem(f"vote_veto {veto_text!r} must be true or false")
+        problem(said("vote_veto %(value)s must be true or false", value=repr(veto_text)))
     on_deadline = props.get("vote_on_deadline", "escalate").strip().lower() or "escalate"
     if on_deadline not in ON_DEADLINE:
-        problem(f"vote_on_deadline {on_deadline!r} must be one of {', '.join(ON_DEADLINE)}")
+        problem(said("vote_on_deadline %(value)s must be one of %(choices)s", value=repr(on_deadline),
+                     choices=", ".join(ON_DEADLINE)))
         on_deadline = "escalate"
     deadline = props.get("vote_deadline", "").strip() or None
     if "vote_on_deadline" in props and deadline is None:
-        problem("vote_on_deadline is set but vote_deadline is not: give the quorum deadline (P2D, PT8H, ...)")
+        problem(said("vote_on_deadline is set but vote_deadline is not: give the quorum deadline (P2D, PT8H, ...)"))
     chair = props.get("vote_chair", "").strip() or None
     return VoteRules(rule=rule, n=n, veto=veto_text == "true", chair=chair, deadline=deadline, on_deadline=on_deadline)
 

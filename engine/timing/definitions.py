@@ -61,6 +61,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.bpmn.util import PendingBpmnEvent
 
+from engine.errors import said
 from engine.timing import clock
 
 UTC = dt.timezone.utc
@@ -119,7 +120,7 @@ def span(duration: str, start: dt.datetime) -> dt.timedelta:
 
 def _text(value: object, tag: str) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InvalidTimerValue(f"{tag} {value!r} is not an ISO 8601 text")
+        raise InvalidTimerValue(said("%(tag)s %(value)s is not an ISO 8601 text", tag=tag, value=repr(value)))
     return value.strip()
 
 
@@ -272,10 +273,11 @@ class OpsgateTimeDate(OpsgateTimer, TimeDateEventDefinition):
         try:
             parsed = TimerEventDefinition.parse_time_or_duration(text)
         except Exception:  # SpiffWorkflow raises bare Exception (or ValueError) for bad values
-            raise InvalidTimerValue(f"{cls.tag} {text!r} is not a valid ISO 8601 date and time") from None
+            raise InvalidTimerValue(said("%(tag)s %(value)s is not a valid ISO 8601 date and time", tag=cls.tag,
+                                         value=repr(text))) from None
         if not isinstance(parsed, dt.datetime):
-            raise InvalidTimerValue(f"{cls.tag} {text!r} is a duration; a timeDate needs a date and time "
-                                    f"(use timeDuration for a duration)")
+            raise InvalidTimerValue(said("%(tag)s %(value)s is a duration; a timeDate needs a date and time "
+                                         "(use timeDuration for a duration)", tag=cls.tag, value=repr(text)))
         return parsed.astimezone(UTC), None
 
 
@@ -291,9 +293,10 @@ class OpsgateDuration(OpsgateTimer, DurationTimerEventDefinition):
         try:
             due = now + span(text, now)
         except OverflowError:
-            raise InvalidTimerValue(f"{cls.tag} {text!r} is too long") from None
+            raise InvalidTimerValue(said("%(tag)s %(value)s is too long", tag=cls.tag, value=repr(text))) from None
         except Exception:
-            raise InvalidTimerValue(f"{cls.tag} {text!r} is not a valid ISO 8601 duration") from None
+            raise InvalidTimerValue(said("%(tag)s %(value)s is not a valid ISO 8601 duration", tag=cls.tag,
+                                         value=repr(text))) from None
         return due.astimezone(UTC), None
 
 
@@ -309,8 +312,8 @@ class OpsgateCycle(OpsgateTimer, CycleTimerEventDefinition):
     @classmethod
     def parse_value(cls, value: object, now: dt.datetime) -> tuple[dt.datetime, dict[str, float] | None]:
         text = _text(value, cls.tag)
-        bad = InvalidTimerValue(f"{cls.tag} {text!r} is not a valid ISO 8601 repeating interval "
-                                f"(R[n]/[start/]duration, e.g. R3/PT1H)")
+        bad = InvalidTimerValue(said("%(tag)s %(value)s is not a valid ISO 8601 repeating interval "
+                                     "(R[n]/[start/]duration, e.g. R3/PT1H)", tag=cls.tag, value=repr(text)))
         parts = [lenient_duration(p) for p in text.upper().replace("--", "/").split("/")]
         text = "/".join(parts)
         if not parts[0].startswith("R") or not (parts[0][1:] == "" or parts[0][1:].isdigit()) or len(parts) not in (2, 3):
@@ -331,11 +334,12 @@ class OpsgateCycle(OpsgateTimer, CycleTimerEventDefinition):
         except InvalidTimerValue:
             raise
         except OverflowError:
-            raise InvalidTimerValue(f"{cls.tag} {text!r} is too long") from None
+            raise InvalidTimerValue(said("%(tag)s %(value)s is too long", tag=cls.tag, value=repr(text))) from None
         except Exception:
             raise bad from None
         if period <= dt.timedelta():
-            raise InvalidTimerValue(f"{cls.tag} {text!r} has no period: it would fire without end")
+            raise InvalidTimerValue(said("%(tag)s %(value)s has no period: it would fire without end", tag=cls.tag,
+                                         value=repr(text)))
         return start.astimezone(UTC), {"left": count, "period": period.total_seconds()}
 
     def has_fired(self, my_task: Any) -> bool:
