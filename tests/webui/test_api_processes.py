@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.webui.pages.test_deploy_findings import LINT, LINT_SAID, TYPOS, TYPOS_EN
+
 DATA = Path(__file__).parent.parent / "data"
 TICKET = (DATA / "api_ticket.bpmn").read_bytes()
 
@@ -90,3 +92,19 @@ def test_only_process_owners_and_admins_deploy(api_as):
     response = api_as("engineer").post("/processes", data=TICKET, content_type="application/xml")
     assert response.status_code == 403
     assert "process owners" in response.json["error"]["message"]
+
+
+def test_the_deploy_findings_stay_english_byte_for_byte_in_any_language(api_as):
+    """Pages say the findings in the reader's language (tests/webui/pages/test_deploy_findings.py);
+    the API answers today's English whatever the client's Accept-Language."""
+    owner = api_as("process_owner")
+    response = owner.post("/processes", data=TYPOS, content_type="application/xml",
+                          headers={"X-Filename": "typos.bpmn", "Accept-Language": "zh-CN"})
+    assert response.status_code == 422
+    error = response.json["error"]
+    messages = [d["message"] for d in error["details"]]
+    assert messages[:2] == TYPOS_EN[:2] and messages[2].startswith(TYPOS_EN[2])
+    assert error["message"] == f"typos.bpmn, element wait, line 13: {TYPOS_EN[0]} (and 2 more)"
+    linted = owner.post("/processes", data=LINT, content_type="application/xml",
+                        headers={"X-Filename": "lint.bpmn", "Accept-Language": "zh-CN"})
+    assert sorted(d["message"] for d in linted.json["error"]["details"]) == sorted(LINT_SAID["en"])

@@ -66,7 +66,7 @@ def upload_model():
     except InvalidDefinition as exc:
         session.rollback()
         return render_template("processes/models.html", models=descriptive.list_models(session), can_deploy=True,
-                               errors=exc.details, errors_message=exc.message), 422
+                               errors=exc.details, errors_message=say(exc.message)), 422
     session.commit()
     flash(_("Kept as a descriptive model.") if created else _("This file is already kept."), "success")
     return redirect(url_for("processes.model", model_id=model.id))
@@ -152,8 +152,7 @@ def deploy_decision(key: str, name: str):
                                           deployer=proposals.deploy)
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
-        details = exc.details if isinstance(exc.details, list) else []
-        return jsonify({"error": {"code": exc.code, "message": say(exc.message), "details": details}}), 422
+        return jsonify({"error": {"code": exc.code, "message": say(exc.message), "details": _said(exc.details)}}), 422
     session.commit()
     return jsonify(_deployed_json(result))
 
@@ -199,10 +198,18 @@ def deploy():
                                      deployer=proposals.deploy)
     except (InvalidDefinition, InvalidData) as exc:
         session.rollback()
-        details = exc.details if isinstance(exc.details, list) else []
-        return jsonify({"error": {"code": exc.code, "message": say(exc.message), "details": details}}), 422
+        return jsonify({"error": {"code": exc.code, "message": say(exc.message), "details": _said(exc.details)}}), 422
     session.commit()
     return jsonify(_deployed_json(result))
+
+
+def _said(findings: object) -> list[object]:
+    """A deploy's findings ({file, element_id, line, message, rule}) with each message said in the
+    reader's language, for the modeler and the decision editor to list (the API keeps the English)."""
+    if not isinstance(findings, list):
+        return []
+    return [{**item, "message": say(item["message"])} if isinstance(item, dict) and "message" in item else item
+            for item in findings]
 
 
 def _deployed_json(result: versions.Deployed) -> dict[str, object]:
@@ -215,7 +222,7 @@ def _deployed_json(result: versions.Deployed) -> dict[str, object]:
         message = _("Deployed %(key)s version %(v)s. Running cases stay on the version they started on.",
                     key=result.key, v=result.version)
     return {"key": result.key, "version": result.version, "unchanged": result.unchanged, "message": message,
-            "warnings": result.warnings, "url": url_for("processes.view", key=result.key, version=result.version)}
+            "warnings": _said(result.warnings), "url": url_for("processes.view", key=result.key, version=result.version)}
 
 
 @bp.post("/upload")
