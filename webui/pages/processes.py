@@ -28,7 +28,7 @@ from webui.auth import has_role, role_required
 from webui.db import get_session
 from webui.downloads import definition_file
 from webui.hardening import positive_int
-from webui.i18n import say
+from webui.i18n import DEFAULT_LANGUAGE, current_language, say
 from webui.pages import forms
 from webui.pages.common import modeler_strings, process_name, retry_from_form
 
@@ -76,7 +76,11 @@ def upload_model():
 @login_required
 def model(model_id: int):
     """Show a descriptive model's diagram, marked not executable, with why the engine would not run it."""
-    return render_template("processes/model.html", model=descriptive.get_model(get_session(), model_id))
+    session = get_session()
+    found = descriptive.get_model(session, model_id)
+    # The English reader reads the stored reasons as they are; another checks the file again to say them.
+    reasons = found.reasons if current_language() == DEFAULT_LANGUAGE else descriptive.said_reasons(session, found)
+    return render_template("processes/model.html", model=found, reasons=reasons)
 
 
 @bp.get("/models/<int:model_id>/bpmn")

@@ -132,3 +132,15 @@ def test_the_modeler_lists_the_warnings_of_a_deploy_in_the_readers_language(logi
     assert response.status_code == 200, response.get_json()
     assert [w["message"] for w in response.get_json()["warnings"]] == PLAIN_SAID[locale]
 
+
+
+# A descriptive model: the reasons the engine would not run it, stored in English, said on its page.
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_a_descriptive_models_reasons_are_said_in_the_readers_language(login, people, locale):
+    client = _reader(login, people["process_owner"], locale)
+    response = client.post("/processes/models", data={"file": (io.BytesIO(LINT), "drawn.bpmn")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    reasons = page[page.index('id="reasons"'):page.index("</ul>", page.index('id="reasons"'))]
+    assert all(str(escape(said)) in reasons for said in LINT_SAID[locale]), reasons
