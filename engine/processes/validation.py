@@ -404,6 +404,18 @@ _SPIFF_WORDS: list[tuple[str, Callable[[str], str]]] = [
 ]
 
 
+# SpiffWorkflow's parse messages kept in its own words (they say what to change), made sayable.
+_SPIFF_SAID: list[tuple[re.Pattern[str], Callable[..., str]]] = [
+    (re.compile(r"Exactly one start event is required in a SubWorkflow Task; found (\d+)\.\."),
+     lambda n: said("Exactly one start event is required in a SubWorkflow Task; found %(n)s..", n=n)),
+    (re.compile(r"A multiinstance task must specify a cardinality or a loop input data reference\."),
+     lambda: said("A multiinstance task must specify a cardinality or a loop input data reference.")),
+    (re.compile(r'No DMN Diagram available with id "([^"]*)", Available DMN ids are: (.*)\.'),
+     lambda ident, ids: said('No DMN Diagram available with id "%(id)s", Available DMN ids are: %(ids)s.', id=ident,
+                             ids=ids)),
+]
+
+
 _XSD_VALUE = re.compile(r"Element '(?:\{[^}]*\})?(\w+)'(?:, attribute '(\w+)')?: '(.*)' is not a valid value of "
                         r"the atomic type 'xs:(\w+)'")
 _XSD_KINDS = {"ID": said("id (a letter or _ first, then letters, digits, -, _ or ., no spaces)"),
@@ -430,6 +442,11 @@ def _words(err: ValidationException) -> str:
     for needle, words in _SPIFF_WORDS:
         if needle in text:
             return words(what)
+    for pattern, sentence in _SPIFF_SAID:
+        match = pattern.fullmatch(text)
+        if match:
+            found = sentence(*match.groups())
+            return found if found == text else text  # said only when the English is exactly SpiffWorkflow's
     return text
 
 
