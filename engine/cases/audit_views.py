@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.cases import queries
 from engine.errors import NotAllowed, said
 from engine.people import roles
+from engine.processes import specs
 from engine.records import audit
 from models import AuditEvent, Case, ProcessDefinition, User
 
@@ -20,9 +21,10 @@ from models import AuditEvent, Case, ProcessDefinition, User
 class AuditPage:
     items: list[AuditEvent]
     next_page: int | None
-    # The process version of each case the page's events belong to (case id -> definition id),
-    # so that a page can name their tasks as that version does, in its reader's language.
-    definitions: dict[int, int] = field(default_factory=dict)
+    # Each event's task (by event id) as its case's process version names it, in English and
+    # Chinese, so that a page can name it in its reader's language; the name the event recorded
+    # where the version does not name it (an event of no case keeps its recorded name).
+    task_names: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -96,7 +98,15 @@ def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int 
         for case_id, definition_id in session.execute(select(Case.id, Case.definition_id)
                                                       .where(Case.id.in_(case_ids))):
             definitions[case_id] = definition_id
-    return AuditPage(items, page + 1 if len(rows) > per_page else None, definitions)
+    names: dict[int, tuple[str, str | None]] = {}
+    for event in items:
+        recorded = event.data.get("name") if isinstance(event.data, dict) else None
+        definition_id = definitions.get(event.case_id) if event.case_id is not None else None
+        if event.task and definition_id is not None:
+            names[event.id] = specs.load_by_id(session, definition_id).manifest.element_names(event.task, recorded)
+        else:
+            names[event.id] = (recorded or event.task or "", None)
+    return AuditPage(items, page + 1 if len(rows) > per_page else None, names)
 
 
 def verify_chain(session: Session, *, case: str | None, actor: User) -> ChainCheck:

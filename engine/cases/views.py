@@ -119,23 +119,17 @@ def home_summary(session: Session, *, actor: User) -> HomeSummary:
                                  .options(*queries.LIST_CASE_OPTIONS).order_by(Case.updated_at.desc()).limit(20)))
     queries.load_definitions(session, [*cases, *(t.case for t in tasks)])
     horizon = clock.now() + SOON
-    warnings = [Warning(t.due_at, t.case.key, _element_names(t.case, t.element_id, t.name), t.id)
-                for t in tasks if t.due_at and t.due_at <= horizon]
+    warnings = [Warning(t.due_at, t.case.key, specs.manifest_of(t.case.definition).element_names(t.element_id, t.name),
+                        t.id) for t in tasks if t.due_at and t.due_at <= horizon]
     mine = {c.id: c for c in cases}
     if mine:
         for timer in session.scalars(select(Timer).where(Timer.case_id.in_(mine), Timer.due_at <= horizon)):
             case = mine.get(timer.case_id or 0)
             if case is not None and not any(w.case_key == case.key for w in warnings):
-                warnings.append(Warning(timer.due_at, case.key, _element_names(case, timer.element_id)))
+                warnings.append(Warning(timer.due_at, case.key,
+                                        specs.manifest_of(case.definition).element_names(timer.element_id)))
     warnings.sort(key=lambda w: w.due_at)
     return HomeSummary(tasks, cases, open_steps(session, list(mine)), warnings)
-
-
-def _element_names(case: Case, element_id: str, recorded: str | None = None) -> tuple[str, str | None]:
-    """A task's or timer's name and Chinese name as the case's process version gives them (the
-    name its row recorded when the version does not name it)."""
-    name, name_zh = specs.manifest_of(case.definition).element_names(element_id)
-    return (recorded or name) if name == element_id else name, name_zh
 
 
 def case_listing(session: Session, *, actor: User, page: int = 1, process: str | None = None,

@@ -192,12 +192,13 @@ class Manifest:
         the engine's sentences (engine.cases.access)."""
         return {k: Name(t.name or k, t.name_zh) for k, t in self.tasks.items()}
 
-    def element_names(self, element_id: str) -> tuple[str, str | None]:
-        """The name and Chinese name of a task or timer element (its id when it has no name)."""
+    def element_names(self, element_id: str, recorded: str | None = None) -> tuple[str, str | None]:
+        """The name and Chinese name of a task or timer element; where this version gives it no
+        name, the name a row or event `recorded` for it, else its id."""
         found = self.tasks.get(element_id) or self.timers.get(element_id)
         if found is None:
-            return element_id, None
-        return found.name or element_id, found.name_zh
+            return recorded or element_id, None
+        return found.name or recorded or element_id, found.name_zh
 
     def outcome_names(self, outcome: str) -> tuple[str | None, str | None]:
         """The name and Chinese name an end event gives an outcome (None where none does)."""

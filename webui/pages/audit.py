@@ -7,7 +7,6 @@ from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from engine.cases import audit_views
-from engine.processes import specs
 from webui.auth import role_required
 from webui.db import get_session
 from webui.hardening import page_arg
@@ -43,22 +42,7 @@ def _search_page(verify=None, verify_case: str | None = None, status: int = 200)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("audit/search.html", form=form, events=result.items, next_page=result.next_page,
                            page=page, args=args, verify=verify, verify_case=verify_case,
-                           task_names=_task_names(result)), status
-
-
-def _task_names(result: audit_views.AuditPage) -> dict[int, str]:
-    """Each event's task as its process version names it, in the reader's language (by event id);
-    an event of no case, or of a task its version does not name, keeps the name it recorded."""
-    names = {}
-    for event in result.items:
-        definition_id = result.definitions.get(event.case_id) if event.case_id is not None else None
-        recorded = event.data.get("name") if isinstance(event.data, dict) else None
-        if event.task and definition_id is not None:
-            name, name_zh = specs.load_by_id(get_session(), definition_id).manifest.element_names(event.task)
-            names[event.id] = localized(name if name != event.task else recorded or name, name_zh)
-        else:
-            names[event.id] = recorded or event.task or ""
-    return names
+                           task_names={k: localized(*v) for k, v in result.task_names.items()}), status
 
 
 @bp.get("")
