@@ -27,10 +27,11 @@ PAGE_MESSAGES = {
 }
 
 
-class _PageRefusal:
-    """A Werkzeug error shaped like an engine error, for the shared error page."""
+class Refusal:
+    """A refusal made in the web layer (a Werkzeug error, a CSRF failure) shaped like an engine
+    error, for the shared error page (errors/engine.html)."""
 
-    def __init__(self, message: str, details: Any) -> None:
+    def __init__(self, message: str, details: Any = None) -> None:
         self.message, self.details = message, details
 
 
@@ -42,7 +43,7 @@ def http_error_page(exc: HTTPException) -> Any:
     status = exc.code or 500
     if status >= 500 or status not in PAGE_MESSAGES:
         return exc
-    error = _PageRefusal(str(PAGE_MESSAGES[status]), getattr(exc, "details", None))
+    error = Refusal(str(PAGE_MESSAGES[status]), getattr(exc, "details", None))
     response = make_response(render_template("errors/engine.html", status=status, error=error), status)
     for name, value in exc.get_headers():
         if name.lower() != "content-type":

@@ -93,17 +93,17 @@ def search_audit(session: Session, *, actor: User, page: int = 1, per_page: int 
                                 .offset((page - 1) * per_page).limit(per_page + 1)))
     items = rows[:per_page]
     case_ids = {e.case_id for e in items if e.case_id is not None}
-    definitions: dict[int, int] = {}
+    versions: dict[int, int] = {}  # case id -> its process version's row id
     if case_ids:
         for case_id, definition_id in session.execute(select(Case.id, Case.definition_id)
                                                       .where(Case.id.in_(case_ids))):
-            definitions[case_id] = definition_id
+            versions[case_id] = definition_id
     names: dict[int, tuple[str, str | None]] = {}
     for event in items:
         recorded = event.data.get("name") if isinstance(event.data, dict) else None
-        definition_id = definitions.get(event.case_id) if event.case_id is not None else None
-        if event.task and definition_id is not None:
-            names[event.id] = specs.load_by_id(session, definition_id).manifest.element_names(event.task, recorded)
+        version = versions.get(event.case_id) if event.case_id is not None else None
+        if event.task and version is not None:
+            names[event.id] = specs.load_by_id(session, version).manifest.element_names(event.task, recorded)
         else:
             names[event.id] = (recorded or event.task or "", None)
     return AuditPage(items, page + 1 if len(rows) > per_page else None, names)

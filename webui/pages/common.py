@@ -24,6 +24,7 @@ from engine.timing import clock
 from models import ProcessDefinition
 from webui.auth import is_bearer_request
 from webui.db import get_session
+from webui.errors import Refusal
 from webui.i18n import localized
 
 DUE_SOON = dt.timedelta(hours=4)
@@ -275,20 +276,13 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
 
 
-class _Refusal:
-    """An error shaped like an engine error, for the shared error page."""
-
-    def __init__(self, message: str):
-        self.message, self.details = message, None
-
-
 def _csrf_error(err: CSRFError) -> Any:
     """Refuse a form without a valid CSRF token, in words (JSON under /api/)."""
     if request.path.startswith("/api/"):
         return jsonify({"error": {"code": "csrf_failed", "message": err.description, "details": None}}), 400
     message = _("The form was refused because its security token is missing or expired (%(why)s). "
                 "Reload the page and try again.", why=err.description)
-    return render_template("errors/engine.html", status=400, error=_Refusal(message)), 400
+    return render_template("errors/engine.html", status=400, error=Refusal(message)), 400
 
 
 def retry_from_form(job_id: int) -> None:
