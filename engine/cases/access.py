@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, Name, NotAllowed, Said, said
 from engine.people import delegations, users
 from engine.people.roles import REQUESTER, group_titles_text, staff_groups
-from engine.processes.manifest import ProcessInfo, TaskRules
+from engine.processes.manifest import Manifest, ProcessInfo, TaskRules
 from models import Case, HumanTask, User
 
 # Who holds a task whose holder's row is gone.
@@ -17,16 +15,16 @@ SOMEONE = said("someone")
 
 
 def check_may_act(actor: User, case: Case, task: HumanTask, rules: TaskRules,
-                  task_names: Mapping[str, Name] | None = None, *, principal: User | None = None) -> None:
+                  manifest: Manifest | None = None, *, principal: User | None = None) -> None:
     """Refuse unless `actor` may claim or complete `task`; the message is a sentence that names
-    the rule (candidate group, separation of duties, role). `task_names` names the other tasks
-    a separation-of-duties rule refers to (by element id). `principal` is the person a deputy
-    acts for: the task must be theirs to do, and separation of duties holds for both."""
+    the rule (candidate group, separation of duties, role). `manifest` (the case's version) names
+    the other tasks a separation-of-duties rule refers to, when it refuses. `principal` is the
+    person a deputy acts for: the task must be theirs to do, and separation of duties holds for both."""
     if not actor.active:
         raise NotAllowed(said("Your account is disabled, so you cannot act on cases (role rule)."))
     if principal is not None:
-        check_may_act(principal, case, task, rules, task_names)
-        _check_duties(actor, case, task, rules, task_names, deputy_for=principal)
+        check_may_act(principal, case, task, rules, manifest)
+        _check_duties(actor, case, task, rules, manifest, deputy_for=principal)
         return
     groups = set(task.candidate_groups or ())
     if not acting_groups(actor, case) & groups:
@@ -35,7 +33,7 @@ def check_may_act(actor: User, case: Case, task: HumanTask, rules: TaskRules,
                                   task=task_name(task, rules), case=case.key))
         raise NotAllowed(said("“%(task)s” is work for %(groups)s, and you are not a member (candidate group rule).",
                               task=task_name(task, rules), groups=group_titles_text(groups)))
-    _check_duties(actor, case, task, rules, task_names)
+    _check_duties(actor, case, task, rules, manifest)
 
 
 def may_not_start(process: ProcessInfo) -> NotAllowed:
@@ -65,7 +63,7 @@ def task_name(task: HumanTask, rules: TaskRules) -> Name:
     return Name(task.name, rules.name_zh)
 
 
-def _check_duties(actor: User, case: Case, task: HumanTask, rules: TaskRules, task_names: Mapping[str, Name] | None,
+def _check_duties(actor: User, case: Case, task: HumanTask, rules: TaskRules, manifest: Manifest | None,
                   deputy_for: User | None = None) -> None:
     """Separation of duties for the one who acts (a deputy included: as for the person)."""
     behalf = said(" (as deputy for %(person)s)", person=deputy_for.name) if deputy_for is not None else ""
@@ -75,7 +73,7 @@ def _check_duties(actor: User, case: Case, task: HumanTask, rules: TaskRules, ta
                               case=case.key, task=task_name(task, rules), behalf=behalf))
     for other in rules.sod_not_actor_of:
         if actor.name in (case.actors or {}).get(other, ()):
-            did = (task_names or {}).get(other) or other
+            did = Name(*manifest.element_names(other)) if manifest is not None else other
             raise NotAllowed(said("You did “%(done)s” on %(case)s, so someone else must do “%(task)s”%(behalf)s: "
                                   "separation of duties asks for a second person.",
                                   done=did, case=case.key, task=task_name(task, rules), behalf=behalf))

@@ -227,7 +227,7 @@ def claim_task(session: Session, task_id: str, *, actor: User) -> HumanTask:
     manifest = specs.load_by_id(session, case.definition_id).manifest
     rules = manifest.task(task.element_id)
     principal = access.acting_for(session, actor, case, task, rules)
-    access.check_may_act(actor, case, task, rules, manifest.task_names(), principal=principal)
+    access.check_may_act(actor, case, task, rules, manifest, principal=principal)
     task.assignee_id, task.claimed_at = actor.id, clock.now()
     behalf = {"on_behalf_of": principal.name} if principal is not None else {}
     audit.append(session, case, actor=actor, type="task_claimed", task=task.element_id,
@@ -278,7 +278,7 @@ def reassign_task(session: Session, task_id: str, *, to: str, reason: str, actor
         raise NotAllowed(said("“%(task)s” is a vote, cast by each member (or their deputy): it is not reassigned "
                               "(role rule).", task=access.task_name(task, rules)))
     try:
-        access.check_may_act(target, case, task, rules, manifest.task_names())
+        access.check_may_act(target, case, task, rules, manifest)
     except NotAllowed as err:
         raise NotAllowed(said("%(person)s cannot take “%(task)s”: %(why)s", person=target.name,
                               task=access.task_name(task, rules), why=err.message)) from None
@@ -302,7 +302,7 @@ def complete_task(session: Session, task_id: str, data: Any, *, actor: User) -> 
     instance = persistence.open_instance(session, case)
     rules = instance.task_rules(task.element_id)
     principal = access.acting_for(session, actor, case, task, rules)
-    access.check_may_act(actor, case, task, rules, instance.loaded.manifest.task_names(), principal=principal)
+    access.check_may_act(actor, case, task, rules, instance.loaded.manifest, principal=principal)
     form = rules.form
     cleaned = validate_form(form, data)
     spiff_task = instance.workflow.get_task_from_id(UUID(task.id))

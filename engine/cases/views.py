@@ -233,7 +233,7 @@ def refusal_for(session: Session, task: HumanTask, actor: User) -> str | None:
         return said("%(refusal)s.", refusal=access.ended(task, access.task_name(task, rules), by))
     try:
         principal = access.acting_for(session, actor, task.case, task, rules)
-        access.check_may_act(actor, task.case, task, rules, manifest.task_names(), principal=principal)
+        access.check_may_act(actor, task.case, task, rules, manifest, principal=principal)
     except (NotAllowed, Conflict) as err:
         return err.message if isinstance(err, NotAllowed) else said("%(refusal)s.", refusal=err.message)
     return None

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import Name
 from engine.processes.forms import Form
 from engine.processes.votes import VoteRules
 
@@ -186,11 +185,6 @@ class Manifest:
         """The name a person reads for a task or timer element (its id when it has none)."""
         found = self.tasks.get(element_id) or self.timers.get(element_id)
         return (found.name if found is not None else "") or element_id
-
-    def task_names(self) -> dict[str, Name]:
-        """The user tasks' names by element id, in both languages (str() is the English), for
-        the engine's sentences (engine.cases.access)."""
-        return {k: Name(t.name or k, t.name_zh) for k, t in self.tasks.items()}
 
     def element_names(self, element_id: str, recorded: str | None = None) -> tuple[str, str | None]:
         """The name and Chinese name of a task or timer element; where this version gives it no
